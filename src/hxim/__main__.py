@@ -1,0 +1,3 @@
+from hxim.cli import main
+
+raise SystemExit(main())

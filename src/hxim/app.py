@@ -1,0 +1,72 @@
+"""The composition root: builds storage, the hub and the services of one node.
+
+Only this module and `cli.py` choose concrete backends. Surfaces receive a `Node` and call
+its services.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from hxim.config import Settings
+from hxim.hub import MemoryRegistry, Router
+from hxim.model import App, IdGenerator
+from hxim.ratelimit import RateLimiter
+from hxim.services.apps import AppService
+from hxim.services.contacts import ContactService
+from hxim.services.files import FileService
+from hxim.services.messages import MessageService
+from hxim.services.passwords import Hasher
+from hxim.services.tokens import TokenService
+from hxim.services.users import UserService
+from hxim.storage import Database
+from hxim.storage.apps import server_key_txn
+
+__all__ = ["Node"]
+
+log = logging.getLogger("hxim")
+
+
+class Node:
+    """Everything one hxim process serves with."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        self.ids = IdGenerator(settings.node_id)
+        self.registry = MemoryRegistry()
+        self.router = Router(self.registry)
+        self.hasher = Hasher(settings.scram_iterations, settings.password_hash_threads)
+        self.limiter = RateLimiter(settings.rate_limits)
+        self.apps = AppService(self.db, settings.app_cache_seconds)
+        self.users = UserService(self.db, settings, self.hasher, self.registry)
+        self.contacts = ContactService(self.db, settings, self.users)
+        self.messages = MessageService(self.db, settings, self.ids, self.users, self.registry, self.router)
+        self.files = FileService(self.db, settings)
+        self.tokens: TokenService  # set by open(): its key lives in the database
+        self.default_app: App | None = None
+
+    def open(self) -> list[App]:
+        """Migrate the schema, load the signing key and make sure an app exists.
+
+        Returns the apps created here (the default app on a first start), so the caller
+        can print their credentials once.
+        """
+        self.db.migrate()
+        key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
+        self.tokens = TokenService(key, self.settings.token_ttl_seconds)
+        created: list[App] = []
+        if not self.apps.list_sync():
+            org, _, name = (self.settings.default_app or "hxim#default").partition("#")
+            created.append(self.apps.create_sync(org, name or "default"))
+        self.default_app = self.apps.default_sync(self.settings.default_app)
+        return created
+
+    def close(self) -> None:
+        self.hasher.close()
+        self.db.dispose()

@@ -1,0 +1,546 @@
+"""The Easemob REST surface: `/{org}/{app}/…` (easemob-rest.md §1–§5, §8, §9.1).
+
+Each handler authenticates (through `endpoint`), parses, calls one service function and
+renders the answer in Usergrid's envelope. Handlers never touch storage.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hxim import errors
+from hxim.app import Node
+from hxim.errors import HximError
+from hxim.http.auth import Access, bearer_token, check_grant, permission_error
+from hxim.http.render import envelope, error_response, json_response, user_entity
+from hxim.model import App, Message, User
+from hxim.services.tokens import Grant
+
+__all__ = ["routes", "Call", "endpoint", "read_json"]
+
+
+class Call:
+    """One request on the Easemob surface, with its app and credentials once checked."""
+
+    __slots__ = ("request", "node", "app", "started", "grant", "user", "path")
+
+    def __init__(self, request: Request, node: Node, app: App, started: float, path: str) -> None:
+        self.request = request
+        self.node = node
+        self.app = app
+        self.started = started
+        self.grant: Grant | None = None
+        self.user: User | None = None  # the user of a user token
+        self.path = path  # the path below /{org}/{app}
+
+    def arg(self, name: str) -> str:
+        return self.request.path_params[name]
+
+    def params(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, value in self.request.query_params.multi_items():
+            out.setdefault(key, []).append(value)
+        return out
+
+    def uri(self, suffix: str | None = None) -> str:
+        base = self.node.settings.public_url.rstrip("/") or str(self.request.base_url).rstrip("/")
+        return f"{base}/{self.app.org}/{self.app.name}{self.path if suffix is None else suffix}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.grant is not None and self.grant.is_admin
+
+    async def json(self, limit: int | None = None) -> Any:
+        return await read_json(self.request, limit or self.node.settings.http_max_body_bytes)
+
+    def ok(self, action: str, **fields: Any) -> Response:
+        return json_response(envelope(action=action, app=self.app, uri=self.uri(), started=self.started, **fields))
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body parsed as JSON whatever the Content-Type says; 413 past `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise errors.too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.too_large(limit)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.json_parse(f"Unexpected character: {exc}") from None
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+def endpoint(family: str, access: Access = Access.ADMIN, who: str = "username") -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler: find the app, apply the rate limit, check the token, render errors."""
+
+    def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            started = time.perf_counter()
+            node: Node = request.app.state.node
+            org = request.path_params["org"]
+            name = request.path_params["app"]
+            path = request.url.path[len(org) + len(name) + 2 :]
+            try:
+                app = await node.apps.get(org, name, f"{org}/{name}{path}")
+                if not node.limiter.allow(app.id, family):
+                    raise errors.reach_limit()
+                call = Call(request, node, app, started, path)
+                await _authorize(call, family, access, who)
+                return await fn(call)
+            except HximError as err:
+                return error_response(err, started)
+
+        handle.__name__ = fn.__name__
+        handle.__doc__ = fn.__doc__
+        return handle
+
+    return wrap
+
+
+async def _authorize(call: Call, family: str, access: Access, who: str) -> None:
+    if access is Access.NONE:
+        return
+    token = bearer_token(call.request.headers.get("authorization"))
+    if access is Access.REGISTER and token is None:
+        if not call.app.open_registration:
+            raise errors.unauthorized("registration is not open, please contact the app admin")
+        return
+    grant = check_grant(call.node.tokens, call.app, token, family, call.request.method, call.path)
+    call.grant = grant
+    if grant.is_admin:
+        return
+    if access in (Access.ADMIN, Access.REGISTER):
+        raise permission_error(call.app, call.request.method, call.path)
+    user = await call.node.users.user_for_grant(call.app, grant)
+    call.user = user
+    if access is Access.SELF:
+        named = call.request.path_params.get(who, "")
+        if named.lower() not in (user.key, str(user.uuid)):
+            raise permission_error(call.app, call.request.method, call.path)
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+@endpoint("token", Access.NONE)
+async def token(call: Call) -> Response:
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise errors.invalid_grant("the request body must be a JSON object with grant_type")
+    grant_type = body.get("grant_type")
+    ttl = body.get("ttl")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
+        raise errors.illegal_argument("ttl must be a positive number of seconds")
+    ttl = min(ttl, call.node.settings.token_ttl_seconds) if ttl else call.node.settings.token_ttl_seconds
+    tokens = call.node.tokens
+    if grant_type == "client_credentials":
+        if body.get("client_id") != call.app.client_id:
+            raise errors.invalid_grant("client_id does not match")
+        secret = body.get("client_secret")
+        if not isinstance(secret, str) or not _equal(secret, call.app.client_secret):
+            raise errors.invalid_grant("client_secret does not match")
+        return json_response(
+            {"access_token": tokens.issue_app(call.app, ttl), "expires_in": ttl, "application": call.app.id}
+        )
+    if grant_type == "password":
+        user = await call.node.users.authenticate(call.app, body.get("username"), body.get("password"))
+        return json_response(
+            {"access_token": tokens.issue_user(call.app, user, ttl), "expires_in": ttl, "user": user_entity(user)}
+        )
+    raise HximError(
+        400, "unsupported_grant_type", f"grant_type [{grant_type}] is not supported", None, bare=True
+    )
+
+
+def _equal(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def _limit(call: Call, default: int, maximum: int) -> int:
+    raw = call.request.query_params.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise errors.illegal_argument(f"limit must be a number from 1 to {maximum}")
+    return int(raw)
+
+
+@endpoint("users", Access.REGISTER)
+async def register(call: Call) -> Response:
+    body = await call.json()
+    if isinstance(body, list):
+        if not call.is_admin:
+            raise errors.unauthorized("batch registration needs an app admin token")
+        entries = body
+    elif isinstance(body, dict):
+        entries = [body]
+    else:
+        raise errors.illegal_argument("Entity user requires a property named username")
+    created = await call.node.users.register(call.app, entries)
+    return call.ok("post", params={}, path="/users", entities=[user_entity(u) for u in created])
+
+
+@endpoint("users")
+async def list_users(call: Call) -> Response:
+    limit = _limit(call, 10, call.node.settings.users_page_max)
+    found, cursor = await call.node.users.page(call.app, limit, call.request.query_params.get("cursor"))
+    return call.ok(
+        "get", params=call.params(), path="/users", entities=[user_entity(u) for u in found], cursor=cursor, count=len(found)
+    )
+
+
+@endpoint("users")
+async def delete_users(call: Call) -> Response:
+    limit = _limit(call, 10, call.node.settings.users_delete_batch_max)
+    gone, cursor = await call.node.users.delete_oldest(call.app, limit)
+    return call.ok(
+        "delete", params=call.params(), path="/users", entities=[user_entity(u) for u in gone], cursor=cursor, count=len(gone)
+    )
+
+
+@endpoint("users", Access.SELF)
+async def get_user(call: Call) -> Response:
+    user = await call.node.users.get(call.app, call.arg("username"))
+    return call.ok("get", params={}, path="/users", entities=[user_entity(user)], count=1)
+
+
+@endpoint("users", Access.SELF)
+async def update_user(call: Call) -> Response:
+    user = await call.node.users.update(call.app, call.arg("username"), await call.json())
+    return call.ok("put", params={}, path="/users", entities=[user_entity(user)])
+
+
+@endpoint("users")
+async def delete_user(call: Call) -> Response:
+    user = await call.node.users.delete(call.app, call.arg("username"))
+    return call.ok("delete", params={}, path="/users", entities=[user_entity(user)])
+
+
+@endpoint("users", Access.SELF)
+async def reset_password(call: Call) -> Response:
+    body = await call.json()
+    fields = body if isinstance(body, dict) else {}
+    users = call.node.users
+    if call.is_admin:
+        await users.reset_password(call.app, call.arg("username"), fields.get("newpassword"))
+    else:
+        assert call.user is not None
+        await users.change_own_password(
+            call.app, call.user, fields.get("oldpassword", fields.get("oldPassword")), fields.get("newpassword")
+        )
+    return _action_only(call, "set user password")
+
+
+def _action_only(call: Call, action: str) -> Response:
+    return json_response(
+        {
+            "action": action,
+            "timestamp": int(time.time() * 1000),
+            "duration": int((time.perf_counter() - call.started) * 1000),
+        }
+    )
+
+
+@endpoint("users")
+async def deactivate(call: Call) -> Response:
+    user = await call.node.users.set_activated(call.app, call.arg("username"), False)
+    return json_response(
+        {
+            "action": "Deactivate user",
+            "entities": [user_entity(user)],
+            "timestamp": int(time.time() * 1000),
+            "duration": int((time.perf_counter() - call.started) * 1000),
+        }
+    )
+
+
+@endpoint("users")
+async def activate(call: Call) -> Response:
+    await call.node.users.set_activated(call.app, call.arg("username"), True)
+    return _action_only(call, "activate user")
+
+
+@endpoint("users")
+async def disconnect(call: Call) -> Response:
+    kicked = await call.node.users.disconnect(call.app, call.arg("username"))
+    return call.ok("get", entities=[], data={"result": kicked}, count=0)
+
+
+@endpoint("status", Access.SELF)
+async def status(call: Call) -> Response:
+    user, online = await call.node.users.status(call.app, call.arg("username"))
+    return call.ok("get", entities=[], data={user.username: "online" if online else "offline"}, count=0)
+
+
+@endpoint("status")
+async def batch_status(call: Call) -> Response:
+    body = await call.json()
+    names = body.get("usernames") if isinstance(body, dict) else None
+    result = call.node.users.batch_status(call.app, names)
+    return json_response(
+        {
+            "action": "get batch user status",
+            "data": [{n: "online" if on else "offline"} for n, on in result],
+            "timestamp": int(time.time() * 1000),
+            "duration": int((time.perf_counter() - call.started) * 1000),
+        }
+    )
+
+
+@endpoint("offline", Access.SELF)
+async def offline_count(call: Call) -> Response:
+    user, count = await call.node.messages.offline_count(call.app, call.arg("username"))
+    return call.ok("get", entities=[], data={user.username: count}, count=0)
+
+
+@endpoint("offline", Access.SELF)
+async def offline_status(call: Call) -> Response:
+    msg_id = call.arg("msg_id")
+    _, delivered = await call.node.messages.offline_status(call.app, call.arg("username"), msg_id)
+    return call.ok("get", entities=[], data={msg_id: "delivered" if delivered else "undelivered"}, count=0)
+
+
+# --- contacts and blocks -----------------------------------------------------------------------
+
+
+async def _owner(call: Call) -> User:
+    if call.user is not None:
+        return call.user
+    return await call.node.users.get(call.app, call.arg("owner"))
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def add_contact(call: Call) -> Response:
+    owner = await _owner(call)
+    friend = await call.node.contacts.add(call.app, owner, call.arg("friend"))
+    return call.ok("post", params={}, path=f"/users/{owner.uuid}/contacts", entities=[user_entity(friend)])
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def remove_contact(call: Call) -> Response:
+    owner = await _owner(call)
+    friend = await call.node.contacts.remove(call.app, owner, call.arg("friend"))
+    return call.ok("delete", params={}, path=f"/users/{owner.uuid}/contacts", entities=[user_entity(friend)])
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def list_contacts(call: Call) -> Response:
+    names = await call.node.contacts.names(await _owner(call))
+    return call.ok("get", entities=[], data=names, count=len(names))
+
+
+@endpoint("blocks", Access.SELF, who="owner")
+async def list_blocks(call: Call) -> Response:
+    names = await call.node.contacts.blocked_names(await _owner(call))
+    return call.ok("get", entities=[], data=names, count=len(names))
+
+
+@endpoint("blocks", Access.SELF, who="owner")
+async def add_blocks(call: Call) -> Response:
+    owner = await _owner(call)
+    body = await call.json()
+    added = await call.node.contacts.block(call.app, owner, body.get("usernames") if isinstance(body, dict) else None)
+    return json_response(
+        envelope(action="post", app=call.app, uri=call.uri(""), started=call.started, entities=[], data=added)
+    )
+
+
+@endpoint("blocks", Access.SELF, who="owner")
+async def remove_block(call: Call) -> Response:
+    owner = await _owner(call)
+    target = await call.node.contacts.unblock(call.app, owner, call.arg("blocked"))
+    return call.ok("delete", params={}, path=f"/users/{owner.uuid}/blocks", entities=[user_entity(target)])
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+@endpoint("messages")
+async def send_message(call: Call) -> Response:
+    body = await call.json(call.node.settings.message_max_body_bytes)
+    if not isinstance(body, dict):
+        raise errors.illegal_argument("this is an invalid request.")
+    sent = await call.node.messages.send(
+        call.app,
+        body.get("target_type"),
+        body.get("target"),
+        body.get("msg"),
+        body.get("from"),
+        body.get("ext"),
+        has_ext="ext" in body,
+    )
+    use_ids = call.request.query_params.get("useMsgId", "").lower() == "true"
+    data = {target: (m.msg_id if use_ids and m else "success") for target, m in sent}
+    return call.ok("post", path="/messages", data=data)
+
+
+# --- chat history ------------------------------------------------------------------------------
+
+_QL = re.compile(r"^\s*select\s+\*\s*(?:where\s+(?P<where>.+?))?\s*(?:order\s+by\s+timestamp\s+(?P<dir>asc|desc))?\s*$", re.I)
+_COND = re.compile(r"^\s*timestamp\s*(?P<op><=|>=|<|>|=)\s*(?P<value>\d+)\s*$", re.I)
+
+
+def parse_ql(ql: str | None) -> tuple[list[tuple[str, int]], bool]:
+    """The timestamp conditions and direction of a `select * where timestamp>…` query."""
+    if not ql:
+        return [], False
+    match = _QL.match(ql)
+    if match is None:
+        raise errors.illegal_argument("This chatmessage request is not supported")
+    conditions = []
+    if match.group("where"):
+        for part in re.split(r"\s+and\s+", match.group("where"), flags=re.I):
+            cond = _COND.match(part)
+            if cond is None:
+                raise errors.illegal_argument("This chatmessage request is not supported")
+            conditions.append((cond.group("op"), int(cond.group("value"))))
+    return conditions, (match.group("dir") or "asc").lower() == "desc"
+
+
+def history_entity(app: App, m: Message) -> dict[str, Any]:
+    import uuid
+
+    return {
+        "uuid": str(uuid.uuid5(app.uuid, m.msg_id)),
+        "type": "chatmessage",
+        "created": m.timestamp,
+        "modified": m.timestamp,
+        "timestamp": m.timestamp,
+        "from": m.sender,
+        "msg_id": m.msg_id,
+        "to": m.to,
+        "chat_type": m.chat_type,
+        "payload": m.payload(),
+    }
+
+
+@endpoint("chatmessages")
+async def chatmessages(call: Call) -> Response:
+    conditions, descending = parse_ql(call.request.query_params.get("ql"))
+    limit = _limit(call, 10, call.node.settings.history_page_max)
+    found, cursor = await call.node.messages.history(
+        call.app, conditions, descending, limit, call.request.query_params.get("cursor")
+    )
+    return call.ok(
+        "get",
+        params=call.params(),
+        path="/chatmessages",
+        entities=[history_entity(call.app, m) for m in found],
+        cursor=cursor,
+        count=len(found),
+    )
+
+
+# --- chat files --------------------------------------------------------------------------------
+
+
+@endpoint("files", Access.ANY)
+async def upload(call: Call) -> Response:
+    limit = call.node.settings.chatfile_max_bytes
+    declared = call.request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise errors.too_large(limit)
+    try:
+        form = await call.request.form(max_files=1, max_fields=16, max_part_size=limit + 1)
+    except Exception as exc:  # python-multipart reports size and syntax problems alike
+        if "size" in str(exc).lower() or "large" in str(exc).lower():
+            raise errors.too_large(limit) from None
+        raise errors.illegal_argument(f"the upload must be multipart/form-data with a field named file: {exc}") from None
+    part = form.get("file")
+    if part is None or isinstance(part, str):
+        raise errors.illegal_argument("the upload must be multipart/form-data with a field named file")
+    content = await part.read()
+    await form.close()
+    stored = await call.node.files.upload(
+        call.app,
+        call.user.username if call.user else None,
+        part.filename or "file",
+        part.content_type or "application/octet-stream",
+        content,
+        "restrict-access" in call.request.headers,
+    )
+    entity: dict[str, Any] = {"uuid": stored.uuid, "type": "chatfile"}
+    if stored.share_secret is not None:
+        entity["share-secret"] = stored.share_secret
+    return call.ok("post", path="/chatfiles", entities=[entity])
+
+
+@endpoint("files", Access.NONE)
+async def download(call: Call) -> Response:
+    token = bearer_token(call.request.headers.get("authorization"))
+    admin = authenticated = False
+    if token is not None:
+        grant = check_grant(call.node.tokens, call.app, token, "files", "GET", call.path)
+        if not grant.is_admin:
+            await call.node.users.user_for_grant(call.app, grant)
+        admin, authenticated = grant.is_admin, True
+    secret = call.request.headers.get("share-secret") or call.request.query_params.get("share-secret")
+    stored = await call.node.files.download(call.app, call.arg("file"), secret, admin, authenticated)
+    disposition = "inline; filename*=UTF-8''" + _quote(stored.filename)
+    return Response(
+        stored.content,
+        media_type=stored.content_type,
+        headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=86400"},
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+# --- the route table ---------------------------------------------------------------------------
+
+P = "/{org}/{app}"
+routes = [
+    Route(P + "/token", token, methods=["POST"]),
+    Route(P + "/users", register, methods=["POST"]),
+    Route(P + "/users", list_users, methods=["GET"]),
+    Route(P + "/users", delete_users, methods=["DELETE"]),
+    Route(P + "/users/batch/status", batch_status, methods=["POST"]),
+    Route(P + "/users/{username}", get_user, methods=["GET"]),
+    Route(P + "/users/{username}", update_user, methods=["PUT"]),
+    Route(P + "/users/{username}", delete_user, methods=["DELETE"]),
+    Route(P + "/users/{username}/password", reset_password, methods=["PUT", "POST"]),
+    Route(P + "/users/{username}/deactivate", deactivate, methods=["POST"]),
+    Route(P + "/users/{username}/activate", activate, methods=["POST"]),
+    Route(P + "/users/{username}/disconnect", disconnect, methods=["GET"]),
+    Route(P + "/users/{username}/status", status, methods=["GET"]),
+    Route(P + "/users/{username}/offline_msg_count", offline_count, methods=["GET"]),
+    Route(P + "/users/{username}/offline_msg_status/{msg_id}", offline_status, methods=["GET"]),
+    Route(P + "/users/{owner}/contacts/users", list_contacts, methods=["GET"]),
+    Route(P + "/users/{owner}/contacts/users/{friend}", add_contact, methods=["POST"]),
+    Route(P + "/users/{owner}/contacts/users/{friend}", remove_contact, methods=["DELETE"]),
+    Route(P + "/users/{owner}/blocks/users", list_blocks, methods=["GET"]),
+    Route(P + "/users/{owner}/blocks/users", add_blocks, methods=["POST"]),
+    Route(P + "/users/{owner}/blocks/users/{blocked}", remove_block, methods=["DELETE"]),
+    Route(P + "/messages", send_message, methods=["POST"]),
+    Route(P + "/chatmessages", chatmessages, methods=["GET"]),
+    Route(P + "/chatfiles", upload, methods=["POST"]),
+    Route(P + "/chatfiles/{file}", download, methods=["GET"]),
+]

@@ -1,0 +1,180 @@
+"""Protocol-neutral values shared by services, storage, the hub and every surface.
+
+Nothing here does I/O. Identifiers follow easemob-rest.md §1.2 and §1.6: apps have a UUID
+and a `client_id` of base64url("ap:" + UUID bytes); users have a time-based UUID; message,
+group and chat-room ids are numeric strings, unique and ordered by creation time.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "App",
+    "User",
+    "Message",
+    "IdGenerator",
+    "client_id_for",
+    "now_ms",
+    "USERNAME_RE",
+    "b64url",
+    "unb64url",
+    "ScramKeys",
+    "Credentials",
+]
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    """Decode unpadded base64url; raises ValueError on anything else."""
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise ValueError("not base64url") from exc
+    if not re.fullmatch(rb"[A-Za-z0-9_\-]*", raw):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+
+
+def client_id_for(app_uuid: uuid.UUID) -> str:
+    """Usergrid's client id: base64url("ap:" + the 16 UUID bytes), unpadded; starts YXA6."""
+    return b64url(b"ap:" + app_uuid.bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """A tenant: one org/app pair with its credentials."""
+
+    uuid: uuid.UUID
+    org: str
+    name: str
+    client_secret: str
+    token_epoch: int
+    open_registration: bool
+    created: int
+
+    @property
+    def id(self) -> str:
+        return str(self.uuid)
+
+    @property
+    def appkey(self) -> str:
+        return f"{self.org}#{self.name}"
+
+    @property
+    def client_id(self) -> str:
+        return client_id_for(self.uuid)
+
+
+@dataclass(slots=True)
+class User:
+    """An IM user of one app. `username` keeps the case it was registered with."""
+
+    id: int
+    uuid: uuid.UUID
+    app_uuid: uuid.UUID
+    username: str
+    nickname: str | None
+    activated: bool
+    created: int
+    modified: int
+    token_epoch: int
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The case-folded username that identifies the user within the app."""
+        return self.username.lower()
+
+
+@dataclass(slots=True)
+class Message:
+    """One stored message: a 1:1 chat, a group message or a chat-room message."""
+
+    id: int
+    app_uuid: uuid.UUID
+    chat_type: str  # "chat" | "groupchat" | "chatroom"
+    sender: str
+    to: str
+    timestamp: int
+    bodies: list[dict[str, Any]]
+    ext: dict[str, Any] | None = None
+
+    @property
+    def msg_id(self) -> str:
+        return str(self.id)
+
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bodies": self.bodies}
+        if self.ext is not None:
+            out["ext"] = self.ext
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ScramKeys:
+    stored_key: bytes
+    server_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    salt: bytes
+    iterations: int
+    sha1: ScramKeys
+    sha256: ScramKeys
+
+    def keys(self, hash_name: str) -> ScramKeys:
+        return self.sha1 if hash_name == "sha1" else self.sha256
+
+
+class IdGenerator:
+    """Numeric ids ordered by creation time: 41 bits of ms since 2014, 10 of node, 12 of sequence.
+
+    Unique across nodes as long as every node has its own `node_id`.
+    """
+
+    EPOCH_MS = 1_388_534_400_000  # 2014-01-01
+
+    def __init__(self, node_id: int) -> None:
+        if not 0 <= node_id < 1024:
+            raise ValueError("node_id must be in 0..1023")
+        self._node = node_id
+        self._lock = threading.Lock()
+        self._last_ms = 0
+        self._seq_value = 0
+
+    def next(self) -> int:
+        with self._lock:
+            ms = max(now_ms(), self._last_ms)
+            if ms == self._last_ms:
+                self._seq_value += 1
+                if self._seq_value >= 4096:
+                    ms += 1  # borrow from the next millisecond rather than repeat
+                    self._seq_value = 0
+            else:
+                self._seq_value = 0
+            self._last_ms = ms
+            return ((ms - self.EPOCH_MS) << 22) | (self._node << 12) | self._seq_value
+
+    def many(self, count: int) -> list[int]:
+        return [self.next() for _ in range(count)]
+
+    @classmethod
+    def timestamp_of(cls, ident: int) -> int:
+        return (ident >> 22) + cls.EPOCH_MS

@@ -1,0 +1,106 @@
+"""Apps (tenants): creation, lookup with a short-lived cache, secret rotation.
+
+easemob-rest.md §1.1–§1.2: an app is an `org#app` pair with a UUID, a `client_id` derived
+from it and a `client_secret`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+
+from hxim import errors
+from hxim.model import App, b64url, now_ms
+from hxim.storage import Database
+from hxim.storage.apps import get_app_txn, insert_app_txn, list_apps_txn, update_app_txn
+
+__all__ = ["AppService", "NAME_RE"]
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}")
+
+
+def new_client_secret() -> str:
+    return "YXA6" + b64url(secrets.token_bytes(20))
+
+
+class AppService:
+    def __init__(self, db: Database, cache_seconds: float) -> None:
+        self.db = db
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str], tuple[float, App]] = {}
+
+    # --- lookups ----------------------------------------------------------------------------
+    async def find(self, org: str, name: str) -> App | None:
+        """The app, from a cache refreshed every `app_cache_seconds`."""
+        hit = self._cache.get((org, name))
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.cache_seconds:
+            return hit[1]
+        app = await self.db.read(get_app_txn, org, name)
+        if app is not None:
+            self._cache[(org, name)] = (now, app)
+        else:
+            self._cache.pop((org, name), None)
+        return app
+
+    async def get(self, org: str, name: str, uri_path: str) -> App:
+        app = await self.find(org, name)
+        if app is None:
+            raise errors.app_not_found(org, name, uri_path)
+        return app
+
+    def get_sync(self, org: str, name: str) -> App | None:
+        return self.db.run_sync(get_app_txn, org, name)
+
+    def list_sync(self) -> list[App]:
+        return self.db.run_sync(list_apps_txn)
+
+    # --- changes (synchronous: used by the CLI and at start) --------------------------------------
+    def create_sync(self, org: str, name: str, open_registration: bool = False) -> App:
+        for part, value in (("org", org), ("app", name)):
+            if not NAME_RE.fullmatch(value):
+                raise errors.illegal_argument(
+                    f"{part} name [{value}] is not legal: use letters, digits, '_', '-' and '.', at most 64"
+                )
+        if self.db.run_sync(get_app_txn, org, name) is not None:
+            raise errors.HximError(
+                400,
+                "application_already_exists",
+                f"Application {name} already exists",
+                "org.apache.usergrid.management.exceptions.ApplicationAlreadyExistsException",
+                "conflict",
+            )
+        app = App(
+            uuid=uuid.uuid1(),
+            org=org,
+            name=name,
+            client_secret=new_client_secret(),
+            token_epoch=0,
+            open_registration=open_registration,
+            created=now_ms(),
+        )
+        self.db.run_sync(insert_app_txn, app)
+        return app
+
+    def rotate_secret_sync(self, app: App) -> App:
+        """A new client secret; every admin token issued before stops working."""
+        secret = new_client_secret()
+        self.db.run_sync(update_app_txn, app.id, client_secret=secret, token_epoch=app.token_epoch + 1)
+        self._cache.pop((app.org, app.name), None)
+        found = self.db.run_sync(get_app_txn, app.org, app.name)
+        assert found is not None
+        return found
+
+    def set_open_registration_sync(self, app: App, value: bool) -> None:
+        self.db.run_sync(update_app_txn, app.id, open_registration=value)
+        self._cache.pop((app.org, app.name), None)
+
+    def default_sync(self, configured: str) -> App | None:
+        """The default app: the one named `ORG#APP` by the setting, else the first created."""
+        if configured:
+            org, _, name = configured.partition("#")
+            return self.db.run_sync(get_app_txn, org, name)
+        apps = self.list_sync()
+        return apps[0] if apps else None

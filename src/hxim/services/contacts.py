@@ -1,0 +1,90 @@
+"""Contacts (friends) and block lists (easemob-rest.md §4).
+
+Adding a contact is mutual and immediate: both users' lists change, as the XMPP roster
+(subscription both) and the client SDKs model it. A block is one-way: the blocker stops
+receiving the blocked user's messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hxim import errors
+from hxim.config import Settings
+from hxim.model import App, User, now_ms
+from hxim.services.users import UserService
+from hxim.storage import Database
+from hxim.storage.social import (
+    add_blocks_txn,
+    add_contact_pair_txn,
+    block_names_txn,
+    blocked_by_txn,
+    contact_names_txn,
+    count_txn,
+    remove_block_txn,
+    remove_contact_pair_txn,
+)
+
+__all__ = ["ContactService"]
+
+
+class ContactService:
+    def __init__(self, db: Database, settings: Settings, users: UserService) -> None:
+        self.db = db
+        self.settings = settings
+        self.users = users
+
+    async def add(self, app: App, owner: User, friend_name: str) -> User:
+        friend = await self.users.get(app, friend_name)
+        if friend.id == owner.id:
+            raise errors.illegal_argument("a user can not add themselves as a contact")
+        for user in (owner, friend):
+            if await self.db.read(count_txn, "contacts", user.id) >= self.settings.contacts_max:
+                raise errors.HximError(
+                    403,
+                    "forbidden_op",
+                    f"user [{user.username}] already has {self.settings.contacts_max} contacts",
+                    "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
+                    "resource-constraint",
+                )
+        await self.db.write(add_contact_pair_txn, owner.id, friend.id, now_ms())
+        return friend
+
+    async def remove(self, app: App, owner: User, friend_name: str) -> User:
+        friend = await self.users.get(app, friend_name)
+        await self.db.write(remove_contact_pair_txn, owner.id, friend.id)
+        return friend
+
+    async def names(self, owner: User) -> list[str]:
+        return await self.db.read(contact_names_txn, owner.id)
+
+    # --- blocks -----------------------------------------------------------------------------------
+    async def block(self, app: App, owner: User, names: Any) -> list[str]:
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise errors.illegal_argument("usernames must be a non-empty array of strings")
+        found = {u.key: u for u in await self.users.get_many(app, names)}
+        for name in names:
+            if name.lower() not in found:
+                raise errors.illegal_argument(
+                    f"attempt to adding new block[{name}] for user[{owner.username}],but user[{name}] not found."
+                )
+        targets = [found[n.lower()] for n in names]
+        if any(t.id == owner.id for t in targets):
+            raise errors.illegal_argument("a user can not block themselves")
+        current = await self.db.read(count_txn, "blocks", owner.id)
+        if current + len(targets) > self.settings.blocks_max:
+            raise errors.illegal_argument(f"a user can block at most {self.settings.blocks_max} users")
+        await self.db.write(add_blocks_txn, owner.id, [t.id for t in targets], now_ms())
+        return [t.username for t in targets]
+
+    async def unblock(self, app: App, owner: User, name: str) -> User:
+        target = await self.users.get(app, name)
+        await self.db.write(remove_block_txn, owner.id, target.id)
+        return target
+
+    async def blocked_names(self, owner: User) -> list[str]:
+        return await self.db.read(block_names_txn, owner.id)
+
+    async def blockers_of(self, sender: User, recipients: list[User]) -> set[int]:
+        """Ids of the `recipients` who block `sender`."""
+        return await self.db.read(blocked_by_txn, sender.id, [r.id for r in recipients])

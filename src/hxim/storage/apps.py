@@ -1,0 +1,67 @@
+"""Queries on apps (tenants) and the server's own keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from hxim.model import App
+from hxim.storage.tables import apps, server_keys
+
+__all__ = [
+    "insert_app_txn",
+    "get_app_txn",
+    "list_apps_txn",
+    "update_app_txn",
+    "server_key_txn",
+]
+
+
+def _app(row: Any) -> App:
+    return App(
+        uuid=uuid.UUID(row.uuid),
+        org=row.org,
+        name=row.name,
+        client_secret=row.client_secret,
+        token_epoch=row.token_epoch,
+        open_registration=bool(row.open_registration),
+        created=row.created,
+    )
+
+
+def insert_app_txn(conn: Connection, app: App) -> None:
+    conn.execute(
+        insert(apps).values(
+            uuid=app.id,
+            org=app.org,
+            name=app.name,
+            client_secret=app.client_secret,
+            token_epoch=app.token_epoch,
+            open_registration=app.open_registration,
+            created=app.created,
+        )
+    )
+
+
+def get_app_txn(conn: Connection, org: str, name: str) -> App | None:
+    row = conn.execute(select(apps).where(apps.c.org == org, apps.c.name == name)).first()
+    return _app(row) if row else None
+
+
+def list_apps_txn(conn: Connection) -> list[App]:
+    return [_app(r) for r in conn.execute(select(apps).order_by(apps.c.created, apps.c.uuid))]
+
+
+def update_app_txn(conn: Connection, app_uuid: str, **values: Any) -> None:
+    conn.execute(update(apps).where(apps.c.uuid == app_uuid).values(**values))
+
+
+def server_key_txn(conn: Connection, name: str, fresh: bytes) -> bytes:
+    """The named server key, created with `fresh` if this is the first time it is asked for."""
+    row = conn.execute(select(server_keys.c.value).where(server_keys.c.name == name)).first()
+    if row:
+        return bytes(row.value)
+    conn.execute(insert(server_keys).values(name=name, value=fresh))
+    return fresh

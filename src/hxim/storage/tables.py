@@ -1,0 +1,146 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations under `migrations/` create it.
+
+Users are keyed inside the database by an integer id; the UUID and the case-folded username
+are the external keys. Everything that hangs on a user (contacts, blocks, offline entries)
+is removed with the user by ON DELETE CASCADE.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "metadata",
+    "apps",
+    "server_keys",
+    "users",
+    "contacts",
+    "blocks",
+    "messages",
+    "offline",
+    "chatfiles",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# An integer that autoincrements on SQLite (INTEGER PRIMARY KEY) and is 64-bit elsewhere.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("org", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("client_secret", String(128), nullable=False),
+    Column("token_epoch", Integer, nullable=False, server_default="0"),
+    Column("open_registration", Boolean, nullable=False, server_default="0"),
+    Column("created", BigInteger, nullable=False),
+    UniqueConstraint("org", "name"),
+)
+
+server_keys = Table(
+    "server_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("username", String(255), nullable=False),
+    Column("username_key", String(255), nullable=False),
+    Column("nickname", String(1024)),
+    Column("activated", Boolean, nullable=False, server_default="1"),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    Column("token_epoch", Integer, nullable=False, server_default="0"),
+    Column("profile", Text, nullable=False, server_default="{}"),
+    Column("scram_salt", LargeBinary, nullable=False),
+    Column("scram_iterations", Integer, nullable=False),
+    Column("sha1_stored_key", LargeBinary, nullable=False),
+    Column("sha1_server_key", LargeBinary, nullable=False),
+    Column("sha256_stored_key", LargeBinary, nullable=False),
+    Column("sha256_server_key", LargeBinary, nullable=False),
+    UniqueConstraint("app_uuid", "username_key"),
+    Index(None, "app_uuid", "created", "id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "contact_id"),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "blocked_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("chat_type", String(16), nullable=False),
+    Column("sender", String(255), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index(None, "app_uuid", "timestamp", "id"),
+)
+
+offline = Table(
+    "offline",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "message_id", BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Index(None, "message_id"),
+)
+
+chatfiles = Table(
+    "chatfiles",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("uploader", String(255)),
+    Column("filename", String(1024), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("share_secret", String(128)),
+    Column("created", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)

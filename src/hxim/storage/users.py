@@ -1,0 +1,191 @@
+"""Queries on users and their credentials."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+
+from hxim.model import Credentials, ScramKeys, User
+from hxim.storage.tables import users
+
+__all__ = [
+    "NewUser",
+    "insert_users_txn",
+    "existing_keys_txn",
+    "get_user_txn",
+    "get_user_by_uuid_txn",
+    "get_users_by_keys_txn",
+    "list_users_txn",
+    "delete_users_txn",
+    "update_user_txn",
+    "set_credentials_txn",
+    "credentials_txn",
+]
+
+_ENTITY_COLUMNS = (
+    users.c.id,
+    users.c.uuid,
+    users.c.app_uuid,
+    users.c.username,
+    users.c.nickname,
+    users.c.activated,
+    users.c.created,
+    users.c.modified,
+    users.c.token_epoch,
+    users.c.profile,
+)
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        uuid=uuid.UUID(row.uuid),
+        app_uuid=uuid.UUID(row.app_uuid),
+        username=row.username,
+        nickname=row.nickname,
+        activated=bool(row.activated),
+        created=row.created,
+        modified=row.modified,
+        token_epoch=row.token_epoch,
+        profile=orjson.loads(row.profile) if row.profile not in ("{}", "", None) else {},
+    )
+
+
+def _cred_values(creds: Credentials) -> dict[str, Any]:
+    return {
+        "scram_salt": creds.salt,
+        "scram_iterations": creds.iterations,
+        "sha1_stored_key": creds.sha1.stored_key,
+        "sha1_server_key": creds.sha1.server_key,
+        "sha256_stored_key": creds.sha256.stored_key,
+        "sha256_server_key": creds.sha256.server_key,
+    }
+
+
+class NewUser:
+    __slots__ = ("uuid", "username", "nickname", "created", "credentials")
+
+    def __init__(self, username: str, nickname: str | None, created: int, credentials: Credentials) -> None:
+        self.uuid = uuid.uuid1()
+        self.username = username
+        self.nickname = nickname
+        self.created = created
+        self.credentials = credentials
+
+
+def existing_keys_txn(conn: Connection, app_uuid: str, keys: Iterable[str]) -> set[str]:
+    rows = conn.execute(
+        select(users.c.username_key).where(users.c.app_uuid == app_uuid, users.c.username_key.in_(list(keys)))
+    )
+    return {r.username_key for r in rows}
+
+
+def insert_users_txn(conn: Connection, app_uuid: str, new: list[NewUser]) -> list[User]:
+    rows = [
+        {
+            "uuid": str(n.uuid),
+            "app_uuid": app_uuid,
+            "username": n.username,
+            "username_key": n.username.lower(),
+            "nickname": n.nickname,
+            "activated": True,
+            "created": n.created,
+            "modified": n.created,
+            "token_epoch": 0,
+            "profile": "{}",
+            **_cred_values(n.credentials),
+        }
+        for n in new
+    ]
+    conn.execute(insert(users), rows)
+    keys = [n.username.lower() for n in new]
+    return get_users_by_keys_txn(conn, app_uuid, keys)
+
+
+def get_user_txn(conn: Connection, app_uuid: str, key: str) -> User | None:
+    row = conn.execute(
+        select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid, users.c.username_key == key)
+    ).first()
+    return _user(row) if row else None
+
+
+def get_user_by_uuid_txn(conn: Connection, app_uuid: str, user_uuid: str) -> User | None:
+    row = conn.execute(
+        select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid, users.c.uuid == user_uuid)
+    ).first()
+    return _user(row) if row else None
+
+
+def get_users_by_keys_txn(conn: Connection, app_uuid: str, keys: list[str]) -> list[User]:
+    """The users with these case-folded names, in the order of `keys` (missing ones left out)."""
+    found = {
+        u.key: u
+        for u in map(
+            _user,
+            conn.execute(
+                select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid, users.c.username_key.in_(keys))
+            ),
+        )
+    }
+    return [found[k] for k in keys if k in found]
+
+
+def list_users_txn(conn: Connection, app_uuid: str, limit: int, after: tuple[int, int] | None) -> list[User]:
+    """Users in creation order, starting after the (created, id) position `after`."""
+    query = select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid)
+    if after is not None:
+        created, ident = after
+        query = query.where(
+            or_(users.c.created > created, and_(users.c.created == created, users.c.id > ident))
+        )
+    query = query.order_by(users.c.created, users.c.id).limit(limit)
+    return [_user(r) for r in conn.execute(query)]
+
+
+def delete_users_txn(conn: Connection, ids: list[int]) -> None:
+    conn.execute(delete(users).where(users.c.id.in_(ids)))
+
+
+def update_user_txn(conn: Connection, user_id: int, **values: Any) -> None:
+    if "profile" in values:
+        values["profile"] = orjson.dumps(values["profile"]).decode()
+    conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+def set_credentials_txn(conn: Connection, user_id: int, creds: Credentials, modified: int) -> None:
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(
+            token_epoch=users.c.token_epoch + 1,
+            modified=modified,
+            **_cred_values(creds),
+        )
+    )
+
+
+def credentials_txn(conn: Connection, app_uuid: str, key: str) -> tuple[User, Credentials] | None:
+    row = conn.execute(
+        select(
+            *_ENTITY_COLUMNS,
+            users.c.scram_salt,
+            users.c.scram_iterations,
+            users.c.sha1_stored_key,
+            users.c.sha1_server_key,
+            users.c.sha256_stored_key,
+            users.c.sha256_server_key,
+        ).where(users.c.app_uuid == app_uuid, users.c.username_key == key)
+    ).first()
+    if row is None:
+        return None
+    creds = Credentials(
+        bytes(row.scram_salt),
+        row.scram_iterations,
+        ScramKeys(bytes(row.sha1_stored_key), bytes(row.sha1_server_key)),
+        ScramKeys(bytes(row.sha256_stored_key), bytes(row.sha256_server_key)),
+    )
+    return _user(row), creds

@@ -1,0 +1,215 @@
+"""Shared fixtures: a real hxim server process per storage backend, and HTTP helpers.
+
+Every test that takes `server` runs twice: on the embedded SQLite file and on PostgreSQL
+(127.0.0.1:5432, trust auth; a fresh database is created for the session and dropped after).
+Set HXIM_TEST_BACKENDS=sqlite to run only one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HXIM = [sys.executable, "-m", "hxim"]
+PG_ADMIN_URL = os.environ.get("HXIM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = os.environ.get("HXIM_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AppCreds:
+    org: str
+    app: str
+    client_id: str
+    client_secret: str
+    application: str
+
+
+@dataclass
+class Server:
+    """A running hxim process and the apps created for the tests."""
+
+    backend: str
+    base_url: str
+    env: dict[str, str]
+    apps: dict[str, AppCreds]
+    process: subprocess.Popen[bytes]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*HXIM, *args], env=self.env, capture_output=True, text=True, timeout=120)
+
+    def admin_token(self, name: str = "main") -> str:
+        if name not in self.tokens:
+            creds = self.apps[name]
+            r = httpx.post(
+                f"{self.base_url}/{creds.org}/{creds.app}/token",
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": creds.client_id,
+                    "client_secret": creds.client_secret,
+                },
+            )
+            assert r.status_code == 200, r.text
+            self.tokens[name] = r.json()["access_token"]
+        return self.tokens[name]
+
+
+def _pg_database() -> tuple[str, str]:
+    import psycopg
+
+    name = f"hxim_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+def _drop_pg(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[Server, str | None]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HXIM_")}
+    env.update(
+        {
+            "HXIM_HTTP_HOST": "127.0.0.1",
+            "HXIM_HTTP_PORT": str(port),
+            "HXIM_DATA_DIR": str(tmp / "data"),
+            "HXIM_CONFIG": str(tmp / "none.toml"),
+            "HXIM_SCRAM_ITERATIONS": "4096",
+        }
+    )
+    pg_name = None
+    if backend == "postgresql":
+        pg_name, url = _pg_database()
+        env["HXIM_DATABASE_URL"] = url
+    env.update(extra_env or {})
+    apps: dict[str, AppCreds] = {}
+    for key, args in (("main", ["test", "main"]), ("other", ["test", "other"]), ("open", ["test", "open", "--open-registration"])):
+        r = subprocess.run([*HXIM, "app", "create", *args, "--json"], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout)
+        apps[key] = AppCreds(data["org"], data["app"], data["client_id"], data["client_secret"], data["application"])
+    log = open(tmp / "server.log", "wb")
+    proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((tmp / "server.log").read_text())
+        try:
+            httpx.get(base + "/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start: " + (tmp / "server.log").read_text())
+    return Server(backend, base, env, apps, proc), pg_name
+
+
+def stop_server(server: Server, pg_name: str | None) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+    if pg_name:
+        _drop_pg(pg_name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"hxim-{request.param}")
+    srv, pg_name = start_server(tmp, request.param)
+    yield srv
+    stop_server(srv, pg_name)
+
+
+class Api:
+    """A thin client for one app of the test server: paths are relative to /{org}/{app}."""
+
+    def __init__(self, server: Server, app: str = "main", token: str | None = "admin") -> None:
+        self.server = server
+        self.creds = server.apps[app]
+        self.prefix = f"/{self.creds.org}/{self.creds.app}"
+        self.http = server.client()
+        self.token = server.admin_token(app) if token == "admin" else token
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def call(self, method: str, path: str, *, token: Any = "default", **kw: Any) -> httpx.Response:
+        tok = self.token if token == "default" else token
+        headers = {**self.headers(tok), **kw.pop("headers", {})}
+        return self.http.request(method, self.prefix + path, headers=headers, **kw)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.call("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> httpx.Response:
+        return self.call("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.call("DELETE", path, **kw)
+
+    def register(self, *names: str, password: str = "secret1") -> list[dict[str, Any]]:
+        body = [{"username": n, "password": password} for n in names]
+        r = self.post("/users", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["entities"]
+
+    def user_token(self, username: str, password: str = "secret1") -> str:
+        r = self.post("/token", token=None, json={"grant_type": "password", "username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+
+@pytest.fixture
+def api(server: Server) -> Api:
+    return Api(server)
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def assert_error(r: httpx.Response, status: int, error: str, description: str | None = None) -> dict[str, Any]:
+    """An Easemob error body: status, `error` code, and the envelope keys in order."""
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert body["error"] == error, body
+    assert set(body) <= {"error", "timestamp", "duration", "exception", "error_description"}, body
+    assert isinstance(body["timestamp"], int) and isinstance(body["duration"], int)
+    if description is not None:
+        assert body["error_description"] == description, body
+    return body
