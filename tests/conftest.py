@@ -111,13 +111,19 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         env["HXIM_DATABASE_URL"] = url
     env.update(extra_env or {})
     apps: dict[str, AppCreds] = {}
-    for key, args in (("main", ["test", "main"]), ("other", ["test", "other"]), ("open", ["test", "open", "--open-registration"])):
-        r = subprocess.run([*HXIM, "app", "create", *args, "--json"], env=env, capture_output=True, text=True, timeout=120)
+    for key, args in (
+        ("main", ["test", "main"]),
+        ("other", ["test", "other"]),
+        ("open", ["test", "open", "--open-registration"]),
+    ):
+        r = subprocess.run(
+            [*HXIM, "app", "create", *args, "--json"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert r.returncode == 0, r.stderr
         data = json.loads(r.stdout)
         apps[key] = AppCreds(data["org"], data["app"], data["client_id"], data["client_secret"], data["application"])
-    log = open(tmp / "server.log", "wb")
-    proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -213,3 +219,74 @@ def assert_error(r: httpx.Response, status: int, error: str, description: str | 
     if description is not None:
         assert body["error_description"] == description, body
     return body
+
+
+# --- helpers added for the REST conformance suite ------------------------------------------------
+
+
+def new_app(server: Server, *, open_registration: bool = False) -> Api:
+    """A fresh app on a running server (created with the CLI), for tests that need an app to themselves."""
+    name = unique("app")
+    args = ["app", "create", "test", name, "--json"] + (["--open-registration"] if open_registration else [])
+    r = server.cli(*args)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    server.apps[name] = AppCreds(
+        data["org"], data["app"], data["client_id"], data["client_secret"], data["application"]
+    )
+    return Api(server, name)
+
+
+def server_token_key(server: Server) -> bytes:
+    """The token-signing key of a running server, read from its database (table server_keys)."""
+    url = server.env.get("HXIM_DATABASE_URL")
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT value FROM server_keys WHERE name = 'token-hmac'").fetchone()
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(Path(server.env["HXIM_DATA_DIR"]) / "hxim.sqlite3")
+        try:
+            row = conn.execute("SELECT value FROM server_keys WHERE name = 'token-hmac'").fetchone()
+        finally:
+            conn.close()
+    assert row is not None
+    return bytes(row[0])
+
+
+@pytest.fixture(scope="module")
+def extra_server(
+    request: pytest.FixtureRequest, server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A second server on the same backend as `server`, started with the module's `EXTRA_ENV` settings."""
+    extra_env: dict[str, str] = request.module.EXTRA_ENV
+    tmp = tmp_path_factory.mktemp(f"hxim-extra-{server.backend}")
+    srv, pg_name = start_server(tmp, server.backend, extra_env)
+    yield srv
+    stop_server(srv, pg_name)
+
+
+def assert_envelope(body: dict[str, Any], keys: list[str], action: str) -> None:
+    """A Usergrid success envelope: exactly these keys in this order, and the action label."""
+    assert list(body) == keys, list(body)
+    assert body["action"] == action, body
+    assert isinstance(body["timestamp"], int) and isinstance(body["duration"], int)
+    assert abs(body["timestamp"] - time.time() * 1000) < 60_000
+
+
+def assert_user_entity(entity: dict[str, Any], username: str, activated: bool = True, **extra: Any) -> None:
+    """A user entity: Usergrid's fields in order, then the optional fields that were set."""
+    keys = ["uuid", "type", "created", "modified", "username", "activated", *extra]
+    assert list(entity) == keys, entity
+    assert uuid.UUID(entity["uuid"]).version == 1
+    assert entity["type"] == "user"
+    assert isinstance(entity["created"], int) and isinstance(entity["modified"], int)
+    assert abs(entity["created"] - time.time() * 1000) < 600_000
+    assert entity["modified"] >= entity["created"]
+    assert entity["username"] == username
+    assert entity["activated"] is activated
+    for key, value in extra.items():
+        assert entity[key] == value, (key, entity)

@@ -16,6 +16,7 @@ from hxim.ratelimit import RateLimiter
 from hxim.services.apps import AppService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
+from hxim.services.groups import CHATROOM, GROUP, RoomService
 from hxim.services.messages import MessageService
 from hxim.services.passwords import Hasher
 from hxim.services.tokens import TokenService
@@ -48,20 +49,24 @@ class Node:
         self.contacts = ContactService(self.db, settings, self.users)
         self.messages = MessageService(self.db, settings, self.ids, self.users, self.registry, self.router)
         self.files = FileService(self.db, settings)
+        self.groups = RoomService(self.db, settings, self.ids, self.registry, GROUP)
+        self.chatrooms = RoomService(self.db, settings, self.ids, self.registry, CHATROOM)
+        self.users.delete_hooks.append(self.groups.delete_owned)  # owned groups and chat rooms go too
+        self.messages.resolvers["chatgroups"] = self.groups.resolve
+        self.messages.resolvers["chatrooms"] = self.chatrooms.resolve
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 
-    def open(self) -> list[App]:
-        """Migrate the schema, load the signing key and make sure an app exists.
+    def open(self, create_default: bool = True) -> list[App]:
+        """Migrate the schema, load the signing key and, on a first start, create the default app.
 
-        Returns the apps created here (the default app on a first start), so the caller
-        can print their credentials once.
+        Returns the apps created here, so the caller can print their credentials once.
         """
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
         created: list[App] = []
-        if not self.apps.list_sync():
+        if create_default and not self.apps.list_sync():
             org, _, name = (self.settings.default_app or "hxim#default").partition("#")
             created.append(self.apps.create_sync(org, name or "default"))
         self.default_app = self.apps.default_sync(self.settings.default_app)

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_settings()
     if args.command == "serve":
         from hxim.server import serve
@@ -86,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
             node.db.migrate()
             print(f"database at {settings.resolved_database_url} is up to date")
             return 0
-        node.db.migrate()
         if args.app_command == "create":
-            node.open()
+            node.open(create_default=False)
             app = node.apps.create_sync(args.org, args.app, args.open_registration)
             _print_app(app, args.json)
         elif args.app_command == "list":
+            node.db.migrate()
             apps = node.apps.list_sync()
             if args.json:
                 print(json.dumps([app_json(a) for a in apps]))
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 for a in apps:
                     _print_app(a, False)
         else:
-            node.open()
+            node.open(create_default=False)
             found = node.apps.get_sync(args.org, args.app)
             if found is None:
                 print(f"no app {args.org}#{args.app}", file=sys.stderr)

@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     )
     chatfile_max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=1 << 31)
     history_page_max: int = Field(1000, ge=1, le=100_000)
+    # groups and chat rooms (easemob-rest.md §6, §7)
+    group_maxusers_default: int = Field(200, ge=1, le=100_000, description="maxusers of a new group")
+    group_maxusers_max: int = Field(3000, ge=1, le=100_000, description="Largest maxusers of a group")
+    chatroom_maxusers_default: int = Field(200, ge=1, le=100_000, description="maxusers of a new chat room")
+    chatroom_maxusers_max: int = Field(5000, ge=1, le=100_000, description="Largest maxusers of a chat room")
+    groups_per_user_max: int = Field(500, ge=1, le=100_000, description="Groups a user may belong to")
+    chatrooms_per_user_max: int = Field(500, ge=1, le=100_000, description="Chat rooms a user may belong to")
+    room_owner_admins_max: int = Field(100, ge=1, le=10_000, description="Owner plus admins of one group/room")
+    room_batch_max: int = Field(60, ge=1, le=10_000, description="Users per batch member/block/mute call")
+    room_create_members_max: int = Field(100, ge=1, le=10_000, description="`members` listed at creation")
+    room_name_max_length: int = Field(128, ge=1, le=10_000)
+    room_description_max_length: int = Field(512, ge=1, le=100_000)
+    room_custom_max_length: int = Field(1024, ge=0, le=100_000)
+    rooms_page_default: int = Field(10, ge=1, le=10_000, description="GET /chatgroups, /chatrooms without limit")
+    rooms_page_max: int = Field(100, ge=1, le=10_000, description="Largest `limit` of the group/room lists")
+    room_members_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `pagesize` of member lists")
     rate_limits: dict[str, float] = Field(
         default_factory=dict,
         description="Requests per second per app, by API family; absent or 0 = no limit",

@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 __all__ = [
     "App",
@@ -60,7 +61,7 @@ def client_id_for(app_uuid: uuid.UUID) -> str:
 class App:
     """A tenant: one org/app pair with its credentials."""
 
-    uuid: uuid.UUID
+    uuid: UUID
     org: str
     name: str
     client_secret: str
@@ -86,8 +87,8 @@ class User:
     """An IM user of one app. `username` keeps the case it was registered with."""
 
     id: int
-    uuid: uuid.UUID
-    app_uuid: uuid.UUID
+    uuid: UUID
+    app_uuid: UUID
     username: str
     nickname: str | None
     activated: bool
@@ -107,7 +108,7 @@ class Message:
     """One stored message: a 1:1 chat, a group message or a chat-room message."""
 
     id: int
-    app_uuid: uuid.UUID
+    app_uuid: UUID
     chat_type: str  # "chat" | "groupchat" | "chatroom"
     sender: str
     to: str

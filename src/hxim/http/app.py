@@ -11,15 +11,45 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from hxim import errors
 from hxim.app import Node
-from hxim.http import easemob
+from hxim.http import easemob, groups
 from hxim.http.render import error_response
 
 __all__ = ["build_http_app"]
 
 log = logging.getLogger("hxim.http")
+
+
+class CollectionRouter(Router):
+    """A Router that looks only at the routes of the request's collection.
+
+    Easemob paths are `/{org}/{app}/{collection}/…`; with some sixty routes, trying each
+    pattern in turn costs more than the rest of a cheap request. Routes are grouped by their
+    collection segment (`users`, `chatgroups`, …) and a request is matched against its group
+    only; anything else falls through to the full list.
+    """
+
+    def __init__(self, routes: list[BaseRoute], **kwargs: object) -> None:
+        super().__init__(routes=routes, **kwargs)  # type: ignore[arg-type]
+        groups: dict[str, list[BaseRoute]] = {}
+        for route in routes:
+            parts = route.path.split("/") if isinstance(route, Route) else []
+            if len(parts) > 3 and parts[1:3] == ["{org}", "{app}"] and "{" not in parts[3]:
+                groups.setdefault(parts[3], []).append(route)
+        self.collections = {name: Router(routes=group) for name, group in groups.items()}
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            parts = scope["path"].split("/", 4)
+            sub = self.collections.get(parts[3]) if len(parts) > 3 else None
+            if sub is not None:
+                await sub.app(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -52,9 +82,9 @@ def build_http_app(node: Node) -> Starlette:
         yield
 
     app = Starlette(
-        routes=list(easemob.routes),
         exception_handlers={HTTPException: _http_error, Exception: _crash},
         lifespan=lifespan,
     )
+    app.router = CollectionRouter([*groups.routes, *easemob.routes], lifespan=lifespan)
     app.state.node = node
     return app

@@ -51,7 +51,7 @@ class Call:
         return out
 
     def uri(self, suffix: str | None = None) -> str:
-        base = self.node.settings.public_url.rstrip("/") or str(self.request.base_url).rstrip("/")
+        base = self.node.settings.public_url.rstrip("/") or _base_url(self.request)
         return f"{base}/{self.app.org}/{self.app.name}{self.path if suffix is None else suffix}"
 
     @property
@@ -63,6 +63,20 @@ class Call:
 
     def ok(self, action: str, **fields: Any) -> Response:
         return json_response(envelope(action=action, app=self.app, uri=self.uri(), started=self.started, **fields))
+
+
+_BASES: dict[tuple[str, str], str] = {}
+
+
+def _base_url(request: Request) -> str:
+    """scheme://host[:port] of the request, remembered per (scheme, Host header)."""
+    key = (request.scope.get("scheme", "http"), request.headers.get("host", ""))
+    base = _BASES.get(key)
+    if base is None:
+        base = str(request.base_url).rstrip("/")
+        if len(_BASES) < 256:
+            _BASES[key] = base
+    return base
 
 
 async def read_json(request: Request, limit: int) -> Any:

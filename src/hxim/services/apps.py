@@ -87,14 +87,14 @@ class AppService:
     def rotate_secret_sync(self, app: App) -> App:
         """A new client secret; every admin token issued before stops working."""
         secret = new_client_secret()
-        self.db.run_sync(update_app_txn, app.id, client_secret=secret, token_epoch=app.token_epoch + 1)
+        self.db.run_sync(update_app_txn, app.id, {"client_secret": secret, "token_epoch": app.token_epoch + 1})
         self._cache.pop((app.org, app.name), None)
         found = self.db.run_sync(get_app_txn, app.org, app.name)
         assert found is not None
         return found
 
     def set_open_registration_sync(self, app: App, value: bool) -> None:
-        self.db.run_sync(update_app_txn, app.id, open_registration=value)
+        self.db.run_sync(update_app_txn, app.id, {"open_registration": value})
         self._cache.pop((app.org, app.name), None)
 
     def default_sync(self, configured: str) -> App | None:

@@ -65,7 +65,9 @@ class FileService:
         )
         return stored
 
-    async def download(self, app: App, file_uuid: str, secret: str | None, admin: bool, authenticated: bool) -> StoredFile:
+    async def download(
+        self, app: App, file_uuid: str, secret: str | None, admin: bool, authenticated: bool
+    ) -> StoredFile:
         row = await self.db.read(get_file_txn, app.id, file_uuid.lower())
         if row is None:
             raise errors.HximError(

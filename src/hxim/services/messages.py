@@ -17,6 +17,7 @@ from hxim.hub import Registry, Router
 from hxim.model import App, IdGenerator, Message, User, now_ms
 from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
+from hxim.storage.database import Batcher
 from hxim.storage.messages import (
     history_txn,
     message_exists_txn,
@@ -24,7 +25,7 @@ from hxim.storage.messages import (
     offline_messages_txn,
     offline_pending_txn,
     offline_remove_txn,
-    store_messages_txn,
+    store_message_groups_txn,
 )
 from hxim.storage.social import blocked_by_txn
 
@@ -92,6 +93,7 @@ class MessageService:
         self.registry = registry
         self.router = router
         self.resolvers: dict[str, TargetResolver] = {}
+        self._store = Batcher(db, store_message_groups_txn)
 
     # --- validation -------------------------------------------------------------------------------
     def check_body(self, msg: Any) -> dict[str, Any]:
@@ -151,7 +153,9 @@ class MessageService:
             if resolver is None:
                 raise errors.illegal_argument(f"target_type {target_type} is not served by this node")
             plans = [await resolver(app, t, sender) for t in targets]
-        return await self.store_and_route(app, sender, plans, [body], ext)
+        sent = await self.store_and_route(app, sender, plans, [body], ext)
+        # answer for each target as the caller wrote it (a user's stored name may differ in case)
+        return [(target, m) for target, (_, m) in zip(targets, sent, strict=True)]
 
     async def _user_plans(self, app: App, sender: str, targets: list[str]) -> list[Recipients]:
         keys = {t.lower() for t in targets} | {sender.lower()}
@@ -186,7 +190,7 @@ class MessageService:
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
             batch.append((message, offline_ids))
             online_by_msg.append((message, [k for k in keys if k in online]))
-        await self.db.write(store_messages_txn, batch)
+        await self._store.submit(batch)
         for message, keys in online_by_msg:
             if keys:
                 self.router.deliver(app.uuid, message, keys)

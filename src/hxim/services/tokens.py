@@ -28,6 +28,7 @@ _PREFIX = b"ac-"
 _BODY = struct.Struct(">BB16s16sIQ")  # version, kind, app, subject, epoch, expires (ms)
 _MAC_BYTES = 16
 _LENGTH = len(_PREFIX) + _BODY.size + _MAC_BYTES
+CACHE_SIZE = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class TokenService:
     def __init__(self, key: bytes, ttl_seconds: int) -> None:
         self._key = key
         self.ttl_seconds = ttl_seconds
+        self._seen: dict[str, Grant] = {}
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.digest(self._key, body, hashlib.sha256)[:_MAC_BYTES]
@@ -65,7 +67,23 @@ class TokenService:
         return self._issue(USER, app.uuid, user.uuid, user.token_epoch, ttl or self.ttl_seconds)
 
     def check(self, token: str) -> Grant:
-        """Decode and authenticate `token` (not yet tied to an app or user)."""
+        """Decode and authenticate `token` (not yet tied to an app or user).
+
+        Tokens that passed are remembered (up to `CACHE_SIZE`), so a client that reuses its
+        token skips the decoding and the HMAC; expiry is still checked on every use.
+        """
+        grant = self._seen.get(token)
+        if grant is not None:
+            if grant.expires_ms <= time.time() * 1000:
+                raise errors.expired_token()
+            return grant
+        grant = self._check(token)
+        if len(self._seen) >= CACHE_SIZE:
+            self._seen.clear()
+        self._seen[token] = grant
+        return grant
+
+    def _check(self, token: str) -> Grant:
         try:
             raw = unb64url(token)
         except ValueError:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import re
 import struct
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -256,14 +255,14 @@ class UserService:
                 values["nickname"] = self._check_nickname(value)
             elif name in PROFILE_FIELDS or name.startswith(IGNORE_PREFIX):
                 types = PROFILE_FIELDS.get(name, (bool,))
-                if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+                if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                     raise errors.illegal_argument(f"property [{name}] has a value of the wrong type")
                 profile[name] = value
             else:
                 raise errors.illegal_argument(f"property [{name}] can not be modified")
         values["profile"] = profile
         values["modified"] = now_ms()
-        await self.db.write(update_user_txn, user.id, **values)
+        await self.db.write(update_user_txn, user.id, values)
         return await self.get(app, str(user.uuid))
 
     async def set_activated(self, app: App, ident: str, activated: bool) -> User:
@@ -271,7 +270,7 @@ class UserService:
         values: dict[str, Any] = {"activated": activated, "modified": now_ms()}
         if not activated:
             values["token_epoch"] = user.token_epoch + 1
-        await self.db.write(update_user_txn, user.id, **values)
+        await self.db.write(update_user_txn, user.id, values)
         if not activated:
             self.registry.disconnect(app.uuid, user.key, "not-authorized")
         return await self.get(app, str(user.uuid))

@@ -54,7 +54,7 @@ def list_apps_txn(conn: Connection) -> list[App]:
     return [_app(r) for r in conn.execute(select(apps).order_by(apps.c.created, apps.c.uuid))]
 
 
-def update_app_txn(conn: Connection, app_uuid: str, **values: Any) -> None:
+def update_app_txn(conn: Connection, app_uuid: str, values: dict[str, Any]) -> None:
     conn.execute(update(apps).where(apps.c.uuid == app_uuid).values(**values))
 
 

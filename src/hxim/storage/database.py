@@ -2,8 +2,8 @@
 
 `read(fn, *args)` and `write(fn, *args)` run `fn(conn, *args)` in one transaction and return
 its result. On SQLite (the embedded default) they run on the calling thread: a local
-SQLite statement takes microseconds, and one connection used by one thread needs no locks
-and no thread hop. On PostgreSQL they run on a bounded thread pool so that network round
+SQLite statement takes microseconds, and one connection kept open for the process needs
+no thread hop and no pool checkout. On PostgreSQL they run on a bounded thread pool so that network round
 trips never block the event loop.
 """
 
@@ -15,17 +15,18 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["Database"]
+__all__ = ["Database", "Batcher"]
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -34,6 +35,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8, sqlite_synchronous: str = "NORMAL") -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._lock = threading.RLock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: Connection | None = None
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
@@ -44,35 +48,55 @@ class Database:
 
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                # The driver stays in autocommit; write transactions issue BEGIN IMMEDIATE
+                # themselves (see run_sync), so a read-then-write is atomic across processes.
+                dbapi_conn.isolation_level = None
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=10000")
                 cur.close()
-
-            self._executor: ThreadPoolExecutor | None = None
-            self._lock = threading.RLock()
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
             self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="hxim-db")
-            self._lock = threading.RLock()
 
     # --- running transactions -------------------------------------------------------------
-    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` in one transaction on this thread."""
-        if self.is_sqlite:
-            with self._lock, self.engine.begin() as conn:
+    def run_sync(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+        """Run `fn(conn, *args)` in one transaction on this thread.
+
+        On SQLite one connection serves the whole process under a lock; a read runs its
+        statements without BEGIN (each sees a consistent snapshot), a write inside
+        BEGIN IMMEDIATE ... COMMIT.
+        """
+        if not self.is_sqlite:
+            with self.engine.begin() as conn:
                 return fn(conn, *args)
-        with self.engine.begin() as conn:
-            return fn(conn, *args)
+        with self._lock:
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            conn = self._conn
+            try:
+                if write:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                result = fn(conn, *args)
+                conn.commit()
+                return result
+            except BaseException:
+                conn.rollback()
+                raise
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a function that only reads."""
+        if self._executor is None:
+            return self.run_sync(fn, *args, write=False)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a function that writes, in one transaction."""
         if self._executor is None:
             return self.run_sync(fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)
-
-    write = read
 
     # --- schema ---------------------------------------------------------------------------
     def alembic_config(self) -> Config:
@@ -83,11 +107,134 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
-        command.upgrade(self.alembic_config(), "head")
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            command.upgrade(self.alembic_config(), "head")
 
     def dispose(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         self.engine.dispose()
 
 
+class Batcher(Generic[Item]):
+    """Group commit: writes submitted while the event loop is busy share one transaction.
+
+    `submit(item)` queues the item and waits; the flush runs `fn(conn, items)` once for every
+    item queued since the last flush. On SQLite the flush runs as soon as the loop has handled
+    the requests that arrived together; on PostgreSQL one flush is in flight at a time and
+    items queued meanwhile go in the next. If a batch fails, its items are retried one by one,
+    so one bad item fails only its own request.
+    """
+
+    def __init__(self, db: Database, fn: Callable[[Connection, list[Item]], None], max_items: int = 512) -> None:
+        self.db = db
+        self.fn = fn
+        self.max_items = max_items
+        self._pending: list[tuple[Item, asyncio.Future[None]]] = []
+        self._scheduled = False
+        self._flushing = False
+
+    async def submit(self, item: Item) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((item, future))
+        if not self._scheduled and not self._flushing:
+            self._scheduled = True
+            loop.call_soon(self._start)
+        await future
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if self.db._executor is None:
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
+                self._settle(batch, self._run(batch))
+        elif not self._flushing and self._pending:
+            batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
+            self._flushing = True
+            loop = asyncio.get_running_loop()
+            task = loop.run_in_executor(self.db._executor, self._run, batch)
+            task.add_done_callback(lambda done: self._after(batch, done))
+
+    def _after(
+        self, batch: list[tuple[Item, asyncio.Future[None]]], done: asyncio.Future[list[BaseException | None]]
+    ) -> None:
+        self._flushing = False
+        exc = done.exception()
+        self._settle(batch, [exc] * len(batch) if exc is not None else done.result())
+        if self._pending:
+            self._start()
+
+    def _run(self, batch: list[tuple[Item, asyncio.Future[None]]]) -> list[BaseException | None]:
+        items = [item for item, _ in batch]
+        try:
+            self.db.run_sync(self.fn, items)
+            return [None] * len(items)
+        except Exception as exc:
+            if len(items) == 1:
+                return [exc]
+        outcomes: list[BaseException | None] = []
+        for item in items:
+            try:
+                self.db.run_sync(self.fn, [item])
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    @staticmethod
+    def _settle(batch: list[tuple[Item, asyncio.Future[None]]], outcomes: list[BaseException | None]) -> None:
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if outcome is None:
+                future.set_result(None)
+            else:
+                future.set_exception(outcome)
+
+
+class Query:
+    """A hot Core statement compiled once per dialect and run straight on the DBAPI cursor.
+
+    SQLAlchemy spends tens of microseconds per execution on result and parameter handling;
+    for the few statements every request runs, `Query` keeps SQLAlchemy's SQL generation but
+    executes the compiled string itself. Rows come back as plain tuples in the statement's
+    column order. Statements with expanding (`IN`) parameters are not supported.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, list[str] | None]] = {}
+
+    def _sql(self, conn: Connection) -> tuple[str, list[str] | None]:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+            found = (str(compiled), order)
+            self._compiled[dialect.name] = found
+        return found
+
+    def _params(self, order: list[str] | None, params: dict[str, Any]) -> Any:
+        return [params[name] for name in order] if order is not None else params
+
+    def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
+        sql, order = self._sql(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, self._params(order, params))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return tuple(row) if row is not None else None
+
+    def scalar(self, conn: Connection, **params: Any) -> Any:
+        row = self.first(conn, **params)
+        return row[0] if row is not None else None

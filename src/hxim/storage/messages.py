@@ -6,13 +6,14 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select
 
 from hxim.model import Message
 from hxim.storage.tables import messages, offline
 
 __all__ = [
     "store_messages_txn",
+    "store_message_groups_txn",
     "offline_count_txn",
     "offline_pending_txn",
     "offline_messages_txn",
@@ -20,6 +21,14 @@ __all__ = [
     "message_exists_txn",
     "history_txn",
 ]
+
+
+_INSERT_MESSAGE = insert(messages)
+_INSERT_OFFLINE = insert(offline)
+_OFFLINE_COUNT = select(func.count()).select_from(offline).where(offline.c.user_id == bindparam("user"))
+_OFFLINE_PENDING = select(offline.c.message_id).where(
+    offline.c.user_id == bindparam("user"), offline.c.message_id == bindparam("message")
+)
 
 
 def _row(m: Message) -> dict[str, Any]:
@@ -50,21 +59,24 @@ def _message(row: Any) -> Message:
 
 def store_messages_txn(conn: Connection, batch: list[tuple[Message, list[int]]]) -> None:
     """Store each message once, with an offline entry for each of its user ids."""
-    conn.execute(insert(messages), [_row(m) for m, _ in batch])
+    conn.execute(_INSERT_MESSAGE, [_row(m) for m, _ in batch])
     entries = [{"user_id": uid, "message_id": m.id} for m, uids in batch for uid in uids]
     if entries:
-        conn.execute(insert(offline), entries)
+        conn.execute(_INSERT_OFFLINE, entries)
+
+
+def store_message_groups_txn(conn: Connection, groups: list[list[tuple[Message, list[int]]]]) -> None:
+    """`store_messages_txn` for the requests of one group commit."""
+    store_messages_txn(conn, [entry for group in groups for entry in group])
 
 
 def offline_count_txn(conn: Connection, user_id: int) -> int:
-    return conn.execute(select(func.count()).select_from(offline).where(offline.c.user_id == user_id)).scalar_one()
+    return conn.execute(_OFFLINE_COUNT, {"user": user_id}).scalar_one()
 
 
 def offline_pending_txn(conn: Connection, user_id: int, message_id: int) -> bool:
     return (
-        conn.execute(
-            select(offline.c.message_id).where(offline.c.user_id == user_id, offline.c.message_id == message_id)
-        ).first()
+        conn.execute(_OFFLINE_PENDING, {"user": user_id, "message": message_id}).first()
         is not None
     )
 

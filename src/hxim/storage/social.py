@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, delete, func, insert, select
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hxim.storage.tables import blocks, contacts, users
 
@@ -19,6 +22,32 @@ __all__ = [
 ]
 
 
+_BLOCKERS = select(blocks.c.owner_id).where(
+    blocks.c.blocked_id == bindparam("sender"), blocks.c.owner_id.in_(bindparam("owners", expanding=True))
+)
+_CONTACT_PAIRS = select(contacts.c.owner_id, contacts.c.contact_id).where(
+    contacts.c.owner_id.in_(bindparam("owners", expanding=True)),
+    contacts.c.contact_id.in_(bindparam("targets", expanding=True)),
+)
+_INSERT_CONTACTS = insert(contacts)
+_CONTACT_COUNT = select(func.count()).select_from(contacts).where(contacts.c.owner_id == bindparam("owner"))
+_BLOCK_COUNT = select(func.count()).select_from(blocks).where(blocks.c.owner_id == bindparam("owner"))
+
+
+_INSERT_IGNORE: dict[tuple[str, str], Any] = {}
+
+
+def _insert_ignore(conn: Connection, table: Table) -> Any:
+    """An INSERT that skips rows already present: a concurrent request (the same add, or the
+    other user adding back) may have inserted them since this transaction looked."""
+    key = (conn.dialect.name, table.name)
+    stmt = _INSERT_IGNORE.get(key)
+    if stmt is None:
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = _INSERT_IGNORE[key] = dialect_insert(table).on_conflict_do_nothing()
+    return stmt
+
+
 def _names(conn: Connection, table: Table, other: str, owner_id: int) -> list[str]:
     rows = conn.execute(
         select(users.c.username)
@@ -30,8 +59,8 @@ def _names(conn: Connection, table: Table, other: str, owner_id: int) -> list[st
 
 
 def count_txn(conn: Connection, which: str, owner_id: int) -> int:
-    table = contacts if which == "contacts" else blocks
-    return conn.execute(select(func.count()).select_from(table).where(table.c.owner_id == owner_id)).scalar_one()
+    stmt = _CONTACT_COUNT if which == "contacts" else _BLOCK_COUNT
+    return conn.execute(stmt, {"owner": owner_id}).scalar_one()
 
 
 def _missing_pairs(conn: Connection, table: Table, other: str, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -47,11 +76,11 @@ def _missing_pairs(conn: Connection, table: Table, other: str, pairs: list[tuple
 
 def add_contact_pair_txn(conn: Connection, a: int, b: int, now: int) -> None:
     """Make a and b contacts of each other (idempotent)."""
-    missing = _missing_pairs(conn, contacts, "contact_id", [(a, b), (b, a)])
+    present = {(r.owner_id, r.contact_id) for r in conn.execute(_CONTACT_PAIRS, {"owners": [a, b], "targets": [a, b]})}
+    missing = [pair for pair in ((a, b), (b, a)) if pair not in present]
     if missing:
-        conn.execute(
-            insert(contacts), [{"owner_id": o, "contact_id": t, "created": now} for o, t in missing]
-        )
+        rows = [{"owner_id": o, "contact_id": t, "created": now} for o, t in missing]
+        conn.execute(_insert_ignore(conn, contacts), rows)
 
 
 def remove_contact_pair_txn(conn: Connection, a: int, b: int) -> None:
@@ -79,7 +108,8 @@ def contact_names_txn(conn: Connection, owner_id: int) -> list[str]:
 def add_blocks_txn(conn: Connection, owner_id: int, blocked_ids: list[int], now: int) -> None:
     missing = _missing_pairs(conn, blocks, "blocked_id", [(owner_id, b) for b in blocked_ids])
     if missing:
-        conn.execute(insert(blocks), [{"owner_id": o, "blocked_id": t, "created": now} for o, t in missing])
+        rows = [{"owner_id": o, "blocked_id": t, "created": now} for o, t in missing]
+        conn.execute(_insert_ignore(conn, blocks), rows)
 
 
 def remove_block_txn(conn: Connection, owner_id: int, blocked_id: int) -> None:
@@ -94,7 +124,4 @@ def blocked_by_txn(conn: Connection, sender_id: int, owner_ids: list[int]) -> se
     """Which of `owner_ids` have blocked `sender_id`."""
     if not owner_ids:
         return set()
-    rows = conn.execute(
-        select(blocks.c.owner_id).where(blocks.c.blocked_id == sender_id, blocks.c.owner_id.in_(owner_ids))
-    )
-    return {r.owner_id for r in rows}
+    return {r.owner_id for r in conn.execute(_BLOCKERS, {"sender": sender_id, "owners": owner_ids})}

@@ -32,6 +32,12 @@ __all__ = [
     "messages",
     "offline",
     "chatfiles",
+    "rooms",
+    "room_members",
+    "room_blocks",
+    "room_mutes",
+    "room_whitelist",
+    "room_super_admins",
 ]
 
 metadata = MetaData(
@@ -143,4 +149,78 @@ chatfiles = Table(
     Column("share_secret", String(128)),
     Column("created", BigInteger, nullable=False),
     Column("content", LargeBinary, nullable=False),
+)
+
+# --- groups and chat rooms (one membership model; `kind` is "group" or "chatroom") -------------
+# A room's id comes from the IdGenerator (numeric, time-ordered). The owner is also a row of
+# room_members (role "owner"), so membership, counts and fan-out read one table. Everything
+# that hangs on a room goes with it (ON DELETE CASCADE); a deleted user leaves every room,
+# and the rooms they own are deleted with them.
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("public", Boolean, nullable=False, server_default="1"),
+    Column("membersonly", Boolean, nullable=False, server_default="0"),
+    Column("allowinvites", Boolean, nullable=False, server_default="0"),
+    Column("invite_need_confirm", Boolean, nullable=False, server_default="1"),
+    Column("maxusers", Integer, nullable=False),
+    Column("custom", Text, nullable=False, server_default=""),
+    Column("mute_until", BigInteger, nullable=False, server_default="0"),  # mute-all; 0 = off
+    Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    Index(None, "app_uuid", "kind", "id"),
+    Index(None, "owner_id"),
+)
+
+room_members = Table(
+    "room_members",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(8), nullable=False),  # owner | admin | member
+    Column("joined", BigInteger, nullable=False),
+    Index(None, "user_id", "room_id"),
+)
+
+room_blocks = Table(
+    "room_blocks",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
+room_mutes = Table(
+    "room_mutes",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("expire", BigInteger, nullable=False),  # ms; 4638873600000 = for ever
+    Index(None, "user_id"),
+)
+
+room_whitelist = Table(
+    "room_whitelist",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
+room_super_admins = Table(
+    "room_super_admins",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "app_uuid", "created"),
 )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from hxim.model import Credentials, ScramKeys, User
 from hxim.storage.tables import users
@@ -38,6 +38,18 @@ _ENTITY_COLUMNS = (
     users.c.token_epoch,
     users.c.profile,
 )
+
+
+# Hot statements are built once; executing a prebuilt statement skips SQL construction.
+_BY_KEY = select(*_ENTITY_COLUMNS).where(users.c.app_uuid == bindparam("app"), users.c.username_key == bindparam("key"))
+_BY_UUID = select(*_ENTITY_COLUMNS).where(users.c.app_uuid == bindparam("app"), users.c.uuid == bindparam("uuid"))
+_BY_KEYS = select(*_ENTITY_COLUMNS).where(
+    users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
+)
+_KEYS_TAKEN = select(users.c.username_key).where(
+    users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
+)
+_INSERT = insert(users)
 
 
 def _user(row: Any) -> User:
@@ -78,9 +90,7 @@ class NewUser:
 
 
 def existing_keys_txn(conn: Connection, app_uuid: str, keys: Iterable[str]) -> set[str]:
-    rows = conn.execute(
-        select(users.c.username_key).where(users.c.app_uuid == app_uuid, users.c.username_key.in_(list(keys)))
-    )
+    rows = conn.execute(_KEYS_TAKEN, {"app": app_uuid, "keys": list(keys)})
     return {r.username_key for r in rows}
 
 
@@ -101,36 +111,24 @@ def insert_users_txn(conn: Connection, app_uuid: str, new: list[NewUser]) -> lis
         }
         for n in new
     ]
-    conn.execute(insert(users), rows)
+    conn.execute(_INSERT, rows)
     keys = [n.username.lower() for n in new]
     return get_users_by_keys_txn(conn, app_uuid, keys)
 
 
 def get_user_txn(conn: Connection, app_uuid: str, key: str) -> User | None:
-    row = conn.execute(
-        select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid, users.c.username_key == key)
-    ).first()
+    row = conn.execute(_BY_KEY, {"app": app_uuid, "key": key}).first()
     return _user(row) if row else None
 
 
 def get_user_by_uuid_txn(conn: Connection, app_uuid: str, user_uuid: str) -> User | None:
-    row = conn.execute(
-        select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid, users.c.uuid == user_uuid)
-    ).first()
+    row = conn.execute(_BY_UUID, {"app": app_uuid, "uuid": user_uuid}).first()
     return _user(row) if row else None
 
 
 def get_users_by_keys_txn(conn: Connection, app_uuid: str, keys: list[str]) -> list[User]:
     """The users with these case-folded names, in the order of `keys` (missing ones left out)."""
-    found = {
-        u.key: u
-        for u in map(
-            _user,
-            conn.execute(
-                select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid, users.c.username_key.in_(keys))
-            ),
-        )
-    }
+    found = {u.key: u for u in map(_user, conn.execute(_BY_KEYS, {"app": app_uuid, "keys": keys}))}
     return [found[k] for k in keys if k in found]
 
 
@@ -150,7 +148,8 @@ def delete_users_txn(conn: Connection, ids: list[int]) -> None:
     conn.execute(delete(users).where(users.c.id.in_(ids)))
 
 
-def update_user_txn(conn: Connection, user_id: int, **values: Any) -> None:
+def update_user_txn(conn: Connection, user_id: int, values: dict[str, Any]) -> None:
+    values = dict(values)
     if "profile" in values:
         values["profile"] = orjson.dumps(values["profile"]).decode()
     conn.execute(update(users).where(users.c.id == user_id).values(**values))

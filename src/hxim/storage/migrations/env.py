@@ -9,7 +9,7 @@ engine = config.attributes.get("engine")
 if engine is None:  # plain `alembic` command line: build one from the ini's URL
     from sqlalchemy import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
 
 with engine.connect() as connection:
     context.configure(

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmark of the Easemob REST core, with the same load the peers were measured with.
+#
+# Starts one `hxim serve` pinned to CPU 0 on a fresh data directory (SQLite by default, or
+# PostgreSQL with --pg URL), creates an app, and drives it with the shared harness
+# ../shared/rest-peers/bench_rest.sh --shape easemob (wrk pinned to CPU 1). Results: the
+# harness prints a median table; this script copies it to bench/results/NAME.md.
+#
+# usage: bench/rest_core.sh [--pg postgresql://postgres@127.0.0.1/DB] [--name NAME]
+#                           [--ops "register_batch get_user add_friend send_message offline_count"]
+#                           [--conns "16"] [--duration 10] [--reps 3] [--batch 60]
+# needs: wrk (apt-get install wrk), the repo's .venv, ../shared beside the repo.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HARNESS=$ROOT/../shared/rest-peers/bench_rest.sh
+PG="" NAME="" OPS="register_batch get_user add_friend send_message offline_count"
+CONNS=16 DURATION=10 REPS=3 BATCH=60 PORT=35380
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --pg) PG=$2; shift ;;
+    --name) NAME=$2; shift ;;
+    --ops) OPS=$2; shift ;;
+    --conns) CONNS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --reps) REPS=$2; shift ;;
+    --batch) BATCH=$2; shift ;;
+    --port) PORT=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -n "$NAME" ] || NAME=hxim-$([ -n "$PG" ] && echo postgresql || echo sqlite)
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
+WORK=$(mktemp -d /tmp/hxim-bench.XXXXXX)
+export HXIM_DATA_DIR=$WORK/data HXIM_HTTP_HOST=127.0.0.1 HXIM_HTTP_PORT=$PORT HXIM_CONFIG=$WORK/none.toml
+[ -n "$PG" ] && export HXIM_DATABASE_URL=$PG
+HXIM=$ROOT/.venv/bin/hxim
+creds=$("$HXIM" app create bench im --json 2>/dev/null)
+taskset -c 0 "$HXIM" serve >"$WORK/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
+    sleep 0.1
+done
+TOKEN=$(CREDS=$creds "$ROOT/.venv/bin/python" - <<PY
+import json, os, urllib.request
+c = json.loads(os.environ["CREDS"])
+body = json.dumps({"grant_type": "client_credentials", "client_id": c["client_id"], "client_secret": c["client_secret"]})
+req = urllib.request.Request("http://127.0.0.1:$PORT/bench/im/token", data=body.encode())
+print(json.load(urllib.request.urlopen(req))["access_token"])
+PY
+)
+echo "hxim pid $PID on $(nproc) cores, server pinned to CPU 0; data in $WORK" >&2
+"$HARNESS" --shape easemob --url "http://127.0.0.1:$PORT" --org bench --app im --token "$TOKEN" \
+    --server-pid "$PID" --name "$NAME" --ops "$OPS" --conns "$CONNS" --duration "$DURATION" \
+    --reps "$REPS" --batch "$BATCH"
+mkdir -p "$ROOT/bench/results"
+cp "$ROOT/../shared/rest-peers/results/$NAME.md" "$ROOT/bench/results/$NAME.md"
+echo "table copied to bench/results/$NAME.md" >&2

@@ -1,0 +1,475 @@
+"""The Easemob REST surface of groups and chat rooms (easemob-rest.md §6, §7).
+
+Routes under `/{org}/{app}/chatgroups`, `/publicchatgroups`, `/chatrooms` and
+`/users/{username}/joined_chatgroups|joined_chatrooms`. Each handler parses the request,
+calls one `RoomService` method and renders the answer in the group service's envelope
+(`action, application, [params,] uri, entities: [], data, timestamp, duration,
+organization, applicationName[, cursor][, count]`). Token failures render as
+`group_authorization` (the API families "chatgroups" and "chatrooms").
+
+Groups and chat rooms share every handler; a `Kind` says which service to call and which
+key names the room in answers (`groupid` for groups, `id` for chat rooms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hxim import errors
+from hxim.http.auth import Access, permission_error
+from hxim.http.easemob import Call, endpoint
+from hxim.model import App, now_ms
+from hxim.services.groups import OWNER, ItemResult, Room, RoomService
+
+__all__ = ["routes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    family: str  # the path segment and API family: "chatgroups" | "chatrooms"
+    id_key: str  # how answers name a room: "groupid" | "id"
+
+    def service(self, call: Call) -> RoomService:
+        return call.node.groups if self.family == "chatgroups" else call.node.chatrooms
+
+    @property
+    def is_group(self) -> bool:
+        return self.family == "chatgroups"
+
+
+GROUPS = Kind("chatgroups", "groupid")
+ROOMS = Kind("chatrooms", "id")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+# --- request parsing -------------------------------------------------------------------------------
+
+
+def _int_param(call: Call, name: str, low: int, high: int) -> int | None:
+    raw = call.request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise errors.invalid_parameter(f"{name} must be a number from {low} to {high}")
+    return int(raw)
+
+
+def _paging(call: Call) -> tuple[int | None, int | None]:
+    high = call.node.settings.room_members_page_max
+    return _int_param(call, "pagenum", 1, 1_000_000_000), _int_param(call, "pagesize", 1, high)
+
+
+def _names(segment: str) -> list[str]:
+    """The user names of a path segment: one, or several separated by commas (`%2C` arrives decoded)."""
+    return [n for n in segment.split(",") if n]
+
+
+async def _body(call: Call) -> dict[str, Any]:
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise errors.invalid_parameter("the request body must be a JSON object")
+    return body
+
+
+def _ok(
+    call: Call,
+    data: Any,
+    *,
+    count: int | None = None,
+    params: bool = False,
+    action: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    return call.ok(
+        action or call.request.method.lower(),
+        params=call.params() if params else None,
+        entities=[],
+        data=data,
+        cursor=cursor,
+        count=count,
+    )
+
+
+def _item(kind: Kind, rid: str, action: str, item: ItemResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"result": item.result, "action": action}
+    if item.reason is not None:
+        out["reason"] = item.reason
+    out["user"] = item.user
+    out[kind.id_key] = rid
+    return out
+
+
+def _one_or_many(call: Call, kind: Kind, rid: str, action: str, items: list[ItemResult], many: bool) -> Response:
+    """A batch answers an array of per-user results; the one-user form raises its failure."""
+    if not many:
+        [item] = items
+        if item.error is not None:
+            raise item.error
+        return _ok(call, _item(kind, rid, action, item))
+    return _ok(call, [_item(kind, rid, action, i) for i in items])
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def _details(kind: Kind, room: Room, members: list[tuple[str, str]], now_mute: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": room.room_id,
+        "name": room.name,
+        "description": room.description,
+        "membersonly": room.membersonly,
+        "allowinvites": room.allowinvites,
+    }
+    if kind.is_group:
+        out["invite_need_confirm"] = room.invite_need_confirm
+    out.update(
+        {
+            "public": room.public,
+            "maxusers": room.maxusers,
+            "owner": room.owner,
+            "created": room.created,
+            "custom": room.custom,
+            "mute": now_mute,
+            "affiliations_count": len(members),
+            "affiliations": [{OWNER if role == OWNER else "member": name} for name, role in members],
+        }
+    )
+    return out
+
+
+def _jid_node(app: App, username: str) -> str:
+    """The internal name the group list shows for owners: `{org}#{app}_{username}` (§6.3)."""
+    return f"{app.appkey}_{username.lower()}"
+
+
+# --- handlers --------------------------------------------------------------------------------------
+
+
+def build(kind: Kind) -> dict[str, Handler]:
+    """The handlers of one kind, by name."""
+    fam = kind.family
+
+    @endpoint(fam, Access.ANY)
+    async def create(call: Call) -> Response:
+        body = await _body(call)
+        owner = None
+        if not call.is_admin:
+            # Chat-room super admins may create rooms with their own token (§7); nobody else.
+            assert call.user is not None
+            if kind.is_group or not await call.node.chatrooms.is_super_admin(call.user):
+                raise permission_error(call.app, call.request.method, call.path)
+            owner = call.user.username
+        room = await kind.service(call).create(call.app, body, default_owner=owner)
+        return _ok(call, {kind.id_key: room.room_id})
+
+    @endpoint(fam)
+    async def list_rooms(call: Call) -> Response:
+        s = call.node.settings
+        limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
+        found, cursor = await kind.service(call).page(call.app, limit, call.request.query_params.get("cursor"))
+        if kind.is_group:
+            data = [
+                {
+                    "groupid": r.room_id,
+                    "groupname": r.name,
+                    "owner": _jid_node(call.app, r.owner),
+                    "affiliations": r.members,
+                    "type": "group",
+                    "last_modified": str(r.modified),
+                }
+                for r in found
+            ]
+        else:
+            data = [{"id": r.room_id, "name": r.name, "owner": r.owner, "affiliations_count": r.members} for r in found]
+        return _ok(call, data, params=True, cursor=cursor, count=len(data))
+
+    @endpoint(fam)
+    async def details(call: Call) -> Response:
+        """One or several comma-separated ids. One unknown id: 404 `do not find this group:X`;
+        in a multi-id GET each unknown id gets `{"id": X, "error": "group id doesn't exist"}`."""
+        rids = _names(call.arg("ids"))
+        found = await kind.service(call).details(call.app, rids)
+        if len(rids) <= 1 and (not found or found[0][1] is None):
+            raise errors.group_not_found(rids[0] if rids else call.arg("ids"))
+        now = now_ms()
+        data: list[dict[str, Any]] = []
+        for rid, room, members in found:
+            if room is None:
+                data.append({"id": rid, "error": "group id doesn't exist"})
+            else:
+                data.append(_details(kind, room, members, room.muted_all(now)))
+        return _ok(call, data, count=len(data))
+
+    @endpoint(fam)
+    async def modify(call: Call) -> Response:
+        data = await kind.service(call).modify(call.app, call.arg("ids"), await call.json())
+        return _ok(call, data)
+
+    @endpoint(fam)
+    async def delete(call: Call) -> Response:
+        room = await kind.service(call).delete(call.app, call.arg("ids"))
+        return _ok(call, {"success": True, kind.id_key: room.room_id})
+
+    @endpoint(fam)
+    async def members(call: Call) -> Response:
+        pagenum, pagesize = _paging(call)
+        found = await kind.service(call).members(call.app, call.arg("id"), pagenum, pagesize)
+        data = [{role: name} for name, role in found]
+        return _ok(call, data, params=bool(call.request.query_params), count=len(data))
+
+    @endpoint(fam)
+    async def add_member(call: Call) -> Response:
+        rid = call.arg("id")
+        user = await kind.service(call).add_member(call.app, rid, call.arg("username"))
+        return _ok(call, {"result": True, "action": "add_member", kind.id_key: rid, "user": user.username})
+
+    @endpoint(fam)
+    async def add_members(call: Call) -> Response:
+        rid = call.arg("id")
+        added = await kind.service(call).add_members(call.app, rid, (await _body(call)).get("usernames"))
+        return _ok(call, {"newmembers": added, "action": "add_member", kind.id_key: rid})
+
+    @endpoint(fam)
+    async def remove_members(call: Call) -> Response:
+        rid, segment = call.arg("id"), call.arg("usernames")
+        svc = kind.service(call)
+        if "," not in segment:
+            user = await svc.remove_member(call.app, rid, segment)
+            return _ok(call, {"result": True, "action": "remove_member", kind.id_key: rid, "user": user.username})
+        items = await svc.remove_members(call.app, rid, _names(segment))
+        return _one_or_many(call, kind, rid, "remove_member", items, True)
+
+    @endpoint(fam)
+    async def admins(call: Call) -> Response:
+        names = await kind.service(call).admins(call.app, call.arg("id"))
+        return _ok(call, names, count=len(names))
+
+    @endpoint(fam)
+    async def add_admin(call: Call) -> Response:
+        name = await kind.service(call).add_admin(call.app, call.arg("id"), (await _body(call)).get("newadmin"))
+        return _ok(call, {"result": "success", "newadmin": name})
+
+    @endpoint(fam)
+    async def remove_admin(call: Call) -> Response:
+        name = await kind.service(call).remove_admin(call.app, call.arg("id"), call.arg("username"))
+        return _ok(call, {"result": "success", "oldadmin": name})
+
+    @endpoint(fam)
+    async def blocks(call: Call) -> Response:
+        names = await kind.service(call).blocks(call.app, call.arg("id"))
+        return _ok(call, names, count=len(names))
+
+    @endpoint(fam)
+    async def block_one(call: Call) -> Response:
+        rid = call.arg("id")
+        items = await kind.service(call).block(call.app, rid, [call.arg("usernames")])
+        return _one_or_many(call, kind, rid, "add_blocks", items, False)
+
+    @endpoint(fam)
+    async def block_many(call: Call) -> Response:
+        rid = call.arg("id")
+        items = await kind.service(call).block(call.app, rid, (await _body(call)).get("usernames"))
+        return _one_or_many(call, kind, rid, "add_blocks", items, True)
+
+    @endpoint(fam)
+    async def unblock(call: Call) -> Response:
+        rid, segment = call.arg("id"), call.arg("usernames")
+        items = await kind.service(call).unblock(call.app, rid, _names(segment))
+        return _one_or_many(call, kind, rid, "remove_blocks", items, "," in segment)
+
+    @endpoint(fam)
+    async def mutes(call: Call) -> Response:
+        found = await kind.service(call).mutes(call.app, call.arg("id"))
+        data = [{"expire": expire, "user": name} for name, expire in found]
+        return _ok(call, data, count=len(data))
+
+    @endpoint(fam)
+    async def mute(call: Call) -> Response:
+        body = await _body(call)
+        svc = kind.service(call)
+        items = await svc.mute(call.app, call.arg("id"), body.get("usernames"), body.get("mute_duration"))
+        return _ok(call, [{"result": True, "expire": i.expire, "user": i.user} for i in items])
+
+    @endpoint(fam)
+    async def unmute(call: Call) -> Response:
+        items = await kind.service(call).unmute(call.app, call.arg("id"), _names(call.arg("usernames")))
+        data = []
+        for i in items:
+            entry: dict[str, Any] = {"result": i.result}
+            if i.reason is not None:
+                entry["reason"] = i.reason
+            entry["user"] = i.user
+            data.append(entry)
+        return _ok(call, data)
+
+    @endpoint(fam)
+    async def mute_all(call: Call) -> Response:
+        body = await call.json()
+        duration = body.get("mute_duration") if isinstance(body, dict) else None
+        await kind.service(call).mute_all(call.app, call.arg("id"), duration)
+        return _ok(call, {"mute": True})
+
+    @endpoint(fam)
+    async def unmute_all(call: Call) -> Response:
+        await kind.service(call).unmute_all(call.app, call.arg("id"))
+        return _ok(call, {"mute": False})
+
+    @endpoint(fam)
+    async def whitelist(call: Call) -> Response:
+        names = await kind.service(call).whitelist(call.app, call.arg("id"))
+        return _ok(call, names, count=len(names))
+
+    @endpoint(fam)
+    async def whitelist_one(call: Call) -> Response:
+        rid = call.arg("id")
+        items = await kind.service(call).whitelist_add(call.app, rid, [call.arg("usernames")])
+        return _one_or_many(call, kind, rid, "add_user_whitelist", items, False)
+
+    @endpoint(fam)
+    async def whitelist_many(call: Call) -> Response:
+        rid = call.arg("id")
+        items = await kind.service(call).whitelist_add(call.app, rid, (await _body(call)).get("usernames"))
+        return _one_or_many(call, kind, rid, "add_user_whitelist", items, True)
+
+    @endpoint(fam)
+    async def whitelist_remove(call: Call) -> Response:
+        rid, segment = call.arg("id"), call.arg("usernames")
+        items = await kind.service(call).whitelist_remove(call.app, rid, _names(segment))
+        return _one_or_many(call, kind, rid, "remove_user_whitelist", items, "," in segment)
+
+    @endpoint(fam, Access.SELF)
+    async def joined(call: Call) -> Response:
+        pagenum, pagesize = _paging(call)
+        found = await kind.service(call).joined(call.app, call.arg("username"), pagenum, pagesize)
+        if kind.is_group:
+            data = [{"groupid": i, "groupname": n} for i, n in found]
+        else:
+            data = [{"id": i, "name": n} for i, n in found]
+        return _ok(call, data, params=bool(call.request.query_params), count=len(data))
+
+    return {
+        fn.__name__: fn
+        for fn in (
+            create,
+            list_rooms,
+            details,
+            modify,
+            delete,
+            members,
+            add_member,
+            add_members,
+            remove_members,
+            admins,
+            add_admin,
+            remove_admin,
+            blocks,
+            block_one,
+            block_many,
+            unblock,
+            mutes,
+            mute,
+            unmute,
+            mute_all,
+            unmute_all,
+            whitelist,
+            whitelist_one,
+            whitelist_many,
+            whitelist_remove,
+            joined,
+        )
+    }
+
+
+# --- chat-room super admins ------------------------------------------------------------------------
+
+
+@endpoint("chatrooms")
+async def super_admins(call: Call) -> Response:
+    pagenum, pagesize = _paging(call)
+    names = await call.node.chatrooms.super_admins(call.app, pagenum, pagesize)
+    return _ok(call, names, params=bool(call.request.query_params), count=len(names))
+
+
+@endpoint("chatrooms")
+async def add_super_admin(call: Call) -> Response:
+    name = await call.node.chatrooms.add_super_admin(call.app, (await _body(call)).get("superadmin"))
+    return _ok(call, {"result": "success", "newSuperAdmin": name})
+
+
+@endpoint("chatrooms")
+async def remove_super_admin(call: Call) -> Response:
+    name = await call.node.chatrooms.remove_super_admin(call.app, call.arg("username"))
+    return _ok(call, {"result": "success", "oldSuperAdmin": name})
+
+
+# --- the route table -------------------------------------------------------------------------------
+
+P = "/{org}/{app}"
+
+
+def _kind_routes(kind: Kind) -> list[Route]:
+    h = build(kind)
+    base = f"{P}/{kind.family}"
+    one = base + "/{id}"
+    joined = "joined_chatgroups" if kind.is_group else "joined_chatrooms"
+    return [
+        Route(base, h["create"], methods=["POST"]),
+        Route(base, h["list_rooms"], methods=["GET"]),
+        Route(base + "/{ids}", h["details"], methods=["GET"]),
+        Route(base + "/{ids}", h["modify"], methods=["PUT"]),
+        Route(base + "/{ids}", h["delete"], methods=["DELETE"]),
+        Route(one + "/users", h["members"], methods=["GET"]),
+        Route(one + "/users", h["add_members"], methods=["POST"]),
+        Route(one + "/users/{username}", h["add_member"], methods=["POST"]),
+        Route(one + "/users/{usernames}", h["remove_members"], methods=["DELETE"]),
+        Route(one + "/admin", h["admins"], methods=["GET"]),
+        Route(one + "/admin", h["add_admin"], methods=["POST"]),
+        Route(one + "/admin/{username}", h["remove_admin"], methods=["DELETE"]),
+        Route(one + "/blocks/users", h["blocks"], methods=["GET"]),
+        Route(one + "/blocks/users", h["block_many"], methods=["POST"]),
+        Route(one + "/blocks/users/{usernames}", h["block_one"], methods=["POST"]),
+        Route(one + "/blocks/users/{usernames}", h["unblock"], methods=["DELETE"]),
+        Route(one + "/mute", h["mutes"], methods=["GET"]),
+        Route(one + "/mute", h["mute"], methods=["POST"]),
+        Route(one + "/mute/{usernames}", h["unmute"], methods=["DELETE"]),
+        Route(one + "/ban", h["mute_all"], methods=["POST", "PUT"]),
+        Route(one + "/ban", h["unmute_all"], methods=["DELETE"]),
+        Route(one + "/white/users", h["whitelist"], methods=["GET"]),
+        Route(one + "/white/users", h["whitelist_many"], methods=["POST"]),
+        Route(one + "/white/users/{usernames}", h["whitelist_one"], methods=["POST"]),
+        Route(one + "/white/users/{usernames}", h["whitelist_remove"], methods=["DELETE"]),
+        Route(P + "/users/{username}/" + joined, h["joined"], methods=["GET"]),
+    ]
+
+
+routes = [
+    # before /chatrooms/{ids}, which would otherwise take "super_admin" for a room id
+    Route(P + "/chatrooms/super_admin", super_admins, methods=["GET"]),
+    Route(P + "/chatrooms/super_admin", add_super_admin, methods=["POST"]),
+    Route(P + "/chatrooms/super_admin/{username}", remove_super_admin, methods=["DELETE"]),
+    *_kind_routes(GROUPS),
+    *_kind_routes(ROOMS),
+]
+
+
+def _public_routes() -> list[Route]:
+    @endpoint("chatgroups")
+    async def public_groups(call: Call) -> Response:
+        s = call.node.settings
+        limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
+        found, cursor = await call.node.groups.page(
+            call.app, limit, call.request.query_params.get("cursor"), public_only=True
+        )
+        data = [{"groupid": r.room_id, "groupname": r.name} for r in found]
+        return _ok(call, data, params=True, cursor=cursor, count=len(data))
+
+    return [Route(P + "/publicchatgroups", public_groups, methods=["GET"])]
+
+
+routes += _public_routes()

@@ -1,0 +1,25 @@
+"""The XMPP protocol core, sans-I/O: bytes in, events and bytes out (ARCHITECTURE.md rule 2).
+
+Modules: `jid` (addresses, Easemob identities), `reader` (secure incremental XML stream
+reading, TCP and RFC 7395 WebSocket framing), `sasl` (PLAIN, SCRAM-SHA-1/-256 server side),
+`stream` (the client-to-server state machine), `events` (what the stream reports), `stanza`
+(escaping, building, serialising, splicing raw stanzas), `errors` (conditions),
+`namespaces`. No sockets, no asyncio, no database here.
+"""
+
+from hxim.xmpp.errors import InvalidState, SaslError, StanzaError, StreamError
+from hxim.xmpp.jid import JID, InvalidJID
+from hxim.xmpp.reader import StreamReader
+from hxim.xmpp.stream import C2SStream, State
+
+__all__ = [
+    "JID",
+    "C2SStream",
+    "InvalidJID",
+    "InvalidState",
+    "SaslError",
+    "StanzaError",
+    "State",
+    "StreamError",
+    "StreamReader",
+]

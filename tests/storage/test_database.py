@@ -1,0 +1,104 @@
+"""Storage conformance: the same checks on the SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from conftest import BACKENDS, _drop_pg, _pg_database
+from hxim.model import App, Message, now_ms
+from hxim.services.passwords import derive
+from hxim.storage.apps import insert_app_txn
+from hxim.storage.database import Batcher, Database
+from hxim.storage.messages import offline_count_txn, store_message_groups_txn
+from hxim.storage.social import add_blocks_txn, add_contact_pair_txn, contact_names_txn
+from hxim.storage.tables import blocks, contacts, messages, offline
+from hxim.storage.users import NewUser, delete_users_txn, insert_users_txn
+
+CREDS = derive("pw", 4096)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    pg_name = None
+    if request.param == "postgresql":
+        pg_name, url = _pg_database()
+        url = url.replace("postgresql://", "postgresql+psycopg://")
+    else:
+        url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    database = Database(url)
+    database.migrate()
+    yield database
+    database.dispose()
+    if pg_name:
+        _drop_pg(pg_name)
+
+
+def _app(db: Database) -> App:
+    app = App(uuid.uuid1(), "o", f"a{uuid.uuid4().hex[:6]}", "s", 0, False, now_ms())
+    db.run_sync(insert_app_txn, app)
+    return app
+
+
+def test_users_and_cascading_delete(db: Database) -> None:
+    app = _app(db)
+    alice, bob, carol = db.run_sync(
+        insert_users_txn, app.id, [NewUser(n, None, now_ms(), CREDS) for n in ("Alice", "bob", "carol")]
+    )
+    assert [u.username for u in (alice, bob, carol)] == ["Alice", "bob", "carol"]
+    db.run_sync(add_contact_pair_txn, alice.id, bob.id, now_ms())
+    db.run_sync(add_contact_pair_txn, alice.id, bob.id, now_ms())  # idempotent
+    db.run_sync(add_blocks_txn, carol.id, [alice.id], now_ms())
+    msg = Message(1, app.uuid, "chat", "carol", "Alice", now_ms(), [{"type": "txt", "msg": "x"}])
+    db.run_sync(store_message_groups_txn, [[(msg, [alice.id])]])
+    assert db.run_sync(contact_names_txn, bob.id) == ["Alice"]
+    assert db.run_sync(offline_count_txn, alice.id) == 1
+
+    db.run_sync(delete_users_txn, [alice.id])
+
+    def counts(conn):  # type: ignore[no-untyped-def]
+        return [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in (contacts, blocks, offline)]
+
+    assert db.run_sync(counts) == [0, 0, 0]
+    assert db.run_sync(contact_names_txn, bob.id) == []
+
+
+def test_duplicate_username_key_is_refused(db: Database) -> None:
+    app = _app(db)
+    db.run_sync(insert_users_txn, app.id, [NewUser("Dup", None, now_ms(), CREDS)])
+    with pytest.raises(IntegrityError):
+        db.run_sync(insert_users_txn, app.id, [NewUser("dUP", None, now_ms(), CREDS)])
+
+
+def test_group_commit_shares_a_transaction_and_isolates_a_bad_item(db: Database) -> None:
+    app = _app(db)
+    [user] = db.run_sync(insert_users_txn, app.id, [NewUser("u", None, now_ms(), CREDS)])
+    calls: list[int] = []
+
+    def store(conn, groups):  # type: ignore[no-untyped-def]
+        calls.append(len(groups))
+        store_message_groups_txn(conn, groups)
+
+    batcher: Batcher[list[tuple[Message, list[int]]]] = Batcher(db, store)
+
+    def message(ident: int) -> list[tuple[Message, list[int]]]:
+        return [(Message(ident, app.uuid, "chat", "a", "u", now_ms(), [{"type": "txt", "msg": str(ident)}]), [user.id])]
+
+    async def run() -> list[BaseException | None]:
+        good = [batcher.submit(message(i)) for i in range(10, 30)]
+        dup = batcher.submit(message(10))  # same primary key as the first: must fail alone
+        return await asyncio.gather(*good, dup, return_exceptions=True)
+
+    outcomes = asyncio.run(run())
+    assert outcomes[:20] == [None] * 20
+    assert isinstance(outcomes[20], IntegrityError)
+    assert calls[0] == 21  # everything queued in one loop pass went in one transaction first
+    stored = db.run_sync(lambda conn: conn.execute(select(func.count()).select_from(messages)).scalar_one())
+    assert stored == 20
+    assert db.run_sync(offline_count_txn, user.id) == 20

@@ -1,0 +1,41 @@
+"""SCRAM credentials: the stored keys are those RFC 5802 / RFC 7677 define."""
+
+import base64
+import hashlib
+import hmac
+
+from hxim.services.passwords import derive, verify
+
+
+def test_rfc5802_sha1_vector() -> None:
+    # RFC 5802 §5: user "user", password "pencil", salt QSXCR+Q6sek8bf92, 4096 iterations.
+    salt = base64.b64decode("QSXCR+Q6sek8bf92")
+    creds = derive("pencil", 4096, salt)
+    salted = hashlib.pbkdf2_hmac("sha1", b"pencil", salt, 4096)
+    client_key = hmac.digest(salted, b"Client Key", "sha1")
+    assert creds.sha1.stored_key == hashlib.sha1(client_key).digest()
+    # the server signature of the RFC's exchange proves ServerKey
+    auth_message = (
+        b"n=user,r=fyko+d2lbbFgONRv9qkxdawL,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
+        b"s=QSXCR+Q6sek8bf92,i=4096,c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j"
+    )
+    signature = hmac.digest(creds.sha1.server_key, auth_message, "sha1")
+    assert base64.b64encode(signature) == b"rmF9pqV8S7suAoZWja4dJRkFsKQ="
+
+
+def test_rfc7677_sha256_vector() -> None:
+    salt = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
+    creds = derive("pencil", 4096, salt)
+    auth_message = (
+        b"n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+        b"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+    )
+    signature = hmac.digest(creds.sha256.server_key, auth_message, "sha256")
+    assert base64.b64encode(signature) == b"6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+
+
+def test_verify_accepts_only_the_password() -> None:
+    creds = derive("s3cret", 4096)
+    assert verify("s3cret", creds)
+    assert not verify("s3cret ", creds)
+    assert len(creds.salt) == 16 and creds.iterations == 4096
