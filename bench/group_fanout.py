@@ -7,16 +7,19 @@ repetitions of `--messages` messages sent over `--conns` concurrent connections.
 checks that a member's `offline_msg_count` grew by exactly the number of messages sent.
 
 To show that a send does not get slower with the size of the app, `--background` takes a
-list of (other groups) counts: before each pass the app is filled up to that many extra
-groups of `--background-members` members each (drawn from `--background-users` extra users),
-and the whole measurement is repeated. Compare the rows of the passes.
+list of (other groups) counts, one pass each: a pass starts a fresh server (so every pass
+begins with the same, empty offline backlog), fills the app with that many other groups of
+`--background-members` members (drawn from `--background-users` other users), then creates
+the measured groups and measures. Compare the passes row by row. (Against `--url` the passes
+run one after the other on the same server, so later passes also carry the offline entries
+of earlier ones.)
 
 Usage (from the repository root):
 
     # start a server pinned to CPU 0 on a fresh SQLite data dir, and measure
     .venv/bin/python bench/group_fanout.py
 
-    # the same on PostgreSQL (a fresh, empty database)
+    # the same on PostgreSQL (the database is dropped and created again before each pass)
     .venv/bin/python bench/group_fanout.py --pg postgresql://postgres@127.0.0.1:5432/hxim_bench
 
     # a running server (creates users and groups in the app you name)
@@ -194,68 +197,93 @@ async def fill_background(bench: Bench, pool: list[str], start: int, stop: int, 
     await asyncio.gather(*(make(i) for i in range(start, stop)))
 
 
-async def run(args: argparse.Namespace) -> None:
-    server = None
-    if args.url:
-        url, org, app, cid, secret = args.url, args.org, args.app, args.client_id, args.client_secret
-    else:
-        server = Server(args.pg, args.cpu)
-        c = server.creds
-        url, org, app, cid, secret = server.url, c["org"], c["app"], c["client_id"], c["client_secret"]
+async def measure(bench: Bench, args: argparse.Namespace, background: int, label: str) -> None:
+    """Fill the app with `background` other groups, then measure every group size."""
     sizes = [int(s) for s in args.sizes.split(",")]
-    background = [int(s) for s in args.background.split(",")]
-    bench = Bench(url, org, app, cid, secret, args.conns)
-    try:
+    pool: list[str] = []
+    if background:
+        t = time.perf_counter()
+        pool = await bench.users(args.background_users)
+        await fill_background(bench, pool, 0, background, args)
         print(
-            f"# hxim group fan-out — {platform.node()}, {os.cpu_count()} cores, "
-            f"{'PostgreSQL' if args.pg else 'SQLite' if server else url}; server pinned to CPU {args.cpu}"
-            if server
-            else f"# hxim group fan-out against {url}",
+            f"({label}: filled the app with {background} other groups of {args.background_members} members "
+            f"and {len(pool)} other users in {time.perf_counter() - t:.1f} s)",
             flush=True,
         )
-        t = time.perf_counter()
-        members = await bench.users(max(sizes))
-        groups = {size: await bench.group(members[0], members[1:size], f"fanout-{size}") for size in sizes}
-        print(f"setup: {len(members)} users and {len(sizes)} groups in {time.perf_counter() - t:.1f} s", flush=True)
-        pool: list[str] = []
-        made = 0
-        print("| other groups | other users | group size | messages/s | deliveries/s | p-rep spread |")
-        print("|---:|---:|---:|---:|---:|---|")
-        for target in background:
-            if target > made:
-                t = time.perf_counter()
-                if len(pool) < args.background_users:
-                    pool += await bench.users(args.background_users - len(pool))
-                await fill_background(bench, pool, made, target, args)
-                made = target
-                print(
-                    f"(filled the app to {made} other groups and {len(pool)} other users in "
-                    f"{time.perf_counter() - t:.1f} s)",
-                    flush=True,
-                )
-            for size in sizes:
-                gid = groups[size]
-                probe = members[size - 1]
-                before = await bench.offline_count(probe)
-                await bench.send(gid, members[0], max(2, args.messages // 10))  # warm-up
-                rates = []
-                for _ in range(args.reps):
-                    seconds = await bench.send(gid, members[0], args.messages)
-                    rates.append(args.messages / seconds)
-                sent = max(2, args.messages // 10) + args.reps * args.messages
-                after = await bench.offline_count(probe)
-                if after - before != sent:
-                    raise SystemExit(f"offline count of {probe} grew by {after - before}, expected {sent}")
-                med = statistics.median(rates)
-                spread = f"{min(rates):.0f}–{max(rates):.0f} msg/s"
-                print(
-                    f"| {made} | {len(pool)} | {size} | {med:,.0f} | {med * (size - 1):,.0f} | {spread} |", flush=True
-                )
+    t = time.perf_counter()
+    members = await bench.users(max(sizes))
+    groups = {size: await bench.group(members[0], members[1:size], f"fanout-{size}") for size in sizes}
+    print(
+        f"({label}: {len(members)} users and {len(sizes)} measured groups set up in {time.perf_counter() - t:.1f} s)",
+        flush=True,
+    )
+    for size in sizes:
+        gid = groups[size]
+        probe = members[size - 1]
+        before = await bench.offline_count(probe)
+        warm = max(2, args.messages // 10)
+        await bench.send(gid, members[0], warm)
+        rates = []
+        for _ in range(args.reps):
+            seconds = await bench.send(gid, members[0], args.messages)
+            rates.append(args.messages / seconds)
+        sent = warm + args.reps * args.messages
+        after = await bench.offline_count(probe)
+        if after - before != sent:
+            raise SystemExit(f"offline count of {probe} grew by {after - before}, expected {sent}")
+        med = statistics.median(rates)
+        spread = f"{min(rates):.0f}–{max(rates):.0f} msg/s"
+        print(f"| {background} | {len(pool)} | {size} | {med:,.0f} | {med * (size - 1):,.0f} | {spread} |", flush=True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    backgrounds = [int(s) for s in args.background.split(",")]
+    if args.url:
+        print(f"# hxim group fan-out against {args.url}", flush=True)
+    else:
+        print(
+            f"# hxim group fan-out — {platform.node()}, {os.cpu_count()} cores, "
+            f"{'PostgreSQL' if args.pg else 'SQLite'}; a fresh server per pass, pinned to CPU {args.cpu}",
+            flush=True,
+        )
+    print("| other groups | other users | group size | messages/s | deliveries/s | spread of reps |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for n, background in enumerate(backgrounds):
+        label = f"pass {n + 1}"
+        if args.url:
+            await _pass(args, None, background, label)
+            continue
+        if args.pg:
+            _recreate_pg(args.pg)
+        server = Server(args.pg, args.cpu)
+        try:
+            await _pass(args, server, background, label)
+        finally:
+            server.stop()
+            print(f"({label}: server log and data in {server.work})", flush=True)
+
+
+async def _pass(args: argparse.Namespace, server: Server | None, background: int, label: str) -> None:
+    if server is None:
+        url, org, app, cid, secret = args.url, args.org, args.app, args.client_id, args.client_secret
+    else:
+        c = server.creds
+        url, org, app, cid, secret = server.url, c["org"], c["app"], c["client_id"], c["client_secret"]
+    bench = Bench(url, org, app, cid, secret, args.conns)
+    try:
+        await measure(bench, args, background, label)
     finally:
         await bench.http.aclose()
-        if server:
-            server.stop()
-            print(f"(server log and data in {server.work})")
+
+
+def _recreate_pg(url: str) -> None:
+    """Drop and create the benchmark database again, so every pass starts empty."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import secrets
 
+from hxim.c2s import C2S
 from hxim.config import Settings
 from hxim.hub import MemoryRegistry, Router
 from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
+from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
@@ -49,12 +51,14 @@ class Node:
         self.contacts = ContactService(self.db, settings, self.users)
         self.messages = MessageService(self.db, settings, self.ids, self.users, self.registry, self.router)
         self.files = FileService(self.db, settings)
+        self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
         self.groups = RoomService(self.db, settings, self.ids, self.registry, GROUP)
         self.chatrooms = RoomService(self.db, settings, self.ids, self.registry, CHATROOM)
         self.users.delete_hooks.append(self.groups.delete_owned)  # owned groups and chat rooms go too
         self.messages.resolvers["chatgroups"] = self.groups.resolve
         self.messages.resolvers["chatrooms"] = self.chatrooms.resolve
         self.tokens: TokenService  # set by open(): its key lives in the database
+        self.c2s = C2S(self)  # XMPP client sessions (TCP listener started by server.py, /ws/ route)
         self.default_app: App | None = None
 
     def open(self, create_default: bool = True) -> list[App]:

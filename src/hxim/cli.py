@@ -6,6 +6,8 @@
     hxim app list [--json]
     hxim app rotate-secret ORG APP [--json]
     hxim app token ORG APP          print an app admin token
+    hxim app-user set ID [--name N] [--password P | --no-password] [--admin | --no-admin] [--app ORG#APP]
+                                    create or change an app user of the /api/v2/easemob app API
 """
 
 from __future__ import annotations
@@ -66,7 +68,46 @@ def _parser() -> argparse.ArgumentParser:
     tok = app.add_parser("token", help="print an app admin token")
     tok.add_argument("org")
     tok.add_argument("app")
+    user = sub.add_parser("app-user", help="manage app users of the /api/v2/easemob app API")
+    user_sub = user.add_subparsers(dest="app_user_command", required=True)
+    put = user_sub.add_parser("set", help="create an app user or change the fields given")
+    put.add_argument("id", help="the app user's numeric id (also its IM username)")
+    put.add_argument("--name")
+    put.add_argument("--password")
+    put.add_argument("--no-password", action="store_true", help="remove the password")
+    put.add_argument("--admin", dest="is_admin", action="store_true", default=None)
+    put.add_argument("--no-admin", dest="is_admin", action="store_false")
+    put.add_argument("--app", default="", help="ORG#APP; default: the app API's app (app_api_app or the default app)")
     return parser
+
+
+def _app_user(node: Any, settings: Any, args: argparse.Namespace) -> int:
+    from hxim.http.easemob_app_users import app_user_entity
+    from hxim.services.app_users import parse_app_user_id
+
+    node.open(create_default=False)
+    key = args.app or settings.app_api_app or (node.default_app.appkey if node.default_app else "")
+    org, _, name = key.partition("#")
+    found = node.apps.get_sync(org, name) if key else None
+    if found is None:
+        print(f"no app {key or '(no default app)'}", file=sys.stderr)
+        return 1
+    uid = parse_app_user_id(args.id)
+    if uid is None:
+        print(f"app user id [{args.id}] must be a number from 1 to 2^63-1", file=sys.stderr)
+        return 1
+    fields: dict[str, Any] = {}
+    if args.name is not None:
+        fields["name"] = args.name
+    if args.password is not None:
+        fields["password"] = args.password
+    elif args.no_password:
+        fields["password"] = None
+    if args.is_admin is not None:
+        fields["is_admin"] = args.is_admin
+    user, _ = node.app_users.set_sync(found, uid, fields)
+    print(json.dumps(app_user_entity(user), ensure_ascii=False))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
     node = Node(settings)
     try:
+        if args.command == "app-user":
+            return _app_user(node, settings, args)
         if args.command == "migrate":
             node.db.migrate()
             print(f"database at {settings.resolved_database_url} is up to date")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,47 +46,94 @@ class Settings(BaseSettings):
     )
 
     # --- listeners -----------------------------------------------------------------------
-    http_host: str = "0.0.0.0"
-    http_port: int = Field(5280, ge=0, le=65535)
+    http_host: str = Field("0.0.0.0", description="Address the HTTP listener binds")
+    http_port: int = Field(5280, ge=0, le=65535, description="HTTP port (REST APIs and XMPP over WebSocket)")
     public_url: str = Field(
         "", description="Base URL clients use (for `uri` fields and file URLs); default derived"
     )
 
+    # --- XMPP (issue 5; docs/routing.md) ------------------------------------------------------
+    xmpp_enabled: bool = Field(True, description="Serve XMPP clients (TCP listener and /ws/)")
+    xmpp_host: str = Field("0.0.0.0", description="Address the XMPP TCP listener binds")
+    xmpp_port: int = Field(5222, ge=0, le=65535, description="XMPP client port (TCP, STARTTLS)")
+    xmpp_domain: str = Field("easemob.com", min_length=1, description="XMPP domain; rooms at conference.<domain>")
+    xmpp_tls_cert: str = Field("", description="PEM certificate (chain) for STARTTLS; empty: no TLS")
+    xmpp_tls_key: str = Field("", description="PEM private key for STARTTLS")
+    xmpp_allow_plaintext: bool = Field(
+        False,
+        description="Allow SASL without TLS on the TCP listener. Without a certificate and without this, "
+        "the TCP listener is not started",
+    )
+    xmpp_tcp_mechanisms: list[str] = Field(
+        default_factory=lambda: ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"],
+        description="SASL mechanisms offered on TCP, in order",
+    )
+    xmpp_ws_mechanisms: list[str] = Field(
+        default_factory=lambda: ["PLAIN"],
+        description="SASL mechanisms offered over WebSocket (the Web IM SDK can only use PLAIN)",
+    )
+    xmpp_max_stanza_bytes: int = Field(
+        256 * 1024, ge=1024, le=64 << 20, description="Largest stanza a client may send (policy-violation)"
+    )
+    xmpp_idle_timeout_seconds: float = Field(
+        600, ge=0, le=86400, description="TCP: close a connection silent this long (connection-timeout); 0 = never"
+    )
+    xmpp_ws_idle_timeout_seconds: float = Field(
+        0, ge=0, le=86400, description="WebSocket: the same; 0 = never (the Web IM SDK sends no keepalives)"
+    )
+    xmpp_handshake_timeout_seconds: float = Field(
+        60, ge=1, le=3600, description="Time allowed from connect to a bound resource"
+    )
+    xmpp_queue_max: int = Field(
+        1000, ge=1, le=1_000_000, description="Outbound stanzas queued per session; overflow disconnects"
+    )
+    xmpp_flood_rate: float = Field(
+        200, ge=0, description="Stanzas per second a session may send (token bucket); 0 = no limit"
+    )
+    xmpp_flood_burst: int = Field(400, ge=1, description="Burst of the stanza rate limit (policy-violation)")
+    xmpp_offline_batch: int = Field(200, ge=1, le=10_000, description="Offline messages read per batch on replay")
+
     # --- storage -------------------------------------------------------------------------
-    data_dir: Path = Path("hxim-data")
+    data_dir: Path = Field(Path("hxim-data"), description="Directory of the embedded SQLite database")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite in data_dir")
     db_pool_size: int = Field(8, ge=1, le=256, description="PostgreSQL connections per node")
-    sqlite_synchronous: str = Field("NORMAL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+    sqlite_synchronous: str = Field(
+        "NORMAL",
+        pattern="^(OFF|NORMAL|FULL|EXTRA)$",
+        description="SQLite `synchronous` pragma (FULL fsyncs every commit)",
+    )
 
     # --- apps and identity ---------------------------------------------------------------
     default_app: str = Field("", description="ORG#APP served as the default app")
     node_id: int = Field(0, ge=0, le=1023, description="Distinguishes nodes in generated ids")
 
     # --- tokens and passwords ------------------------------------------------------------
-    token_ttl_seconds: int = Field(5_184_000, ge=60, le=10 * 365 * 86400)
+    token_ttl_seconds: int = Field(
+        5_184_000, ge=60, le=10 * 365 * 86400, description="Lifetime of access tokens (`expires_in`), seconds"
+    )
     app_cache_seconds: float = Field(
         2.0, ge=0, le=3600, description="How long a node trusts its cached copy of an app"
     )
-    scram_iterations: int = Field(4096, ge=4096, le=1_000_000)
-    password_hash_threads: int = Field(2, ge=1, le=64)
+    scram_iterations: int = Field(4096, ge=4096, le=1_000_000, description="PBKDF2 iterations of new SCRAM keys")
+    password_hash_threads: int = Field(2, ge=1, le=64, description="Threads that derive password keys")
 
     # --- limits --------------------------------------------------------------------------
-    username_max_length: int = Field(64, ge=1, le=255)
-    password_max_length: int = Field(64, ge=1, le=1024)
-    nickname_max_length: int = Field(100, ge=1, le=1024)
-    register_batch_max: int = Field(60, ge=1, le=1000)
-    users_page_max: int = Field(100, ge=1, le=10_000)
-    users_delete_batch_max: int = Field(100, ge=1, le=10_000)
-    status_batch_max: int = Field(100, ge=1, le=10_000)
-    contacts_max: int = Field(1000, ge=1, le=1_000_000)
-    blocks_max: int = Field(500, ge=1, le=1_000_000)
-    message_targets_max: int = Field(600, ge=1, le=100_000)
-    http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
+    username_max_length: int = Field(64, ge=1, le=255, description="Longest username, bytes")
+    password_max_length: int = Field(64, ge=1, le=1024, description="Longest password, characters")
+    nickname_max_length: int = Field(100, ge=1, le=1024, description="Longest nickname, characters")
+    register_batch_max: int = Field(60, ge=1, le=1000, description="Users per batch registration")
+    users_page_max: int = Field(100, ge=1, le=10_000, description="Largest `limit` of GET /users")
+    users_delete_batch_max: int = Field(100, ge=1, le=10_000, description="Largest `limit` of DELETE /users")
+    status_batch_max: int = Field(100, ge=1, le=10_000, description="Usernames per batch status request")
+    contacts_max: int = Field(1000, ge=1, le=1_000_000, description="Contacts per user")
+    blocks_max: int = Field(500, ge=1, le=1_000_000, description="Blocked users per user")
+    message_targets_max: int = Field(600, ge=1, le=100_000, description="Targets per POST /messages")
+    http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30, description="Largest JSON request body")
     message_max_body_bytes: int = Field(
         64 * 1024, ge=512, le=1 << 30, description="Largest POST /messages body"
     )
-    chatfile_max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=1 << 31)
-    history_page_max: int = Field(1000, ge=1, le=100_000)
+    chatfile_max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=1 << 31, description="Largest uploaded chat file")
+    history_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `limit` of GET /chatmessages")
     # groups and chat rooms (easemob-rest.md §6, §7)
     group_maxusers_default: int = Field(200, ge=1, le=100_000, description="maxusers of a new group")
     group_maxusers_max: int = Field(3000, ge=1, le=100_000, description="Largest maxusers of a group")
@@ -103,10 +150,68 @@ class Settings(BaseSettings):
     rooms_page_default: int = Field(10, ge=1, le=10_000, description="GET /chatgroups, /chatrooms without limit")
     rooms_page_max: int = Field(100, ge=1, le=10_000, description="Largest `limit` of the group/room lists")
     room_members_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `pagesize` of member lists")
+    fanout_cache_members: int = Field(
+        200_000, ge=0, le=100_000_000, description="Room members kept in memory for message fan-out; 0 = none"
+    )
+    # --- the seed APIs: the /hx gateway and /api/v2/easemob (issue 4) -----------------------
+    hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")
+    hx_gateway_key: str = Field(
+        "", description="Key a non-loopback caller of /hx/getToken sends in X-HX-Gateway-Key; empty = loopback only"
+    )
+    hx_gateway_trust_loopback: bool = Field(
+        True,
+        description="Hand /hx/getToken tokens to loopback callers without a key (never to proxied requests)",
+    )
+    hx_users_page_max: int = Field(20, ge=1, le=10_000, description="Largest `limit` of /hx/getUser")
+    app_api_app: str = Field("", description="ORG#APP the /api/v2/easemob API serves; default: the default app")
+    app_api_jwt_secret: str = Field(
+        "", description="HS256 secret of /api/v2 JWTs; empty = a random key kept in the database"
+    )
+    app_api_jwt_ttl_seconds: int = Field(
+        3600, ge=60, le=365 * 86400, description="Lifetime of tokens from POST /api/v2/auth/login"
+    )
+    app_api_bcrypt_rounds: int = Field(10, ge=4, le=16, description="bcrypt cost of app-user passwords")
+    app_api_group_maxusers_max: int = Field(
+        2000, ge=1, le=100_000, description="Largest `maxusers` POST/PATCH /api/v2/easemob/group accepts"
+    )
+    app_api_ids_max: int = Field(100, ge=1, le=10_000, description="Ids per /api/v2/easemob request (groups, users)")
+    # upstream mode: both seed APIs drive a remote Easemob-compatible REST API
+    upstream_base_url: str = Field(
+        "", description="Base URL of a remote Easemob REST API (e.g. https://a1.easemob.com); empty = local engine"
+    )
+    upstream_org: str = Field("", description="Org name of the remote app")
+    upstream_app: str = Field("", description="App name of the remote app")
+    upstream_client_id: str = Field("", description="client_id of the remote app")
+    upstream_client_secret: str = Field("", description="client_secret of the remote app")
+    upstream_timeout_seconds: float = Field(10.0, gt=0, le=600, description="Whole-call timeout of a remote call")
+    upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=600, description="Connect timeout of a remote call")
+    upstream_retries: int = Field(3, ge=0, le=20, description="Retries of a remote call answered 429 or 5xx")
+    upstream_backoff_seconds: float = Field(
+        0.25, ge=0, le=60, description="First retry delay; doubles with every retry"
+    )
+    upstream_backoff_max_seconds: float = Field(4.0, ge=0, le=600, description="Longest retry delay")
+    upstream_token_margin_seconds: float = Field(
+        300, ge=0, le=86400, description="Renew the cached remote admin token this long before it expires"
+    )
+    upstream_max_connections: int = Field(64, ge=1, le=10_000, description="Connections kept to the remote")
     rate_limits: dict[str, float] = Field(
         default_factory=dict,
         description="Requests per second per app, by API family; absent or 0 = no limit",
     )
+
+    @model_validator(mode="after")
+    def _upstream_complete(self) -> Settings:
+        if self.upstream_base_url:
+            if not self.upstream_base_url.startswith(("http://", "https://")):
+                raise ValueError("upstream_base_url must be an http:// or https:// URL")
+            missing = [
+                name
+                for name in ("upstream_org", "upstream_app", "upstream_client_id", "upstream_client_secret")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"upstream_base_url is set, so {', '.join(missing)} must be set too")
+        return self
 
     @field_validator("rate_limits")
     @classmethod
@@ -116,6 +221,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown rate-limit families {sorted(unknown)}; known: {RATE_FAMILIES}")
         if any(v < 0 for v in value.values()):
             raise ValueError("rate limits must be >= 0")
+        return value
+
+    @field_validator("xmpp_tcp_mechanisms", "xmpp_ws_mechanisms")
+    @classmethod
+    def _known_mechanisms(cls, value: list[str]) -> list[str]:
+        known = ("PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256")
+        if not value or any(m not in known for m in value) or len(set(value)) != len(value):
+            raise ValueError(f"SASL mechanisms must be a non-empty list of distinct names from {known}")
         return value
 
     @classmethod

@@ -8,6 +8,7 @@ import logging
 import uvicorn
 
 from hxim.app import Node
+from hxim.c2s.listener import start_tcp_listener
 from hxim.cli import _print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
@@ -34,10 +35,15 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         backlog=2048,
         timeout_keep_alive=30,
+        ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
     )
     server = uvicorn.Server(config)
 
     async def run() -> None:
+        xmpp = await start_tcp_listener(node.c2s)  # same loop as uvicorn (issue 5)
+        if xmpp is not None:
+            addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
+            print(f"hxim XMPP listening on {addrs} (domain {settings.xmpp_domain})", flush=True)
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
@@ -50,7 +56,13 @@ def serve(settings: Settings) -> int:
                 f"apps: {apps}; default app: {default}",
                 flush=True,
             )
-        await task
+        try:
+            await task
+        finally:
+            if xmpp is not None:
+                xmpp.close()
+                for session in list(node.c2s.live()):
+                    session.close("system-shutdown")
 
     try:
         asyncio.run(run())

@@ -102,3 +102,13 @@ def test_group_commit_shares_a_transaction_and_isolates_a_bad_item(db: Database)
     stored = db.run_sync(lambda conn: conn.execute(select(func.count()).select_from(messages)).scalar_one())
     assert stored == 20
     assert db.run_sync(offline_count_txn, user.id) == 20
+
+
+def test_migrations_build_exactly_the_declared_schema(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hxim.storage.tables import metadata
+
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []

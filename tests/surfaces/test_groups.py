@@ -574,3 +574,27 @@ def test_deleting_the_owner_deletes_their_groups(api: Api) -> None:
 def test_wrong_method(api: Api, method: str) -> None:
     r = api.call(method, "/chatgroups")
     assert r.status_code == 405
+
+
+def test_membership_changes_between_messages(api: Api) -> None:
+    """Each send sees the membership as it is now: joins, leaves, role changes and members whose
+    user was deleted (removed by the database's cascade) between two messages."""
+    owner, a, b, c, d = people(api, 5)
+    gid = make_group(api, owner, [a, b, c])
+    assert send(api, gid, a).status_code == 200
+    envelope(api.post(f"/chatgroups/{gid}/users/{d}"), "post")  # joins
+    envelope(api.delete(f"/chatgroups/{gid}/users/{c}"), "delete")  # leaves
+    assert api.delete(f"/users/{b}").status_code == 200  # deleted: leaves by cascade
+    assert send(api, gid, a).status_code == 200
+    assert [offline(api, u) for u in (owner, a, c, d)] == [2, 0, 1, 1]
+    # a role change applies at once: an admin may post under mute-all, a member may not
+    envelope(api.post(f"/chatgroups/{gid}/ban", json={}), "post")
+    group_error(send(api, gid, d), 403, "forbidden_op", f"group: {gid} is muted, user: {d} can not send messages",
+                "ForbiddenOpException")
+    envelope(api.post(f"/chatgroups/{gid}/admin", json={"newadmin": d}), "post")
+    assert send(api, gid, d).status_code == 200
+    envelope(api.delete(f"/chatgroups/{gid}/admin/{d}"), "delete")
+    assert send(api, gid, d).status_code == 403
+    # and a deleted group refuses
+    envelope(api.delete(f"/chatgroups/{gid}"), "delete")
+    assert send(api, gid, owner).status_code == 404

@@ -11,12 +11,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from hxim import errors
 from hxim.app import Node
-from hxim.http import easemob, groups
+from hxim.c2s.websocket import xmpp_websocket
+from hxim.http import app_api, easemob, easemob_app_users, groups, hx_gateway
+from hxim.http.easemob_local import build_easemob_apis
 from hxim.http.render import error_response
 
 __all__ = ["build_http_app"]
@@ -77,14 +79,25 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 def build_http_app(node: Node) -> Starlette:
+    # The seed APIs reach Easemob through one EasemobApi each: this node, or a remote in upstream mode.
+    hx_api, app_api_easemob = build_easemob_apis(node)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await hx_api.aclose()
+        await app_api_easemob.aclose()
 
     app = Starlette(
         exception_handlers={HTTPException: _http_error, Exception: _crash},
         lifespan=lifespan,
     )
-    app.router = CollectionRouter([*groups.routes, *easemob.routes], lifespan=lifespan)
+    xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
+    seeds = [*hx_gateway.routes, *app_api.routes]  # first: /hx/… and /api/v2/… fall through to the full list
+    app.router = CollectionRouter(
+        [*seeds, *groups.routes, *easemob.routes, *easemob_app_users.routes, *xmpp_ws], lifespan=lifespan
+    )
     app.state.node = node
+    app.state.hx_easemob = hx_api
+    app.state.app_api_easemob = app_api_easemob
     return app

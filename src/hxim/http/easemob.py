@@ -19,7 +19,8 @@ from starlette.routing import Route
 from hxim import errors
 from hxim.app import Node
 from hxim.errors import HximError
-from hxim.http.auth import Access, bearer_token, check_grant, permission_error
+from hxim.http import easemob_ops as ops
+from hxim.http.auth import Access, bearer_token, check_grant
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App, Message, User
 from hxim.services.tokens import Grant
@@ -103,7 +104,9 @@ async def read_json(request: Request, limit: int) -> Any:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
-def endpoint(family: str, access: Access = Access.ADMIN, who: str = "username") -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def endpoint(
+    family: str, access: Access = Access.ADMIN, who: str = "username"
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler: find the app, apply the rate limit, check the token, render errors."""
 
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -133,23 +136,16 @@ def endpoint(family: str, access: Access = Access.ADMIN, who: str = "username") 
 async def _authorize(call: Call, family: str, access: Access, who: str) -> None:
     if access is Access.NONE:
         return
-    token = bearer_token(call.request.headers.get("authorization"))
-    if access is Access.REGISTER and token is None:
-        if not call.app.open_registration:
-            raise errors.unauthorized("registration is not open, please contact the app admin")
-        return
-    grant = check_grant(call.node.tokens, call.app, token, family, call.request.method, call.path)
-    call.grant = grant
-    if grant.is_admin:
-        return
-    if access in (Access.ADMIN, Access.REGISTER):
-        raise permission_error(call.app, call.request.method, call.path)
-    user = await call.node.users.user_for_grant(call.app, grant)
-    call.user = user
-    if access is Access.SELF:
-        named = call.request.path_params.get(who, "")
-        if named.lower() not in (user.key, str(user.uuid)):
-            raise permission_error(call.app, call.request.method, call.path)
+    call.grant, call.user = await ops.authorize(
+        call.node,
+        call.app,
+        bearer_token(call.request.headers.get("authorization")),
+        family,
+        access,
+        call.request.method,
+        call.path,
+        call.request.path_params.get(who, ""),
+    )
 
 
 # --- tokens ------------------------------------------------------------------------------------
@@ -170,11 +166,9 @@ async def token(call: Call) -> Response:
         if body.get("client_id") != call.app.client_id:
             raise errors.invalid_grant("client_id does not match")
         secret = body.get("client_secret")
-        if not isinstance(secret, str) or not _equal(secret, call.app.client_secret):
+        if not isinstance(secret, str) or not ops.equal(secret, call.app.client_secret):
             raise errors.invalid_grant("client_secret does not match")
-        return json_response(
-            {"access_token": tokens.issue_app(call.app, ttl), "expires_in": ttl, "application": call.app.id}
-        )
+        return json_response(ops.issue_admin_token(call.node, call.app, ttl))
     if grant_type == "password":
         user = await call.node.users.authenticate(call.app, body.get("username"), body.get("password"))
         return json_response(
@@ -183,12 +177,6 @@ async def token(call: Call) -> Response:
     raise HximError(
         400, "unsupported_grant_type", f"grant_type [{grant_type}] is not supported", None, bare=True
     )
-
-
-def _equal(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -205,26 +193,14 @@ def _limit(call: Call, default: int, maximum: int) -> int:
 
 @endpoint("users", Access.REGISTER)
 async def register(call: Call) -> Response:
-    body = await call.json()
-    if isinstance(body, list):
-        if not call.is_admin:
-            raise errors.unauthorized("batch registration needs an app admin token")
-        entries = body
-    elif isinstance(body, dict):
-        entries = [body]
-    else:
-        raise errors.illegal_argument("Entity user requires a property named username")
-    created = await call.node.users.register(call.app, entries)
-    return call.ok("post", params={}, path="/users", entities=[user_entity(u) for u in created])
+    return json_response(await ops.register(call, await call.json()))
 
 
 @endpoint("users")
 async def list_users(call: Call) -> Response:
     limit = _limit(call, 10, call.node.settings.users_page_max)
-    found, cursor = await call.node.users.page(call.app, limit, call.request.query_params.get("cursor"))
-    return call.ok(
-        "get", params=call.params(), path="/users", entities=[user_entity(u) for u in found], cursor=cursor, count=len(found)
-    )
+    cursor = call.request.query_params.get("cursor")
+    return json_response(await ops.list_users(call, limit, cursor, call.params()))
 
 
 @endpoint("users")
@@ -232,14 +208,18 @@ async def delete_users(call: Call) -> Response:
     limit = _limit(call, 10, call.node.settings.users_delete_batch_max)
     gone, cursor = await call.node.users.delete_oldest(call.app, limit)
     return call.ok(
-        "delete", params=call.params(), path="/users", entities=[user_entity(u) for u in gone], cursor=cursor, count=len(gone)
+        "delete",
+        params=call.params(),
+        path="/users",
+        entities=[user_entity(u) for u in gone],
+        cursor=cursor,
+        count=len(gone),
     )
 
 
 @endpoint("users", Access.SELF)
 async def get_user(call: Call) -> Response:
-    user = await call.node.users.get(call.app, call.arg("username"))
-    return call.ok("get", params={}, path="/users", entities=[user_entity(user)], count=1)
+    return json_response(await ops.get_user(call, call.arg("username")))
 
 
 @endpoint("users", Access.SELF)
@@ -256,27 +236,11 @@ async def delete_user(call: Call) -> Response:
 
 @endpoint("users", Access.SELF)
 async def reset_password(call: Call) -> Response:
-    body = await call.json()
-    fields = body if isinstance(body, dict) else {}
-    users = call.node.users
-    if call.is_admin:
-        await users.reset_password(call.app, call.arg("username"), fields.get("newpassword"))
-    else:
-        assert call.user is not None
-        await users.change_own_password(
-            call.app, call.user, fields.get("oldpassword", fields.get("oldPassword")), fields.get("newpassword")
-        )
-    return _action_only(call, "set user password")
+    return json_response(await ops.reset_password(call, call.arg("username"), await call.json()))
 
 
 def _action_only(call: Call, action: str) -> Response:
-    return json_response(
-        {
-            "action": action,
-            "timestamp": int(time.time() * 1000),
-            "duration": int((time.perf_counter() - call.started) * 1000),
-        }
-    )
+    return json_response(ops.action_only(call, action))
 
 
 @endpoint("users")
@@ -306,8 +270,7 @@ async def disconnect(call: Call) -> Response:
 
 @endpoint("status", Access.SELF)
 async def status(call: Call) -> Response:
-    user, online = await call.node.users.status(call.app, call.arg("username"))
-    return call.ok("get", entities=[], data={user.username: "online" if online else "offline"}, count=0)
+    return json_response(await ops.status(call, call.arg("username")))
 
 
 @endpoint("status")
@@ -327,8 +290,7 @@ async def batch_status(call: Call) -> Response:
 
 @endpoint("offline", Access.SELF)
 async def offline_count(call: Call) -> Response:
-    user, count = await call.node.messages.offline_count(call.app, call.arg("username"))
-    return call.ok("get", entities=[], data={user.username: count}, count=0)
+    return json_response(await ops.offline_count(call, call.arg("username")))
 
 
 @endpoint("offline", Access.SELF)
@@ -349,28 +311,22 @@ async def _owner(call: Call) -> User:
 
 @endpoint("contacts", Access.SELF, who="owner")
 async def add_contact(call: Call) -> Response:
-    owner = await _owner(call)
-    friend = await call.node.contacts.add(call.app, owner, call.arg("friend"))
-    return call.ok("post", params={}, path=f"/users/{owner.uuid}/contacts", entities=[user_entity(friend)])
+    return json_response(await ops.add_contact(call, call.arg("owner"), call.arg("friend")))
 
 
 @endpoint("contacts", Access.SELF, who="owner")
 async def remove_contact(call: Call) -> Response:
-    owner = await _owner(call)
-    friend = await call.node.contacts.remove(call.app, owner, call.arg("friend"))
-    return call.ok("delete", params={}, path=f"/users/{owner.uuid}/contacts", entities=[user_entity(friend)])
+    return json_response(await ops.remove_contact(call, call.arg("owner"), call.arg("friend")))
 
 
 @endpoint("contacts", Access.SELF, who="owner")
 async def list_contacts(call: Call) -> Response:
-    names = await call.node.contacts.names(await _owner(call))
-    return call.ok("get", entities=[], data=names, count=len(names))
+    return json_response(await ops.list_contacts(call, call.arg("owner")))
 
 
 @endpoint("blocks", Access.SELF, who="owner")
 async def list_blocks(call: Call) -> Response:
-    names = await call.node.contacts.blocked_names(await _owner(call))
-    return call.ok("get", entities=[], data=names, count=len(names))
+    return json_response(await ops.list_blocks(call, call.arg("owner")))
 
 
 @endpoint("blocks", Access.SELF, who="owner")
@@ -396,25 +352,15 @@ async def remove_block(call: Call) -> Response:
 @endpoint("messages")
 async def send_message(call: Call) -> Response:
     body = await call.json(call.node.settings.message_max_body_bytes)
-    if not isinstance(body, dict):
-        raise errors.illegal_argument("this is an invalid request.")
-    sent = await call.node.messages.send(
-        call.app,
-        body.get("target_type"),
-        body.get("target"),
-        body.get("msg"),
-        body.get("from"),
-        body.get("ext"),
-        has_ext="ext" in body,
-    )
     use_ids = call.request.query_params.get("useMsgId", "").lower() == "true"
-    data = {target: (m.msg_id if use_ids and m else "success") for target, m in sent}
-    return call.ok("post", path="/messages", data=data)
+    return json_response(await ops.send_message(call, body, use_ids))
 
 
 # --- chat history ------------------------------------------------------------------------------
 
-_QL = re.compile(r"^\s*select\s+\*\s*(?:where\s+(?P<where>.+?))?\s*(?:order\s+by\s+timestamp\s+(?P<dir>asc|desc))?\s*$", re.I)
+_QL = re.compile(
+    r"^\s*select\s+\*\s*(?:where\s+(?P<where>.+?))?\s*(?:order\s+by\s+timestamp\s+(?P<dir>asc|desc))?\s*$", re.I
+)
 _COND = re.compile(r"^\s*timestamp\s*(?P<op><=|>=|<|>|=)\s*(?P<value>\d+)\s*$", re.I)
 
 
@@ -483,7 +429,9 @@ async def upload(call: Call) -> Response:
     except Exception as exc:  # python-multipart reports size and syntax problems alike
         if "size" in str(exc).lower() or "large" in str(exc).lower():
             raise errors.too_large(limit) from None
-        raise errors.illegal_argument(f"the upload must be multipart/form-data with a field named file: {exc}") from None
+        raise errors.illegal_argument(
+            f"the upload must be multipart/form-data with a field named file: {exc}"
+        ) from None
     part = form.get("file")
     if part is None or isinstance(part, str):
         raise errors.illegal_argument("the upload must be multipart/form-data with a field named file")

@@ -7,6 +7,7 @@ receiving the blocked user's messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hxim import errors
@@ -28,11 +29,16 @@ from hxim.storage.social import (
 __all__ = ["ContactService"]
 
 
+# Called after a contact pair changed: (app, owner, friend, added). The XMPP side pushes rosters.
+ContactHook = Callable[[App, User, User, bool], None]
+
+
 class ContactService:
     def __init__(self, db: Database, settings: Settings, users: UserService) -> None:
         self.db = db
         self.settings = settings
         self.users = users
+        self.contact_hooks: list[ContactHook] = []
 
     async def add(self, app: App, owner: User, friend_name: str) -> User:
         friend = await self.users.get(app, friend_name)
@@ -48,11 +54,15 @@ class ContactService:
                     "resource-constraint",
                 )
         await self.db.write(add_contact_pair_txn, owner.id, friend.id, now_ms())
+        for hook in self.contact_hooks:
+            hook(app, owner, friend, True)
         return friend
 
     async def remove(self, app: App, owner: User, friend_name: str) -> User:
         friend = await self.users.get(app, friend_name)
         await self.db.write(remove_contact_pair_txn, owner.id, friend.id)
+        for hook in self.contact_hooks:
+            hook(app, owner, friend, False)
         return friend
 
     async def names(self, owner: User) -> list[str]:

@@ -31,6 +31,7 @@ from hxim.storage.groups import (
     ADMIN,
     MEMBER,
     OWNER,
+    MemberList,
     Room,
     add_members_txn,
     add_room_blocks_txn,
@@ -144,6 +145,10 @@ class RoomService:
         self.registry = registry
         self.kind = kind
         self.is_group = kind == GROUP
+        # Member lists of recently messaged rooms, for fan-out; fanout_txn checks each against
+        # the room's members_version and member count before reusing it.
+        self._fanout_cache: dict[int, MemberList] = {}
+        self._fanout_cached = 0
         if self.is_group:
             self.maxusers_default = settings.group_maxusers_default
             self.maxusers_max = settings.group_maxusers_max
@@ -813,6 +818,23 @@ class RoomService:
         return await self._write(txn)
 
     # --- messages ---------------------------------------------------------------------------------
+    def _forget(self, ident: int) -> None:
+        old = self._fanout_cache.pop(ident, None)
+        if old is not None:
+            self._fanout_cached -= old.count
+
+    def _remember(self, ident: int, members: MemberList) -> None:
+        """Keep a room's member list, evicting the oldest entries past `fanout_cache_members`."""
+        self._forget(ident)
+        limit = self.settings.fanout_cache_members
+        if members.count > limit:
+            return
+        cache = self._fanout_cache
+        while cache and self._fanout_cached + members.count > limit:
+            self._forget(next(iter(cache)))
+        cache[ident] = members
+        self._fanout_cached += members.count
+
     async def resolve(self, app: App, target: str, sender: str) -> Recipients:
         """Who a message from `sender` to room `target` reaches (a `MessageService` resolver).
 
@@ -825,9 +847,13 @@ class RoomService:
         if ident is None:
             raise _not_found(target)
         key = sender.lower()
-        fan = await self.db.read(fanout_txn, app.id, self.kind, ident, key)
+        known = self._fanout_cache.get(ident)
+        fan = await self.db.read(fanout_txn, app.id, self.kind, ident, key, known)
         if fan is None:
+            self._forget(ident)
             raise _not_found(target)
+        if fan.members is not known:
+            self._remember(ident, fan.members)
         rid = str(ident)
         if sender != ADMIN_SENDER:
             name = fan.sender.username if fan.sender else sender
@@ -842,5 +868,5 @@ class RoomService:
                 raise errors.forbidden_op(f"group: {rid} is muted, user: {name} can not send messages")
         sender_id = fan.sender.id if fan.sender and fan.sender_role is not None else None
         blockers = fan.blockers
-        reach = [u for u in fan.members if u.id != sender_id and u.id not in blockers]
+        reach = [u for u in fan.members.users if u.id != sender_id and u.id not in blockers]
         return Recipients("groupchat" if self.is_group else "chatroom", rid, reach, self.is_group)

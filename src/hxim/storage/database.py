@@ -202,34 +202,57 @@ class Batcher(Generic[Item]):
 class Query:
     """A hot Core statement compiled once per dialect and run straight on the DBAPI cursor.
 
-    SQLAlchemy spends tens of microseconds per execution on result and parameter handling;
+    SQLAlchemy spends tens of microseconds per execution on parameter and result handling;
     for the few statements every request runs, `Query` keeps SQLAlchemy's SQL generation but
     executes the compiled string itself. Rows come back as plain tuples in the statement's
-    column order. Statements with expanding (`IN`) parameters are not supported.
+    column order. Expanding (`IN`) parameters are supported: the SQL is compiled once per
+    dialect and per list length.
     """
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, list[str] | None]] = {}
+        self._expanding = [
+            b.key for b in statement._get_embedded_bindparams() if getattr(b, "expanding", False)
+        ]
+        self._compiled: dict[tuple[Any, ...], tuple[str, list[str] | None]] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, list[str] | None]:
+    def _prepare(self, conn: Connection, params: dict[str, Any]) -> tuple[str, Any]:
         dialect = conn.dialect
-        found = self._compiled.get(dialect.name)
+        lengths = tuple(len(params[name]) for name in self._expanding)
+        key = (dialect.name, lengths)
+        found = self._compiled.get(key)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
-            order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-            found = (str(compiled), order)
-            self._compiled[dialect.name] = found
-        return found
+            if self._expanding:
+                state = compiled.construct_expanded_state(params)
+                order = state.positiontup
+                found = (state.statement, list(order) if compiled.positional and order else None)
+            else:
+                order = compiled.positiontup
+                found = (str(compiled), list(order) if compiled.positional and order else None)
+            self._compiled[key] = found
+        sql, order = found
+        if self._expanding:
+            params = dict(params)
+            for name in self._expanding:
+                for i, value in enumerate(params.pop(name), 1):
+                    params[f"{name}_{i}"] = value
+        return sql, [params[name] for name in order] if order is not None else params
 
-    def _params(self, order: list[str] | None, params: dict[str, Any]) -> Any:
-        return [params[name] for name in order] if order is not None else params
-
-    def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
-        sql, order = self._sql(conn)
+    def all(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        sql, args = self._prepare(conn, params)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, self._params(order, params))
+            cursor.execute(sql, args)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
+        sql, args = self._prepare(conn, params)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
             row = cursor.fetchone()
         finally:
             cursor.close()

@@ -32,6 +32,7 @@ __all__ = [
     "MEMBER",
     "OWNER",
     "Fanout",
+    "MemberList",
     "Room",
     "add_members_txn",
     "add_room_blocks_txn",
@@ -104,12 +105,26 @@ class Room:
 
 
 @dataclass(slots=True)
+class MemberList:
+    """A room's whole membership as of (`version`, `count`): users, their roles (same order)
+    and each user's position by case-folded name. A caller may keep it and hand it back to
+    `fanout_txn`, which reuses it while the room's `members_version` and member count are
+    unchanged. The users are for routing (id, name): their other fields may be stale."""
+
+    version: int
+    count: int
+    users: list[User]
+    roles: list[str]
+    index: dict[str, int]
+
+
+@dataclass(slots=True)
 class Fanout:
     """What sending one message to a room needs, read in one transaction."""
 
     room_id: int
     mute_until: int
-    members: list[User]
+    members: MemberList
     sender: User | None = None  # the sender's user, when registered
     sender_role: str | None = None  # their role in the room, None when not a member
     sender_mute: int = 0  # their mute expiry (0: not muted)
@@ -255,11 +270,20 @@ def roles_txn(conn: Connection, room_id: int, user_ids: list[int]) -> dict[int, 
     return {r.user_id: r.role for r in rows}
 
 
+_BUMP = update(rooms).where(rooms.c.id == bindparam("room")).values(members_version=rooms.c.members_version + 1)
+
+
+def _bump(conn: Connection, room_id: int) -> None:
+    """Every change to a room's members or roles bumps its `members_version`."""
+    conn.execute(_BUMP, {"room": room_id})
+
+
 def add_members_txn(conn: Connection, room_id: int, user_ids: list[int], role: str, now: int) -> None:
     if user_ids:
         conn.execute(
             insert(room_members), [{"room_id": room_id, "user_id": u, "role": role, "joined": now} for u in user_ids]
         )
+        _bump(conn, room_id)
 
 
 def remove_members_txn(conn: Connection, room_id: int, user_ids: list[int]) -> None:
@@ -268,6 +292,7 @@ def remove_members_txn(conn: Connection, room_id: int, user_ids: list[int]) -> N
         return
     for table in (room_members, room_mutes, room_whitelist):
         conn.execute(delete(table).where(table.c.room_id == room_id, table.c.user_id.in_(user_ids)))
+    _bump(conn, room_id)
 
 
 def set_role_txn(conn: Connection, room_id: int, user_ids: list[int], role: str) -> None:
@@ -276,6 +301,7 @@ def set_role_txn(conn: Connection, room_id: int, user_ids: list[int], role: str)
         .where(room_members.c.room_id == room_id, room_members.c.user_id.in_(user_ids))
         .values(role=role)
     )
+    _bump(conn, room_id)
 
 
 def membership_counts_txn(conn: Connection, kind: str, user_ids: list[int]) -> dict[int, int]:
@@ -452,7 +478,7 @@ def super_admin_names_txn(conn: Connection, app_uuid: str, offset: int = 0, limi
 
 # --- fan-out ---------------------------------------------------------------------------------------
 
-_FANOUT_ROOM = select(rooms.c.mute_until).where(
+_FANOUT_ROOM = select(rooms.c.mute_until, rooms.c.members_version, _MEMBER_COUNT.label("members")).where(
     rooms.c.id == bindparam("id"), rooms.c.app_uuid == bindparam("app"), rooms.c.kind == bindparam("kind")
 )
 # The whole membership in one range scan of room_members' primary key, joined to users by theirs.
@@ -512,32 +538,47 @@ def _uuid(text: str) -> uuid.UUID:
     return value
 
 
-def fanout_txn(conn: Connection, app_uuid: str, kind: str, room_id: int, sender_key: str) -> Fanout | None:
+def _member_list(conn: Connection, app: uuid.UUID, room_id: int, version: int) -> MemberList:
+    users_: list[User] = []
+    roles: list[str] = []
+    index: dict[str, int] = {}
+    append, add_role, parse, loads = users_.append, roles.append, _uuid, orjson.loads
+    # columns: id, uuid, username, username_key, nickname, activated, created, modified, token_epoch, profile, role
+    for r in conn.execute(_FANOUT_MEMBERS, {"id": room_id}):
+        profile = r[9]
+        index[r[3]] = len(users_)
+        append(
+            User(r[0], parse(r[1]), app, r[2], r[4], r[5], r[6], r[7], r[8], loads(profile) if profile != "{}" else {})
+        )
+        add_role(r[10])
+    return MemberList(version, len(users_), users_, roles, index)
+
+
+def fanout_txn(
+    conn: Connection, app_uuid: str, kind: str, room_id: int, sender_key: str, known: MemberList | None = None
+) -> Fanout | None:
     """A room's members and the sender's standing in it; None when there is no such room.
 
-    A constant number of indexed statements whatever the room's size: the room, its
-    membership (one range scan), and primary-key probes for the sender's mute, whitelist
-    and block entries, plus the users who block the sender. Rows are read by position: on a
-    2,000-member room attribute access by name costs more than the query.
+    A constant number of indexed statements whatever the room's size: the room with its
+    member count, its membership (one range scan of room_members' primary key), and
+    primary-key probes for the sender's mute, whitelist and block entries, plus the users
+    who block the sender. `known`, a `MemberList` from an earlier call, is reused instead of
+    reading the membership while the room's `members_version` and member count still match
+    it: every change made here bumps the version, and a member removed by a user's deletion
+    (ON DELETE CASCADE) lowers the count. Rows are read by position: on a 2,000-member room
+    attribute access by name costs more than the query.
     """
     head = conn.execute(_FANOUT_ROOM, {"id": room_id, "app": app_uuid, "kind": kind}).first()
     if head is None:
         return None
+    version, count = head[1], head[2]
+    if known is None or known.version != version or known.count != count:
+        known = _member_list(conn, uuid.UUID(app_uuid), room_id, version)
+    out = Fanout(room_id, head[0], known)
+    at = known.index.get(sender_key)
+    if at is not None:
+        out.sender, out.sender_role = known.users[at], known.roles[at]
     app = uuid.UUID(app_uuid)
-    out = Fanout(room_id, head.mute_until, [])
-    members = out.members
-    append = members.append
-    parse = _uuid
-    loads = orjson.loads
-    # columns: id, uuid, username, username_key, nickname, activated, created, modified, token_epoch, profile, role
-    for r in conn.execute(_FANOUT_MEMBERS, {"id": room_id}):
-        profile = r[9]
-        user = User(
-            r[0], parse(r[1]), app, r[2], r[4], r[5], r[6], r[7], r[8], loads(profile) if profile != "{}" else {}
-        )
-        if r[3] == sender_key:
-            out.sender, out.sender_role = user, r[10]
-        append(user)
     if out.sender is None:
         found = conn.execute(_SENDER, {"app": app_uuid, "key": sender_key}).first()
         if found is None:

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select
 
 from hxim.model import Message
+from hxim.storage.database import Query
 from hxim.storage.tables import messages, offline
 
 __all__ = [
@@ -25,7 +26,7 @@ __all__ = [
 
 _INSERT_MESSAGE = insert(messages)
 _INSERT_OFFLINE = insert(offline)
-_OFFLINE_COUNT = select(func.count()).select_from(offline).where(offline.c.user_id == bindparam("user"))
+_OFFLINE_COUNT = Query(select(func.count()).select_from(offline).where(offline.c.user_id == bindparam("user")))
 _OFFLINE_PENDING = select(offline.c.message_id).where(
     offline.c.user_id == bindparam("user"), offline.c.message_id == bindparam("message")
 )
@@ -71,7 +72,7 @@ def store_message_groups_txn(conn: Connection, groups: list[list[tuple[Message, 
 
 
 def offline_count_txn(conn: Connection, user_id: int) -> int:
-    return conn.execute(_OFFLINE_COUNT, {"user": user_id}).scalar_one()
+    return int(_OFFLINE_COUNT.scalar(conn, user=user_id))
 
 
 def offline_pending_txn(conn: Connection, user_id: int, message_id: int) -> bool:

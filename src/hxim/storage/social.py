@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hxim.storage.database import Query
 from hxim.storage.tables import blocks, contacts, users
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
 ]
 
 
-_BLOCKERS = select(blocks.c.owner_id).where(
-    blocks.c.blocked_id == bindparam("sender"), blocks.c.owner_id.in_(bindparam("owners", expanding=True))
+_BLOCKERS = Query(
+    select(blocks.c.owner_id).where(
+        blocks.c.blocked_id == bindparam("sender"), blocks.c.owner_id.in_(bindparam("owners", expanding=True))
+    )
 )
 _CONTACT_PAIRS = select(contacts.c.owner_id, contacts.c.contact_id).where(
     contacts.c.owner_id.in_(bindparam("owners", expanding=True)),
@@ -124,4 +127,4 @@ def blocked_by_txn(conn: Connection, sender_id: int, owner_ids: list[int]) -> se
     """Which of `owner_ids` have blocked `sender_id`."""
     if not owner_ids:
         return set()
-    return {r.owner_id for r in conn.execute(_BLOCKERS, {"sender": sender_id, "owners": owner_ids})}
+    return {row[0] for row in _BLOCKERS.all(conn, sender=sender_id, owners=owner_ids)}

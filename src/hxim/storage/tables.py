@@ -38,6 +38,8 @@ __all__ = [
     "room_mutes",
     "room_whitelist",
     "room_super_admins",
+    "app_users",
+    "app_group_faces",
 ]
 
 metadata = MetaData(
@@ -127,14 +129,16 @@ messages = Table(
     Index(None, "app_uuid", "timestamp", "id"),
 )
 
+# One row per (recipient, message) still to deliver. Kept lean because a group message writes
+# one row per offline member: a single B-tree on SQLite (WITHOUT ROWID), no index on
+# message_id and no foreign key to messages (offline rows are removed by user, on delivery or
+# with the user).
 offline = Table(
     "offline",
     metadata,
     Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "message_id", BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Index(None, "message_id"),
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
 
 chatfiles = Table(
@@ -172,6 +176,7 @@ rooms = Table(
     Column("maxusers", Integer, nullable=False),
     Column("custom", Text, nullable=False, server_default=""),
     Column("mute_until", BigInteger, nullable=False, server_default="0"),  # mute-all; 0 = off
+    Column("members_version", Integer, nullable=False, server_default="0"),  # bumped by member/role changes
     Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("modified", BigInteger, nullable=False),
@@ -223,4 +228,37 @@ room_super_admins = Table(
     Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
     Column("created", BigInteger, nullable=False),
     Index(None, "app_uuid", "created"),
+)
+
+# --- the app API (/api/v2/easemob): the app's own accounts and its group faces -------------
+# An app user is the app's account with a numeric id (its IM username is that id as a string);
+# `password_hash` is bcrypt (null: no password). JSON profile fields are stored as JSON text.
+
+app_users = Table(
+    "app_users",
+    metadata,
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("password_hash", String(128)),
+    Column("name", String(255)),
+    Column("bio", Text),
+    Column("sex", Integer, nullable=False, server_default="0"),
+    Column("location", String(255)),
+    Column("avatar", Text),
+    Column("bg", Text),
+    Column("verified", Text),
+    Column("extra", Text),
+    Column("certification", Text),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+app_group_faces = Table(
+    "app_group_faces",
+    metadata,
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", String(64), primary_key=True),
+    Column("face", String(2048), nullable=False),  # a chat-file UUID or an http(s) URL
+    Column("updated_at", BigInteger, nullable=False),
 )

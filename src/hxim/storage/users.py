@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from hxim.model import Credentials, ScramKeys, User
+from hxim.storage.database import Query
 from hxim.storage.tables import users
 
 __all__ = [
@@ -41,10 +42,16 @@ _ENTITY_COLUMNS = (
 
 
 # Hot statements are built once; executing a prebuilt statement skips SQL construction.
-_BY_KEY = select(*_ENTITY_COLUMNS).where(users.c.app_uuid == bindparam("app"), users.c.username_key == bindparam("key"))
-_BY_UUID = select(*_ENTITY_COLUMNS).where(users.c.app_uuid == bindparam("app"), users.c.uuid == bindparam("uuid"))
-_BY_KEYS = select(*_ENTITY_COLUMNS).where(
-    users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
+_BY_KEY = Query(
+    select(*_ENTITY_COLUMNS).where(users.c.app_uuid == bindparam("app"), users.c.username_key == bindparam("key"))
+)
+_BY_UUID = Query(
+    select(*_ENTITY_COLUMNS).where(users.c.app_uuid == bindparam("app"), users.c.uuid == bindparam("uuid"))
+)
+_BY_KEYS = Query(
+    select(*_ENTITY_COLUMNS).where(
+        users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
+    )
 )
 _KEYS_TAKEN = select(users.c.username_key).where(
     users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
@@ -53,17 +60,19 @@ _INSERT = insert(users)
 
 
 def _user(row: Any) -> User:
+    """A User from a row whose first columns are `_ENTITY_COLUMNS` (a Row or a plain tuple)."""
+    ident, user_uuid, app_uuid, username, nickname, activated, created, modified, epoch, profile = row[:10]
     return User(
-        id=row.id,
-        uuid=uuid.UUID(row.uuid),
-        app_uuid=uuid.UUID(row.app_uuid),
-        username=row.username,
-        nickname=row.nickname,
-        activated=bool(row.activated),
-        created=row.created,
-        modified=row.modified,
-        token_epoch=row.token_epoch,
-        profile=orjson.loads(row.profile) if row.profile not in ("{}", "", None) else {},
+        id=ident,
+        uuid=uuid.UUID(user_uuid),
+        app_uuid=uuid.UUID(app_uuid),
+        username=username,
+        nickname=nickname,
+        activated=bool(activated),
+        created=created,
+        modified=modified,
+        token_epoch=epoch,
+        profile=orjson.loads(profile) if profile not in ("{}", "", None) else {},
     )
 
 
@@ -117,18 +126,18 @@ def insert_users_txn(conn: Connection, app_uuid: str, new: list[NewUser]) -> lis
 
 
 def get_user_txn(conn: Connection, app_uuid: str, key: str) -> User | None:
-    row = conn.execute(_BY_KEY, {"app": app_uuid, "key": key}).first()
+    row = _BY_KEY.first(conn, app=app_uuid, key=key)
     return _user(row) if row else None
 
 
 def get_user_by_uuid_txn(conn: Connection, app_uuid: str, user_uuid: str) -> User | None:
-    row = conn.execute(_BY_UUID, {"app": app_uuid, "uuid": user_uuid}).first()
+    row = _BY_UUID.first(conn, app=app_uuid, uuid=user_uuid)
     return _user(row) if row else None
 
 
 def get_users_by_keys_txn(conn: Connection, app_uuid: str, keys: list[str]) -> list[User]:
     """The users with these case-folded names, in the order of `keys` (missing ones left out)."""
-    found = {u.key: u for u in map(_user, conn.execute(_BY_KEYS, {"app": app_uuid, "keys": keys}))}
+    found = {u.key: u for u in map(_user, _BY_KEYS.all(conn, app=app_uuid, keys=keys))}
     return [found[k] for k in keys if k in found]
 
 

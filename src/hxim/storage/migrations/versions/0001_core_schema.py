@@ -131,21 +131,14 @@ def upgrade() -> None:
     op.create_table(
         "offline",
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("message_id", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["message_id"], ["messages.id"], name=op.f("fk_offline_message_id_messages"), ondelete="CASCADE"
-        ),
+        sa.Column("message_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_offline_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "message_id", name=op.f("pk_offline")),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("offline", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_offline_message_id"), ["message_id"], unique=False)
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("offline", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_offline_message_id"))
 
     op.drop_table("offline")
     with op.batch_alter_table("contacts", schema=None) as batch_op:

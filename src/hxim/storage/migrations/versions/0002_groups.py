@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("maxusers", sa.Integer(), nullable=False),
         sa.Column("custom", sa.Text(), server_default="", nullable=False),
         sa.Column("mute_until", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("members_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("owner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.Column("modified", sa.BigInteger(), nullable=False),

@@ -1,0 +1,170 @@
+"""Blocking command (XEP-0191), and the Web IM SDK's XEP-0016 privacy list `special`
+(webim-xmpp.md §5b), both over the REST block list (easemob-rest.md §4.5).
+
+`<blocklist/>` lists the blocked users; `<block>` adds items, `<unblock>` removes them (all of
+them when it carries no item), through `ContactService.block`/`unblock`, and the change is
+pushed to every bound resource of the user. The privacy list `special` is the same list: a get
+returns it as `deny` items, a set replaces it (an empty list clears it) and is followed by the
+SDK's push. Only `special` exists; `active`/`default` are accepted and change nothing. Blocked
+senders' messages are refused in `messaging` (the service decides who blocks whom).
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+from hxim import errors
+from hxim.xmpp.jid import JID
+from hxim.xmpp.stanza import iq_result, local_name
+
+if TYPE_CHECKING:
+    from hxim.c2s.dispatch import Dispatcher
+    from hxim.c2s.session import C2SSession
+
+__all__ = ["NS", "PRIVACY", "register"]
+
+NS = "urn:xmpp:blocking"
+_B = "{" + NS + "}"
+PRIVACY = "jabber:iq:privacy"
+_P = "{" + PRIVACY + "}"
+SPECIAL = "special"
+
+
+async def on_get(session: C2SSession, el: ET.Element) -> bool:
+    if not session.ctx.is_server(JID.try_parse(el.get("to")), session) or local_name(el[0].tag) != "blocklist":
+        return False
+    assert session.user is not None
+    names = await session.ctx.node.contacts.blocked_names(session.user)
+    out = ET.Element(_B + "blocklist")
+    out.extend(ET.Element(_B + "item", {"jid": session.peer_jid(n)}) for n in names)
+    session.send(iq_result(el, out))
+    return True
+
+
+async def on_set(session: C2SSession, el: ET.Element) -> bool:
+    if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
+        return False
+    command = local_name(el[0].tag)
+    if command not in ("block", "unblock"):
+        return False
+    ctx, app, user = session.ctx, session.app, session.user
+    assert app is not None and user is not None
+    names: list[str] = []
+    for item in el[0].findall(_B + "item"):
+        jid = JID.try_parse(item.get("jid"))
+        peer = await ctx.resolve_user(jid) if jid is not None else None
+        if peer is None or peer[0].uuid != app.uuid:
+            session.reply_error(el, "item-not-found", "No such user.")
+            return True
+        names.append(peer[1])
+    contacts = ctx.node.contacts
+    try:
+        if command == "block":
+            if not names:
+                session.reply_error(el, "bad-request", "Name at least one user to block.")
+                return True
+            names = await contacts.block(app, user, names)
+        else:
+            if not names:
+                names = await contacts.blocked_names(user)
+            for name in names:
+                await contacts.unblock(app, user, name)
+    except errors.HximError as exc:
+        session.reply_error(el, exc.condition or "not-acceptable")
+        return True
+    session.send(iq_result(el))
+    _push(session, command, names)
+    return True
+
+
+def _push(session: C2SSession, command: str, names: list[str]) -> None:
+    """XEP-0191 pushes to every bound resource of the user, then the SDK's privacy push (§5b)."""
+    app, user = session.app, session.user
+    assert app is not None and user is not None
+    for s in session.ctx.sessions(app, user.key):
+        payload = ET.Element(_B + command)
+        payload.extend(ET.Element(_B + "item", {"jid": s.peer_jid(n)}) for n in names)
+        iq = ET.Element("{jabber:client}iq", {"type": "set", "id": "push" + secrets.token_hex(6), "to": s.full_jid})
+        iq.append(payload)
+        s.send(iq)
+        if s.json_bodies:
+            query = ET.Element(_P + "query")
+            ET.SubElement(query, _P + "list", {"name": SPECIAL})
+            iq = ET.Element("{jabber:client}iq", {"type": "set", "id": "push" + secrets.token_hex(6), "to": s.full_jid})
+            iq.append(query)
+            s.send(iq)
+
+
+async def on_privacy_get(session: C2SSession, el: ET.Element) -> bool:
+    if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
+        return False
+    assert session.user is not None
+    lists = el[0].findall(_P + "list")
+    query = ET.Element(_P + "query")
+    if not lists:
+        ET.SubElement(query, _P + "active", {"name": SPECIAL})
+        ET.SubElement(query, _P + "default", {"name": SPECIAL})
+        ET.SubElement(query, _P + "list", {"name": SPECIAL})
+    elif len(lists) == 1 and lists[0].get("name") == SPECIAL:
+        out = ET.SubElement(query, _P + "list", {"name": SPECIAL})
+        names = await session.ctx.node.contacts.blocked_names(session.user)
+        for order, name in enumerate(names, start=2):
+            attrs = {"action": "deny", "order": str(order), "type": "jid", "value": session.peer_jid(name)}
+            item = ET.SubElement(out, _P + "item", attrs)
+            ET.SubElement(item, _P + "message")
+    else:
+        session.reply_error(el, "item-not-found", "Only the list 'special' exists.")
+        return True
+    session.send(iq_result(el, query))
+    return True
+
+
+async def on_privacy_set(session: C2SSession, el: ET.Element) -> bool:
+    ctx, app, user = session.ctx, session.app, session.user
+    if not ctx.is_server(JID.try_parse(el.get("to")), session):
+        return False
+    assert app is not None and user is not None
+    lists = el[0].findall(_P + "list")
+    if not lists:  # <active/> or <default/>: 'special' always is both
+        session.send(iq_result(el))
+        return True
+    if len(lists) != 1 or lists[0].get("name") != SPECIAL:
+        session.reply_error(el, "feature-not-implemented", "Only the list 'special' is kept.")
+        return True
+    wanted: dict[str, None] = {}
+    for item in lists[0].findall(_P + "item"):
+        if item.get("action") != "deny" or item.get("type") != "jid":
+            continue
+        jid = JID.try_parse(item.get("value"))
+        peer = await ctx.resolve_user(jid) if jid is not None else None
+        if peer is None or peer[0].uuid != app.uuid:
+            session.reply_error(el, "item-not-found", "No such user.")
+            return True
+        wanted[peer[1]] = None
+    contacts = ctx.node.contacts
+    current = {n.lower() for n in await contacts.blocked_names(user)}
+    try:
+        added = [n for n in wanted if n not in current]
+        if added:
+            await contacts.block(app, user, added)
+        removed = [n for n in current if n not in wanted]
+        for name in removed:
+            await contacts.unblock(app, user, name)
+    except errors.HximError as exc:
+        session.reply_error(el, exc.condition or "not-acceptable")
+        return True
+    session.send(iq_result(el))
+    if added:
+        _push(session, "block", added)
+    if removed:
+        _push(session, "unblock", removed)
+    return True
+
+
+def register(table: Dispatcher) -> None:
+    table.register("iq", "get", NS, on_get)
+    table.register("iq", "set", NS, on_set)
+    table.register("iq", "get", PRIVACY, on_privacy_get)
+    table.register("iq", "set", PRIVACY, on_privacy_set)

@@ -1,0 +1,103 @@
+"""The roster (RFC 6121 §2) is the contact list of the REST API (easemob-rest.md §4).
+
+Every contact is an item with `subscription='both'` (Easemob friendships are mutual). A roster
+get lists the contacts; a roster set adds the contact (both sides at once) and a set with
+`subscription='remove'` removes it, through the same `ContactService` calls as REST. Every
+change, REST ones included (`changed`, a service hook), is pushed to every bound resource of
+*both* users (webim-xmpp.md §5.1).
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+from hxim import errors
+from hxim.model import App, User
+from hxim.xmpp.jid import JID
+from hxim.xmpp.stanza import iq_result
+
+if TYPE_CHECKING:
+    from hxim.c2s.context import C2S
+    from hxim.c2s.dispatch import Dispatcher
+    from hxim.c2s.session import C2SSession
+
+__all__ = ["NS", "changed", "register"]
+
+NS = "jabber:iq:roster"
+_Q = "{" + NS + "}"
+_IQ = "{jabber:client}iq"
+
+
+def _item(session: C2SSession, username: str, subscription: str) -> ET.Element:
+    attrs = {"jid": session.peer_jid(username), "subscription": subscription}
+    if subscription != "remove":
+        attrs["name"] = username
+    return ET.Element(_Q + "item", attrs)
+
+
+def push(session: C2SSession, username: str, subscription: str) -> None:
+    query = ET.Element(_Q + "query")
+    query.append(_item(session, username, subscription))
+    iq = ET.Element(_IQ, {"type": "set", "id": "push" + secrets.token_hex(6), "to": session.full_jid})
+    iq.append(query)
+    session.send(iq)
+
+
+def changed(ctx: C2S, app: App, owner: User, friend: User, added: bool) -> None:
+    """A `ContactService` hook: the pair (owner, friend) became contacts or stopped being, over
+    REST or XMPP. Update the cached contact sets and push the change to every bound resource of
+    both (webim-xmpp.md §5.1)."""
+    subscription = "both" if added else "remove"
+    for me, other in ((owner, friend), (friend, owner)):
+        for s in ctx.sessions(app, me.key):
+            if s.contacts is not None:
+                if added:
+                    s.contacts.add(other.key)
+                else:
+                    s.contacts.discard(other.key)
+            push(s, other.username, subscription)
+
+
+async def on_get(session: C2SSession, el: ET.Element) -> bool:
+    if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
+        return False
+    assert session.user is not None
+    names = await session.ctx.node.contacts.names(session.user)
+    session.contacts = {n.lower() for n in names}
+    query = ET.Element(_Q + "query")
+    query.extend(_item(session, name, "both") for name in names)
+    session.send(iq_result(el, query))
+    return True
+
+
+async def on_set(session: C2SSession, el: ET.Element) -> bool:
+    if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
+        return False
+    items = el[0].findall(_Q + "item")
+    if len(items) != 1:
+        session.reply_error(el, "bad-request", "A roster set carries exactly one item.")
+        return True
+    item = items[0]
+    jid = JID.try_parse(item.get("jid"))
+    peer = await session.ctx.resolve_user(jid) if jid is not None else None
+    app, user, node = session.app, session.user, session.ctx.node
+    assert app is not None and user is not None
+    if peer is None or peer[0].uuid != app.uuid:
+        session.reply_error(el, "item-not-found", "No such user.")
+        return True
+    try:
+        if item.get("subscription") == "remove":
+            await node.contacts.remove(app, user, peer[1])  # the service's hook pushes the change
+        else:
+            await node.contacts.add(app, user, peer[1])
+        session.send(iq_result(el))
+    except errors.HximError as exc:
+        session.reply_error(el, exc.condition or "not-acceptable")
+    return True
+
+
+def register(table: Dispatcher) -> None:
+    table.register("iq", "get", NS, on_get)
+    table.register("iq", "set", NS, on_set)

@@ -1,0 +1,520 @@
+"""One client session, for both transports (ARCHITECTURE.md rule 2: only the framing differs).
+
+A `C2SSession` drives a sans-I/O `C2SStream` with the bytes its transport reads
+(`received()`), answers the stream's decisions (SASL against the user service, resource
+binding in the hub's registry), hands stanzas to the dispatch table, and owns one bounded
+outbound queue drained by one writer task. It implements the hub's `Session` protocol: the
+router calls `deliver(message)` without awaiting; when more than `xmpp_queue_max` stored
+messages wait to be written the session is closed (`policy-violation`), and the messages stay in
+storage (ARCHITECTURE.md rule 3).
+
+How a stored message is rendered (docs/routing.md): a session speaks *Easemob JSON* (the
+`{"from","to","bodies","ext"}` object in `<body>`, webim-xmpp.md §4) when its resource starts
+with `webim` (the Web IM SDK's resource) or once its client has sent such a body; otherwise a
+single `txt` body is sent as plain text and anything else as the JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from hxim import errors
+from hxim.model import App, Message, User
+from hxim.xmpp import namespaces as ns
+from hxim.xmpp.errors import STANZA_CONDITIONS
+from hxim.xmpp.events import (
+    AuthRequested,
+    BindRequested,
+    Bound,
+    CredentialsRequested,
+    StanzaReceived,
+    StartTLS,
+    StreamClosed,
+)
+from hxim.xmpp.jid import JID, user_node
+from hxim.xmpp.reader import Framing
+from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, serialize
+from hxim.xmpp.stream import C2SStream
+
+if TYPE_CHECKING:
+    from hxim.c2s.context import C2S
+
+__all__ = ["C2SSession", "Transport", "CLIENT", "copy_to"]
+
+log = logging.getLogger("hxim.c2s")
+
+CLIENT = "{" + ns.CLIENT + "}"
+DELAY_NS = "urn:xmpp:delay"
+RECEIPTS_NS = "urn:xmpp:receipts"
+
+_CLOSE_TEXT = {
+    "conflict": "Replaced by new connection",
+    "policy-violation": "The session was ended by the server.",
+    "not-authorized": "The account is no longer allowed to log in.",
+    "connection-timeout": "The connection was idle for too long.",
+    "system-shutdown": "The server is shutting down.",
+}
+
+
+class Transport(Protocol):
+    """Moves bytes for one connection: TCP writes them back to back, WebSocket one message each."""
+
+    async def write(self, chunks: Sequence[bytes]) -> None: ...
+
+    async def start_tls(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _Flush:
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+
+
+class _Delivery:
+    __slots__ = ("message", "delayed")
+
+    def __init__(self, message: Message, delayed: bool) -> None:
+        self.message = message
+        self.delayed = delayed
+
+
+_END = object()
+
+
+class C2SSession:
+    """A client connection from its first byte to its close; a hub `Session` once bound."""
+
+    def __init__(
+        self,
+        ctx: C2S,
+        transport: Transport,
+        *,
+        framing: Framing,
+        mechanisms: Sequence[str],
+        starttls: bool = False,
+        tls_required: bool = False,
+        secure: bool = False,
+        peer: str = "",
+    ) -> None:
+        s = ctx.settings
+        self.ctx = ctx
+        self.transport = transport
+        self.framing: Framing = framing
+        self.peer = peer
+        self.stream = C2SStream(
+            ctx.domain,
+            framing=framing,
+            mechanisms=mechanisms,
+            starttls=starttls,
+            tls_required=tls_required,
+            secure=secure,
+            from_policy="stamp",  # webim-xmpp.md §3.10: the SDK stamps its own computed JID
+            max_stanza_bytes=s.xmpp_max_stanza_bytes,
+        )
+        self.xmlns_attr = "" if framing == "tcp" else f" xmlns='{ns.CLIENT}'"
+        # the hub's Session protocol
+        self.app_uuid = uuid.UUID(int=0)
+        self.user_key = ""
+        self.resource = ""
+        # identity, once authenticated
+        self.app: App | None = None
+        self.user: User | None = None
+        self.prefix: str | None = None  # the appkey in this client's JIDs; None: `{username}@domain`
+        self.jid: JID | None = None  # bare once authenticated, full once bound
+        # presence
+        self._available = False
+        self.initial_presence_done = False
+        self.priority = 0
+        self.presence: ET.Element | None = None  # the last available presence, for probes
+        self.contacts: set[str] | None = None  # contact keys, loaded with the initial presence
+        self.json_bodies = False
+        # output
+        self._queue: deque[Any] = deque()
+        self._queued_messages = 0
+        self._held: list[Message] | None = None  # live messages held back during the offline replay
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._ended = False  # _END queued: nothing more is written
+        self.registered = False
+        # flood limit (token bucket over stanzas received)
+        self._rate = s.xmpp_flood_rate
+        self._burst = float(s.xmpp_flood_burst)
+        self._tokens = self._burst
+        self._last = time.monotonic()
+        self._handshake: asyncio.TimerHandle | None = None
+
+    # --- the hub's Session protocol ---------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self._available and not self._ended
+
+    def deliver(self, message: Message) -> bool:
+        if self._ended:
+            return False
+        if self._held is not None:
+            if len(self._held) >= self.ctx.settings.xmpp_queue_max:
+                self.close("policy-violation", "Too many stanzas are waiting for this client.")
+                return False
+            self._held.append(message)
+            return True
+        return self._enqueue_message(message, False)
+
+    def close(self, reason: str | None = None, text: str | None = None) -> None:
+        """End the session: a stream error `reason` (None: a normal close), then the connection."""
+        if self._ended:
+            return
+        self.stream.close(reason, text or (_CLOSE_TEXT.get(reason) if reason else None))
+        self._pull_stream()
+        self._end()
+
+    # --- life cycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.ctx.open_sessions.add(self)
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        timeout = self.ctx.settings.xmpp_handshake_timeout_seconds
+        self._handshake = asyncio.get_running_loop().call_later(timeout, self._handshake_expired)
+
+    def _handshake_expired(self) -> None:
+        if not self.registered:
+            self.close("connection-timeout", "No resource was bound in time.")
+
+    @property
+    def finished(self) -> bool:
+        return self._ended
+
+    async def connection_lost(self) -> None:
+        """The transport stopped reading (peer gone, or we closed): forget the session and let the
+        writer finish what it can."""
+        if not self._ended:
+            self.stream.connection_lost()
+            self._end()
+        self._teardown()
+        writer = self._writer
+        if writer is not None and not writer.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), 5)
+            except (TimeoutError, asyncio.CancelledError):
+                writer.cancel()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._queue.append(_END)
+        self._wake.set()
+        self._teardown()
+
+    def _teardown(self) -> None:
+        self.ctx.open_sessions.discard(self)
+        if self._handshake is not None:
+            self._handshake.cancel()
+            self._handshake = None
+        was_available = self._available
+        self._available = False
+        if self.registered:
+            self.registered = False
+            self.ctx.node.registry.remove(self)
+        if was_available:
+            from hxim.c2s.presence import broadcast_unavailable
+
+            broadcast_unavailable(self)
+
+    # --- input ------------------------------------------------------------------------------------
+    async def received(self, data: bytes | str) -> None:
+        """Bytes read from the transport (TCP: a chunk; WebSocket: one text message)."""
+        if self._ended:
+            return
+        self.stream.feed(data)
+        await self._process()
+
+    async def _process(self) -> None:
+        while True:
+            events = self.stream.events_received()
+            if not events:
+                break
+            for ev in events:
+                try:
+                    await self._on_event(ev)
+                except Exception:
+                    log.exception("c2s: failure while handling %r from %s", type(ev).__name__, self.jid or self.peer)
+                    self.close("internal-server-error", "The server failed to handle that.")
+                if self._ended:
+                    break
+            if self._ended:
+                break
+        self._pull_stream()
+
+    async def _on_event(self, ev: object) -> None:
+        if isinstance(ev, StanzaReceived):
+            if self._flooding():
+                self.close("policy-violation", "Too many stanzas in too short a time.")
+                return
+            self._pull_stream()
+            if not await self.ctx.dispatch.dispatch(self, ev.kind, ev.element):
+                self._unhandled(ev)
+        elif isinstance(ev, AuthRequested):
+            await self._auth_plain(ev)
+        elif isinstance(ev, CredentialsRequested):
+            await self._auth_scram(ev)
+        elif isinstance(ev, BindRequested):
+            self._bind(ev)
+        elif isinstance(ev, Bound):
+            if self._handshake is not None:
+                self._handshake.cancel()
+                self._handshake = None
+        elif isinstance(ev, StartTLS):
+            self._pull_stream()
+            await self.flush()
+            try:
+                await self.transport.start_tls()
+            except Exception as exc:  # a failed handshake ends the connection
+                log.info("c2s: TLS handshake with %s failed: %s", self.peer, exc)
+                self.stream.connection_lost()
+                self._end()
+                return
+            self.stream.tls_established()
+        elif isinstance(ev, StreamClosed):
+            self._pull_stream()
+            self._end()
+
+    def _flooding(self) -> bool:
+        if not self._rate:
+            return False
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            return True
+        self._tokens -= 1
+        return False
+
+    def _unhandled(self, ev: StanzaReceived) -> None:
+        """RFC 6120 §8.4: an IQ get/set nobody serves gets `service-unavailable`; other stanzas
+        nobody takes are dropped."""
+        if ev.kind == "iq" and ev.type in ("get", "set"):
+            self.reply_error(ev.element, "service-unavailable")
+
+    # --- authentication ---------------------------------------------------------------------------
+    def _authenticated(self, app: App, user: User, prefix: str | None) -> JID:
+        self.app, self.user, self.prefix = app, user, prefix
+        self.app_uuid = app.uuid
+        self.user_key = user.key
+        return JID(user_node(prefix, user.username), self.ctx.domain)
+
+    async def _auth_plain(self, ev: AuthRequested) -> None:
+        found = await self.ctx.resolve_node(ev.username)
+        if found is None:
+            self.stream.reject("not-authorized")
+            return
+        app, name, prefix = found
+        node = self.ctx.node
+        try:
+            if ev.password.startswith("$t$"):
+                grant = node.tokens.check(ev.password[3:])
+                if grant.app_uuid != app.uuid:
+                    raise errors.bad_access_token("Unable to authenticate")
+                user = await node.users.user_for_grant(app, grant)
+                if user.key != name:
+                    raise errors.bad_access_token("Unable to authenticate")
+            else:
+                user = await node.users.authenticate(app, name, ev.password)
+        except errors.HximError as exc:
+            self.stream.reject("account-disabled" if exc.error == "unauthorized" else "not-authorized")
+            return
+        jid = self._authenticated(app, user, prefix)
+        if ev.authzid and ev.authzid != ev.username and JID.try_parse(ev.authzid) != jid:
+            self.stream.reject("invalid-authzid")
+            return
+        self.stream.accept(jid)
+
+    async def _auth_scram(self, ev: CredentialsRequested) -> None:
+        found = await self.ctx.resolve_node(ev.username)
+        creds = None
+        if found is not None:
+            app, name, prefix = found
+            stored = await self.ctx.node.users.credentials(app, name)
+            if stored is not None and stored[0].activated:
+                user, creds = stored
+                jid = self._authenticated(app, user, prefix)
+                if ev.authzid and JID.try_parse(ev.authzid) != jid and ev.authzid != ev.username:
+                    self.stream.reject("invalid-authzid")
+                    return
+                self.stream.provide_credentials(creds, jid)
+                return
+        self.stream.provide_credentials(None, None)
+
+    def _bind(self, ev: BindRequested) -> None:
+        self.resource = ev.resource
+        self.jid = ev.jid
+        if ev.resource.lower().startswith("webim"):
+            self.json_bodies = True
+        old = self.ctx.node.registry.add(self)
+        self.registered = True
+        if old is not None:
+            old.close("conflict")
+        self.stream.bind_ok()
+
+    # --- addressing helpers -----------------------------------------------------------------------
+    def peer_jid(self, username: str) -> str:
+        """A user of this session's app as this client addresses users."""
+        return f"{user_node(self.prefix, username)}@{self.ctx.domain}"
+
+    def room_jid(self, room_id: str) -> str:
+        node = room_id if self.prefix is None else f"{self.prefix}_{room_id}"
+        return f"{node}@{self.ctx.muc_domain}"
+
+    @property
+    def full_jid(self) -> str:
+        return str(self.jid) if self.jid is not None else ""
+
+    # --- output -----------------------------------------------------------------------------------
+    def _pull_stream(self) -> None:
+        out = self.stream.data_to_send()
+        if out and not self._ended:
+            self._queue.extend(out)
+            self._wake.set()
+
+    def send(self, stanza: ET.Element | bytes) -> None:
+        """Queue a stanza for this client (an element, or bytes framed for this session)."""
+        if self._ended:
+            return
+        self._pull_stream()
+        self._queue.append(stanza if isinstance(stanza, bytes) else self.serialize(stanza))
+        self._wake.set()
+
+    def serialize(self, el: ET.Element) -> bytes:
+        return serialize(el, ns.CLIENT if self.framing == "tcp" else None)
+
+    def reply_error(self, el: ET.Element, condition: str, text: str | None = None) -> None:
+        """A stanza error in reply to `el` (never to an error, RFC 6120 §8.3.1)."""
+        if el.get("type") != "error":
+            if condition not in STANZA_CONDITIONS:
+                condition = "undefined-condition"
+            self.send(error_reply(el, condition, text))
+
+    def _enqueue_message(self, message: Message, delayed: bool) -> bool:
+        if self._queued_messages >= self.ctx.settings.xmpp_queue_max:
+            self.close("policy-violation", "Too many stanzas are waiting for this client.")
+            return False
+        self._queued_messages += 1
+        self._queue.append(_Delivery(message, delayed))
+        self._wake.set()
+        return True
+
+    def hold_deliveries(self) -> None:
+        """Until `release_deliveries`, live messages wait behind the offline replay."""
+        self._held = []
+
+    def release_deliveries(self) -> None:
+        held, self._held = self._held, None
+        for message in held or ():
+            if not self._enqueue_message(message, False):
+                break
+
+    def enqueue_offline(self, message: Message) -> bool:
+        return self._enqueue_message(message, True)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been handed to the transport."""
+        writer = self._writer
+        if self._ended or writer is None or writer.done():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Flush(future))
+        self._wake.set()
+        await future
+
+    async def _write_loop(self) -> None:
+        transport = self.transport
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    items = list(self._queue)
+                    self._queue.clear()
+                    chunks: list[bytes] = []
+                    for item in items:
+                        if isinstance(item, bytes):
+                            chunks.append(item)
+                        elif isinstance(item, _Delivery):
+                            self._queued_messages -= 1
+                            chunks.append(self.render_message(item.message, item.delayed))
+                        elif isinstance(item, _Flush):
+                            if chunks:
+                                await transport.write(chunks)
+                                chunks = []
+                            if not item.future.done():
+                                item.future.set_result(None)
+                        elif item is _END:
+                            if chunks:
+                                await transport.write(chunks)
+                            await transport.close()
+                            return
+                    if chunks:
+                        await transport.write(chunks)
+        except Exception as exc:  # the connection broke: the reader notices and tears down
+            log.debug("c2s: write to %s failed: %s", self.peer, exc)
+            self._ended = True
+            try:
+                await transport.close()
+            except Exception:
+                pass
+        finally:
+            for item in self._queue:
+                if isinstance(item, _Flush) and not item.future.done():
+                    item.future.set_result(None)
+
+    # --- rendering stored messages ----------------------------------------------------------------
+    def render_message(self, m: Message, delayed: bool = False) -> bytes:
+        """A stored message as this client expects it (module docstring, docs/routing.md)."""
+        if m.chat_type == "chat":
+            sender = self.peer_jid(m.sender)
+            stype = "chat"
+            extra = ""
+        else:
+            sender = f"{self.room_jid(m.to)}/{escape_attr(m.sender)}"
+            stype = "groupchat"
+            extra = "<roomtype xmlns='easemob:x:roomtype' type='chatroom'/>" if m.chat_type == "chatroom" else ""
+        bodies = m.bodies
+        if not self.json_bodies and len(bodies) == 1 and bodies[0].get("type") == "txt":
+            text = str(bodies[0].get("msg", ""))
+        else:
+            doc = {"from": m.sender, "to": m.to, "bodies": bodies, "ext": m.ext if m.ext is not None else {}}
+            text = orjson.dumps(doc).decode()
+        if self.ctx.receipts.wants(m.id):
+            extra += f"<request xmlns='{RECEIPTS_NS}'/>"
+        if delayed:
+            stamp = datetime.fromtimestamp(m.timestamp / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            extra += f"<delay xmlns='{DELAY_NS}' from='{escape_attr(self.ctx.domain)}' stamp='{stamp}'/>"
+        return (
+            f"<message{self.xmlns_attr} type='{stype}' from='{escape_attr(sender)}' "
+            f"to='{escape_attr(self.full_jid)}' id='{m.id}'><body>{escape_text(text)}</body>{extra}</message>"
+        ).encode()
+
+
+def copy_to(el: ET.Element, sender: C2SSession, target: C2SSession, *, type: str | None = "") -> ET.Element:
+    """`el` addressed from `sender`'s full JID (as `target` writes JIDs) to `target`."""
+    assert sender.user is not None
+    attrs = {k: v for k, v in el.attrib.items() if k not in ("from", "to", "id", "type")}
+    if el.get("id"):
+        attrs["id"] = el.get("id", "")
+    stype = el.get("type") if type == "" else type
+    if stype:
+        attrs["type"] = stype
+    attrs["from"] = f"{target.peer_jid(sender.user.username)}/{sender.resource}"
+    attrs["to"] = target.full_jid
+    out = ET.Element(el.tag, attrs)
+    out.extend(list(el))
+    return out

@@ -1,0 +1,331 @@
+"""`EasemobApi` on this node: the Easemob REST operations without the HTTP hop.
+
+Each method builds the context the REST handler would have (the app, the caller's token
+checked the way the REST surface checks it, the URI the REST call would have had), runs the
+same operation function (`http/easemob_ops.py`, and for groups the rendering of
+`http/groups.py`) and answers `(status, body)`: the body the REST API would have sent. The
+seed APIs therefore see exactly what an app backend calling the REST API sees, rate limits
+and errors included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from hxim import errors
+from hxim.app import Node
+from hxim.easemob_api import EasemobApi, Reply
+from hxim.errors import HximError
+from hxim.http import easemob_ops as ops
+from hxim.http.auth import Access
+from hxim.http.groups import GROUPS, _details, _item
+from hxim.http.render import error_body
+from hxim.model import App, User, now_ms
+from hxim.services.tokens import APP, Grant
+
+__all__ = ["LocalEasemobApi", "build_easemob_apis", "local_base_url"]
+
+Op = Callable[["LocalCtx"], Awaitable[Any]]
+
+
+def local_base_url(node: Node) -> str:
+    """This server's base URL for `uri` fields of calls that did not come over HTTP."""
+    s = node.settings
+    if s.public_url:
+        return s.public_url.rstrip("/")
+    host = s.http_host
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "[::1]"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{s.http_port}"
+
+
+class LocalCtx:
+    """An `OpContext` for one operation run in process."""
+
+    __slots__ = ("node", "app", "started", "grant", "user", "path", "base")
+
+    def __init__(self, node: Node, app: App, started: float, path: str, base: str) -> None:
+        self.node = node
+        self.app = app
+        self.started = started
+        self.grant: Grant | None = None
+        self.user: User | None = None
+        self.path = path
+        self.base = base
+
+    def uri(self, suffix: str | None = None) -> str:
+        return f"{self.base}/{self.app.org}/{self.app.name}{self.path if suffix is None else suffix}"
+
+
+def _seg(name: str) -> str:
+    return quote(name, safe="")
+
+
+class LocalEasemobApi:
+    """The Easemob operations of one local app (`appkey` "ORG#APP", or "" for the default app)."""
+
+    def __init__(self, node: Node, appkey: str = "") -> None:
+        self.node = node
+        self.appkey = appkey
+        self.base = local_base_url(node)
+
+    async def _app(self, path: str) -> App:
+        if self.appkey:
+            org, _, name = self.appkey.partition("#")
+        elif self.node.default_app is not None:
+            org, name = self.node.default_app.org, self.node.default_app.name
+        else:
+            raise errors.app_not_found("", "", path)
+        return await self.node.apps.get(org, name, f"{org}/{name}{path}")
+
+    async def _run(
+        self,
+        token: str | None,
+        family: str,
+        access: Access,
+        method: str,
+        path: str,
+        op: Op,
+        named: str = "",
+    ) -> Reply:
+        started = time.perf_counter()
+        try:
+            app = await self._app(path)
+            if not self.node.limiter.allow(app.id, family):
+                raise errors.reach_limit()
+            ctx = LocalCtx(self.node, app, started, path, self.base)
+            if token is None:
+                # the seed API's own rights: those of the app's admin
+                ctx.grant = Grant(APP, app.uuid, app.uuid, app.token_epoch & 0xFFFFFFFF, 0)
+            else:
+                ctx.grant, ctx.user = await ops.authorize(self.node, app, token, family, access, method, path, named)
+            return 200, await op(ctx)
+        except HximError as err:
+            return err.status, error_body(err, started)
+
+    # --- tokens ------------------------------------------------------------------------------------
+    async def token(self) -> Reply:
+        started = time.perf_counter()
+        try:
+            app = await self._app("/token")
+            if not self.node.limiter.allow(app.id, "token"):
+                raise errors.reach_limit()
+            return 200, ops.issue_admin_token(self.node, app)
+        except HximError as err:
+            return err.status, error_body(err, started)
+
+    # --- users ---------------------------------------------------------------------------------------
+    async def register(self, token: str | None, body: Any) -> Reply:
+        return await self._run(token, "users", Access.REGISTER, "POST", "/users", lambda c: ops.register(c, body))
+
+    async def get_user(self, token: str | None, username: str) -> Reply:
+        return await self._run(
+            token, "users", Access.SELF, "GET", f"/users/{username}", lambda c: ops.get_user(c, username), username
+        )
+
+    async def list_users(self, token: str | None, limit: int, cursor: str | None = None) -> Reply:
+        params = {"limit": [str(limit)]}
+        if cursor is not None:
+            params["cursor"] = [cursor]
+        if not 1 <= limit <= self.node.settings.users_page_max:
+            return 400, error_body(
+                errors.illegal_argument(f"limit must be a number from 1 to {self.node.settings.users_page_max}"),
+                time.perf_counter(),
+            )
+        return await self._run(
+            token, "users", Access.ADMIN, "GET", "/users", lambda c: ops.list_users(c, limit, cursor, params)
+        )
+
+    async def reset_password(self, token: str | None, username: str, newpassword: Any) -> Reply:
+        return await self._run(
+            token,
+            "users",
+            Access.SELF,
+            "PUT",
+            f"/users/{username}/password",
+            lambda c: ops.reset_password(c, username, {"newpassword": newpassword}),
+            username,
+        )
+
+    async def status(self, token: str | None, username: str) -> Reply:
+        return await self._run(
+            token,
+            "status",
+            Access.SELF,
+            "GET",
+            f"/users/{username}/status",
+            lambda c: ops.status(c, username),
+            username,
+        )
+
+    async def offline_count(self, token: str | None, username: str) -> Reply:
+        return await self._run(
+            token,
+            "offline",
+            Access.SELF,
+            "GET",
+            f"/users/{username}/offline_msg_count",
+            lambda c: ops.offline_count(c, username),
+            username,
+        )
+
+    # --- contacts and blocks -------------------------------------------------------------------------
+    async def add_contact(self, token: str | None, owner: str, friend: str) -> Reply:
+        return await self._run(
+            token,
+            "contacts",
+            Access.SELF,
+            "POST",
+            f"/users/{owner}/contacts/users/{friend}",
+            lambda c: ops.add_contact(c, owner, friend),
+            owner,
+        )
+
+    async def remove_contact(self, token: str | None, owner: str, friend: str) -> Reply:
+        return await self._run(
+            token,
+            "contacts",
+            Access.SELF,
+            "DELETE",
+            f"/users/{owner}/contacts/users/{friend}",
+            lambda c: ops.remove_contact(c, owner, friend),
+            owner,
+        )
+
+    async def contacts(self, token: str | None, owner: str) -> Reply:
+        return await self._run(
+            token,
+            "contacts",
+            Access.SELF,
+            "GET",
+            f"/users/{owner}/contacts/users",
+            lambda c: ops.list_contacts(c, owner),
+            owner,
+        )
+
+    async def blocks(self, token: str | None, owner: str) -> Reply:
+        return await self._run(
+            token,
+            "blocks",
+            Access.SELF,
+            "GET",
+            f"/users/{owner}/blocks/users",
+            lambda c: ops.list_blocks(c, owner),
+            owner,
+        )
+
+    # --- messages ------------------------------------------------------------------------------------
+    async def send_message(self, token: str | None, body: dict[str, Any]) -> Reply:
+        return await self._run(
+            token, "messages", Access.ADMIN, "POST", "/messages", lambda c: ops.send_message(c, body)
+        )
+
+    # --- groups (rendered as http/groups.py renders them) ----------------------------------------------
+    async def create_group(self, token: str | None, body: dict[str, Any]) -> Reply:
+        async def op(c: LocalCtx) -> Any:
+            room = await c.node.groups.create(c.app, body)
+            return ops.ok(c, "post", entities=[], data={"groupid": room.room_id})
+
+        return await self._run(token, "chatgroups", Access.ADMIN, "POST", "/chatgroups", op)
+
+    async def groups(self, token: str | None, group_ids: list[str]) -> Reply:
+        joined = ",".join(group_ids)
+
+        async def op(c: LocalCtx) -> Any:
+            found = await c.node.groups.details(c.app, group_ids)
+            if len(group_ids) <= 1 and (not found or found[0][1] is None):
+                raise errors.group_not_found(group_ids[0] if group_ids else joined)
+            now = now_ms()
+            data: list[dict[str, Any]] = []
+            for rid, room, members in found:
+                if room is None:
+                    data.append({"id": rid, "error": "group id doesn't exist"})
+                else:
+                    data.append(_details(GROUPS, room, members, room.muted_all(now)))
+            return ops.ok(c, "get", entities=[], data=data, count=len(data))
+
+        return await self._run(token, "chatgroups", Access.ADMIN, "GET", f"/chatgroups/{joined}", op)
+
+    async def modify_group(self, token: str | None, group_id: str, body: dict[str, Any]) -> Reply:
+        async def op(c: LocalCtx) -> Any:
+            data = await c.node.groups.modify(c.app, group_id, body)
+            return ops.ok(c, "put", entities=[], data=data)
+
+        return await self._run(token, "chatgroups", Access.ADMIN, "PUT", f"/chatgroups/{group_id}", op)
+
+    async def delete_group(self, token: str | None, group_id: str) -> Reply:
+        async def op(c: LocalCtx) -> Any:
+            room = await c.node.groups.delete(c.app, group_id)
+            return ops.ok(c, "delete", entities=[], data={"success": True, "groupid": room.room_id})
+
+        return await self._run(token, "chatgroups", Access.ADMIN, "DELETE", f"/chatgroups/{group_id}", op)
+
+    async def group_admins(self, token: str | None, group_id: str) -> Reply:
+        async def op(c: LocalCtx) -> Any:
+            names = await c.node.groups.admins(c.app, group_id)
+            return ops.ok(c, "get", entities=[], data=names, count=len(names))
+
+        return await self._run(token, "chatgroups", Access.ADMIN, "GET", f"/chatgroups/{group_id}/admin", op)
+
+    async def add_members(self, token: str | None, group_id: str, usernames: list[str]) -> Reply:
+        async def op(c: LocalCtx) -> Any:
+            added = await c.node.groups.add_members(c.app, group_id, usernames)
+            data = {"newmembers": added, "action": "add_member", "groupid": group_id}
+            return ops.ok(c, "post", entities=[], data=data)
+
+        return await self._run(token, "chatgroups", Access.ADMIN, "POST", f"/chatgroups/{group_id}/users", op)
+
+    async def remove_members(self, token: str | None, group_id: str, usernames: list[str]) -> Reply:
+        segment = ",".join(usernames)
+
+        async def op(c: LocalCtx) -> Any:
+            svc = c.node.groups
+            if len(usernames) == 1:
+                user = await svc.remove_member(c.app, group_id, usernames[0])
+                data: Any = {"result": True, "action": "remove_member", "groupid": group_id, "user": user.username}
+            else:
+                items = await svc.remove_members(c.app, group_id, usernames)
+                data = [_item(GROUPS, group_id, "remove_member", i) for i in items]
+            return ops.ok(c, "delete", entities=[], data=data)
+
+        path = f"/chatgroups/{group_id}/users/{segment}"
+        return await self._run(token, "chatgroups", Access.ADMIN, "DELETE", path, op)
+
+    # --- chat files ----------------------------------------------------------------------------------
+    async def chatfile_exists(self, file_uuid: str) -> bool:
+        try:
+            app = await self._app("/chatfiles")
+            await self.node.files.download(app, file_uuid, None, True, True)
+        except HximError:
+            return False
+        return True
+
+    def chatfile_url(self, file_uuid: str, base: str) -> str:
+        if self.appkey:
+            org, _, name = self.appkey.partition("#")
+        elif self.node.default_app is not None:
+            org, name = self.node.default_app.org, self.node.default_app.name
+        else:
+            return ""
+        return f"{base}/{_seg(org)}/{_seg(name)}/chatfiles/{_seg(file_uuid)}"
+
+    async def aclose(self) -> None:
+        return None
+
+
+def build_easemob_apis(node: Node) -> tuple[EasemobApi, EasemobApi]:
+    """The Easemob API of the /hx gateway and of the app API: local, or one shared upstream client."""
+    s = node.settings
+    if s.upstream_base_url:
+        from hxim.upstream import UpstreamEasemobApi
+
+        upstream = UpstreamEasemobApi(s)
+        return upstream, upstream
+    return LocalEasemobApi(node, s.hx_gateway_app), LocalEasemobApi(node, s.app_api_app)

@@ -1,0 +1,286 @@
+"""The `/hx/*` gateway (seed document 000, "IM环信接口文档"; seed-wrappers.md §1).
+
+Eleven `POST` calls with a JSON body. Every answer is HTTP 200 with the envelope
+`{"code", "message", "msg", "data"}`: `code` is the HTTP status of the Easemob operation the
+call stands for, `data` exactly the body the Easemob REST API answers for it (through
+`EasemobApi`: this node's engine, or a remote Easemob in upstream mode), `message` is
+`请求成功` or `请求失败`. The document names the text `message` and shows `msg` for getUser
+(the original code's key), so both are sent with the same text.
+
+The gateway's own refusals: a body without `token` → code 401 `请先获取授权信息`; a body that
+is not a JSON object, a missing required field, a field of the wrong type or an unknown
+`type` → code 400 `请求参数异常`. `/hx/getToken` hands out the app admin token only to loopback
+callers (not proxied) and to callers that send `X-HX-Gateway-Key`; others get code 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hxim.config import Settings
+from hxim.easemob_api import EasemobApi, Reply
+from hxim.http.render import JSON_TYPE
+
+__all__ = ["routes", "SUCCESS", "FAILURE", "NO_TOKEN", "BAD_PARAMS", "FORBIDDEN"]
+
+SUCCESS = "请求成功"
+FAILURE = "请求失败"
+NO_TOKEN = "请先获取授权信息"
+BAD_PARAMS = "请求参数异常"
+FORBIDDEN = "无权获取授权信息"
+TOO_LARGE = "请求体过大"
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+class Refusal(Exception):
+    """A refusal by the gateway itself (not by Easemob): `code` and message, `data` null."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _answer(code: int, message: str, data: Any) -> Response:
+    body = {"code": code, "message": message, "msg": message, "data": data}
+    return Response(orjson.dumps(body), status_code=200, media_type=JSON_TYPE)
+
+
+def _reply(reply: Reply) -> Response:
+    status, data = reply
+    return _answer(status, SUCCESS if status == 200 else FAILURE, data)
+
+
+async def _read_body(request: Request, limit: int) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refusal(413, TOO_LARGE)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refusal(413, TOO_LARGE)
+        chunks.append(chunk)
+    try:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise Refusal(400, BAD_PARAMS) from None
+    if not isinstance(body, dict):
+        raise Refusal(400, BAD_PARAMS)
+    return body
+
+
+def _name(body: dict[str, Any], key: str) -> str:
+    """A required, non-empty string that becomes a path segment (a user name)."""
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise Refusal(400, BAD_PARAMS)
+    return value
+
+
+def _string(body: dict[str, Any], key: str) -> str:
+    """A required string whose content Easemob judges (a password)."""
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise Refusal(400, BAD_PARAMS)
+    return value
+
+
+def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...], default: str | None) -> str:
+    value = body.get(key)
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise Refusal(400, BAD_PARAMS)
+    return value.lower()
+
+
+GatewayCall = Callable[[EasemobApi, Settings, dict[str, Any], str], Awaitable[Reply]]
+
+
+def gateway(
+    body_limit: str = "http_max_body_bytes",
+) -> Callable[[GatewayCall], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a gateway call: read the body, require `token`, render the envelope."""
+
+    def wrap(fn: GatewayCall) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            settings: Settings = request.app.state.node.settings
+            try:
+                body = await _read_body(request, getattr(settings, body_limit))
+                token = body.get("token")
+                if token is None or token == "":
+                    raise Refusal(401, NO_TOKEN)
+                if not isinstance(token, str):
+                    raise Refusal(400, BAD_PARAMS)
+                return _reply(await fn(request.app.state.hx_easemob, settings, body, token))
+            except Refusal as refusal:
+                return _answer(refusal.code, refusal.message, None)
+
+        handle.__name__ = fn.__name__
+        handle.__doc__ = fn.__doc__
+        return handle
+
+    return wrap
+
+
+# --- 1. getToken ----------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def may_get_token(request: Request, settings: Settings) -> bool:
+    """A caller that sends the gateway key, or a loopback caller whose request was not proxied."""
+    key = settings.hx_gateway_key
+    sent = request.headers.get("x-hx-gateway-key")
+    if key and sent is not None and hmac.compare_digest(sent.encode(), key.encode()):
+        return True
+    if not settings.hx_gateway_trust_loopback:
+        return False
+    if any(h in request.headers for h in FORWARDING_HEADERS):
+        return False
+    return _is_loopback(request.client.host if request.client else None)
+
+
+async def get_token(request: Request) -> Response:
+    """The app admin token; the body is ignored."""
+    if not may_get_token(request, request.app.state.node.settings):
+        return _answer(403, FORBIDDEN, None)
+    api: EasemobApi = request.app.state.hx_easemob
+    return _reply(await api.token())
+
+
+# --- 2, 3. registerUser ---------------------------------------------------------------------------
+
+
+@gateway()
+async def register_user(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    """One user (`username`, `password`) or a batch (`users`: [{username, password}, …])."""
+    users = body.get("users")
+    if users is not None:
+        if not isinstance(users, list) or not users:
+            raise Refusal(400, BAD_PARAMS)
+        for entry in users:
+            if not isinstance(entry, dict):
+                raise Refusal(400, BAD_PARAMS)
+            _name(entry, "username")
+            _string(entry, "password")
+        return await api.register(token, users)
+    one: dict[str, Any] = {"username": _name(body, "username"), "password": _string(body, "password")}
+    if isinstance(body.get("nickname"), str):
+        one["nickname"] = body["nickname"]
+    return await api.register(token, one)
+
+
+# --- 4. addFriends --------------------------------------------------------------------------------
+
+
+@gateway()
+async def add_friends(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    """`type` `post` (the default) adds a contact, `delete` removes one."""
+    owner, friend = _name(body, "owner_username"), _name(body, "friend_username")
+    if _choice(body, "type", ("post", "delete"), "post") == "delete":
+        return await api.remove_contact(token, owner, friend)
+    return await api.add_contact(token, owner, friend)
+
+
+# --- 5. getFriends --------------------------------------------------------------------------------
+
+
+@gateway()
+async def get_friends(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    """`type` `contacts` lists the contacts, `blocks` the blocked users."""
+    owner = _name(body, "owner_username")
+    if _choice(body, "type", ("contacts", "blocks"), None) == "blocks":
+        return await api.blocks(token, owner)
+    return await api.contacts(token, owner)
+
+
+# --- 6, 7. getUserStatus, offlineMsgCount ---------------------------------------------------------
+
+
+@gateway()
+async def get_user_status(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    return await api.status(token, _name(body, "username"))
+
+
+@gateway()
+async def offline_msg_count(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    return await api.offline_count(token, _name(body, "owner_username"))
+
+
+# --- 8. sendMessages ------------------------------------------------------------------------------
+
+
+@gateway("message_max_body_bytes")
+async def send_messages(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    """`target_type`, `target` (an array), `msg` (an object), `from` and `ext` (optional)."""
+    target_type, target, msg = body.get("target_type"), body.get("target"), body.get("msg")
+    if not isinstance(target_type, str) or not isinstance(target, list) or not isinstance(msg, dict):
+        raise Refusal(400, BAD_PARAMS)
+    out: dict[str, Any] = {"target_type": target_type, "target": target, "msg": msg}
+    sender = body.get("from")
+    if sender is not None:
+        if not isinstance(sender, str):
+            raise Refusal(400, BAD_PARAMS)
+        out["from"] = sender
+    ext = body.get("ext")
+    if ext is not None:
+        if not isinstance(ext, dict):
+            raise Refusal(400, BAD_PARAMS)
+        out["ext"] = ext
+    return await api.send_message(token, out)
+
+
+# --- 9. resetPassword -----------------------------------------------------------------------------
+
+
+@gateway()
+async def reset_password(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    return await api.reset_password(token, _name(body, "username"), _string(body, "newpassword"))
+
+
+# --- 10, 11. getUser ------------------------------------------------------------------------------
+
+
+@gateway()
+async def get_user(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
+    """`limit` (1–`hx_users_page_max`, optional `cursor`) lists users; otherwise `username` gets one."""
+    limit = body.get("limit")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= settings.hx_users_page_max:
+            raise Refusal(400, BAD_PARAMS)
+        cursor = body.get("cursor")
+        if cursor is not None and (not isinstance(cursor, str) or not cursor):
+            raise Refusal(400, BAD_PARAMS)
+        return await api.list_users(token, limit, cursor)
+    return await api.get_user(token, _name(body, "username"))
+
+
+routes = [
+    Route("/hx/getToken", get_token, methods=["POST"]),
+    Route("/hx/registerUser", register_user, methods=["POST"]),
+    Route("/hx/addFriends", add_friends, methods=["POST"]),
+    Route("/hx/getFriends", get_friends, methods=["POST"]),
+    Route("/hx/getUserStatus", get_user_status, methods=["POST"]),
+    Route("/hx/offlineMsgCount", offline_msg_count, methods=["POST"]),
+    Route("/hx/sendMessages", send_messages, methods=["POST"]),
+    Route("/hx/resetPassword", reset_password, methods=["POST"]),
+    Route("/hx/getUser", get_user, methods=["POST"]),
+]
