@@ -1,7 +1,8 @@
 """Per-app, per-API-family request rate limits: token buckets held by this node.
 
-A bucket holds up to one second's worth of requests and refills continuously; a request
-that finds it empty is refused (`429 reach_limit` on the REST surface).
+A bucket holds one second's worth of requests (at least one request) and refills
+continuously; a request that finds it empty is refused (`429 reach_limit` on the REST
+surface).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ class RateLimiter:
             return True
         now = time.monotonic()
         key = (app_id, family)
-        tokens, stamp = self._buckets.get(key, (rate, now))
-        tokens = min(rate, tokens + (now - stamp) * rate)
+        capacity = max(rate, 1.0)
+        tokens, stamp = self._buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - stamp) * rate)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
             return False

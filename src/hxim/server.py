@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import uvicorn
+import uvloop
 
 from hxim.app import Node
 from hxim.c2s.listener import start_tcp_listener
@@ -65,7 +66,9 @@ def serve(settings: Settings) -> int:
                     session.close("system-shutdown")
 
     try:
-        asyncio.run(run())
+        # uvloop for the whole node: HTTP, WebSocket and the XMPP listener share this loop
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run())
     finally:
         node.close()
     return 0

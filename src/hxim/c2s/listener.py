@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from hxim.c2s.session import C2SSession
@@ -44,8 +44,13 @@ class TcpTransport:
         self.writer.write(b"".join(chunks))
         await self.writer.drain()
 
-    async def start_tls(self) -> None:
+    async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:
         assert self.tls is not None
+        # Reading stops before <proceed/> goes out: the client's ClientHello must reach the TLS
+        # layer, not the plain-text reader's buffer (a race seen under load with uvloop).
+        transport: asyncio.ReadTransport = self.writer.transport  # type: ignore[assignment]
+        transport.pause_reading()
+        await flush()
         await self.writer.start_tls(self.tls)
 
     async def close(self) -> None:

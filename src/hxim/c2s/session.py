@@ -22,7 +22,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,7 +71,8 @@ class Transport(Protocol):
 
     async def write(self, chunks: Sequence[bytes]) -> None: ...
 
-    async def start_tls(self) -> None: ...
+    async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:
+        """Stop reading, `flush()` what is queued (the `<proceed/>`), then run the handshake."""
 
     async def close(self) -> None: ...
 
@@ -275,9 +276,8 @@ class C2SSession:
                 self._handshake = None
         elif isinstance(ev, StartTLS):
             self._pull_stream()
-            await self.flush()
             try:
-                await self.transport.start_tls()
+                await self.transport.start_tls(self.flush)
             except Exception as exc:  # a failed handshake ends the connection
                 log.info("c2s: TLS handshake with %s failed: %s", self.peer, exc)
                 self.stream.connection_lost()

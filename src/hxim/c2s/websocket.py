@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -27,7 +27,8 @@ class WsTransport:
         for chunk in chunks:
             await self.ws.send_text(chunk.decode("utf-8"))
 
-    async def start_tls(self) -> None:  # pragma: no cover - the stream never asks over WebSocket
+    async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:  # pragma: no cover
+        # the stream never asks over WebSocket
         raise RuntimeError("no STARTTLS over WebSocket")
 
     async def close(self) -> None:

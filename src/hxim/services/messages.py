@@ -14,7 +14,7 @@ from typing import Any
 from hxim import errors
 from hxim.config import Settings
 from hxim.hub import Registry, Router
-from hxim.model import App, IdGenerator, Message, User, now_ms
+from hxim.model import App, IdGenerator, Message, User
 from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
@@ -180,11 +180,13 @@ class MessageService:
         bodies: list[dict[str, Any]],
         ext: dict[str, Any] | None,
     ) -> list[tuple[str, Message | None]]:
-        now = now_ms()
         batch: list[tuple[Message, list[int]]] = []
         online_by_msg: list[tuple[Message, list[str]]] = []
         for plan in plans:
-            message = Message(self.ids.next(), app.uuid, plan.chat_type, sender, plan.to, now, bodies, ext)
+            ident = self.ids.next()
+            # the timestamp is the id's own millisecond, so ids and timestamps order alike
+            stamp = IdGenerator.timestamp_of(ident)
+            message = Message(ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext)
             keys = [u.key for u in plan.users]
             online = self.registry.online(app.uuid, keys) if keys else set()
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
