@@ -12,7 +12,7 @@
 # needs: wrk (apt-get install wrk), the repo's .venv, ../shared beside the repo.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-HARNESS=$ROOT/../shared/rest-peers/bench_rest.sh
+SHARED=$(cd "$ROOT/../shared" && pwd)
 PG="" NAME="" OPS="register_batch get_user add_friend send_message offline_count"
 CONNS=16 DURATION=10 REPS=3 BATCH=60 PORT=35380
 while [ $# -gt 0 ]; do
@@ -32,6 +32,17 @@ done
 [ -n "$NAME" ] || NAME=hxim-$([ -n "$PG" ] && echo postgresql || echo sqlite)
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/hxim-bench.XXXXXX)
+# The harness, as shipped, stops under `set -e` when --url is given (its setup block ends in
+# `[ -n "$WORK" ] && ...`, false without a local ejabberd). Run a copy with that line made
+# neutral, beside links to the rest of the harness, so that nothing in ../shared changes.
+mkdir -p "$WORK/harness/rest-peers"
+ln -s "$SHARED/peers" "$WORK/harness/peers"
+for f in rest.lua seed.py measure.py summarize.py results; do
+    ln -s "$SHARED/rest-peers/$f" "$WORK/harness/rest-peers/$f"
+done
+sed 's/^    \[ -n "\$WORK" \] && \(echo "server: .*\)$/    if [ -n "$WORK" ]; then \1; fi/' \
+    "$SHARED/rest-peers/bench_rest.sh" >"$WORK/harness/rest-peers/bench_rest.sh"
+HARNESS=$WORK/harness/rest-peers/bench_rest.sh
 export HXIM_DATA_DIR=$WORK/data HXIM_HTTP_HOST=127.0.0.1 HXIM_HTTP_PORT=$PORT HXIM_CONFIG=$WORK/none.toml
 [ -n "$PG" ] && export HXIM_DATABASE_URL=$PG
 HXIM=$ROOT/.venv/bin/hxim
@@ -52,9 +63,9 @@ print(json.load(urllib.request.urlopen(req))["access_token"])
 PY
 )
 echo "hxim pid $PID on $(nproc) cores, server pinned to CPU 0; data in $WORK" >&2
-"$HARNESS" --shape easemob --url "http://127.0.0.1:$PORT" --org bench --app im --token "$TOKEN" \
+bash "$HARNESS" --shape easemob --url "http://127.0.0.1:$PORT" --org bench --app im --token "$TOKEN" \
     --server-pid "$PID" --name "$NAME" --ops "$OPS" --conns "$CONNS" --duration "$DURATION" \
     --reps "$REPS" --batch "$BATCH"
 mkdir -p "$ROOT/bench/results"
-cp "$ROOT/../shared/rest-peers/results/$NAME.md" "$ROOT/bench/results/$NAME.md"
+cp "$SHARED/rest-peers/results/$NAME.md" "$ROOT/bench/results/$NAME.md"
 echo "table copied to bench/results/$NAME.md" >&2

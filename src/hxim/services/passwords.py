@@ -2,7 +2,8 @@
 
 For each password we keep one salt and iteration count, and StoredKey and ServerKey for both
 SHA-1 and SHA-256: enough to verify a password grant here and to run SCRAM-SHA-1 and
-SCRAM-SHA-256 over XMPP. PBKDF2 runs on a thread pool (hashlib releases the GIL while it
+SCRAM-SHA-256 over XMPP. PBKDF2 comes from `cryptography` (its OpenSSL derives about twice as
+fast as the one `hashlib` links against) and runs on a thread pool (the GIL is released while it
 hashes), so the event loop keeps serving while passwords are derived.
 """
 
@@ -14,15 +15,25 @@ import hmac
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
 from hxim.model import Credentials, ScramKeys
 
 __all__ = ["derive", "verify", "Hasher"]
 
 SALT_BYTES = 16
+_ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
+
+
+def _salted(hash_name: str, password: bytes, salt: bytes, iterations: int) -> bytes:
+    """SaltedPassword := Hi(password, salt, i), i.e. PBKDF2 (RFC 5802 §2.2)."""
+    algorithm = _ALGORITHMS[hash_name]()
+    return PBKDF2HMAC(algorithm, algorithm.digest_size, salt, iterations).derive(password)
 
 
 def _keys(hash_name: str, password: bytes, salt: bytes, iterations: int) -> ScramKeys:
-    salted = hashlib.pbkdf2_hmac(hash_name, password, salt, iterations)
+    salted = _salted(hash_name, password, salt, iterations)
     client_key = hmac.digest(salted, b"Client Key", hash_name)
     server_key = hmac.digest(salted, b"Server Key", hash_name)
     return ScramKeys(hashlib.new(hash_name, client_key).digest(), server_key)
