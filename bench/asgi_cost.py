@@ -4,7 +4,9 @@ Calls the ASGI application directly (no uvicorn, no network) for a few hot opera
 changes to the request path can be compared without the noise of a loaded machine. Not a
 throughput figure: bench/rest_core.sh measures that over real sockets.
 
-usage: .venv/bin/python bench/asgi_cost.py [--n 3000]
+usage: .venv/bin/python bench/asgi_cost.py [--n 3000] [--pg postgresql://postgres@127.0.0.1/EMPTY_DB]
+
+On PostgreSQL the figure includes only this process's CPU, not the database server's.
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ async def call(app: Any, method: str, path: str, token: str, body: bytes = b"") 
     return status, b"".join(chunks)
 
 
-async def main(n: int) -> None:
+async def main(n: int, pg: str | None) -> None:
     tmp = tempfile.mkdtemp(prefix="hxim-asgi-")
-    node = Node(Settings(data_dir=tmp, _env_file=None))  # type: ignore[call-arg]
+    extra = {"database_url": pg} if pg else {}
+    node = Node(Settings(data_dir=tmp, _env_file=None, **extra))  # type: ignore[call-arg]
     node.open()
     app = node.apps.create_sync("bench", "im")
     http = build_http_app(node)
@@ -114,5 +117,7 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--pg", help="a PostgreSQL URL (an empty database) instead of a SQLite file")
     os.environ.pop("HXIM_DATABASE_URL", None)
-    asyncio.run(main(parser.parse_args().n))
+    args = parser.parse_args()
+    asyncio.run(main(args.n, args.pg))

@@ -197,8 +197,19 @@ async def fill_background(bench: Bench, pool: list[str], start: int, stop: int, 
     await asyncio.gather(*(make(i) for i in range(start, stop)))
 
 
-async def measure(bench: Bench, args: argparse.Namespace, background: int, label: str) -> None:
-    """Fill the app with `background` other groups, then measure every group size."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    bench: Bench, args: argparse.Namespace, background: int, label: str, server_pid: int | None = None
+) -> None:
+    """Fill the app with `background` other groups, then measure every group size. With the
+    server's pid, also the deliveries per second of server CPU: what one core would do if the
+    server had it to itself (robust to other work on the machine)."""
     sizes = [int(s) for s in args.sizes.split(",")]
     pool: list[str] = []
     if background:
@@ -224,16 +235,25 @@ async def measure(bench: Bench, args: argparse.Namespace, background: int, label
         warm = max(2, args.messages // 10)
         await bench.send(gid, members[0], warm)
         rates = []
+        cpu_rates = []
         for _ in range(args.reps):
+            cpu = process_cpu(server_pid) if server_pid else 0.0
             seconds = await bench.send(gid, members[0], args.messages)
             rates.append(args.messages / seconds)
+            if server_pid:
+                used = process_cpu(server_pid) - cpu
+                cpu_rates.append(args.messages * (size - 1) / used if used > 0 else float("nan"))
         sent = warm + args.reps * args.messages
         after = await bench.offline_count(probe)
         if after - before != sent:
             raise SystemExit(f"offline count of {probe} grew by {after - before}, expected {sent}")
         med = statistics.median(rates)
         spread = f"{min(rates):.0f}–{max(rates):.0f} msg/s"
-        print(f"| {background} | {len(pool)} | {size} | {med:,.0f} | {med * (size - 1):,.0f} | {spread} |", flush=True)
+        per_cpu = f"{statistics.median(cpu_rates):,.0f}" if cpu_rates else "–"
+        print(
+            f"| {background} | {len(pool)} | {size} | {med:,.0f} | {med * (size - 1):,.0f} | {per_cpu} | {spread} |",
+            flush=True,
+        )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -246,8 +266,11 @@ async def run(args: argparse.Namespace) -> None:
             f"{'PostgreSQL' if args.pg else 'SQLite'}; a fresh server per pass, pinned to CPU {args.cpu}",
             flush=True,
         )
-    print("| other groups | other users | group size | messages/s | deliveries/s | spread of reps |")
-    print("|---:|---:|---:|---:|---:|---|")
+    print(
+        "| other groups | other users | group size | messages/s | deliveries/s "
+        "| deliveries per server CPU-s | spread of reps |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---|")
     for n, background in enumerate(backgrounds):
         label = f"pass {n + 1}"
         if args.url:
@@ -271,7 +294,7 @@ async def _pass(args: argparse.Namespace, server: Server | None, background: int
         url, org, app, cid, secret = server.url, c["org"], c["app"], c["client_id"], c["client_secret"]
     bench = Bench(url, org, app, cid, secret, args.conns)
     try:
-        await measure(bench, args, background, label)
+        await measure(bench, args, background, label, server.proc.pid if server else None)
     finally:
         await bench.http.aclose()
 

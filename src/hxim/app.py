@@ -20,6 +20,7 @@ from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.groups import CHATROOM, GROUP, RoomService
 from hxim.services.messages import MessageService
+from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.tokens import TokenService
 from hxim.services.users import UserService
@@ -40,6 +41,7 @@ class Node:
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_checkpoint_seconds=settings.sqlite_checkpoint_seconds,
         )
         self.ids = IdGenerator(settings.node_id)
         self.registry = MemoryRegistry()
@@ -50,6 +52,7 @@ class Node:
         self.users = UserService(self.db, settings, self.hasher, self.registry)
         self.contacts = ContactService(self.db, settings, self.users)
         self.messages = MessageService(self.db, settings, self.ids, self.users, self.registry, self.router)
+        self.notices = NoticeService(self.db, self.ids)  # what XMPP replays besides messages
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
         self.groups = RoomService(self.db, settings, self.ids, self.registry, GROUP)

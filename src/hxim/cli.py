@@ -8,6 +8,9 @@
     hxim app token ORG APP          print an app admin token
     hxim app-user set ID [--name N] [--password P | --no-password] [--admin | --no-admin] [--app ORG#APP]
                                     create or change an app user of the /api/v2/easemob app API
+    hxim user import FILE [--app ORG#APP]
+                                    register the users of FILE, one `username password` a line
+                                    (users already there are left as they are)
 """
 
 from __future__ import annotations
@@ -78,7 +81,42 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--admin", dest="is_admin", action="store_true", default=None)
     put.add_argument("--no-admin", dest="is_admin", action="store_false")
     put.add_argument("--app", default="", help="ORG#APP; default: the app API's app (app_api_app or the default app)")
+    users = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    imp = users.add_parser("import", help="register users from a file of `username password` lines")
+    imp.add_argument("file")
+    imp.add_argument("--app", default="", help="ORG#APP; default: the default app")
     return parser
+
+
+def _import_users(node: Any, args: argparse.Namespace) -> int:
+    """Register the users of a file in batches, as REST batch registration does."""
+    import asyncio
+
+    node.open(create_default=False)
+    key = args.app or (node.default_app.appkey if node.default_app else "")
+    org, _, name = key.partition("#")
+    app = node.apps.get_sync(org, name) if key else None
+    if app is None:
+        print(f"no app {key or '(no default app)'}", file=sys.stderr)
+        return 1
+    with open(args.file, encoding="utf-8") as f:
+        entries = [{"username": n, "password": p} for n, _, p in (line.strip().partition(" ") for line in f) if n]
+
+    async def run() -> int:
+        users = node.users
+        size = node.settings.register_batch_max
+        added = 0
+        for i in range(0, len(entries), size):
+            batch = entries[i : i + size]
+            present = {u.key for u in await users.get_many(app, [e["username"] for e in batch])}
+            batch = [e for e in batch if e["username"].lower() not in present]
+            if batch:
+                added += len(await users.register(app, batch))
+        return added
+
+    added = asyncio.run(run())
+    print(f"{added} users registered in {app.appkey} ({len(entries) - added} already there)")
+    return 0
 
 
 def _app_user(node: Any, settings: Any, args: argparse.Namespace) -> int:
@@ -126,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "app-user":
             return _app_user(node, settings, args)
+        if args.command == "user":
+            return _import_users(node, args)
         if args.command == "migrate":
             node.db.migrate()
             print(f"database at {settings.resolved_database_url} is up to date")

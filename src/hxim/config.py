@@ -102,6 +102,20 @@ class Settings(BaseSettings):
         pattern="^(OFF|NORMAL|FULL|EXTRA)$",
         description="SQLite `synchronous` pragma (FULL fsyncs every commit)",
     )
+    gc_young_threshold: int = Field(
+        50_000,
+        ge=700,
+        le=10_000_000,
+        description="Allocations between collections of Python's youngest GC generation (CPython's "
+        "default is 700; higher keeps short-lived stanzas out of the full collections that pause the loop)",
+    )
+    sqlite_checkpoint_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="SQLite: checkpoint the WAL on a background thread this often; 0 = SQLite's automatic "
+        "checkpoints, which run (and fsync) inside a commit on the event loop",
+    )
 
     # --- apps and identity ---------------------------------------------------------------
     default_app: str = Field("", description="ORG#APP served as the default app")
@@ -134,6 +148,9 @@ class Settings(BaseSettings):
     )
     chatfile_max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=1 << 31, description="Largest uploaded chat file")
     history_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `limit` of GET /chatmessages")
+    message_recall_seconds: int = Field(
+        120, ge=0, le=365 * 86400, description="How long its sender may recall a message (XMPP); 0 = no limit"
+    )
     # groups and chat rooms (easemob-rest.md §6, §7)
     group_maxusers_default: int = Field(200, ge=1, le=100_000, description="maxusers of a new group")
     group_maxusers_max: int = Field(3000, ge=1, le=100_000, description="Largest maxusers of a group")

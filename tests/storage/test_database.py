@@ -17,7 +17,7 @@ from hxim.services.passwords import derive
 from hxim.storage.apps import insert_app_txn
 from hxim.storage.database import Batcher, Database
 from hxim.storage.messages import offline_count_txn, store_message_groups_txn
-from hxim.storage.social import add_blocks_txn, add_contact_pair_txn, contact_names_txn
+from hxim.storage.social import add_blocks_txn, add_contact_pairs_txn, contact_names_txn
 from hxim.storage.tables import blocks, contacts, messages, offline
 from hxim.storage.users import NewUser, delete_users_txn, insert_users_txn
 
@@ -52,8 +52,8 @@ def test_users_and_cascading_delete(db: Database) -> None:
         insert_users_txn, app.id, [NewUser(n, None, now_ms(), CREDS) for n in ("Alice", "bob", "carol")]
     )
     assert [u.username for u in (alice, bob, carol)] == ["Alice", "bob", "carol"]
-    db.run_sync(add_contact_pair_txn, alice.id, bob.id, now_ms())
-    db.run_sync(add_contact_pair_txn, alice.id, bob.id, now_ms())  # idempotent
+    db.run_sync(add_contact_pairs_txn, [(alice.id, bob.id, now_ms())])
+    db.run_sync(add_contact_pairs_txn, [(bob.id, alice.id, now_ms())])  # idempotent, either way round
     db.run_sync(add_blocks_txn, carol.id, [alice.id], now_ms())
     msg = Message(1, app.uuid, "chat", "carol", "Alice", now_ms(), [{"type": "txt", "msg": "x"}])
     db.run_sync(store_message_groups_txn, [[(msg, [alice.id])]])

@@ -51,7 +51,7 @@ class ReceiptMap:
 
 class C2S:
     def __init__(self, node: Node) -> None:
-        from hxim.c2s import blocking, disco, messaging, muc, presence, roster
+        from hxim.c2s import blocking, disco, messaging, muc, muc_admin, presence, recall, roster
 
         self.node = node
         self.settings = node.settings
@@ -61,9 +61,11 @@ class C2S:
         self.muc_key = self.muc_domain.lower()
         self.receipts = ReceiptMap()
         self.dispatch = Dispatcher()
-        for module in (roster, presence, messaging, muc, blocking, disco):
+        for module in (roster, presence, messaging, muc, muc_admin, recall, blocking, disco):
             module.register(self.dispatch)
         node.contacts.contact_hooks.append(functools.partial(roster.changed, self))  # REST changes push too
+        for rooms in (node.groups, node.chatrooms):  # room notices, for REST changes too
+            rooms.room_hooks.append(functools.partial(muc_admin.room_changed, self))
         self.tcp_server: object | None = None
         self.open_sessions: set[C2SSession] = set()
 

@@ -1,6 +1,7 @@
 """Service discovery (XEP-0030) of the server and its room service, software version (XEP-0092)
 and ping (XEP-0199). Replies put the request's `to` verbatim in `from` (webim-xmpp.md §3.4); the
-Web IM SDK's unsolicited version result (§3.5) and every other IQ result are consumed silently.
+Web IM SDK's unsolicited version result (§3.5; its version is noted) and every other IQ result
+are consumed silently.
 """
 
 from __future__ import annotations
@@ -95,10 +96,21 @@ async def _consume(session: C2SSession, el: ET.Element) -> bool:
     return True
 
 
+async def on_version_notice(session: C2SSession, el: ET.Element) -> bool:
+    """The Web IM SDK's unsolicited version result (§3.5): no answer; its version is kept, since
+    the 1.4.6 SDK (`1.4.2`) breaks on error messages that carry a JSON body (§4.11, §4.12)."""
+    if el[0].findtext("{" + VERSION + "}name") == "easemob":
+        parts = (el[0].findtext("{" + VERSION + "}version") or "").split(".")
+        if all(p.isdigit() for p in parts):
+            session.sdk_version = tuple(int(p) for p in parts)
+    return True
+
+
 def register(table: Dispatcher) -> None:
     table.register("iq", "get", INFO, on_info)
     table.register("iq", "get", ITEMS, on_items)
     table.register("iq", "get", VERSION, on_version)
     table.register("iq", "get", PING, on_ping)
+    table.register("iq", "result", VERSION, on_version_notice)
     table.register("iq", "result", None, _consume)
     table.register("iq", "error", None, _consume)

@@ -1,10 +1,12 @@
 """The XMPP client listener on TCP (RFC 6120), on the node's own asyncio loop.
 
-Each connection gets a `C2SSession` with TCP framing; this module only moves bytes: it reads
-chunks (closing a connection silent for `xmpp_idle_timeout_seconds` with `connection-timeout`),
-writes what the session's writer hands it, and runs the STARTTLS handshake with the configured
-certificate (`asyncio.StreamWriter.start_tls`, i.e. `loop.start_tls`). SASL without TLS is
-allowed only with `xmpp_allow_plaintext`; without a certificate and without that setting the
+Each connection is a `TcpConnection` (an `asyncio.Protocol`, no stream reader) with a
+`C2SSession` in TCP framing; this module only moves bytes: what arrives is handed to the session
+by a task that lives only while there is input to process (an idle connection has no task), what
+the session writes goes straight to the transport, and the STARTTLS handshake runs with the
+configured certificate (`loop.start_tls`). One periodic sweep closes connections silent for
+`xmpp_idle_timeout_seconds` (`connection-timeout`) instead of a timer per read. SASL without TLS
+is allowed only with `xmpp_allow_plaintext`; without a certificate and without that setting the
 listener is not started at all.
 """
 
@@ -21,11 +23,11 @@ from hxim.c2s.session import C2SSession
 if TYPE_CHECKING:
     from hxim.c2s.context import C2S
 
-__all__ = ["TcpTransport", "start_tcp_listener", "tls_context"]
+__all__ = ["TcpConnection", "start_tcp_listener", "tls_context"]
 
 log = logging.getLogger("hxim.c2s")
 
-READ_SIZE = 65_536
+INBOX_MAX = 16  # chunks waiting for the session before reading pauses
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:
@@ -35,71 +37,160 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
-class TcpTransport:
-    def __init__(self, writer: asyncio.StreamWriter, tls: ssl.SSLContext | None) -> None:
-        self.writer = writer
-        self.tls = tls
+class TcpConnection(asyncio.Protocol):
+    """One client connection: the protocol the loop calls and the session's `Transport`."""
 
-    async def write(self, chunks: Sequence[bytes]) -> None:
-        self.writer.write(b"".join(chunks))
-        await self.writer.drain()
+    def __init__(self, ctx: C2S, tls: ssl.SSLContext | None, connections: set[TcpConnection]) -> None:
+        self.ctx = ctx
+        self.tls = tls
+        self.connections = connections
+        self.transport: asyncio.Transport | None = None
+        self.session: C2SSession | None = None
+        self.last_read = 0.0
+        self.paused = False  # the Transport side: the peer does not keep up with our writes
+        self._inbox: list[bytes] = []
+        self._task: asyncio.Task[None] | None = None
+        self._reading_paused = False
+        self._lost = False
+        self._eof = False
+        self._tls = False  # STARTTLS done
+        self._drained: asyncio.Future[None] | None = None
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport subclass
+        s = self.ctx.settings
+        peer = transport.get_extra_info("peername")
+        self.last_read = asyncio.get_running_loop().time()
+        self.connections.add(self)
+        self.session = C2SSession(
+            self.ctx,
+            self,
+            framing="tcp",
+            mechanisms=s.xmpp_tcp_mechanisms,
+            starttls=self.tls is not None,
+            tls_required=self.tls is not None and not s.xmpp_allow_plaintext,
+            peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
+        )
+        self.session.start()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_read = asyncio.get_running_loop().time()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._consume(data))
+            return
+        self._inbox.append(data)
+        if len(self._inbox) >= INBOX_MAX and not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        if self._task is None:
+            self._input_done()
+        # keep writing until what was received has been answered (TLS closes by itself)
+        return None if self._tls else True
+
+    def _input_done(self) -> None:
+        """The peer sent its last bytes and they have been handled: end our side too."""
+        if self.session is not None:
+            self.session.close()  # writes what is queued and our closing tag, then closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.connections.discard(self)
+        self._wake_drain()
+        if self._task is None and self.session is not None:
+            self.session.connection_lost()  # else the task does it once the input is processed
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._wake_drain()
+        if self.session is not None:
+            self.session.resume_writing()
+
+    async def _consume(self, data: bytes) -> None:
+        session = self.session
+        assert session is not None
+        inbox = self._inbox
+        try:
+            while True:
+                await session.received(data)
+                if not inbox or session.finished:
+                    break
+                data = inbox[0] if len(inbox) == 1 else b"".join(inbox)
+                inbox.clear()
+                if self._reading_paused and not self._lost and self.transport is not None:
+                    self._reading_paused = False
+                    self.transport.resume_reading()
+        except asyncio.CancelledError:
+            session.close("system-shutdown")
+            raise
+        except Exception:
+            log.exception("c2s: connection handler failed")
+            session.close("internal-server-error")
+        finally:
+            self._task = None
+            inbox.clear()
+            if self._lost:
+                session.connection_lost()
+            elif self._eof:
+                self._input_done()
+
+    # --- the session's Transport --------------------------------------------------------------
+    def write(self, chunks: Sequence[bytes]) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionError("the connection is closing")  # the session keeps what it can
+        transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    async def drain(self) -> None:
+        if self.paused and not self._lost:
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+    def _wake_drain(self) -> None:
+        waiter, self._drained = self._drained, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:
-        assert self.tls is not None
+        assert self.tls is not None and self.transport is not None
         # Reading stops before <proceed/> goes out: the client's ClientHello must reach the TLS
-        # layer, not the plain-text reader's buffer (a race seen under load with uvloop).
-        transport: asyncio.ReadTransport = self.writer.transport  # type: ignore[assignment]
-        transport.pause_reading()
+        # layer, not the plain-text session (a race seen under load with uvloop).
+        self.transport.pause_reading()
         await flush()
-        await self.writer.start_tls(self.tls)
+        loop = asyncio.get_running_loop()
+        new = await loop.start_tls(self.transport, self, self.tls, server_side=True)
+        if new is None:
+            raise ConnectionError("the connection closed during the TLS handshake")
+        self.transport = new
+        self._tls = True
 
-    async def close(self) -> None:
-        writer = self.writer
-        if writer.is_closing():
+    def close(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
         try:
-            if writer.can_write_eof():
-                writer.write_eof()
+            if transport.can_write_eof():
+                transport.write_eof()
         except (OSError, RuntimeError):
             pass
-        writer.close()
+        transport.close()
 
 
-async def _serve(
-    ctx: C2S, tls: ssl.SSLContext | None, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    s = ctx.settings
-    peer = writer.get_extra_info("peername")
-    session = C2SSession(
-        ctx,
-        TcpTransport(writer, tls),
-        framing="tcp",
-        mechanisms=s.xmpp_tcp_mechanisms,
-        starttls=tls is not None,
-        tls_required=tls is not None and not s.xmpp_allow_plaintext,
-        peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
-    )
-    session.start()
-    idle = s.xmpp_idle_timeout_seconds or None
-    try:
-        while not session.finished:
-            try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), idle)
-            except TimeoutError:
-                session.close("connection-timeout")
-                break
-            except (OSError, ssl.SSLError):
-                break
-            if not data:
-                break
-            await session.received(data)
-    except asyncio.CancelledError:
-        session.close("system-shutdown")
-        raise
-    finally:
-        await session.connection_lost()
-        if not writer.is_closing():
-            writer.close()
+def _sweep_idle(ctx: C2S, connections: set[TcpConnection], idle: float) -> None:
+    """Close every connection silent for `idle` seconds, then look again in a while."""
+    loop = asyncio.get_running_loop()
+    cutoff = loop.time() - idle
+    for conn in [c for c in connections if c.last_read < cutoff]:
+        if conn.session is not None:
+            conn.session.close("connection-timeout")
+    loop.call_later(min(idle / 4, 5.0), _sweep_idle, ctx, connections, idle)
 
 
 async def start_tcp_listener(ctx: C2S) -> asyncio.Server | None:
@@ -108,15 +199,18 @@ async def start_tcp_listener(ctx: C2S) -> asyncio.Server | None:
     tls = tls_context(s.xmpp_tls_cert, s.xmpp_tls_key) if s.xmpp_tls_cert else None
     if not s.xmpp_enabled or (tls is None and not s.xmpp_allow_plaintext):
         if s.xmpp_enabled:
-            log.warning("XMPP over TCP is off: set xmpp_tls_cert/xmpp_tls_key, or xmpp_allow_plaintext")
+            log.warning(
+                "XMPP over TCP is off: no certificate. Set HXIM_XMPP_TLS_CERT and HXIM_XMPP_TLS_KEY, or "
+                "HXIM_XMPP_ALLOW_PLAINTEXT=true on a trusted network. XMPP over WebSocket is on, at /ws/."
+            )
         return None
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await _serve(ctx, tls, reader, writer)
-        except Exception:
-            log.exception("c2s: connection handler failed")
-
-    server = await asyncio.start_server(handle, s.xmpp_host, s.xmpp_port, backlog=2048, limit=READ_SIZE)
+    connections: set[TcpConnection] = set()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: TcpConnection(ctx, tls, connections), s.xmpp_host, s.xmpp_port, backlog=2048
+    )
+    if s.xmpp_idle_timeout_seconds:
+        _sweep_idle(ctx, connections, s.xmpp_idle_timeout_seconds)
     ctx.tcp_server = server
     return server

@@ -11,8 +11,11 @@ id for recipients; a sender that speaks Easemob JSON gets the §4.4 server ack.
 Stanzas without a body, and receipts (`<received/>`, Easemob's `<delivery/>`/`<acked/>`), pass
 through to the recipient's available resources without being stored; a `<received id=…/>` that
 answers a server id is translated back to the sender's own id (`ReceiptMap`). Messages to the
-domain (the Web IM SDK's acks, §4.5) are consumed. Offline messages are replayed right after the
-initial presence, oldest first, each with a `<delay/>`, and marked delivered once written.
+domain (the Web IM SDK's acks, §4.5) are consumed; one that acknowledges a replayed offline
+message removes its offline entry. Offline messages are replayed right after the initial
+presence, oldest first, each with a `<delay/>` (`replay_offline`). Easemob delivery and read acks
+(`<delivery/>`, `<acked/>` with the id in `<body>`, §4.6) are routed like receipts (kept as
+notices while their addressee is offline) and acked to their sender as chat is.
 """
 
 from __future__ import annotations
@@ -24,16 +27,17 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hxim import errors
+from hxim.c2s import notices
 from hxim.c2s.session import CLIENT, RECEIPTS_NS, copy_to
 from hxim.services.messages import Recipients
 from hxim.xmpp.jid import JID
-from hxim.xmpp.stanza import escape_attr, escape_text, local_name, namespace_of
+from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["parse_body", "register", "replay_offline", "send_ack"]
+__all__ = ["bounce", "parse_body", "register", "replay_offline", "send_ack"]
 
 _BODY = CLIENT + "body"
 
@@ -57,23 +61,64 @@ def _is_receipt(el: ET.Element) -> bool:
     return any(namespace_of(c.tag) == RECEIPTS_NS and local_name(c.tag) != "request" for c in el)
 
 
+def _easemob_ack(el: ET.Element) -> ET.Element | None:
+    """The `<delivery/>` or `<acked/>` of an Easemob delivery or read ack (webim-xmpp.md §4.6)."""
+    for c in el:
+        if namespace_of(c.tag) == RECEIPTS_NS and local_name(c.tag) in ("delivery", "acked"):
+            return c
+    return None
+
+
+@notices.renderer("receipt")
+def _receipt(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """A delivery or read ack kept while its addressee was offline; `<body>` always (§4.11)."""
+    attrs = {"from": session.peer_jid(sender), "to": session.full_jid, "id": secrets.token_hex(8)}
+    message = ET.Element(CLIENT + "message", attrs)
+    ET.SubElement(message, CLIENT + "body").text = payload["body"]
+    ET.SubElement(message, "{" + RECEIPTS_NS + "}" + payload["ack"], {"id": payload["mid"]})
+    return message
+
+
+async def _offline_acked(session: C2SSession, el: ET.Element) -> None:
+    """A §4.5 receipt for a replayed offline message: its offline entry goes (§9(d).5)."""
+    acked = el.find("{" + RECEIPTS_NS + "}received")
+    ident = acked.get("id", "") if acked is not None else ""
+    if ident.isdigit() and int(ident) in session.offline_unacked:
+        session.offline_unacked.discard(int(ident))
+        assert session.user is not None
+        await session.ctx.node.messages.mark_delivered(session.user, [int(ident)])
+
+
 async def on_message(session: C2SSession, el: ET.Element) -> bool:
     to = JID.try_parse(el.get("to"))
     if to is None or to.local is None:
-        return True  # to the server (the Web IM acks of §4.5, or nothing): consumed
+        # to the server (the Web IM acks of §4.5, or nothing): consumed, never routed or bounced
+        if session.offline_unacked:
+            await _offline_acked(session, el)
+        return True
     ctx = session.ctx
     if to.domain.lower() == ctx.muc_key:
-        session.reply_error(el, "service-unavailable", "Send type='groupchat' to rooms.")
+        bounce(session, el, "service-unavailable", "Send type='groupchat' to rooms.")
         return True
     peer = await ctx.resolve_user(to)
     app, user, node = session.app, session.user, ctx.node
     assert app is not None and user is not None
     if peer is None or peer[0].uuid != app.uuid:
-        session.reply_error(el, "service-unavailable")
+        bounce(session, el, "service-unavailable", "No such user.")
         return True
     body = el.findtext(_BODY)
     if not body or _is_receipt(el):
-        _pass_through(session, el, peer[1], to.resource)
+        ack = _easemob_ack(el) if body else None
+        if ack is not None and not ctx.available(app, peer[1]):
+            # a delivery or read ack for a sender who is offline waits for their login (§4.12)
+            sender = await node.users.find(app, peer[1])
+            if sender is not None:
+                payload = {"ack": local_name(ack.tag), "mid": ack.get("id", ""), "body": body}
+                await notices.deliver(ctx, app, sender, "receipt", user.username, payload)
+        else:
+            _pass_through(session, el, peer[1], to.resource)
+        if ack is not None:  # delivery and read acks are acked like chat (§9(a).17)
+            send_ack(session, el, ctx.node.ids.next())
         return True
     bodies, ext, is_json = parse_body(body)
     if is_json:
@@ -82,14 +127,17 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         for b in bodies:
             node.messages.check_body(b)
     except errors.HximError:
-        session.reply_error(el, "bad-request", "The message body is not a valid Easemob message.")
+        bounce(session, el, "bad-request", "The message body is not a valid Easemob message.")
         return True
-    recipient = await node.users.find(app, peer[1])
+    # a user with a bound session is loaded already (deleting or deactivating ends the sessions)
+    recipient = next((s.user for s in ctx.sessions(app, peer[1]) if s.user is not None), None)
     if recipient is None:
-        session.reply_error(el, "service-unavailable")
+        recipient = await node.users.find(app, peer[1])
+    if recipient is None:
+        bounce(session, el, "service-unavailable", "No such user.")
         return True
     if recipient.id != user.id and await node.contacts.blockers_of(user, [recipient]):
-        session.reply_error(el, "service-unavailable")  # XEP-0191 §3.5; not stored
+        bounce(session, el, "service-unavailable", "The recipient has blocked you.")  # XEP-0191 §3.5; not stored
         return True
     sent = await node.messages.store_and_route(
         app, user.username, [Recipients("chat", recipient.username, [recipient], True)], bodies, ext
@@ -101,6 +149,28 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         ctx.receipts.remember(message.id, client_id)
     send_ack(session, el, message.id)
     return True
+
+
+_CODES = {"bad-request": "400", "forbidden": "403", "item-not-found": "404", "not-acceptable": "406",
+          "service-unavailable": "503"}
+
+
+def bounce(
+    session: C2SSession, el: ET.Element, condition: str, text: str, app_condition: ET.Element | None = None
+) -> None:
+    """A refused message back to its sender in the form the Web IM SDK understands (§4.9, §4.11):
+    the same id, `type='error'`, the original children (its `<body>`), and an `<error code=…>`
+    that always has a `<text>`. The 1.4.6 SDK (version notice below 1.4.13) throws on error
+    messages that carry a JSON body and loses its message handler (§4.11, §4.12): it gets the
+    error without the original children."""
+    if el.get("type") == "error":
+        return
+    legacy = session.sdk_version is not None and session.sdk_version < (1, 4, 13)
+    reply = error_reply(el, condition, text, include_payload=not legacy, app_condition=app_condition)
+    err = reply.find(CLIENT + "error")
+    if err is not None:
+        err.set("code", _CODES.get(condition, "403"))
+    session.send(reply)
 
 
 def send_ack(session: C2SSession, el: ET.Element, msg_id: int) -> None:
@@ -130,23 +200,33 @@ def _pass_through(session: C2SSession, el: ET.Element, key: str, resource: str |
 
 
 async def replay_offline(session: C2SSession) -> None:
-    """Push the stored offline messages, oldest first, then mark them delivered."""
+    """Push the stored offline messages, oldest first. A Web IM session (one that speaks Easemob
+    JSON) keeps each until its §4.5 receipt arrives (`_offline_acked`), so what it never
+    acknowledged comes again at its next login (§9(d).5); any other client never sends those
+    receipts, so its messages are marked delivered once written (docs/DECISIONS.md)."""
     node = session.ctx.node
     user = session.user
     assert user is not None
-    limit = session.ctx.settings.xmpp_offline_batch
+    settings = session.ctx.settings
+    # a batch must fit the session's queue, which also bounds what the replay may enqueue
+    limit = max(1, min(settings.xmpp_offline_batch, settings.xmpp_queue_max // 2))
+    after = 0
     try:
         while not session.finished:
-            batch = await node.messages.offline_messages(user, limit)
+            batch = await node.messages.offline_messages(user, limit, after)
             if not batch:
                 break
+            after = batch[-1].id
+            if session.json_bodies:
+                session.offline_unacked.update(m.id for m in batch)
             for message in batch:
                 if not session.enqueue_offline(message):
                     return
             await session.flush()
             if session.finished:
                 return
-            await node.messages.mark_delivered(user, [m.id for m in batch])
+            if not session.json_bodies:
+                await node.messages.mark_delivered(user, [m.id for m in batch])
             if len(batch) < limit:
                 break
     finally:

@@ -11,16 +11,19 @@ the subscription presences that add and remove contacts (§3, mutual as Easemob 
 * Directed presence to a user is delivered to that user's available resources.
 * `subscribe` is forwarded to the contact (answered `subscribed` at once if they already are
   contacts); `subscribed` adds the contact pair through the contact service; `unsubscribe` and
-  `unsubscribed` remove it. Each change is pushed to both users' rosters (`roster.push`).
+  `unsubscribed` remove it. Each change is pushed to both users' rosters (`roster.push`). A
+  `subscribe`, `subscribed` or `unsubscribed` for a contact with no available resource is kept
+  with its `<status/>` (the Web IM SDK's request text, `[resp:true]`, `rejectAddFriend`) and
+  replayed at their next login (`notices`), the latest one per sender.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hxim import errors
-from hxim.c2s import muc
+from hxim.c2s import muc, notices
 from hxim.c2s.session import CLIENT, copy_to
 from hxim.xmpp.jid import JID
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["broadcast_unavailable", "register"]
 
 _PRIORITY = CLIENT + "priority"
+_STATUS = CLIENT + "status"
 
 
 def _presence(type: str | None = None) -> ET.Element:
@@ -94,6 +98,7 @@ async def on_available(session: C2SSession, el: ET.Element) -> bool:
         from hxim.c2s.messaging import replay_offline
 
         await replay_offline(session)
+        await notices.replay(session)
     return True
 
 
@@ -170,9 +175,15 @@ async def on_subscription(session: C2SSession, el: ET.Element) -> bool:
         except errors.HximError as exc:
             session.reply_error(el, exc.condition if exc.condition else "not-allowed")
             return True
-    for target in sessions:
-        if target.available:
-            target.send(copy_to(el, session, target))
+    if any(target.available for target in sessions):
+        for target in sessions:
+            if target.available:
+                target.send(copy_to(el, session, target))
+    elif stype != "unsubscribe":  # kept for the contact's next login, <status/> intact (§5.1)
+        peer = await node.users.find(app, key)
+        if peer is not None:
+            payload = {"type": stype, "status": el.findtext(_STATUS)}
+            await notices.deliver(session.ctx, app, peer, "subscription", user.username, payload, replace=True)
     if stype == "subscribed":  # the new contacts see each other's presence
         for target in sessions:
             if target.available and target.presence is not None:
@@ -184,6 +195,16 @@ async def on_subscription(session: C2SSession, el: ET.Element) -> bool:
             if target.available:
                 session.send(copy_to(_presence("unavailable"), target, session))
     return True
+
+
+@notices.renderer("subscription")
+def _subscription(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """A subscription presence kept while its addressee was offline."""
+    attrs = {"type": payload["type"], "from": session.peer_jid(sender), "to": session.full_jid}
+    el = ET.Element(CLIENT + "presence", attrs)
+    if payload.get("status") is not None:
+        ET.SubElement(el, _STATUS).text = payload["status"]
+    return el
 
 
 async def _ignore(session: C2SSession, el: ET.Element) -> bool:

@@ -3,10 +3,14 @@
 A `C2SSession` drives a sans-I/O `C2SStream` with the bytes its transport reads
 (`received()`), answers the stream's decisions (SASL against the user service, resource
 binding in the hub's registry), hands stanzas to the dispatch table, and owns one bounded
-outbound queue drained by one writer task. It implements the hub's `Session` protocol: the
-router calls `deliver(message)` without awaiting; when more than `xmpp_queue_max` stored
-messages wait to be written the session is closed (`policy-violation`), and the messages stay in
-storage (ARCHITECTURE.md rule 3).
+outbound queue. It implements the hub's `Session` protocol: the router calls `deliver(message)`
+without awaiting; when more than `xmpp_queue_max` stored messages wait to be written the session
+is closed (`policy-violation`), and the messages stay in storage (ARCHITECTURE.md rule 3).
+
+Output has no task of its own: whatever is queued during one turn of the event loop is rendered
+and handed to the transport in one write at the end of that turn (`_write_out`, scheduled with
+`call_soon`). While the transport says the peer is slow (`paused`), output waits in the queue
+and goes out when the transport calls `resume_writing()`.
 
 How a stored message is rendered (docs/routing.md): a session speaks *Easemob JSON* (the
 `{"from","to","bodies","ext"}` object in `<body>`, webim-xmpp.md §4) when its resource starts
@@ -69,19 +73,24 @@ _CLOSE_TEXT = {
 class Transport(Protocol):
     """Moves bytes for one connection: TCP writes them back to back, WebSocket one message each."""
 
-    async def write(self, chunks: Sequence[bytes]) -> None: ...
+    @property
+    def paused(self) -> bool:
+        """The peer reads slower than we write: hold output until `resume_writing()`."""
+
+    def write(self, chunks: Sequence[bytes]) -> None:
+        """Hand bytes over without waiting."""
+
+    async def drain(self) -> None:
+        """Wait until the transport takes more (returns at once unless `paused`)."""
 
     async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:
         """Stop reading, `flush()` what is queued (the `<proceed/>`), then run the handshake."""
 
-    async def close(self) -> None: ...
+    def close(self) -> None:
+        """Close once what was written has gone out."""
 
 
-class _Flush:
-    __slots__ = ("future",)
-
-    def __init__(self, future: asyncio.Future[None]) -> None:
-        self.future = future
+_SALVAGING: set[asyncio.Task[None]] = set()  # restore_offline writes under way (kept referenced)
 
 
 class _Delivery:
@@ -142,13 +151,15 @@ class C2SSession:
         self.presence: ET.Element | None = None  # the last available presence, for probes
         self.contacts: set[str] | None = None  # contact keys, loaded with the initial presence
         self.json_bodies = False
+        self.offline_unacked: set[int] = set()  # replayed offline message ids awaiting the §4.5 receipt
+        self.sdk_version: tuple[int, ...] | None = None  # the Web IM SDK's, from its version notice (§3.5)
         # output
         self._queue: deque[Any] = deque()
         self._queued_messages = 0
         self._held: list[Message] | None = None  # live messages held back during the offline replay
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
+        self._write_scheduled = False
         self._ended = False  # _END queued: nothing more is written
+        self._output_closed = False  # _END written: the transport is closing
         self.registered = False
         # flood limit (token bucket over stanzas received)
         self._rate = s.xmpp_flood_rate
@@ -167,7 +178,9 @@ class C2SSession:
             return False
         if self._held is not None:
             if len(self._held) >= self.ctx.settings.xmpp_queue_max:
+                lost = self._take_deliveries()
                 self.close("policy-violation", "Too many stanzas are waiting for this client.")
+                self._salvage(lost)
                 return False
             self._held.append(message)
             return True
@@ -184,7 +197,6 @@ class C2SSession:
     # --- life cycle -------------------------------------------------------------------------------
     def start(self) -> None:
         self.ctx.open_sessions.add(self)
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
         timeout = self.ctx.settings.xmpp_handshake_timeout_seconds
         self._handshake = asyncio.get_running_loop().call_later(timeout, self._handshake_expired)
 
@@ -196,25 +208,27 @@ class C2SSession:
     def finished(self) -> bool:
         return self._ended
 
-    async def connection_lost(self) -> None:
-        """The transport stopped reading (peer gone, or we closed): forget the session and let the
-        writer finish what it can."""
+    def connection_lost(self) -> None:
+        """The transport is gone (peer gone, or we closed): forget the session."""
         if not self._ended:
             self.stream.connection_lost()
-            self._end()
+            self._ended = True
+            self._output_closed = True
+            lost = self._take_deliveries()
+            self._queue.clear()
+            self._teardown()
+            self._salvage(lost)
+            return
         self._teardown()
-        writer = self._writer
-        if writer is not None and not writer.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(writer), 5)
-            except (TimeoutError, asyncio.CancelledError):
-                writer.cancel()
 
     def _end(self) -> None:
         self._ended = True
+        held, self._held = self._held, None  # live messages still waiting behind the replay
         self._queue.append(_END)
-        self._wake.set()
         self._teardown()
+        self._write_out()
+        if held:
+            self._salvage(held)
 
     def _teardown(self) -> None:
         self.ctx.open_sessions.discard(self)
@@ -383,7 +397,7 @@ class C2SSession:
         out = self.stream.data_to_send()
         if out and not self._ended:
             self._queue.extend(out)
-            self._wake.set()
+            self._schedule_write()
 
     def send(self, stanza: ET.Element | bytes) -> None:
         """Queue a stanza for this client (an element, or bytes framed for this session)."""
@@ -391,7 +405,7 @@ class C2SSession:
             return
         self._pull_stream()
         self._queue.append(stanza if isinstance(stanza, bytes) else self.serialize(stanza))
-        self._wake.set()
+        self._schedule_write()
 
     def serialize(self, el: ET.Element) -> bytes:
         return serialize(el, ns.CLIENT if self.framing == "tcp" else None)
@@ -405,11 +419,14 @@ class C2SSession:
 
     def _enqueue_message(self, message: Message, delayed: bool) -> bool:
         if self._queued_messages >= self.ctx.settings.xmpp_queue_max:
+            # a client this far behind will not read what waits: it goes back offline
+            lost = self._take_deliveries()
             self.close("policy-violation", "Too many stanzas are waiting for this client.")
+            self._salvage(lost)
             return False
         self._queued_messages += 1
         self._queue.append(_Delivery(message, delayed))
-        self._wake.set()
+        self._schedule_write()
         return True
 
     def hold_deliveries(self) -> None:
@@ -418,63 +435,91 @@ class C2SSession:
 
     def release_deliveries(self) -> None:
         held, self._held = self._held, None
-        for message in held or ():
+        for i, message in enumerate(held or ()):
             if not self._enqueue_message(message, False):
+                self._salvage((held or [])[i:])
                 break
 
     def enqueue_offline(self, message: Message) -> bool:
         return self._enqueue_message(message, True)
 
     async def flush(self) -> None:
-        """Wait until everything queued so far has been handed to the transport."""
-        writer = self._writer
-        if self._ended or writer is None or writer.done():
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Flush(future))
-        self._wake.set()
-        await future
+        """Write out what is queued and wait until the transport takes more."""
+        self._write_out()
+        if not self._output_closed:
+            await self.transport.drain()
 
-    async def _write_loop(self) -> None:
+    def resume_writing(self) -> None:
+        """The transport takes bytes again (see `Transport.paused`)."""
+        self._write_out()
+
+    def _schedule_write(self) -> None:
+        if not self._write_scheduled:
+            self._write_scheduled = True
+            asyncio.get_running_loop().call_soon(self._write_out)
+
+    def _write_out(self) -> None:
+        """Render and write everything queued, in one write; close the transport after `_END`."""
+        self._write_scheduled = False
+        queue = self._queue
+        if not queue or self._output_closed or (self.transport.paused and not self._ended):
+            return
+        chunks: list[bytes] = []
+        live: list[Message] = []  # what goes back offline if this write fails
+        end = False
+        while queue:
+            item = queue.popleft()
+            if type(item) is bytes:
+                chunks.append(item)
+            elif item is _END:
+                end = True
+                break
+            else:
+                self._queued_messages -= 1
+                chunks.append(self.render_message(item.message, item.delayed))
+                if not item.delayed:
+                    live.append(item.message)
         transport = self.transport
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue:
-                    items = list(self._queue)
-                    self._queue.clear()
-                    chunks: list[bytes] = []
-                    for item in items:
-                        if isinstance(item, bytes):
-                            chunks.append(item)
-                        elif isinstance(item, _Delivery):
-                            self._queued_messages -= 1
-                            chunks.append(self.render_message(item.message, item.delayed))
-                        elif isinstance(item, _Flush):
-                            if chunks:
-                                await transport.write(chunks)
-                                chunks = []
-                            if not item.future.done():
-                                item.future.set_result(None)
-                        elif item is _END:
-                            if chunks:
-                                await transport.write(chunks)
-                            await transport.close()
-                            return
-                    if chunks:
-                        await transport.write(chunks)
-        except Exception as exc:  # the connection broke: the reader notices and tears down
+            if chunks:
+                transport.write(chunks)
+            if end:
+                self._output_closed = True
+                queue.clear()
+                transport.close()
+        except Exception as exc:  # the connection broke: the transport reports it lost
             log.debug("c2s: write to %s failed: %s", self.peer, exc)
-            self._ended = True
-            try:
-                await transport.close()
-            except Exception:
-                pass
-        finally:
-            for item in self._queue:
-                if isinstance(item, _Flush) and not item.future.done():
-                    item.future.set_result(None)
+            self._output_closed = True
+            live += self._take_deliveries()
+            queue.clear()
+            self._salvage(live)
+
+    def _take_deliveries(self) -> list[Message]:
+        """Take the live messages out of the queue (and those held behind the offline replay).
+        Replayed offline messages stay in storage until written, so they need no rescue."""
+        queue = self._queue
+        taken = [item.message for item in queue if type(item) is _Delivery and not item.delayed]
+        if taken:
+            kept = [item for item in queue if type(item) is not _Delivery or item.delayed]
+            self._queued_messages -= len(taken)
+            queue.clear()
+            queue.extend(kept)
+        held, self._held = self._held, None
+        return taken + (held or [])
+
+    def _salvage(self, lost: Sequence[Message]) -> None:
+        """Persist first, then route: a message this session took but never wrote waits offline
+        again for its user (chat-room messages excepted: rooms keep no offline copies), unless
+        another of the user's sessions is available and had it too."""
+        user, app = self.user, self.app
+        if user is None or app is None:
+            return
+        entries = [(user.id, m.id) for m in lost if m.chat_type != "chatroom"]
+        if not entries or self.ctx.node.registry.online(app.uuid, (user.key,)):
+            return
+        task = asyncio.get_running_loop().create_task(self.ctx.node.messages.restore_offline(entries))
+        _SALVAGING.add(task)
+        task.add_done_callback(_SALVAGING.discard)
 
     # --- rendering stored messages ----------------------------------------------------------------
     def render_message(self, m: Message, delayed: bool = False) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -17,27 +18,69 @@ __all__ = ["WsTransport", "xmpp_websocket"]
 
 log = logging.getLogger("hxim.c2s")
 
+PAUSE_AT = 64  # messages waiting to be sent before the session holds its output
+
 
 class WsTransport:
+    """The session's `Transport` over one WebSocket: each chunk is one text message, sent in
+    order by a task that lives while there is something to send."""
+
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.closed = False
+        self.resume: Callable[[], None] | None = None  # the session's resume_writing
+        self._out: deque[bytes] = deque()
+        self._sender: asyncio.Task[None] | None = None
+        self._closing = False
 
-    async def write(self, chunks: Sequence[bytes]) -> None:
-        for chunk in chunks:
-            await self.ws.send_text(chunk.decode("utf-8"))
+    @property
+    def paused(self) -> bool:
+        return len(self._out) >= PAUSE_AT
+
+    def write(self, chunks: Sequence[bytes]) -> None:
+        if self.closed:
+            raise ConnectionError("the WebSocket is closed")  # the session keeps what it can
+        self._out.extend(chunks)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        out = self._out
+        try:
+            while out:
+                was_paused = self.paused
+                await self.ws.send_text(out.popleft().decode("utf-8"))
+                if was_paused and not self.paused and self.resume is not None:
+                    self.resume()
+            if self._closing and not self.closed:
+                self.closed = True
+                await self.ws.close(1000)
+        except Exception:
+            self.closed = True
+            out.clear()
+        finally:
+            self._sender = None
+
+    async def drain(self) -> None:
+        while self.paused and self._sender is not None:
+            await asyncio.shield(self._sender)
+
+    async def sent(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until what was written has been sent."""
+        if self._sender is not None:
+            await asyncio.wait({self._sender}, timeout=timeout)
 
     async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:  # pragma: no cover
         # the stream never asks over WebSocket
         raise RuntimeError("no STARTTLS over WebSocket")
 
-    async def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                await self.ws.close(1000)
-            except Exception:
-                pass
+    def close(self) -> None:
+        if not self.closed and not self._closing:
+            self._closing = True
+            self._kick()
 
 
 async def xmpp_websocket(ws: WebSocket) -> None:
@@ -57,6 +100,7 @@ async def xmpp_websocket(ws: WebSocket) -> None:
         secure=ws.url.scheme == "wss",
         peer=f"{client.host}:{client.port}" if client else "",
     )
+    transport.resume = session.resume_writing
     session.start()
     idle = ctx.settings.xmpp_ws_idle_timeout_seconds or None
     try:
@@ -76,4 +120,5 @@ async def xmpp_websocket(ws: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError):
         transport.closed = True
     finally:
-        await session.connection_lost()
+        session.connection_lost()
+        await transport.sent(5)  # the last messages (a stream error, <close/>) go out

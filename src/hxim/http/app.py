@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
@@ -96,6 +97,15 @@ def build_http_app(node: Node) -> Starlette:
     seeds = [*hx_gateway.routes, *app_api.routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *easemob_app_users.routes, *xmpp_ws], lifespan=lifespan
+    )
+    # browsers call the REST API from any page, without credentials (webim-xmpp.md §1.5, §1.6)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=[
+            "Authorization", "Content-Type", "restrict-access", "share-secret", "X-Requested-With", "Accept"
+        ],
     )
     app.state.node = node
     app.state.hx_easemob = hx_api

@@ -168,7 +168,8 @@ def build(kind: Kind) -> dict[str, Handler]:
         room = await kind.service(call).create(call.app, body, default_owner=owner)
         return _ok(call, {kind.id_key: room.room_id})
 
-    @endpoint(fam)
+    # The Web IM SDK lists chat rooms with the user's token (webim-xmpp.md §2.4); groups stay admin-only.
+    @endpoint(fam, Access.ADMIN if kind.is_group else Access.ANY)
     async def list_rooms(call: Call) -> Response:
         s = call.node.settings
         limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
@@ -459,7 +460,7 @@ routes = [
 
 
 def _public_routes() -> list[Route]:
-    @endpoint("chatgroups")
+    @endpoint("chatgroups", Access.ANY)  # the Web IM SDK 1.8 calls it with the user's token (§2.7)
     async def public_groups(call: Call) -> Response:
         s = call.node.settings
         limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default

@@ -73,10 +73,14 @@ class MemoryRegistry:
     def online(self, app_uuid: uuid.UUID, keys: Iterable[str]) -> set[str]:
         """The subset of `keys` with at least one available session."""
         out = set()
+        by_user = self._by_user
         for key in keys:
-            slot = self._by_user.get((app_uuid, key))
-            if slot and any(s.available for s in slot.values()):
-                out.add(key)
+            slot = by_user.get((app_uuid, key))
+            if slot:
+                for session in slot.values():
+                    if session.available:
+                        out.add(key)
+                        break
         return out
 
     def disconnect(self, app_uuid: uuid.UUID, user_key: str, reason: str) -> int:

@@ -1,8 +1,9 @@
 """The router: hands a message that is already stored to the live sessions of its recipients.
 
 Persist first, then route: by the time `deliver` is called the message and the offline
-entries of recipients without sessions are in storage, so a session that cannot take the
-message loses nothing. Routing never awaits a client.
+entries of recipients without sessions are in storage; a recipient none of whose sessions takes
+the message (they ended meanwhile, or refuse it) gets its offline entry from the caller
+(`MessageService.store_and_route`), so nothing is lost. Routing never awaits a client.
 """
 
 from __future__ import annotations

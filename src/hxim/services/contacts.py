@@ -15,11 +15,14 @@ from hxim.config import Settings
 from hxim.model import App, User, now_ms
 from hxim.services.users import UserService
 from hxim.storage import Database
+from hxim.storage.database import Batcher
 from hxim.storage.social import (
     add_blocks_txn,
-    add_contact_pair_txn,
+    add_contact_pairs_txn,
     block_names_txn,
     blocked_by_txn,
+    blocking_owners_txn,
+    contact_counts_txn,
     contact_names_txn,
     count_txn,
     remove_block_txn,
@@ -39,13 +42,20 @@ class ContactService:
         self.settings = settings
         self.users = users
         self.contact_hooks: list[ContactHook] = []
+        self._pairs: Batcher[tuple[int, int, int]] = Batcher(db, add_contact_pairs_txn)  # group commit
+        # Ids of users who may block someone: every user with a block when first needed, plus
+        # everyone who blocks since (never shrunk: unblocking only costs a query). Lets the
+        # message path skip the block query for the many users who block nobody.
+        self._may_block: set[int] = set()
+        self._may_block_loaded = False
 
     async def add(self, app: App, owner: User, friend_name: str) -> User:
         friend = await self.users.get(app, friend_name)
         if friend.id == owner.id:
             raise errors.illegal_argument("a user can not add themselves as a contact")
+        counts = await self.db.read(contact_counts_txn, [owner.id, friend.id])
         for user in (owner, friend):
-            if await self.db.read(count_txn, "contacts", user.id) >= self.settings.contacts_max:
+            if counts.get(user.id, 0) >= self.settings.contacts_max:
                 raise errors.HximError(
                     403,
                     "forbidden_op",
@@ -53,7 +63,7 @@ class ContactService:
                     "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
                     "resource-constraint",
                 )
-        await self.db.write(add_contact_pair_txn, owner.id, friend.id, now_ms())
+        await self._pairs.submit((owner.id, friend.id, now_ms()))
         for hook in self.contact_hooks:
             hook(app, owner, friend, True)
         return friend
@@ -84,6 +94,7 @@ class ContactService:
         current = await self.db.read(count_txn, "blocks", owner.id)
         if current + len(targets) > self.settings.blocks_max:
             raise errors.illegal_argument(f"a user can block at most {self.settings.blocks_max} users")
+        self._may_block.add(owner.id)  # before the write: a concurrent send queries
         await self.db.write(add_blocks_txn, owner.id, [t.id for t in targets], now_ms())
         return [t.username for t in targets]
 
@@ -97,4 +108,8 @@ class ContactService:
 
     async def blockers_of(self, sender: User, recipients: list[User]) -> set[int]:
         """Ids of the `recipients` who block `sender`."""
-        return await self.db.read(blocked_by_txn, sender.id, [r.id for r in recipients])
+        if not self._may_block_loaded:
+            self._may_block |= await self.db.read(blocking_owners_txn)  # keeps blocks added meanwhile
+            self._may_block_loaded = True
+        owners = [r.id for r in recipients if r.id in self._may_block]
+        return await self.db.read(blocked_by_txn, sender.id, owners) if owners else set()

@@ -8,12 +8,13 @@ the group service's error code and Easemob's description pattern (§6.4).
 
 Every change that checks and then writes (capacity, quotas, roles) runs as one write
 transaction that first takes the room's row lock, so concurrent calls cannot overshoot a
-limit.
+limit. Changes that the users concerned are told about (kicks, bans, dissolution, admin and
+mute changes) call the `room_hooks` after they commit, whichever surface made them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,7 +69,9 @@ from hxim.storage.groups import (
 )
 from hxim.storage.users import get_user_txn, get_users_by_keys_txn
 
-__all__ = ["ADMIN", "CHATROOM", "GROUP", "MEMBER", "MUTE_FOREVER", "OWNER", "ItemResult", "Room", "RoomService"]
+__all__ = [
+    "ADMIN", "CHATROOM", "GROUP", "MEMBER", "MUTE_FOREVER", "OWNER", "ItemResult", "Room", "RoomHook", "RoomService"
+]
 
 GROUP = "group"
 CHATROOM = "chatroom"
@@ -79,6 +82,12 @@ ADMIN_SENDER = "admin"
 _MAX_ID = (1 << 63) - 1
 
 T = TypeVar("T")
+
+# Called after a change that the users concerned are told about over XMPP (webim-xmpp.md §7.9–
+# §7.11): (app, kind, room id, event, usernames, actor, detail). Events: `kicked`, `banned`,
+# `destroyed` (the usernames are the members it had; detail: the reason), `admin_added`,
+# `admin_removed`, `muted`, `unmuted`. `actor` is the user who acted, None for the app (REST).
+RoomHook = Callable[[App, str, str, str, list[str], str | None, str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -149,6 +158,7 @@ class RoomService:
         # the room's members_version and member count before reusing it.
         self._fanout_cache: dict[int, MemberList] = {}
         self._fanout_cached = 0
+        self.room_hooks: list[RoomHook] = []
         if self.is_group:
             self.maxusers_default = settings.group_maxusers_default
             self.maxusers_max = settings.group_maxusers_max
@@ -159,6 +169,13 @@ class RoomService:
             self.per_user_max = settings.chatrooms_per_user_max
 
     # --- helpers ----------------------------------------------------------------------------------
+    async def _tell(
+        self, app: App, rid: str, event: str, names: list[str], actor: str | None = None, detail: str = ""
+    ) -> None:
+        if names:
+            for hook in self.room_hooks:
+                await hook(app, self.kind, rid, event, names, actor, detail)
+
     def _room(self, conn: Connection, app: App, rid: str, lock: bool = False) -> Room:
         ident = parse_room_id(rid)
         room = room_txn(conn, app.id, self.kind, ident, lock) if ident is not None else None
@@ -229,8 +246,9 @@ class RoomService:
         return ((pagenum or 1) - 1) * size, size
 
     # --- create, read, list -----------------------------------------------------------------------
-    async def create(self, app: App, body: Any, default_owner: str | None = None) -> Room:
-        """Create a group (§6.3) or a chat room (§7) from the request body."""
+    async def create(self, app: App, body: Any, default_owner: str | None = None, ident: int | None = None) -> Room:
+        """Create a group (§6.3) or a chat room (§7) from the request body; `ident` is the id an
+        XMPP client chose (webim-xmpp.md §7.5), else the server picks one."""
         if not isinstance(body, dict):
             raise errors.invalid_parameter("the request body must be a JSON object")
         s = self.settings
@@ -285,9 +303,9 @@ class RoomService:
                     members.append(user)
             self._quota(conn, [owner, *members])
             now = now_ms()
-            ident = self.ids.next()
+            room_id = ident if ident is not None else self.ids.next()
             values = {
-                "id": ident,
+                "id": room_id,
                 "app_uuid": app.id,
                 "kind": self.kind,
                 "name": name,
@@ -304,7 +322,7 @@ class RoomService:
                 "modified": now,
             }
             insert_room_txn(conn, values, [(owner.id, OWNER), *((m.id, MEMBER) for m in members)], now)
-            room = room_txn(conn, app.id, self.kind, ident)
+            room = room_txn(conn, app.id, self.kind, room_id)
             assert room is not None
             return room
 
@@ -437,13 +455,16 @@ class RoomService:
 
         await self._write(txn)
 
-    async def delete(self, app: App, rid: str) -> Room:
-        def txn(conn: Connection) -> Room:
+    async def delete(self, app: App, rid: str, actor: str | None = None, reason: str = "") -> Room:
+        def txn(conn: Connection) -> tuple[Room, list[str]]:
             room = self._room(conn, app, rid, lock=True)
+            names = [n for n, _ in members_txn(conn, room.id, 0, None)]
             delete_rooms_txn(conn, [room.id])
-            return room
+            return room, names
 
-        return await self._write(txn)
+        room, names = await self._write(txn)
+        await self._tell(app, room.room_id, "destroyed", names, actor, reason)
+        return room
 
     async def delete_owned(self, app: App, victims: list[User]) -> None:
         """Delete every group and chat room the users own (a `UserService.delete_hooks` hook)."""
@@ -517,7 +538,9 @@ class RoomService:
 
         return await self._write(txn)
 
-    async def remove_member(self, app: App, rid: str, username: str) -> User:
+    async def remove_member(self, app: App, rid: str, username: str, actor: str | None = None) -> User:
+        """Remove one member: kicked by `actor` (None: the app), or leaving when it is the user."""
+
         def txn(conn: Connection) -> User:
             room = self._room(conn, app, rid, lock=True)
             user = self._user(conn, app, username)
@@ -529,7 +552,9 @@ class RoomService:
             remove_members_txn(conn, room.id, [user.id])
             return user
 
-        return await self._write(txn)
+        user = await self._write(txn)
+        await self._tell(app, rid, "kicked", [user.username], actor)
+        return user
 
     async def remove_members(self, app: App, rid: str, names: list[str]) -> list[ItemResult]:
         wanted = self._names(names)
@@ -555,7 +580,9 @@ class RoomService:
             remove_members_txn(conn, room.id, gone)
             return out
 
-        return await self._write(txn)
+        out = await self._write(txn)
+        await self._tell(app, rid, "kicked", [r.user for r in out if r.result])
+        return out
 
     # --- admins -----------------------------------------------------------------------------------
     async def admins(self, app: App, rid: str) -> list[str]:
@@ -564,7 +591,7 @@ class RoomService:
 
         return await self._read(txn)
 
-    async def add_admin(self, app: App, rid: str, username: Any) -> str:
+    async def add_admin(self, app: App, rid: str, username: Any, actor: str | None = None) -> str:
         if not isinstance(username, str) or not username:
             raise errors.invalid_parameter("newadmin must be provided")
 
@@ -587,7 +614,9 @@ class RoomService:
             set_role_txn(conn, room.id, [user.id], ADMIN)
             return user.username
 
-        return await self._write(txn)
+        name = await self._write(txn)
+        await self._tell(app, rid, "admin_added", [name], actor)
+        return name
 
     async def remove_admin(self, app: App, rid: str, username: str) -> str:
         def txn(conn: Connection) -> str:
@@ -598,7 +627,9 @@ class RoomService:
             set_role_txn(conn, room.id, [user.id], MEMBER)
             return user.username
 
-        return await self._write(txn)
+        name = await self._write(txn)
+        await self._tell(app, rid, "admin_removed", [name])
+        return name
 
     # --- blocks -----------------------------------------------------------------------------------
     async def blocks(self, app: App, rid: str) -> list[str]:
@@ -607,7 +638,7 @@ class RoomService:
 
         return await self._read(txn)
 
-    async def block(self, app: App, rid: str, names: Any) -> list[ItemResult]:
+    async def block(self, app: App, rid: str, names: Any, actor: str | None = None) -> list[ItemResult]:
         """Block users from the room (they stop being members). Members only; never the owner."""
         wanted = self._names(names)
 
@@ -635,7 +666,9 @@ class RoomService:
             add_room_blocks_txn(conn, room.id, new, now_ms())
             return out
 
-        return await self._write(txn)
+        out = await self._write(txn)
+        await self._tell(app, rid, "banned", [r.user for r in out if r.result], actor)
+        return out
 
     async def unblock(self, app: App, rid: str, names: Any) -> list[ItemResult]:
         wanted = self._names(names)
@@ -697,7 +730,9 @@ class RoomService:
             set_mutes_txn(conn, room.id, [(u.id, expire) for u in users])
             return [ItemResult(u.username, expire=expire) for u in users]
 
-        return await self._write(txn)
+        out = await self._write(txn)
+        await self._tell(app, rid, "muted", [r.user for r in out])
+        return out
 
     async def unmute(self, app: App, rid: str, names: Any) -> list[ItemResult]:
         wanted = self._names(names)
@@ -711,7 +746,9 @@ class RoomService:
                 for n in wanted
             ]
 
-        return await self._write(txn)
+        out = await self._write(txn)
+        await self._tell(app, rid, "unmuted", [r.user for r in out if r.result])
+        return out
 
     async def mute_all(self, app: App, rid: str, duration: Any) -> None:
         """Mute every member but the owner, the admins and the whitelist (`ban`)."""

@@ -14,17 +14,20 @@ from typing import Any
 from hxim import errors
 from hxim.config import Settings
 from hxim.hub import Registry, Router
-from hxim.model import App, IdGenerator, Message, User
+from hxim.model import App, IdGenerator, Message, User, now_ms
 from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
 from hxim.storage.messages import (
     history_txn,
     message_exists_txn,
+    message_txn,
     offline_count_txn,
     offline_messages_txn,
     offline_pending_txn,
     offline_remove_txn,
+    offline_restore_txn,
+    recall_message_txn,
     store_message_groups_txn,
 )
 from hxim.storage.social import blocked_by_txn
@@ -181,7 +184,7 @@ class MessageService:
         ext: dict[str, Any] | None,
     ) -> list[tuple[str, Message | None]]:
         batch: list[tuple[Message, list[int]]] = []
-        online_by_msg: list[tuple[Message, list[str]]] = []
+        online_by_msg: list[tuple[Message, list[User], bool]] = []
         for plan in plans:
             ident = self.ids.next()
             # the timestamp is the id's own millisecond, so ids and timestamps order alike
@@ -191,11 +194,18 @@ class MessageService:
             online = self.registry.online(app.uuid, keys) if keys else set()
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
             batch.append((message, offline_ids))
-            online_by_msg.append((message, [k for k in keys if k in online]))
+            online_by_msg.append((message, [u for u in plan.users if u.key in online], plan.offline))
         await self._store.submit(batch)
-        for message, keys in online_by_msg:
-            if keys:
-                self.router.deliver(app.uuid, message, keys)
+        # A user whose sessions ended while the batch was written, or refused the message (a full
+        # queue), gets the offline entry they were spared: nothing accepted is lost.
+        missed: list[tuple[int, int]] = []
+        deliver = self.router.deliver
+        for message, users, keeps_offline in online_by_msg:
+            for user in users:
+                if not deliver(app.uuid, message, (user.key,)) and keeps_offline:
+                    missed.append((user.id, message.id))
+        if missed:
+            await self.restore_offline(missed)
         return [(plan.to, m) for plan, (m, _) in zip(plans, batch, strict=True)]
 
     # --- offline ----------------------------------------------------------------------------------
@@ -217,12 +227,33 @@ class MessageService:
         pending = await self.db.read(offline_pending_txn, user.id, int(msg_id))
         return user, not pending
 
-    async def offline_messages(self, user: User, limit: int) -> list[Message]:
-        return await self.db.read(offline_messages_txn, user.id, limit)
+    async def offline_messages(self, user: User, limit: int, after: int = 0) -> list[Message]:
+        """Up to `limit` offline messages of the user with ids above `after`, oldest first."""
+        return await self.db.read(offline_messages_txn, user.id, limit, after)
 
     async def mark_delivered(self, user: User, message_ids: list[int]) -> None:
         if message_ids:
             await self.db.write(offline_remove_txn, user.id, message_ids)
+
+    async def restore_offline(self, entries: list[tuple[int, int]]) -> None:
+        """`(user id, message id)`: messages that went to a session which never wrote them (it
+        ended, or refused them) wait offline again, to be replayed at the next login."""
+        if entries:
+            await self.db.write(offline_restore_txn, entries)
+
+    # --- recall -----------------------------------------------------------------------------------
+    async def find(self, app: App, msg_id: int) -> Message | None:
+        return await self.db.read(message_txn, app.id, msg_id)
+
+    async def recall(self, app: App, sender: User, message: Message, recipients: list[User]) -> list[int]:
+        """Withdraw a message its sender sent within `message_recall_seconds`: it leaves the
+        history and the offline queues. Returns the ids of the recipients who never got it."""
+        if message.sender.lower() != sender.key:
+            raise errors.forbidden_op("only the sender can recall a message")
+        window = self.settings.message_recall_seconds
+        if window and now_ms() - message.timestamp > window * 1000:
+            raise errors.forbidden_op(f"a message can only be recalled within {window} seconds")
+        return await self.db.write(recall_message_txn, message.id, [u.id for u in recipients])
 
     # --- history ----------------------------------------------------------------------------------
     async def history(

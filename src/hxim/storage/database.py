@@ -5,12 +5,18 @@ its result. On SQLite (the embedded default) they run on the calling thread: a l
 SQLite statement takes microseconds, and one connection kept open for the process needs
 no thread hop and no pool checkout. On PostgreSQL they run on a bounded thread pool so that network round
 trips never block the event loop.
+
+SQLite's write-ahead log is checkpointed by a background thread on its own connection every
+`checkpoint_seconds` (a passive checkpoint never blocks the writer): left to SQLite, a
+checkpoint runs inside whichever commit crosses 1,000 pages and fsyncs there, stalling the
+event loop for tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +25,10 @@ from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 __all__ = ["Database", "Batcher"]
@@ -32,14 +40,19 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 8, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 8, sqlite_synchronous: str = "NORMAL", sqlite_checkpoint_seconds: float = 0
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._lock = threading.RLock()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: Connection | None = None
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
+            background = bool(path and path != ":memory:" and sqlite_checkpoint_seconds > 0)
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
@@ -56,10 +69,38 @@ class Database:
                 cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=10000")
+                if background:
+                    cur.execute("PRAGMA wal_autocheckpoint=0")
                 cur.close()
+
+            if background:
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop,
+                    args=(path, sqlite_checkpoint_seconds),
+                    name="hxim-sqlite-checkpoint",
+                    daemon=True,
+                )
+                self._checkpointer.start()
         else:
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+            # Each worker thread keeps two connections for good (see `_pg_run`): one in
+            # autocommit for reads, one for write transactions.
+            self.engine = create_engine(url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True)
             self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="hxim-db")
+        self._local = threading.local()
+        self._held: list[Connection] = []
+
+    def _checkpoint_loop(self, path: str, every: float) -> None:
+        conn: sqlite3.Connection | None = None
+        while not self._stop.wait(every):
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                    conn.execute("PRAGMA busy_timeout=10000")
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # e.g. the file is being replaced: try again later
+                log.debug("WAL checkpoint failed: %s", exc)
+        if conn is not None:
+            conn.close()
 
     # --- running transactions -------------------------------------------------------------
     def run_sync(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
@@ -70,8 +111,7 @@ class Database:
         BEGIN IMMEDIATE ... COMMIT.
         """
         if not self.is_sqlite:
-            with self.engine.begin() as conn:
-                return fn(conn, *args)
+            return self._pg_run(fn, args, write)
         with self._lock:
             if self._conn is None:
                 self._conn = self.engine.connect()
@@ -85,6 +125,36 @@ class Database:
             except BaseException:
                 conn.rollback()
                 raise
+
+    def _pg_run(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+        """PostgreSQL, on a worker thread: reuse this thread's connection (no pool checkout, no
+        ping per call). Reads run in autocommit — under READ COMMITTED a transaction gives its
+        statements no common snapshot anyway, and autocommit spares BEGIN and COMMIT round
+        trips. A connection that broke is replaced; a read is then tried once more."""
+        name = "writer" if write else "reader"
+        for attempt in (1, 2):
+            conn: Connection | None = getattr(self._local, name, None)
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self.engine.connect()
+                if not write:
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                setattr(self._local, name, conn)
+                with self._lock:
+                    self._held.append(conn)
+            try:
+                if not write:
+                    try:
+                        return fn(conn, *args)
+                    except BaseException:
+                        conn.rollback()  # no round trip in autocommit; resets SQLAlchemy's state
+                        raise
+                with conn.begin():
+                    return fn(conn, *args)
+            except DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1 and not write:
+                    continue
+                raise
+        raise AssertionError("unreachable")
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that only reads."""
@@ -114,8 +184,15 @@ class Database:
             command.upgrade(self.alembic_config(), "head")
 
     def dispose(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(5)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        with self._lock:
+            for held in self._held:
+                held.close()
+            self._held.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -206,7 +283,8 @@ class Query:
     for the few statements every request runs, `Query` keeps SQLAlchemy's SQL generation but
     executes the compiled string itself. Rows come back as plain tuples in the statement's
     column order. Expanding (`IN`) parameters are supported: the SQL is compiled once per
-    dialect and per list length.
+    dialect and per list length. Values written into the statement (a `LIMIT`, a literal in a
+    comparison) are bound from the statement itself.
     """
 
     def __init__(self, statement: Any) -> None:
@@ -214,6 +292,7 @@ class Query:
         self._expanding = [
             b.key for b in statement._get_embedded_bindparams() if getattr(b, "expanding", False)
         ]
+        self._fixed: dict[str, Any] = {}  # values written into the statement, by compiled name
         self._compiled: dict[tuple[Any, ...], tuple[str, list[str] | None]] = {}
 
     def _prepare(self, conn: Connection, params: dict[str, Any]) -> tuple[str, Any]:
@@ -223,6 +302,9 @@ class Query:
         found = self._compiled.get(key)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
+            self._fixed = {
+                k: v for k, v in compiled.params.items() if v is not None and k not in self._expanding
+            }
             if self._expanding:
                 state = compiled.construct_expanded_state(params)
                 order = state.positiontup
@@ -232,6 +314,8 @@ class Query:
                 found = (str(compiled), list(order) if compiled.positional and order else None)
             self._compiled[key] = found
         sql, order = found
+        if self._fixed:
+            params = {**self._fixed, **params}
         if self._expanding:
             params = dict(params)
             for name in self._expanding:
@@ -261,3 +345,33 @@ class Query:
     def scalar(self, conn: Connection, **params: Any) -> Any:
         row = self.first(conn, **params)
         return row[0] if row is not None else None
+
+    def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute the statement once per parameter set (`executemany`); no expanding parameters."""
+        if not rows:
+            return
+        sql, _ = self._prepare(conn, rows[0])
+        order = self._compiled[(conn.dialect.name, ())][1]
+        args = [[row[name] for name in order] for row in rows] if order is not None else rows
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        try:
+            cursor.executemany(sql, args)
+        except dbapi_error as exc:  # as SQLAlchemy would raise it (e.g. IntegrityError)
+            raise DBAPIError.instance(sql, args, exc, dbapi_error) from exc
+        finally:
+            cursor.close()
+
+
+_INSERT_IGNORE: dict[tuple[str, str], Any] = {}
+
+
+def insert_ignore(conn: Connection, table: Table) -> Any:
+    """An INSERT that skips rows already present (`ON CONFLICT DO NOTHING`, both dialects): for
+    idempotent writes that a concurrent request may have done first."""
+    key = (conn.dialect.name, table.name)
+    stmt = _INSERT_IGNORE.get(key)
+    if stmt is None:
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = _INSERT_IGNORE[key] = dialect_insert(table).on_conflict_do_nothing()
+    return stmt

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select
 
 from hxim.model import Message
-from hxim.storage.database import Query
+from hxim.storage.database import Query, insert_ignore
 from hxim.storage.tables import messages, offline
 
 __all__ = [
@@ -19,14 +19,24 @@ __all__ = [
     "offline_pending_txn",
     "offline_messages_txn",
     "offline_remove_txn",
+    "offline_restore_txn",
     "message_exists_txn",
+    "message_txn",
+    "recall_message_txn",
     "history_txn",
 ]
 
 
-_INSERT_MESSAGE = insert(messages)
-_INSERT_OFFLINE = insert(offline)
+_INSERT_MESSAGE = Query(insert(messages).values({c.name: bindparam(c.name) for c in messages.c}))
+_INSERT_OFFLINE = Query(insert(offline).values(user_id=bindparam("user_id"), message_id=bindparam("message_id")))
 _OFFLINE_COUNT = Query(select(func.count()).select_from(offline).where(offline.c.user_id == bindparam("user")))
+_OFFLINE_SELECT = (
+    select(*messages.c)
+    .join(offline, offline.c.message_id == messages.c.id)
+    .where(offline.c.user_id == bindparam("user"), offline.c.message_id > bindparam("after"))
+    .order_by(messages.c.id)
+)
+_OFFLINE_MESSAGES: dict[int, Query] = {}  # by LIMIT (in practice the one `xmpp_offline_batch`)
 _OFFLINE_PENDING = select(offline.c.message_id).where(
     offline.c.user_id == bindparam("user"), offline.c.message_id == bindparam("message")
 )
@@ -45,25 +55,16 @@ def _row(m: Message) -> dict[str, Any]:
 
 
 def _message(row: Any) -> Message:
-    payload = orjson.loads(row.payload)
-    return Message(
-        id=row.id,
-        app_uuid=uuid.UUID(row.app_uuid),
-        chat_type=row.chat_type,
-        sender=row.sender,
-        to=row.recipient,
-        timestamp=row.timestamp,
-        bodies=payload.get("bodies", []),
-        ext=payload.get("ext"),
-    )
+    """A Message from a row of every `messages` column in table order (a Row or a plain tuple)."""
+    ident, app_uuid, chat_type, sender, to, stamp, payload = row[:7]
+    doc = orjson.loads(payload)
+    return Message(ident, uuid.UUID(app_uuid), chat_type, sender, to, stamp, doc.get("bodies", []), doc.get("ext"))
 
 
 def store_messages_txn(conn: Connection, batch: list[tuple[Message, list[int]]]) -> None:
     """Store each message once, with an offline entry for each of its user ids."""
-    conn.execute(_INSERT_MESSAGE, [_row(m) for m, _ in batch])
-    entries = [{"user_id": uid, "message_id": m.id} for m, uids in batch for uid in uids]
-    if entries:
-        conn.execute(_INSERT_OFFLINE, entries)
+    _INSERT_MESSAGE.many(conn, [_row(m) for m, _ in batch])
+    _INSERT_OFFLINE.many(conn, [{"user_id": uid, "message_id": m.id} for m, uids in batch for uid in uids])
 
 
 def store_message_groups_txn(conn: Connection, groups: list[list[tuple[Message, list[int]]]]) -> None:
@@ -82,19 +83,42 @@ def offline_pending_txn(conn: Connection, user_id: int, message_id: int) -> bool
     )
 
 
-def offline_messages_txn(conn: Connection, user_id: int, limit: int) -> list[Message]:
-    rows = conn.execute(
-        select(messages)
-        .join(offline, offline.c.message_id == messages.c.id)
-        .where(offline.c.user_id == user_id)
-        .order_by(messages.c.id)
-        .limit(limit)
-    )
-    return [_message(r) for r in rows]
+def offline_messages_txn(conn: Connection, user_id: int, limit: int, after: int = 0) -> list[Message]:
+    """The user's offline messages with ids above `after`, oldest first."""
+    query = _OFFLINE_MESSAGES.get(limit)
+    if query is None:
+        query = _OFFLINE_MESSAGES[limit] = Query(_OFFLINE_SELECT.limit(limit))
+    return [_message(row) for row in query.all(conn, user=user_id, after=after)]
 
 
 def offline_remove_txn(conn: Connection, user_id: int, message_ids: list[int]) -> None:
     conn.execute(delete(offline).where(offline.c.user_id == user_id, offline.c.message_id.in_(message_ids)))
+
+
+def message_txn(conn: Connection, app_uuid: str, message_id: int) -> Message | None:
+    row = conn.execute(select(messages).where(messages.c.id == message_id, messages.c.app_uuid == app_uuid)).first()
+    return _message(row) if row is not None else None
+
+
+def recall_message_txn(conn: Connection, message_id: int, user_ids: list[int]) -> list[int]:
+    """Delete a message and its offline entries for `user_ids` (its recipients); the ids of the
+    users whose entry was still there (they never received it)."""
+    pending = [
+        r.user_id
+        for r in conn.execute(
+            select(offline.c.user_id).where(offline.c.user_id.in_(user_ids), offline.c.message_id == message_id)
+        )
+    ] if user_ids else []
+    if pending:
+        conn.execute(delete(offline).where(offline.c.user_id.in_(pending), offline.c.message_id == message_id))
+    conn.execute(delete(messages).where(messages.c.id == message_id))
+    return pending
+
+
+def offline_restore_txn(conn: Connection, entries: list[tuple[int, int]]) -> None:
+    """Offline entries `(user id, message id)` again (entries still there stay as they are)."""
+    if entries:
+        conn.execute(insert_ignore(conn, offline), [{"user_id": u, "message_id": m} for u, m in entries])
 
 
 def message_exists_txn(conn: Connection, app_uuid: str, message_id: int) -> bool:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Connection, Table, bindparam, delete, func, select
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-
-from hxim.storage.database import Query
+from hxim.storage.database import Query, insert_ignore
 from hxim.storage.tables import blocks, contacts, users
 
 __all__ = [
-    "add_contact_pair_txn",
+    "add_contact_pairs_txn",
     "remove_contact_pair_txn",
     "contact_names_txn",
     "count_txn",
+    "contact_counts_txn",
     "add_blocks_txn",
+    "blocking_owners_txn",
     "remove_block_txn",
     "block_names_txn",
     "blocked_by_txn",
@@ -28,37 +27,28 @@ _BLOCKERS = Query(
         blocks.c.blocked_id == bindparam("sender"), blocks.c.owner_id.in_(bindparam("owners", expanding=True))
     )
 )
-_CONTACT_PAIRS = select(contacts.c.owner_id, contacts.c.contact_id).where(
-    contacts.c.owner_id.in_(bindparam("owners", expanding=True)),
-    contacts.c.contact_id.in_(bindparam("targets", expanding=True)),
+_CONTACT_COUNTS = Query(
+    select(contacts.c.owner_id, func.count())
+    .where(contacts.c.owner_id.in_(bindparam("owners", expanding=True)))
+    .group_by(contacts.c.owner_id)
 )
-_INSERT_CONTACTS = insert(contacts)
 _CONTACT_COUNT = select(func.count()).select_from(contacts).where(contacts.c.owner_id == bindparam("owner"))
 _BLOCK_COUNT = select(func.count()).select_from(blocks).where(blocks.c.owner_id == bindparam("owner"))
 
 
-_INSERT_IGNORE: dict[tuple[str, str], Any] = {}
-
-
-def _insert_ignore(conn: Connection, table: Table) -> Any:
-    """An INSERT that skips rows already present: a concurrent request (the same add, or the
-    other user adding back) may have inserted them since this transaction looked."""
-    key = (conn.dialect.name, table.name)
-    stmt = _INSERT_IGNORE.get(key)
-    if stmt is None:
-        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = _INSERT_IGNORE[key] = dialect_insert(table).on_conflict_do_nothing()
-    return stmt
+_NAMES = {
+    (table.name, other): Query(
+        select(users.c.username)
+        .join(table, table.c[other] == users.c.id)
+        .where(table.c.owner_id == bindparam("owner"))
+        .order_by(table.c.created, users.c.id)
+    )
+    for table, other in ((contacts, "contact_id"), (blocks, "blocked_id"))
+}
 
 
 def _names(conn: Connection, table: Table, other: str, owner_id: int) -> list[str]:
-    rows = conn.execute(
-        select(users.c.username)
-        .join(table, table.c[other] == users.c.id)
-        .where(table.c.owner_id == owner_id)
-        .order_by(table.c.created, users.c.id)
-    )
-    return [r.username for r in rows]
+    return [row[0] for row in _NAMES[(table.name, other)].all(conn, owner=owner_id)]
 
 
 def count_txn(conn: Connection, which: str, owner_id: int) -> int:
@@ -77,13 +67,20 @@ def _missing_pairs(conn: Connection, table: Table, other: str, pairs: list[tuple
     return out
 
 
-def add_contact_pair_txn(conn: Connection, a: int, b: int, now: int) -> None:
-    """Make a and b contacts of each other (idempotent)."""
-    present = {(r.owner_id, r.contact_id) for r in conn.execute(_CONTACT_PAIRS, {"owners": [a, b], "targets": [a, b]})}
-    missing = [pair for pair in ((a, b), (b, a)) if pair not in present]
-    if missing:
-        rows = [{"owner_id": o, "contact_id": t, "created": now} for o, t in missing]
-        conn.execute(_insert_ignore(conn, contacts), rows)
+def contact_counts_txn(conn: Connection, owner_ids: list[int]) -> dict[int, int]:
+    """How many contacts each of `owner_ids` has (absent: none)."""
+    return {owner: count for owner, count in _CONTACT_COUNTS.all(conn, owners=owner_ids)}
+
+
+def add_contact_pairs_txn(conn: Connection, pairs: list[tuple[int, int, int]]) -> None:
+    """Make each `(a, b, now)` pair contacts of each other (idempotent: a contact already there
+    keeps its date). One call holds every add of a group commit."""
+    rows = [
+        {"owner_id": owner, "contact_id": target, "created": now}
+        for a, b, now in pairs
+        for owner, target in ((a, b), (b, a))
+    ]
+    conn.execute(insert_ignore(conn, contacts), rows)
 
 
 def remove_contact_pair_txn(conn: Connection, a: int, b: int) -> None:
@@ -112,7 +109,7 @@ def add_blocks_txn(conn: Connection, owner_id: int, blocked_ids: list[int], now:
     missing = _missing_pairs(conn, blocks, "blocked_id", [(owner_id, b) for b in blocked_ids])
     if missing:
         rows = [{"owner_id": o, "blocked_id": t, "created": now} for o, t in missing]
-        conn.execute(_insert_ignore(conn, blocks), rows)
+        conn.execute(insert_ignore(conn, blocks), rows)
 
 
 def remove_block_txn(conn: Connection, owner_id: int, blocked_id: int) -> None:
@@ -121,6 +118,11 @@ def remove_block_txn(conn: Connection, owner_id: int, blocked_id: int) -> None:
 
 def block_names_txn(conn: Connection, owner_id: int) -> list[str]:
     return _names(conn, blocks, "blocked_id", owner_id)
+
+
+def blocking_owners_txn(conn: Connection) -> set[int]:
+    """Ids of the users who block anyone."""
+    return {row[0] for row in conn.execute(select(blocks.c.owner_id).distinct())}
 
 
 def blocked_by_txn(conn: Connection, sender_id: int, owner_ids: list[int]) -> set[int]:

@@ -31,6 +31,7 @@ __all__ = [
     "blocks",
     "messages",
     "offline",
+    "notices",
     "chatfiles",
     "rooms",
     "room_members",
@@ -138,6 +139,20 @@ offline = Table(
     metadata,
     Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+
+# Stanzas other than messages kept for a user with no available session (friend requests,
+# room invitations and notices, webim-xmpp.md §9(d).4): `kind` says which, `payload` is the JSON
+# the XMPP side renders them from (each client writes JIDs its own way). Removed once replayed.
+notices = Table(
+    "notices",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("sender", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
     sqlite_with_rowid=False,
 )
 

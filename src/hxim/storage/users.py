@@ -53,6 +53,17 @@ _BY_KEYS = Query(
         users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
     )
 )
+_CREDENTIALS = Query(
+    select(
+        *_ENTITY_COLUMNS,
+        users.c.scram_salt,
+        users.c.scram_iterations,
+        users.c.sha1_stored_key,
+        users.c.sha1_server_key,
+        users.c.sha256_stored_key,
+        users.c.sha256_server_key,
+    ).where(users.c.app_uuid == bindparam("app"), users.c.username_key == bindparam("key"))
+)
 _KEYS_TAKEN = select(users.c.username_key).where(
     users.c.app_uuid == bindparam("app"), users.c.username_key.in_(bindparam("keys", expanding=True))
 )
@@ -177,23 +188,14 @@ def set_credentials_txn(conn: Connection, user_id: int, creds: Credentials, modi
 
 
 def credentials_txn(conn: Connection, app_uuid: str, key: str) -> tuple[User, Credentials] | None:
-    row = conn.execute(
-        select(
-            *_ENTITY_COLUMNS,
-            users.c.scram_salt,
-            users.c.scram_iterations,
-            users.c.sha1_stored_key,
-            users.c.sha1_server_key,
-            users.c.sha256_stored_key,
-            users.c.sha256_server_key,
-        ).where(users.c.app_uuid == app_uuid, users.c.username_key == key)
-    ).first()
+    row = _CREDENTIALS.first(conn, app=app_uuid, key=key)
     if row is None:
         return None
+    salt, iterations, sha1_stored, sha1_server, sha256_stored, sha256_server = row[10:]
     creds = Credentials(
-        bytes(row.scram_salt),
-        row.scram_iterations,
-        ScramKeys(bytes(row.sha1_stored_key), bytes(row.sha1_server_key)),
-        ScramKeys(bytes(row.sha256_stored_key), bytes(row.sha256_server_key)),
+        bytes(salt),
+        iterations,
+        ScramKeys(bytes(sha1_stored), bytes(sha1_server)),
+        ScramKeys(bytes(sha256_stored), bytes(sha256_server)),
     )
     return _user(row), creds

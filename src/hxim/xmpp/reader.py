@@ -181,6 +181,7 @@ class _PrologGuard:
             self.parser.Parse(data, False)
         except _HeaderSeen as seen:
             seen.offset -= self.fed
+            seen.__traceback__ = None  # it would keep this parser (and its buffers) alive
             return seen
         except expat.ExpatError as exc:
             raise _parse_error(exc.code, data) from None
@@ -422,7 +423,7 @@ class StreamReader:
     def _header(self, root: ET.Element) -> StreamHeader:
         """Check the TCP stream header against what the prolog guard saw as written."""
         self._root = root
-        seen = self._header_seen
+        seen, self._header_seen = self._header_seen, None
         assert seen is not None
         declared = {
             (k[6:] if k.startswith("xmlns:") else ""): v

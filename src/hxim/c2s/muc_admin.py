@@ -1,0 +1,447 @@
+"""Room administration over XMPP as the Web IM SDK 1.x does it (webim-xmpp.md §7.4–§7.7, §7.9–
+§7.11): the muc#admin affiliation lists and changes, the muc#owner configuration form and
+`<destroy/>`, mediated invitations, and the notices those actions send.
+
+Every action goes through the same `RoomService` calls as the REST API, so REST and XMPP show one
+state. Who may do what follows Easemob: the owner and admins manage members and the blacklist; a
+member may invite when the group allows invites, and may always remove itself (standard MUC
+forbids that); only the owner configures or destroys. IQ replies carry the request's `to`
+verbatim as `from` (§3.4). Notices to a user with no available session are kept and replayed
+at their next login (`notices`):
+
+Kicks, bans, destruction, admin and mute changes reach the users through `room_changed`, a
+`RoomService` hook, so REST actions notify exactly as XMPP ones do (§7.11):
+
+* kicked or banned: `<presence type='unavailable'>` from `{room}/{user}` with
+  `<item affiliation='none' role='none' jid=…><actor nick=…/></item>` and status 307 (kick) or
+  321 (ban) (§7.11, never 301);
+* destroyed: to every member, `<presence type='unavailable'>` from the room with an item without
+  `jid` and `<destroy jid=…><reason/></destroy>` (§7.10 `deleteGroupChat`);
+* made or unmade admin, muted or unmuted: a body-less `<message>` with `<add_admin/>`,
+  `<remove_admin/>`, `<add_mute/>` or `<remove_mute/>` carrying `mucjid` and `from` (§7.9);
+* invited: the mediated `<invite from=…><reason/></invite>` plus `jabber:x:conference` (§7.6);
+* applied to a group that needs approval: the owner gets `<apply from to toNick><reason/></apply>`
+  (§7.7); joined an open group: the other available members get a member-join presence.
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
+
+from hxim import errors
+from hxim.c2s import notices
+from hxim.c2s.session import CLIENT
+from hxim.model import App
+from hxim.services.groups import ADMIN, MEMBER, OWNER, Room, RoomService
+from hxim.xmpp.jid import JID
+from hxim.xmpp.stanza import iq_result
+
+if TYPE_CHECKING:
+    from hxim.c2s.context import C2S
+    from hxim.c2s.dispatch import Dispatcher
+    from hxim.c2s.session import C2SSession
+
+__all__ = ["affiliation", "notify_join", "register", "room_changed"]
+
+MUC = "http://jabber.org/protocol/muc"
+MUC_USER = MUC + "#user"
+MUC_ADMIN = MUC + "#admin"
+MUC_OWNER = MUC + "#owner"
+DATA = "jabber:x:data"
+CONFERENCE = "jabber:x:conference"
+_U = "{" + MUC_USER + "}"
+_A = "{" + MUC_ADMIN + "}"
+_O = "{" + MUC_OWNER + "}"
+_D = "{" + DATA + "}"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+async def _room(session: C2SSession, el: ET.Element) -> tuple[RoomService, Room] | None:
+    """The group or chat room an IQ or message is addressed to (a bare room JID of the app)."""
+    ctx, app = session.ctx, session.app
+    jid = JID.try_parse(el.get("to"))
+    if jid is None or jid.local is None or jid.resource is not None or jid.domain.lower() != ctx.muc_key:
+        return None
+    found = await ctx.resolve_node(jid.local)
+    if found is None or app is None or found[0].uuid != app.uuid:
+        return None
+    for service in (ctx.node.groups, ctx.node.chatrooms):
+        try:
+            return service, await service.get(app, found[1])
+        except errors.HximError:
+            continue
+    return None
+
+
+async def affiliation(service: RoomService, session: C2SSession, rid: str, username: str) -> str | None:
+    """`owner`, `admin`, `member`, or None for a user of the session's app."""
+    app = session.app
+    assert app is not None
+    key = username.lower()
+    role = next((r for n, r in await service.members(app, rid) if n.lower() == key), None)
+    if role == MEMBER and key in {n.lower() for n in await service.admins(app, rid)}:
+        return ADMIN
+    return role
+
+
+async def _user_of(session: C2SSession, value: str | None) -> str | None:
+    """The username a JID of the session's app names."""
+    jid = JID.try_parse(value)
+    peer = await session.ctx.resolve_user(jid) if jid is not None else None
+    if peer is None or session.app is None or peer[0].uuid != session.app.uuid:
+        return None
+    return peer[1]
+
+
+def _muc_x(parent: ET.Element) -> ET.Element:
+    return ET.SubElement(parent, _U + "x")
+
+
+def _refuse(session: C2SSession, el: ET.Element, exc: errors.HximError) -> None:
+    condition = "item-not-found" if exc.status == 404 else "forbidden" if exc.status in (401, 403) else "not-allowed"
+    session.reply_error(el, condition, exc.description)
+
+
+# --- notices (rendered per receiving session) ---------------------------------------------------
+@notices.renderer("room-removed")
+def _removed(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """Kicked (307) or banned (321) from a room (§7.10, §7.11)."""
+    room = session.room_jid(payload["room"])
+    me = session.peer_jid(session.user.username if session.user else "")
+    attrs = {"type": "unavailable", "from": f"{room}/{payload['nick']}", "to": session.full_jid}
+    presence = ET.Element(CLIENT + "presence", attrs)
+    x = _muc_x(presence)
+    item = ET.SubElement(x, _U + "item", {"affiliation": "none", "role": "none", "jid": me})
+    ET.SubElement(item, _U + "actor", {"nick": sender})
+    ET.SubElement(x, _U + "status", {"code": payload["code"]})
+    return presence
+
+
+@notices.renderer("room-destroyed")
+def _destroyed(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """The room was destroyed (§7.5, §7.10 `deleteGroupChat`); the item has no `jid` (§7.11)."""
+    room = session.room_jid(payload["room"])
+    presence = ET.Element(CLIENT + "presence", {"type": "unavailable", "from": room, "to": session.full_jid})
+    x = _muc_x(presence)
+    ET.SubElement(x, _U + "item", {"affiliation": "none", "role": "none"})
+    destroy = ET.SubElement(x, _U + "destroy", {"jid": room})
+    ET.SubElement(destroy, _U + "reason").text = payload.get("reason") or ""
+    return presence
+
+
+@notices.renderer("room-invite")
+def _invite(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """A mediated invitation (§7.6): `<reason>` always, the room in `jabber:x:conference`."""
+    room = session.room_jid(payload["room"])
+    attrs = {"from": room, "to": session.full_jid, "id": secrets.token_hex(8)}
+    message = ET.Element(CLIENT + "message", attrs)
+    invite = ET.SubElement(_muc_x(message), _U + "invite", {"from": session.peer_jid(sender)})
+    ET.SubElement(invite, _U + "reason").text = payload.get("reason") or ""
+    ET.SubElement(message, "{" + CONFERENCE + "}x", {"jid": room})
+    return message
+
+
+@notices.renderer("room-apply")
+def _apply(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """A request to join a group that needs approval, to its owner (§7.7)."""
+    room = session.room_jid(payload["room"])
+    applicant = session.peer_jid(sender)
+    message = ET.Element(CLIENT + "message", {"from": applicant, "to": session.full_jid, "id": secrets.token_hex(8)})
+    attrs = {"from": applicant, "to": room, "toNick": payload.get("name") or ""}
+    apply = ET.SubElement(_muc_x(message), _U + "apply", attrs)
+    ET.SubElement(apply, _U + "reason").text = payload.get("reason") or ""
+    return message
+
+
+_ROLE_ELEMENTS = {"admin_added": "add_admin", "admin_removed": "remove_admin", "muted": "add_mute",
+                  "unmuted": "remove_mute"}
+
+
+@notices.renderer("room-role")
+def _role(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """Made or unmade admin, muted or unmuted (§7.9): `mucjid` and `from` always present."""
+    room = session.room_jid(payload["room"])
+    message = ET.Element(CLIENT + "message", {"from": room, "to": session.full_jid, "id": secrets.token_hex(8)})
+    attrs = {"mucjid": room, "from": session.peer_jid(sender)}
+    ET.SubElement(_muc_x(message), _U + _ROLE_ELEMENTS[payload["event"]], attrs)
+    return message
+
+
+async def room_changed(
+    ctx: C2S, app: App, kind: str, rid: str, event: str, names: list[str], actor: str | None, detail: str
+) -> None:
+    """A `RoomService` hook: tell the users a change concerns, REST changes included (§7.11);
+    groups keep the notices of offline users, chat rooms do not."""
+    if actor is None:  # the app acted (REST): the owner speaks for it
+        try:
+            actor = (await (ctx.node.groups if kind == "group" else ctx.node.chatrooms).get(app, rid)).owner
+        except errors.HximError:
+            actor = "admin"
+    for name in names:
+        user = await ctx.node.users.find(app, name)
+        if user is None or (event == "kicked" and user.key == actor.lower()):
+            continue  # leaving by oneself is no news to oneself
+        payload: dict[str, Any] = {"room": rid}
+        if event in ("kicked", "banned"):
+            notice = "room-removed"
+            payload.update(nick=user.username, code="307" if event == "kicked" else "321")
+        elif event == "destroyed":
+            notice = "room-destroyed"
+            payload["reason"] = detail
+        elif event in _ROLE_ELEMENTS:
+            notice = "room-role"
+            payload["event"] = event
+        else:
+            continue
+        await notices.deliver(ctx, app, user, notice, actor, payload, keep=kind == "group")
+
+
+def notify_join(session: C2SSession, rid: str, names: list[str], nick: str) -> None:
+    """A member-join presence to the other available members of a group (§7.7, §7.9)."""
+    app, user = session.app, session.user
+    assert app is not None and user is not None
+    for name in names:
+        if name.lower() == user.key:
+            continue
+        for target in session.ctx.available(app, name.lower()):
+            attrs = {"from": f"{target.room_jid(rid)}/{nick}", "to": target.full_jid}
+            presence = ET.Element(CLIENT + "presence", attrs)
+            ET.SubElement(_muc_x(presence), _U + "item", {"affiliation": "member", "role": "participant"})
+            target.send(presence)
+
+
+# --- muc#admin ----------------------------------------------------------------------------------
+async def on_admin_get(session: C2SSession, el: ET.Element) -> bool:
+    found = await _room(session, el)
+    if found is None:
+        return False
+    service, room = found
+    app = session.app
+    assert app is not None
+    wanted = el[0].find(_A + "item")
+    aff = wanted.get("affiliation") if wanted is not None else None
+    rid = room.room_id
+    if aff == "outcast":
+        names = await service.blocks(app, rid)
+    elif aff == "admin":
+        names = await service.admins(app, rid)
+    elif aff == "owner":
+        names = [room.owner]
+    elif aff == "member":  # admins are members too, as Easemob lists them (the owner comes from §7.3)
+        names = [n for n, r in await service.members(app, rid) if r == MEMBER]
+    else:
+        session.reply_error(el, "bad-request", "Ask for one affiliation.")
+        return True
+    query = ET.Element(_A + "query")
+    for name in names:
+        ET.SubElement(query, _A + "item", {"affiliation": aff, "jid": session.peer_jid(name), "nick": name})
+    session.send(iq_result(el, query, from_=el.get("to")))
+    return True
+
+
+async def on_admin_set(session: C2SSession, el: ET.Element) -> bool:
+    found = await _room(session, el)
+    if found is None:
+        return False
+    service, room = found
+    app, user = session.app, session.user
+    assert app is not None and user is not None
+    rid = room.room_id
+    mine = await affiliation(service, session, rid, user.username)
+    manager = mine in (OWNER, ADMIN)
+    changes: list[tuple[str, str]] = []  # (username, what) in request order, one per user
+    for item in el[0].findall(_A + "item"):
+        name = await _user_of(session, item.get("jid"))
+        if name is None:
+            session.reply_error(el, "item-not-found", "No such user.")
+            return True
+        what = item.get("affiliation") or ("kick" if item.get("role") == "none" else "")
+        if what and all(n != name for n, _ in changes):
+            changes.append((name, what))
+    try:
+        blocked = {n.lower() for n in await service.blocks(app, rid)}
+        for name, what in changes:
+            if what == "member":
+                if name in blocked:  # [146] unbans with affiliation='member' (and re-adds)
+                    _require(manager)
+                    await service.unblock(app, rid, [name])
+                    await service.add_members(app, rid, [name])
+                    continue
+                _require(manager or (mine is not None and room.allowinvites))
+                await service.add_members(app, rid, [name])
+            elif what in ("none", "kick"):
+                if name == user.key and what == "none":  # leaveGroupBySelf (§7.4)
+                    await service.remove_member(app, rid, name, actor=user.username)
+                elif name in blocked:  # unban ([184])
+                    _require(manager)
+                    await service.unblock(app, rid, [name])
+                else:  # kick (the service's hook tells the user)
+                    _require(manager)
+                    await service.remove_member(app, rid, name, actor=user.username)
+            elif what == "outcast":
+                _require(manager)
+                results = await service.block(app, rid, [name], actor=user.username)
+                if results and results[0].error is not None:
+                    raise results[0].error
+            elif what == "admin":
+                _require(mine == OWNER)
+                await service.add_admin(app, rid, name, actor=user.username)
+            else:
+                session.reply_error(el, "not-acceptable", f"Affiliation {what} cannot be set here.")
+                return True
+    except errors.HximError as exc:
+        _refuse(session, el, exc)
+        return True
+    session.send(iq_result(el, from_=el.get("to")))
+    return True
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise errors.forbidden_op("only the owner or an admin of the group can do this")
+
+
+# --- muc#owner ----------------------------------------------------------------------------------
+_BOOL_FIELDS = {
+    "muc#roomconfig_publicroom": "public",
+    "muc#roomconfig_membersonly": "membersonly",
+    "muc#roomconfig_allowinvites": "allowinvites",
+}
+
+
+def _config_form(room: Room) -> ET.Element:
+    """The configuration form (§7.5): every field carries a `<value>`."""
+    x = ET.Element(_D + "x", {"type": "form"})
+    ET.SubElement(x, _D + "title").text = "Room configuration"
+    fields: list[tuple[str, str, str]] = [
+        ("FORM_TYPE", "hidden", MUC + "#roomconfig"),
+        ("muc#roomconfig_maxusers", "text-single", str(room.maxusers)),
+        ("muc#roomconfig_roomname", "text-single", room.name),
+        ("muc#roomconfig_roomdesc", "text-single", room.description),
+        ("muc#roomconfig_publicroom", "boolean", "1" if room.public else "0"),
+        ("muc#roomconfig_membersonly", "boolean", "1" if room.membersonly else "0"),
+        ("muc#roomconfig_moderatedroom", "boolean", "0"),
+        ("muc#roomconfig_persistentroom", "boolean", "1"),
+        ("muc#roomconfig_allowinvites", "boolean", "1" if room.allowinvites else "0"),
+        ("muc#roomconfig_allowvisitornickchange", "boolean", "0"),
+        ("muc#roomconfig_allowvisitorstatus", "boolean", "0"),
+        ("allow_private_messages", "boolean", "0"),
+        ("allow_private_messages_from_visitors", "list-single", "nobody"),
+    ]
+    for var, ftype, value in fields:
+        field = ET.SubElement(x, _D + "field", {"var": var, "type": ftype})
+        ET.SubElement(field, _D + "value").text = value
+    return x
+
+
+def _submitted(x: ET.Element, room: Room) -> dict[str, Any]:
+    """The `RoomService.modify` body for a submitted form: only what it sets and changes."""
+    body: dict[str, Any] = {}
+    for field in x.findall(_D + "field"):
+        var, value = field.get("var", ""), field.findtext(_D + "value")
+        if value is None:
+            continue
+        if var == "muc#roomconfig_roomname" and value and value != room.name:
+            body["groupname" if room.kind == "group" else "name"] = value
+        elif var == "muc#roomconfig_roomdesc" and value != room.description:
+            body["description"] = value
+        elif var == "muc#roomconfig_maxusers" and value.isdigit() and int(value) != room.maxusers:
+            body["maxusers"] = int(value)
+        elif var in _BOOL_FIELDS and room.kind == "group":
+            flag = value in ("1", "true")
+            if flag != getattr(room, _BOOL_FIELDS[var]):
+                body[_BOOL_FIELDS[var]] = flag
+    return body
+
+
+async def on_owner_get(session: C2SSession, el: ET.Element) -> bool:
+    found = await _room(session, el)
+    if found is None:
+        return False
+    service, room = found
+    assert session.user is not None
+    if await affiliation(service, session, room.room_id, session.user.username) != OWNER:
+        session.reply_error(el, "forbidden", "Only the owner can configure the room.")
+        return True
+    query = ET.Element(_O + "query")
+    query.append(_config_form(room))
+    session.send(iq_result(el, query, from_=el.get("to")))
+    return True
+
+
+async def on_owner_set(session: C2SSession, el: ET.Element) -> bool:
+    found = await _room(session, el)
+    if found is None:
+        return False
+    service, room = found
+    app, user = session.app, session.user
+    assert app is not None and user is not None
+    rid = room.room_id
+    if await affiliation(service, session, rid, user.username) != OWNER:
+        session.reply_error(el, "forbidden", "Only the owner can configure or destroy the room.")
+        return True
+    destroy = el[0].find(_O + "destroy")
+    x = el[0].find(_D + "x")
+    try:
+        if destroy is not None:  # the service's hook tells every member
+            await service.delete(app, rid, actor=user.username, reason=destroy.findtext(_O + "reason") or "")
+        elif x is not None and x.get("type") == "submit":
+            body = _submitted(x, room)
+            if body:
+                await service.modify(app, rid, body)
+        elif x is None or x.get("type") != "cancel":
+            session.reply_error(el, "bad-request", "Submit the form or destroy the room.")
+            return True
+    except errors.HximError as exc:
+        _refuse(session, el, exc)
+        return True
+    session.send(iq_result(el, from_=el.get("to")))
+    return True
+
+
+# --- invitations (§7.6) -------------------------------------------------------------------------
+async def on_invite(session: C2SSession, el: ET.Element) -> bool:
+    x = el.find(_U + "x")
+    invites = x.findall(_U + "invite") if x is not None else []
+    if not invites:
+        return False
+    found = await _room(session, el)
+    if found is None:
+        session.reply_error(el, "item-not-found", "No such room.")
+        return True
+    service, room = found
+    ctx, app, user = session.ctx, session.app, session.user
+    assert app is not None and user is not None
+    mine = await affiliation(service, session, room.room_id, user.username)
+    if mine is None or (mine == MEMBER and not room.allowinvites and room.kind == "group"):
+        session.reply_error(el, "forbidden", "You cannot invite to this room.")
+        return True
+    for invite in invites:
+        name = await _user_of(session, invite.get("to"))
+        invitee = await ctx.node.users.find(app, name) if name is not None else None
+        if invitee is None:
+            session.reply_error(el, "item-not-found", "No such user.")
+            continue
+        payload = {"room": room.room_id, "reason": invite.findtext(_U + "reason") or ""}
+        await notices.deliver(ctx, app, invitee, "room-invite", user.username, payload)
+    return True
+
+
+async def apply(session: C2SSession, room: Room, reason: str) -> None:
+    """Ask the owner of a group that needs approval to admit the session's user (§7.7)."""
+    ctx, app, user = session.ctx, session.app, session.user
+    assert app is not None and user is not None
+    owner = await ctx.node.users.find(app, room.owner)
+    if owner is not None:
+        payload = {"room": room.room_id, "name": room.name, "reason": reason}
+        await notices.deliver(ctx, app, owner, "room-apply", user.username, payload)
+
+
+def register(table: Dispatcher) -> None:
+    table.register("iq", "get", MUC_ADMIN, on_admin_get)
+    table.register("iq", "set", MUC_ADMIN, on_admin_set)
+    table.register("iq", "get", MUC_OWNER, on_owner_get)
+    table.register("iq", "set", MUC_OWNER, on_owner_set)
+    table.register("message", None, None, on_invite, priority=10)  # before 1:1 messages
