@@ -24,7 +24,7 @@ COPY=$(mktemp -d /tmp/hxim-peers.XXXXXX)
 trap 'rm -rf "$COPY"' EXIT
 cp -r "$PEERS/." "$COPY/"
 rm -rf "$COPY/results/raw"
-OUT="$ROOT/bench/results/peers-hxim-$(date +%Y%m%d-%H%M%S)"
+OUT=${HXIM_PEERS_OUT:-$ROOT/bench/results/peers-hxim-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 cd "$COPY"
 ./bench.sh --out "$OUT" "$@" generic
