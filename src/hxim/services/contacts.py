@@ -19,12 +19,12 @@ from hxim.storage.database import Batcher
 from hxim.storage.social import (
     add_blocks_txn,
     add_contact_pairs_txn,
+    block_count_txn,
     block_names_txn,
     blocked_by_txn,
     blocking_owners_txn,
     contact_counts_txn,
     contact_names_txn,
-    count_txn,
     remove_block_txn,
     remove_contact_pair_txn,
 )
@@ -91,7 +91,7 @@ class ContactService:
         targets = [found[n.lower()] for n in names]
         if any(t.id == owner.id for t in targets):
             raise errors.illegal_argument("a user can not block themselves")
-        current = await self.db.read(count_txn, "blocks", owner.id)
+        current = await self.db.read(block_count_txn, owner.id)
         if current + len(targets) > self.settings.blocks_max:
             raise errors.illegal_argument(f"a user can block at most {self.settings.blocks_max} users")
         self._may_block.add(owner.id)  # before the write: a concurrent send queries

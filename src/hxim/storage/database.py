@@ -135,11 +135,15 @@ class Database:
         for attempt in (1, 2):
             conn: Connection | None = getattr(self._local, name, None)
             if conn is None or conn.closed or conn.invalidated:
+                broken = conn
                 conn = self.engine.connect()
                 if not write:
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 setattr(self._local, name, conn)
                 with self._lock:
+                    if broken is not None:
+                        self._held.remove(broken)
+                        broken.close()
                     self._held.append(conn)
             try:
                 if not write:

@@ -11,7 +11,7 @@ __all__ = [
     "add_contact_pairs_txn",
     "remove_contact_pair_txn",
     "contact_names_txn",
-    "count_txn",
+    "block_count_txn",
     "contact_counts_txn",
     "add_blocks_txn",
     "blocking_owners_txn",
@@ -32,7 +32,6 @@ _CONTACT_COUNTS = Query(
     .where(contacts.c.owner_id.in_(bindparam("owners", expanding=True)))
     .group_by(contacts.c.owner_id)
 )
-_CONTACT_COUNT = select(func.count()).select_from(contacts).where(contacts.c.owner_id == bindparam("owner"))
 _BLOCK_COUNT = select(func.count()).select_from(blocks).where(blocks.c.owner_id == bindparam("owner"))
 
 
@@ -51,9 +50,8 @@ def _names(conn: Connection, table: Table, other: str, owner_id: int) -> list[st
     return [row[0] for row in _NAMES[(table.name, other)].all(conn, owner=owner_id)]
 
 
-def count_txn(conn: Connection, which: str, owner_id: int) -> int:
-    stmt = _CONTACT_COUNT if which == "contacts" else _BLOCK_COUNT
-    return conn.execute(stmt, {"owner": owner_id}).scalar_one()
+def block_count_txn(conn: Connection, owner_id: int) -> int:
+    return conn.execute(_BLOCK_COUNT, {"owner": owner_id}).scalar_one()
 
 
 def _missing_pairs(conn: Connection, table: Table, other: str, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
