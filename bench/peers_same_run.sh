@@ -7,6 +7,12 @@
 #
 # Needs Debian's prosody and ejabberd (apt-get install prosody ejabberd). Results go to
 # bench/results/peers-samerun-STAMP/{prosody,ejabberd,hxim}/ and the table to its table.md.
+#
+# The harness configures both peers to store passwords in plain text (ejabberd's
+# `auth_password_format: plain`, "so that SASL PLAIN is cheap"), while hxim stores only salted
+# SCRAM keys and must run PBKDF2 (4,096 iterations) for every PLAIN login. With PEERS_SCRAM=1 the
+# pass adds a profile `ejabberd-scram`: the same ejabberd storing SCRAM keys, the like-for-like
+# reference for logins/s.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -16,10 +22,19 @@ COPY=$(mktemp -d /tmp/hxim-peers.XXXXXX)
 trap 'rm -rf "$COPY"' EXIT
 cp -r "$PEERS/." "$COPY/"
 rm -rf "$COPY/results/raw"
-for profile in prosody ejabberd; do
+profiles=(prosody ejabberd)
+if [ "${PEERS_SCRAM:-0}" = 1 ]; then
+    cp -r "$COPY/servers/ejabberd" "$COPY/servers/ejabberd-scram"
+    sed -i 's/^auth_password_format: plain/auth_password_format: scram/' "$COPY/servers/ejabberd-scram/ejabberd.yml.in"
+    grep -q '^auth_password_format: scram' "$COPY/servers/ejabberd-scram/ejabberd.yml.in"
+    profiles+=(ejabberd-scram)
+fi
+for profile in "${profiles[@]}"; do
     (cd "$COPY" && ./bench.sh --out "$OUT/$profile" "$@" "$profile")
 done
 HXIM_PEERS_OUT="$OUT/hxim" "$ROOT/bench/peers_hook.sh" "$@"
-(cd "$COPY" && ./report.py "$OUT/prosody/summary.json" "$OUT/ejabberd/summary.json" "$OUT/hxim/summary.json") |
+summaries=()
+for profile in "${profiles[@]}" hxim; do summaries+=("$OUT/$profile/summary.json"); done
+(cd "$COPY" && ./report.py "${summaries[@]}") |
     tee "$OUT/table.md"
 echo "results: $OUT"

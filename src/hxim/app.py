@@ -60,6 +60,7 @@ class Node:
         self.users.delete_hooks.append(self.groups.delete_owned)  # owned groups and chat rooms go too
         self.messages.resolvers["chatgroups"] = self.groups.resolve
         self.messages.resolvers["chatrooms"] = self.chatrooms.resolve
+        self.messages.room_checks.extend((self.groups.is_member, self.chatrooms.is_member))
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.c2s = C2S(self)  # XMPP client sessions (TCP listener started by server.py, /ws/ route)
         self.default_app: App | None = None

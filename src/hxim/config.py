@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
 
     # --- XMPP (issue 5; docs/routing.md) ------------------------------------------------------
-    xmpp_enabled: bool = Field(True, description="Serve XMPP clients (TCP listener and /ws/)")
+    xmpp_enabled: bool = Field(True, description="Serve XMPP clients (TCP listener, /ws/ and /http-bind/)")
     xmpp_host: str = Field("0.0.0.0", description="Address the XMPP TCP listener binds")
     xmpp_port: int = Field(5222, ge=0, le=65535, description="XMPP client port (TCP, STARTTLS)")
     xmpp_domain: str = Field("easemob.com", min_length=1, description="XMPP domain; rooms at conference.<domain>")
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     )
     xmpp_ws_mechanisms: list[str] = Field(
         default_factory=lambda: ["PLAIN"],
-        description="SASL mechanisms offered over WebSocket (the Web IM SDK can only use PLAIN)",
+        description="SASL mechanisms offered over WebSocket and BOSH (the Web IM SDK can only use PLAIN)",
     )
     xmpp_max_stanza_bytes: int = Field(
         256 * 1024, ge=1024, le=64 << 20, description="Largest stanza a client may send (policy-violation)"
@@ -92,6 +92,24 @@ class Settings(BaseSettings):
     )
     xmpp_flood_burst: int = Field(400, ge=1, description="Burst of the stanza rate limit (policy-violation)")
     xmpp_offline_batch: int = Field(200, ge=1, le=10_000, description="Offline messages read per batch on replay")
+    xmpp_bosh_max_wait_seconds: int = Field(
+        60, ge=1, le=3600, description="BOSH (/http-bind/): longest a request is held (caps the client's `wait`)"
+    )
+    xmpp_bosh_max_hold: int = Field(
+        1, ge=1, le=16, description="BOSH: most requests held at once per session (caps the client's `hold`)"
+    )
+    xmpp_bosh_inactivity_seconds: float = Field(
+        60, ge=1, le=3600, description="BOSH: end a session with no request outstanding this long"
+    )
+    xmpp_bosh_polling_seconds: int = Field(
+        2, ge=0, le=3600, description="BOSH: the shortest polling interval announced to clients (`polling`)"
+    )
+    xmpp_bosh_max_sessions: int = Field(
+        10_000, ge=1, le=1_000_000, description="BOSH: most sessions per node (remote-connection-failed beyond)"
+    )
+    xmpp_bosh_max_body_bytes: int = Field(
+        256 * 1024 + 4096, ge=1024, le=64 << 20, description="BOSH: largest request body (policy-violation)"
+    )
 
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(Path("hxim-data"), description="Directory of the embedded SQLite database")
@@ -141,6 +159,9 @@ class Settings(BaseSettings):
     status_batch_max: int = Field(100, ge=1, le=10_000, description="Usernames per batch status request")
     contacts_max: int = Field(1000, ge=1, le=1_000_000, description="Contacts per user")
     blocks_max: int = Field(500, ge=1, le=1_000_000, description="Blocked users per user")
+    contact_requests_max: int = Field(
+        1000, ge=1, le=1_000_000, description="Friend requests (XMPP `subscribe`) a user may have waiting for an answer"
+    )
     message_targets_max: int = Field(600, ge=1, le=100_000, description="Targets per POST /messages")
     http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30, description="Largest JSON request body")
     message_max_body_bytes: int = Field(
@@ -148,6 +169,14 @@ class Settings(BaseSettings):
     )
     chatfile_max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=1 << 31, description="Largest uploaded chat file")
     history_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `limit` of GET /chatmessages")
+    message_roaming_page_size: int = Field(
+        20, ge=1, le=1000, description="Messages per page of POST /users/{u}/messageroaming (the Web IM SDK's history)"
+    )
+    chatfile_link_downloads: bool = Field(
+        True,
+        description="Serve a chat file whose id is random (UUID v4) to a GET without token or share-secret "
+        "(apps load message.url as an image, with no headers); false: files always need them",
+    )
     message_recall_seconds: int = Field(
         120, ge=0, le=365 * 86400, description="How long its sender may recall a message (XMPP); 0 = no limit"
     )

@@ -10,6 +10,7 @@ import uvicorn
 import uvloop
 
 from hxim.app import Node
+from hxim.c2s.bosh import BoshManager
 from hxim.c2s.listener import start_tcp_listener
 from hxim.cli import _print_app
 from hxim.config import Settings
@@ -56,6 +57,7 @@ def serve(settings: Settings) -> int:
         _, middle, old = gc.get_threshold()
         gc.set_threshold(settings.gc_young_threshold, middle, old)
         task = asyncio.create_task(server.serve())
+        bosh_stop = asyncio.create_task(_end_bosh_on_exit(server, http_app.state.bosh))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
@@ -70,6 +72,7 @@ def serve(settings: Settings) -> int:
         try:
             await task
         finally:
+            bosh_stop.cancel()
             if xmpp is not None:
                 xmpp.close()
                 for session in list(node.c2s.live()):
@@ -82,3 +85,11 @@ def serve(settings: Settings) -> int:
     finally:
         node.close()
     return 0
+
+
+async def _end_bosh_on_exit(server: uvicorn.Server, bosh: BoshManager) -> None:
+    """Answer held BOSH requests with `system-shutdown` as soon as the server is asked to stop:
+    uvicorn waits for requests in flight before it finishes, and a held one lasts up to `wait`."""
+    while not server.should_exit:
+        await asyncio.sleep(0.25)
+    bosh.shutdown()

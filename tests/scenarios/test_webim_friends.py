@@ -54,6 +54,10 @@ def test_request_accept_remove_decline(xserver: XServer) -> None:
                    "</status><nick xmlns='http://jabber.org/protocol/nick'>Alice</nick></presence>")
         req = bob.expect(_is_presence("subscribe", alice))
         assert req.findtext(CLIENT + "status") == "please add me" and req.get("to") == bob.full
+        asked = alice.expect(_roster_push)  # the pending request (RFC 6121 §3.1.2, §5.1 "keep ask")
+        item = asked.find(ROSTER + "query/" + ROSTER + "item")
+        assert item is not None and (item.get("subscription"), item.get("ask")) == ("none", "subscribe")
+        _ack_push(alice, asked)
         # accept: subscribed + subscribe, both with [resp:true]
         _subscribe(bob, a, "subscribed", "[resp:true]")
         _subscribe(bob, a, "subscribe", "[resp:true]")

@@ -2,11 +2,19 @@
 (webim-xmpp.md §5b), both over the REST block list (easemob-rest.md §4.5).
 
 `<blocklist/>` lists the blocked users; `<block>` adds items, `<unblock>` removes them (all of
-them when it carries no item), through `ContactService.block`/`unblock`, and the change is
-pushed to every bound resource of the user. The privacy list `special` is the same list: a get
-returns it as `deny` items, a set replaces it (an empty list clears it) and is followed by the
-SDK's push. Only `special` exists; `active`/`default` are accepted and change nothing. Blocked
-senders' messages are refused in `messaging` (the service decides who blocks whom).
+them when it carries no item), through `ContactService.block`/`unblock_many`. The privacy list
+`special` is the same list: a get returns it as `deny` items, a set replaces it (an empty list
+clears it). Only `special` exists; `active`/`default` are accepted and change nothing.
+
+Every change, REST ones included, reaches the XMPP side through the contact service's block hook
+(`changed`): a XEP-0191 push (`<block>`/`<unblock>` with the items) goes to each resource of the
+user that has asked for its block list (XEP-0191 §3.2 "interested resources"), the SDK's privacy
+push (`<list name='special'/>`, §5b) to each Web IM session and each session that used the
+privacy list; the resources' cached block sets are updated; and, between contacts, blocking sends
+`unavailable` from each of the blocker's available resources to the blocked user's (and the
+other way, since their presence no longer reaches the blocker), unblocking their current presences
+(XEP-0191 §3.3, §3.4). Blocked senders' messages are refused in `messaging` and their presence in
+`presence` (the service decides who blocks whom).
 """
 
 from __future__ import annotations
@@ -16,14 +24,18 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from hxim import errors
+from hxim.c2s import presence
+from hxim.c2s.session import CLIENT, copy_to
+from hxim.model import App, User
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result, local_name
 
 if TYPE_CHECKING:
+    from hxim.c2s.context import C2S
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["NS", "PRIVACY", "register"]
+__all__ = ["NS", "PRIVACY", "changed", "register"]
 
 NS = "urn:xmpp:blocking"
 _B = "{" + NS + "}"
@@ -36,6 +48,7 @@ async def on_get(session: C2SSession, el: ET.Element) -> bool:
     if not session.ctx.is_server(JID.try_parse(el.get("to")), session) or local_name(el[0].tag) != "blocklist":
         return False
     assert session.user is not None
+    session.blocklist_wanted = True  # from now on it gets the pushes (XEP-0191 §3.2)
     names = await session.ctx.node.contacts.blocked_names(session.user)
     out = ET.Element(_B + "blocklist")
     out.extend(ET.Element(_B + "item", {"jid": session.peer_jid(n)}) for n in names)
@@ -60,47 +73,74 @@ async def on_set(session: C2SSession, el: ET.Element) -> bool:
             return True
         names.append(peer[1])
     contacts = ctx.node.contacts
-    try:
+    try:  # the service's block hook pushes the change (`changed`)
         if command == "block":
             if not names:
                 session.reply_error(el, "bad-request", "Name at least one user to block.")
                 return True
-            names = await contacts.block(app, user, names)
+            await contacts.block(app, user, names)
         else:
-            if not names:
-                names = await contacts.blocked_names(user)
-            for name in names:
-                await contacts.unblock(app, user, name)
+            await contacts.unblock_many(app, user, names or await contacts.blocked_names(user))
     except errors.HximError as exc:
         session.reply_error(el, exc.condition or "not-acceptable")
         return True
     session.send(iq_result(el))
-    _push(session, command, names)
     return True
 
 
-def _push(session: C2SSession, command: str, names: list[str]) -> None:
-    """XEP-0191 pushes to every bound resource of the user, then the SDK's privacy push (§5b)."""
-    app, user = session.app, session.user
-    assert app is not None and user is not None
-    for s in session.ctx.sessions(app, user.key):
-        payload = ET.Element(_B + command)
-        payload.extend(ET.Element(_B + "item", {"jid": s.peer_jid(n)}) for n in names)
-        iq = ET.Element("{jabber:client}iq", {"type": "set", "id": "push" + secrets.token_hex(6), "to": s.full_jid})
-        iq.append(payload)
-        s.send(iq)
-        if s.json_bodies:
+def _push_iq(s: C2SSession, payload: ET.Element) -> None:
+    iq = ET.Element(CLIENT + "iq", {"type": "set", "id": "push" + secrets.token_hex(6), "to": s.full_jid})
+    iq.append(payload)
+    s.send(iq)
+
+
+def changed(ctx: C2S, app: App, owner: User, targets: list[User], blocked: bool) -> None:
+    """A `ContactService` block hook: `owner` blocked (or unblocked) `targets`, over REST or XMPP."""
+    command = "block" if blocked else "unblock"
+    keys = {t.key for t in targets}
+    for s in ctx.sessions(app, owner.key):
+        if s.blocked is not None:
+            if blocked:
+                s.blocked |= keys
+            else:
+                s.blocked -= keys
+        if s.blocklist_wanted:
+            payload = ET.Element(_B + command)
+            payload.extend(ET.Element(_B + "item", {"jid": s.peer_jid(t.username)}) for t in targets)
+            _push_iq(s, payload)
+        if s.json_bodies or s.privacy_wanted:  # the SDK fetches the list again (§5b)
             query = ET.Element(_P + "query")
             ET.SubElement(query, _P + "list", {"name": SPECIAL})
-            iq = ET.Element("{jabber:client}iq", {"type": "set", "id": "push" + secrets.token_hex(6), "to": s.full_jid})
-            iq.append(query)
-            s.send(iq)
+            _push_iq(s, query)
+    mine = ctx.available(app, owner.key)
+    if not mine:
+        return
+    contacts = next((s.contacts for s in mine if s.contacts is not None), set())
+    for target in targets:
+        if target.key not in contacts:
+            continue  # only contacts exchange presence
+        theirs = ctx.available(app, target.key)
+        for a in mine:
+            for b in theirs:
+                if blocked:  # XEP-0191 §3.3: the blocked contact sees the blocker go, and back
+                    b.send(copy_to(_unavailable(), a, b))
+                    a.send(copy_to(_unavailable(), b, a))
+                else:  # §3.4: current presence again, both ways (unless the other still blocks)
+                    if a.presence is not None:
+                        presence.send_presence(a, b, a.presence)
+                    if b.presence is not None:
+                        presence.send_presence(b, a, b.presence)
+
+
+def _unavailable() -> ET.Element:
+    return ET.Element(CLIENT + "presence", {"type": "unavailable"})
 
 
 async def on_privacy_get(session: C2SSession, el: ET.Element) -> bool:
     if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
         return False
     assert session.user is not None
+    session.privacy_wanted = True
     lists = el[0].findall(_P + "list")
     query = ET.Element(_P + "query")
     if not lists:
@@ -126,6 +166,7 @@ async def on_privacy_set(session: C2SSession, el: ET.Element) -> bool:
     if not ctx.is_server(JID.try_parse(el.get("to")), session):
         return False
     assert app is not None and user is not None
+    session.privacy_wanted = True
     lists = el[0].findall(_P + "list")
     if not lists:  # <active/> or <default/>: 'special' always is both
         session.send(iq_result(el))
@@ -145,21 +186,17 @@ async def on_privacy_set(session: C2SSession, el: ET.Element) -> bool:
         wanted[peer[1]] = None
     contacts = ctx.node.contacts
     current = {n.lower() for n in await contacts.blocked_names(user)}
-    try:
+    try:  # the service's block hook pushes the changes (`changed`)
         added = [n for n in wanted if n not in current]
         if added:
             await contacts.block(app, user, added)
         removed = [n for n in current if n not in wanted]
-        for name in removed:
-            await contacts.unblock(app, user, name)
+        if removed:
+            await contacts.unblock_many(app, user, removed)
     except errors.HximError as exc:
         session.reply_error(el, exc.condition or "not-acceptable")
         return True
     session.send(iq_result(el))
-    if added:
-        _push(session, "block", added)
-    if removed:
-        _push(session, "unblock", removed)
     return True
 
 

@@ -8,13 +8,14 @@ map that lets XEP-0184 receipts pass through although recipients see the server'
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from hxim.c2s.dispatch import Dispatcher
-from hxim.model import App
+from hxim.model import App, User
 from hxim.xmpp.jid import JID, muc_domain
 
 if TYPE_CHECKING:
@@ -64,6 +65,13 @@ class C2S:
         for module in (roster, presence, messaging, muc, muc_admin, recall, blocking, disco):
             module.register(self.dispatch)
         node.contacts.contact_hooks.append(functools.partial(roster.changed, self))  # REST changes push too
+        node.contacts.request_hooks.append(functools.partial(roster.request_changed, self))
+
+        def blocks_changed(app: App, owner: User, targets: list[User], blocked: bool) -> None:
+            # one loop turn later: an XMPP change's IQ result goes out before its pushes (XEP-0191 §3.3)
+            asyncio.get_running_loop().call_soon(blocking.changed, self, app, owner, targets, blocked)
+
+        node.contacts.block_hooks.append(blocks_changed)
         for rooms in (node.groups, node.chatrooms):  # room notices, for REST changes too
             rooms.room_hooks.append(functools.partial(muc_admin.room_changed, self))
         self.tcp_server: object | None = None

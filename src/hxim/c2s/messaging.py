@@ -28,9 +28,10 @@ import orjson
 
 from hxim import errors
 from hxim.c2s import notices
-from hxim.c2s.session import CLIENT, RECEIPTS_NS, copy_to
+from hxim.c2s.session import CLIENT, copy_to
 from hxim.services.messages import Recipients
 from hxim.xmpp.jid import JID
+from hxim.xmpp.messages import RECEIPTS_NS
 from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of
 
 if TYPE_CHECKING:

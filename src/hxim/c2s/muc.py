@@ -12,12 +12,14 @@ sender marked with `<user-muted xmlns='easemob:x:mute'/>`).
 Standard clients join with presence to `room/nick` (XEP-0045 §7.2, reduced): a group member, or
 anyone admitted to a chat room (the chat room's membership is updated, as REST and the SDK's
 join do), gets its own presence back with status 110; leaving a chat room (`unavailable`)
-removes the membership, leaving a group changes nothing. Occupants are not broadcast; room
-membership is the group service's. The Web IM SDK's forms (§7.5–§7.8): a presence carrying
+removes the membership, leaving a group changes nothing. Occupants' presence is not
+broadcast; room membership is the group service's. The Web IM SDK's forms (§7.5–§7.8): a presence carrying
 `<roomtype/>` joins or quits a chat room and is answered with the Easemob self-presence (no
 status, no member item); one carrying `<create/>` for an unknown id creates a group owned by the
 sender (status 201); a non-member's join of a public group is `joinPublicGroup` (admitted, or
-an `<apply/>` to the owner when approval is needed). Web IM sessions also get the `<iq>` with
+an `<apply/>` to the owner and admins when approval is needed). Joining a chat room announces
+the newcomer to the other occupants (§7.8 "Others joining"); existing occupants are not replayed
+to the newcomer (§7.11). Web IM sessions also get the `<iq>` with
 the presence's id that the SDK's `sendIQ` waits for. disco#items on the conference service lists
 the user's groups (§7.2), on a room its members; disco#info on a room has the feature order and
 form of §7.3. The muc#admin/owner IQs and invitations are `muc_admin`'s.
@@ -29,7 +31,6 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from hxim import errors
-from hxim.c2s import muc_admin
 from hxim.c2s.messaging import bounce, parse_body, send_ack
 from hxim.c2s.session import CLIENT
 from hxim.services.groups import parse_room_id
@@ -130,7 +131,7 @@ async def on_presence(session: C2SSession, el: ET.Element) -> bool:
     easemob = el.find(ROOMTYPE) is not None  # the SDK's chat-room join and quit (§7.8)
     try:
         if kind == "chatroom" and not leaving and role is None:
-            await node.chatrooms.add_member(app, rid, user.username)
+            await node.chatrooms.join(app, rid, user.username)  # the other occupants are told (§7.8)
             role = "member"
         elif kind == "chatroom" and leaving and role == "member":
             await node.chatrooms.remove_member(app, rid, user.username, actor=user.username)
@@ -197,9 +198,10 @@ async def _create(session: C2SSession, el: ET.Element, rid: str) -> bool:
 
 
 async def _join_group(session: C2SSession, el: ET.Element, rid: str) -> bool:
-    """`joinPublicGroup` (§7.7) by a non-member: an open public group admits at once (`<accept/>`
-    to the user, a member-join presence to the other members); one that needs approval sends
-    the owner an `<apply/>`; a private group refuses."""
+    """`joinPublicGroup` (§7.7) by a non-member, as the REST `apply`: an open public group admits
+    at once (`<accept/>` to the user, a member-join presence to the other members); one that
+    needs approval keeps the request and sends the owner and admins an `<apply/>`; a private
+    group refuses. The notices come from the group service's hooks (`muc_admin.room_changed`)."""
     node, app, user = session.ctx.node, session.app, session.user
     assert app is not None and user is not None
     room = await node.groups.get(app, rid)
@@ -207,18 +209,13 @@ async def _join_group(session: C2SSession, el: ET.Element, rid: str) -> bool:
         session.reply_error(el, "registration-required", "Only members can enter this group.")
         _iq_quirk(session, el, "error")
         return True
-    if room.membersonly:
-        await muc_admin.apply(session, room, el.findtext(CLIENT + "status") or "")
-        _iq_quirk(session, el, "result")
+    try:
+        await node.groups.apply(app, rid, user.username, el.findtext(CLIENT + "status") or "")
+    except errors.HximError as exc:
+        session.reply_error(el, "forbidden" if exc.status == 403 else "not-allowed", exc.description)
+        _iq_quirk(session, el, "error")
         return True
-    await node.groups.add_member(app, rid, user.username)
-    reply = ET.Element(CLIENT + "presence", {"from": el.get("to", ""), "to": session.full_jid})
-    ET.SubElement(ET.SubElement(reply, "{" + MUC_USER + "}x"), "{" + MUC_USER + "}accept")
-    session.send(reply)
     _iq_quirk(session, el, "result")
-    jid = JID.try_parse(el.get("to"))
-    members = [n for n, _ in await node.groups.members(app, rid)]
-    muc_admin.notify_join(session, rid, members, (jid.resource if jid else None) or user.username)
     return True
 
 

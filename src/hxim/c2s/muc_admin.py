@@ -20,8 +20,15 @@ Kicks, bans, destruction, admin and mute changes reach the users through `room_c
 * made or unmade admin, muted or unmuted: a body-less `<message>` with `<add_admin/>`,
   `<remove_admin/>`, `<add_mute/>` or `<remove_mute/>` carrying `mucjid` and `from` (§7.9);
 * invited: the mediated `<invite from=…><reason/></invite>` plus `jabber:x:conference` (§7.6);
-* applied to a group that needs approval: the owner gets `<apply from to toNick><reason/></apply>`
-  (§7.7); joined an open group: the other available members get a member-join presence.
+* applied to a group that needs approval: the owner and the admins get
+  `<apply from to toNick><reason/></apply>` (§7.7); the applicant is then answered with
+  `<accept/>` (a presence from the room: `joinPublicGroupSuccess`) or
+  `<decline fromNick='{gid}' from='{owner or admin JID}'/>` (`joinPublicGroupDeclined`) (§7.9);
+* joined (an open group, an accepted application, an invitation that needs no confirmation, a
+  chat room): the other available members get a member-join presence from `{room}/{user}` with
+  `<item affiliation='member' role='participant'/>`, plus `<roomtype/>` for a chat room (§7.8,
+  §7.9). It is not kept: a member who logs in later reads the member list instead, and a
+  newcomer is not sent the occupants already there (§7.11).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["affiliation", "notify_join", "register", "room_changed"]
+__all__ = ["affiliation", "register", "room_changed"]
 
 MUC = "http://jabber.org/protocol/muc"
 MUC_USER = MUC + "#user"
@@ -155,6 +162,27 @@ def _apply(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Elem
     return message
 
 
+@notices.renderer("room-accept")
+def _accept(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """Admitted to a group (§7.7, §7.9 `joinPublicGroupSuccess`): a presence from the room."""
+    presence = ET.Element(CLIENT + "presence", {"from": session.room_jid(payload["room"]), "to": session.full_jid})
+    ET.SubElement(_muc_x(presence), _U + "accept")
+    return presence
+
+
+@notices.renderer("room-decline")
+def _decline(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """A request to join refused (§7.9 `joinPublicGroupDeclined`): `fromNick` is the group id,
+    `from` the JID of who refused."""
+    room = session.room_jid(payload["room"])
+    message = ET.Element(CLIENT + "message", {"from": room, "to": session.full_jid, "id": secrets.token_hex(8)})
+    attrs = {"fromNick": payload["room"], "from": session.peer_jid(sender)}
+    decline = ET.SubElement(_muc_x(message), _U + "decline", attrs)
+    if payload.get("reason"):
+        ET.SubElement(decline, _U + "reason").text = payload["reason"]
+    return message
+
+
 _ROLE_ELEMENTS = {"admin_added": "add_admin", "admin_removed": "remove_admin", "muted": "add_mute",
                   "unmuted": "remove_mute"}
 
@@ -174,11 +202,17 @@ async def room_changed(
 ) -> None:
     """A `RoomService` hook: tell the users a change concerns, REST changes included (§7.11);
     groups keep the notices of offline users, chat rooms do not."""
-    if actor is None:  # the app acted (REST): the owner speaks for it
+    service = ctx.node.groups if kind == "group" else ctx.node.chatrooms
+    if event == "joined":
+        await _announce_join(ctx, app, service, rid, names)
+        return
+    room_name = ""
+    if actor is None or event == "applied":  # the app acted (REST): the owner speaks for it
         try:
-            actor = (await (ctx.node.groups if kind == "group" else ctx.node.chatrooms).get(app, rid)).owner
+            room = await service.get(app, rid)
+            actor, room_name = actor or room.owner, room.name
         except errors.HximError:
-            actor = "admin"
+            actor = actor or "admin"
     for name in names:
         user = await ctx.node.users.find(app, name)
         if user is None or (event == "kicked" and user.key == actor.lower()):
@@ -193,23 +227,42 @@ async def room_changed(
         elif event in _ROLE_ELEMENTS:
             notice = "room-role"
             payload["event"] = event
+        elif event == "applied":  # to the owner and the admins, from the applicant
+            notice = "room-apply"
+            payload.update(name=room_name, reason=detail)
+        elif event == "accepted":
+            notice = "room-accept"
+        elif event == "declined":
+            notice = "room-decline"
+            payload["reason"] = detail
+        elif event == "invited":
+            notice = "room-invite"
+            payload["reason"] = detail
         else:
             continue
         await notices.deliver(ctx, app, user, notice, actor, payload, keep=kind == "group")
 
 
-def notify_join(session: C2SSession, rid: str, names: list[str], nick: str) -> None:
-    """A member-join presence to the other available members of a group (§7.7, §7.9)."""
-    app, user = session.app, session.user
-    assert app is not None and user is not None
-    for name in names:
-        if name.lower() == user.key:
+async def _announce_join(ctx: C2S, app: App, service: RoomService, rid: str, names: list[str]) -> None:
+    """A member-join presence about each of `names` to the other members' available resources
+    (§7.7, §7.8, §7.9); a chat room's carries `<roomtype/>` (`memberJoinChatRoomSuccess`)."""
+    try:
+        members = [n.lower() for n, _ in await service.members(app, rid)]
+    except errors.HximError:
+        return
+    joined = {n.lower() for n in names}
+    chatroom = service.kind == "chatroom"
+    for key in members:
+        if key in joined:
             continue
-        for target in session.ctx.available(app, name.lower()):
-            attrs = {"from": f"{target.room_jid(rid)}/{nick}", "to": target.full_jid}
-            presence = ET.Element(CLIENT + "presence", attrs)
-            ET.SubElement(_muc_x(presence), _U + "item", {"affiliation": "member", "role": "participant"})
-            target.send(presence)
+        for target in ctx.available(app, key):
+            for nick in names:
+                attrs = {"from": f"{target.room_jid(rid)}/{nick}", "to": target.full_jid}
+                presence = ET.Element(CLIENT + "presence", attrs)
+                ET.SubElement(_muc_x(presence), _U + "item", {"affiliation": "member", "role": "participant"})
+                if chatroom:
+                    ET.SubElement(presence, "{easemob:x:roomtype}roomtype", {"type": "chatroom"})
+                target.send(presence)
 
 
 # --- muc#admin ----------------------------------------------------------------------------------
@@ -427,16 +480,6 @@ async def on_invite(session: C2SSession, el: ET.Element) -> bool:
         payload = {"room": room.room_id, "reason": invite.findtext(_U + "reason") or ""}
         await notices.deliver(ctx, app, invitee, "room-invite", user.username, payload)
     return True
-
-
-async def apply(session: C2SSession, room: Room, reason: str) -> None:
-    """Ask the owner of a group that needs approval to admit the session's user (§7.7)."""
-    ctx, app, user = session.ctx, session.app, session.user
-    assert app is not None and user is not None
-    owner = await ctx.node.users.find(app, room.owner)
-    if owner is not None:
-        payload = {"room": room.room_id, "name": room.name, "reason": reason}
-        await notices.deliver(ctx, app, owner, "room-apply", user.username, payload)
 
 
 def register(table: Dispatcher) -> None:

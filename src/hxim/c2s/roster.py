@@ -1,10 +1,15 @@
-"""The roster (RFC 6121 §2) is the contact list of the REST API (easemob-rest.md §4).
+"""The roster (RFC 6121 §2) is the contact list of the REST API (easemob-rest.md §4), plus the
+user's own friend requests still unanswered.
 
-Every contact is an item with `subscription='both'` (Easemob friendships are mutual). A roster
-get lists the contacts; a roster set adds the contact (both sides at once) and a set with
-`subscription='remove'` removes it, through the same `ContactService` calls as REST. Every
-change, REST ones included (`changed`, a service hook), is pushed to every bound resource of
-*both* users (webim-xmpp.md §5.1).
+Every contact is an item with `subscription='both'` (Easemob friendships are mutual); a request
+the user sent (`subscribe`, see `presence`) is an item with `subscription='none'` and
+`ask='subscribe'` until it is answered (RFC 6121 §3.1.2, webim-xmpp.md §5.1 "keep `ask` while a
+request is pending"). A roster get lists both; a roster set adds the contact (both sides at once)
+and a set with `subscription='remove'` removes it, through the same `ContactService` calls as
+REST. Every change, REST ones included, comes through the service's hooks and is pushed to every
+bound resource of the users concerned: a friendship to *both* (`changed`), a request to the
+requester (`request_changed`: the `ask` item, then `remove` if it is declined or withdrawn; an
+accepted one becomes `both`).
 """
 
 from __future__ import annotations
@@ -23,23 +28,25 @@ if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["NS", "changed", "register"]
+__all__ = ["NS", "changed", "register", "request_changed"]
 
 NS = "jabber:iq:roster"
 _Q = "{" + NS + "}"
 _IQ = "{jabber:client}iq"
 
 
-def _item(session: C2SSession, username: str, subscription: str) -> ET.Element:
+def _item(session: C2SSession, username: str, subscription: str, ask: bool = False) -> ET.Element:
     attrs = {"jid": session.peer_jid(username), "subscription": subscription}
     if subscription != "remove":
         attrs["name"] = username
+    if ask:
+        attrs["ask"] = "subscribe"
     return ET.Element(_Q + "item", attrs)
 
 
-def push(session: C2SSession, username: str, subscription: str) -> None:
+def push(session: C2SSession, username: str, subscription: str, ask: bool = False) -> None:
     query = ET.Element(_Q + "query")
-    query.append(_item(session, username, subscription))
+    query.append(_item(session, username, subscription, ask))
     iq = ET.Element(_IQ, {"type": "set", "id": "push" + secrets.token_hex(6), "to": session.full_jid})
     iq.append(query)
     session.send(iq)
@@ -60,14 +67,28 @@ def changed(ctx: C2S, app: App, owner: User, friend: User, added: bool) -> None:
             push(s, other.username, subscription)
 
 
+def request_changed(ctx: C2S, app: App, requester: User, target: User, pending: bool) -> None:
+    """A `ContactService` request hook: `requester` asked `target` (pending), or the request
+    ended unanswered (declined or withdrawn). Pushed to every bound resource of the requester
+    (RFC 6121 §3.1.2, §3.2.2, §3.3.2)."""
+    for s in ctx.sessions(app, requester.key):
+        if pending:
+            push(s, target.username, "none", ask=True)
+        else:
+            push(s, target.username, "remove")
+
+
 async def on_get(session: C2SSession, el: ET.Element) -> bool:
     if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
         return False
     assert session.user is not None
-    names = await session.ctx.node.contacts.names(session.user)
+    contacts = session.ctx.node.contacts
+    names = await contacts.names(session.user)
     session.contacts = {n.lower() for n in names}
     query = ET.Element(_Q + "query")
     query.extend(_item(session, name, "both") for name in names)
+    asked = await contacts.requests(session.user)
+    query.extend(_item(session, name, "none", ask=True) for name in asked if name.lower() not in session.contacts)
     session.send(iq_result(el, query))
     return True
 

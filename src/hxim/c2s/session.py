@@ -27,10 +27,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-
-import orjson
 
 from hxim import errors
 from hxim.model import App, Message, User
@@ -46,8 +43,9 @@ from hxim.xmpp.events import (
     StreamClosed,
 )
 from hxim.xmpp.jid import JID, user_node
+from hxim.xmpp.messages import message_stanza
 from hxim.xmpp.reader import Framing
-from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, serialize
+from hxim.xmpp.stanza import error_reply, serialize
 from hxim.xmpp.stream import C2SStream
 
 if TYPE_CHECKING:
@@ -58,8 +56,6 @@ __all__ = ["C2SSession", "Transport", "CLIENT", "copy_to"]
 log = logging.getLogger("hxim.c2s")
 
 CLIENT = "{" + ns.CLIENT + "}"
-DELAY_NS = "urn:xmpp:delay"
-RECEIPTS_NS = "urn:xmpp:receipts"
 
 _CLOSE_TEXT = {
     "conflict": "Replaced by new connection",
@@ -150,6 +146,9 @@ class C2SSession:
         self.priority = 0
         self.presence: ET.Element | None = None  # the last available presence, for probes
         self.contacts: set[str] | None = None  # contact keys, loaded with the initial presence
+        self.blocked: set[str] | None = None  # keys this user blocks, loaded with the initial presence
+        self.blocklist_wanted = False  # asked for the XEP-0191 block list: gets its pushes (§3.2)
+        self.privacy_wanted = False  # used the XEP-0016 list `special`: gets its pushes (§5b)
         self.json_bodies = False
         self.offline_unacked: set[int] = set()  # replayed offline message ids awaiting the §4.5 receipt
         self.sdk_version: tuple[int, ...] | None = None  # the Web IM SDK's, from its version notice (§3.5)
@@ -524,28 +523,15 @@ class C2SSession:
     # --- rendering stored messages ----------------------------------------------------------------
     def render_message(self, m: Message, delayed: bool = False) -> bytes:
         """A stored message as this client expects it (module docstring, docs/routing.md)."""
-        if m.chat_type == "chat":
-            sender = self.peer_jid(m.sender)
-            stype = "chat"
-            extra = ""
-        else:
-            sender = f"{self.room_jid(m.to)}/{escape_attr(m.sender)}"
-            stype = "groupchat"
-            extra = "<roomtype xmlns='easemob:x:roomtype' type='chatroom'/>" if m.chat_type == "chatroom" else ""
-        bodies = m.bodies
-        if not self.json_bodies and len(bodies) == 1 and bodies[0].get("type") == "txt":
-            text = str(bodies[0].get("msg", ""))
-        else:
-            doc = {"from": m.sender, "to": m.to, "bodies": bodies, "ext": m.ext if m.ext is not None else {}}
-            text = orjson.dumps(doc).decode()
-        if self.ctx.receipts.wants(m.id):
-            extra += f"<request xmlns='{RECEIPTS_NS}'/>"
-        if delayed:
-            stamp = datetime.fromtimestamp(m.timestamp / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            extra += f"<delay xmlns='{DELAY_NS}' from='{escape_attr(self.ctx.domain)}' stamp='{stamp}'/>"
-        return (
-            f"<message{self.xmlns_attr} type='{stype}' from='{escape_attr(sender)}' "
-            f"to='{escape_attr(self.full_jid)}' id='{m.id}'><body>{escape_text(text)}</body>{extra}</message>"
+        return message_stanza(
+            m,
+            prefix=self.prefix,
+            domain=self.ctx.domain,
+            to=self.full_jid,
+            json_body=self.json_bodies,
+            xmlns_attr=self.xmlns_attr,
+            delayed=delayed,
+            receipt_request=self.ctx.receipts.wants(m.id),
         ).encode()
 
 

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from hxim import errors
 from hxim.app import Node
+from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
 from hxim.http import app_api, easemob, easemob_app_users, groups, hx_gateway
 from hxim.http.easemob_local import build_easemob_apis
@@ -94,9 +95,12 @@ def build_http_app(node: Node) -> Starlette:
         lifespan=lifespan,
     )
     xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
+    bosh = BoshManager(node.c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
+    bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*hx_gateway.routes, *app_api.routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
-        [*seeds, *groups.routes, *easemob.routes, *easemob_app_users.routes, *xmpp_ws], lifespan=lifespan
+        [*seeds, *groups.routes, *easemob.routes, *easemob_app_users.routes, *xmpp_ws, *bosh_routes],
+        lifespan=lifespan,
     )
     # browsers call the REST API from any page, without credentials (webim-xmpp.md §1.5, §1.6)
     app.add_middleware(
@@ -108,6 +112,7 @@ def build_http_app(node: Node) -> Starlette:
         ],
     )
     app.state.node = node
+    app.state.bosh = bosh
     app.state.hx_easemob = hx_api
     app.state.app_api_easemob = app_api_easemob
     return app

@@ -1,4 +1,5 @@
-"""The Easemob REST surface: `/{org}/{app}/…` (easemob-rest.md §1–§5, §8, §9.1).
+"""The Easemob REST surface: `/{org}/{app}/…` (easemob-rest.md §1–§5, §8, §9.1), and the REST calls
+of the Web IM SDK beyond it (message roaming, webim-xmpp.md §2.6).
 
 Each handler authenticates (through `endpoint`), parses, calls one service function and
 renders the answer in Usergrid's envelope. Handlers never touch storage.
@@ -24,8 +25,14 @@ from hxim.http.auth import Access, bearer_token, check_grant
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App, Message, User
 from hxim.services.tokens import Grant
+from hxim.xmpp.jid import JID, muc_domain, user_node
+from hxim.xmpp.messages import message_stanza
+from hxim.xmpp.namespaces import CLIENT
 
 __all__ = ["routes", "Call", "endpoint", "read_json"]
+
+SDK_DOMAIN = "easemob.com"  # the domain the Web IM SDK writes in roaming queues (webim-xmpp.md §2.6)
+XMLNS_CLIENT = f" xmlns='{CLIENT}'"
 
 
 class Call:
@@ -224,7 +231,14 @@ async def get_user(call: Call) -> Response:
 
 @endpoint("users", Access.SELF)
 async def update_user(call: Call) -> Response:
-    user = await call.node.users.update(call.app, call.arg("username"), await call.json())
+    body = await call.json()
+    # The Web IM SDK 1.8's blockGroup sends Usergrid's wrapped form `{"entities":[{fields}]}`
+    # (webim-xmpp.md §2.7): the one entity's fields are the change.
+    if isinstance(body, dict) and list(body) == ["entities"] and isinstance(body["entities"], list):
+        if len(body["entities"]) != 1:
+            raise errors.illegal_argument("entities must hold exactly one entity")
+        body = body["entities"][0]
+    user = await call.node.users.update(call.app, call.arg("username"), body)
     return call.ok("put", params={}, path="/users", entities=[user_entity(user)])
 
 
@@ -415,6 +429,65 @@ async def chatmessages(call: Call) -> Response:
     )
 
 
+# --- message roaming (the Web IM SDK's history) --------------------------------------------------
+
+
+def _roaming_queue(call: Call, queue: Any) -> tuple[str, bool]:
+    """(peer name or room id, whether a room) from the SDK's `queue`: `{peer}@{domain}` or
+    `{room}@conference.{domain}`. The domain is the configured XMPP domain or `easemob.com`, which
+    the SDK writes whatever its own `domain` option says; an `{org}#{app}_` prefix is dropped."""
+    jid = JID.try_parse(queue) if isinstance(queue, str) else None
+    if jid is None or jid.local is None or jid.resource is not None:
+        raise errors.illegal_argument("queue must be {user}@{domain} or {group id}@conference.{domain}")
+    domains = {call.node.settings.xmpp_domain.lower().rstrip("."), SDK_DOMAIN}
+    domain = jid.domain.lower()
+    if domain in domains:
+        room = False
+    elif domain in {muc_domain(d) for d in domains}:
+        room = True
+    else:
+        raise errors.illegal_argument(f"queue [{queue}] is not on this server's domain")
+    local = jid.local
+    prefix = call.app.appkey.lower() + "_"
+    if local.lower().startswith(prefix):
+        local = local[len(prefix) :]
+    return local, room
+
+
+def _roaming_key(start: Any) -> str | None:
+    """The position to read before: None for `-1` (the newest), else a `next_key` hxim issued."""
+    if start is None or (not isinstance(start, bool) and start in (-1, "-1")):
+        return None
+    if isinstance(start, str) and start:
+        return start
+    raise errors.illegal_argument("start must be -1 or the next_key of the previous page")
+
+
+@endpoint("chatmessages", Access.SELF)
+async def message_roaming(call: Call) -> Response:
+    """`POST /users/{u}/messageroaming` (webim-xmpp.md §2.6): one page of a conversation, newest
+    first, each message the complete §4.7 stanza (with its XEP-0203 `<delay>`) the SDK parses,
+    addressed as the SDK writes JIDs (`{org}#{app}_{user}@{domain}`)."""
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise errors.illegal_argument('the body must be {"queue":"…@…","start":-1,"end":-1}')
+    end = body.get("end")
+    if end is not None and (isinstance(end, bool) or end not in (-1, "-1")):
+        raise errors.illegal_argument("end must be -1")
+    other, room = _roaming_queue(call, body.get("queue"))
+    key = _roaming_key(body.get("start"))
+    user = call.user or await call.node.users.get(call.app, call.arg("username"))
+    found, is_last, next_key = await call.node.messages.conversation(call.app, user, other, room, key)
+    domain = call.node.settings.xmpp_domain
+    to = f"{user_node(call.app.appkey, user.username)}@{domain}"
+    msgs = [
+        message_stanza(m, prefix=call.app.appkey, domain=domain, to=to, json_body=True, xmlns_attr=XMLNS_CLIENT,
+                       delayed=True)
+        for m in found
+    ]
+    return json_response({"data": {"msgs": msgs, "is_last": is_last, "next_key": next_key}})
+
+
 # --- chat files --------------------------------------------------------------------------------
 
 
@@ -495,6 +568,7 @@ routes = [
     Route(P + "/users/{username}/status", status, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_count", offline_count, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_status/{msg_id}", offline_status, methods=["GET"]),
+    Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
     Route(P + "/users/{owner}/contacts/users", list_contacts, methods=["GET"]),
     Route(P + "/users/{owner}/contacts/users/{friend}", add_contact, methods=["POST"]),
     Route(P + "/users/{owner}/contacts/users/{friend}", remove_contact, methods=["DELETE"]),

@@ -9,6 +9,13 @@ organization, applicationName[, cursor][, count]`). Token failures render as
 
 Groups and chat rooms share every handler; a `Kind` says which service to call and which
 key names the room in answers (`groupid` for groups, `id` for chat rooms).
+
+The app admin token may call everything. On groups an IM user's token may call what the Web IM
+SDK 1.8 calls with it (webim-xmpp.md §2.7), judged per group by `services.group_policy`: each
+group handler names its `Level` (`rule`), and the service checks the caller's role in the group
+before the operation runs; actions taken with a user token name that user as the actor of the
+notices they cause (§7.9). Chat rooms stay admin-only but for the list (§2.4) and for super
+admins creating rooms.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from hxim import errors
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint
 from hxim.model import App, now_ms
+from hxim.services.group_policy import Level
 from hxim.services.groups import OWNER, ItemResult, Room, RoomService
 
 __all__ = ["routes"]
@@ -148,6 +156,17 @@ def _jid_node(app: App, username: str) -> str:
     return f"{app.appkey}_{username.lower()}"
 
 
+def _actor(call: Call) -> str | None:
+    """Who acts, for the notices: the user of a user token; None for the app (admin token)."""
+    return None if call.is_admin or call.user is None else call.user.username
+
+
+async def _targets(call: Call, kind: Kind, rid: str, names: Any) -> None:
+    """A group admin (user token) may act on plain members only (`group_policy.target_refusal`)."""
+    if not call.is_admin and call.user is not None:
+        await kind.service(call).permit_targets(call.app, rid, call.user, names)
+
+
 # --- handlers --------------------------------------------------------------------------------------
 
 
@@ -155,14 +174,43 @@ def build(kind: Kind) -> dict[str, Handler]:
     """The handlers of one kind, by name."""
     fam = kind.family
 
+    def rule(level: Level) -> Callable[[Callable[[Call], Awaitable[Response]]], Handler]:
+        """The endpoint of a handler that a group member may call at `level` with their own token
+        (the rooms the path names are checked first); chat-room handlers stay admin-only."""
+
+        def wrap(fn: Callable[[Call], Awaitable[Response]]) -> Handler:
+            if not kind.is_group:
+                return endpoint(fam, Access.ADMIN)(fn)
+
+            async def checked(call: Call) -> Response:
+                if not call.is_admin:
+                    assert call.user is not None
+                    params = call.request.path_params
+                    rids = _names(params["ids"]) if "ids" in params else [params["id"]]
+                    await kind.service(call).permit(call.app, rids, call.user, level)
+                return await fn(call)
+
+            checked.__name__ = fn.__name__
+            checked.__doc__ = fn.__doc__
+            return endpoint(fam, Access.ANY)(checked)
+
+        return wrap
+
     @endpoint(fam, Access.ANY)
     async def create(call: Call) -> Response:
+        """A user token creates a group it owns (`owner` absent or itself; the SDK 1.8's
+        `createGroupNew`), or, as a chat-room super admin, a chat room (§7)."""
         body = await _body(call)
         owner = None
         if not call.is_admin:
-            # Chat-room super admins may create rooms with their own token (§7); nobody else.
             assert call.user is not None
-            if kind.is_group or not await call.node.chatrooms.is_super_admin(call.user):
+            if kind.is_group:
+                named = body.get("owner")
+                if named is not None and (not isinstance(named, str) or named.lower() != call.user.key):
+                    raise errors.forbidden_op(
+                        f"user: {call.user.username} can not create a group owned by user: {named}"
+                    )
+            elif not await call.node.chatrooms.is_super_admin(call.user):
                 raise permission_error(call.app, call.request.method, call.path)
             owner = call.user.username
         room = await kind.service(call).create(call.app, body, default_owner=owner)
@@ -190,7 +238,7 @@ def build(kind: Kind) -> dict[str, Handler]:
             data = [{"id": r.room_id, "name": r.name, "owner": r.owner, "affiliations_count": r.members} for r in found]
         return _ok(call, data, params=True, cursor=cursor, count=len(data))
 
-    @endpoint(fam)
+    @rule(Level.VIEWER)
     async def details(call: Call) -> Response:
         """One or several comma-separated ids. One unknown id: 404 `do not find this group:X`;
         in a multi-id GET each unknown id gets `{"id": X, "error": "group id doesn't exist"}`."""
@@ -207,99 +255,110 @@ def build(kind: Kind) -> dict[str, Handler]:
                 data.append(_details(kind, room, members, room.muted_all(now)))
         return _ok(call, data, count=len(data))
 
-    @endpoint(fam)
+    @rule(Level.OWNER)
     async def modify(call: Call) -> Response:
         data = await kind.service(call).modify(call.app, call.arg("ids"), await call.json())
         return _ok(call, data)
 
-    @endpoint(fam)
+    @rule(Level.OWNER)
     async def delete(call: Call) -> Response:
-        room = await kind.service(call).delete(call.app, call.arg("ids"))
+        # the SDK 1.8's dissolveGroup adds `?version=v3`, which changes nothing here
+        room = await kind.service(call).delete(call.app, call.arg("ids"), actor=_actor(call))
         return _ok(call, {"success": True, kind.id_key: room.room_id})
 
-    @endpoint(fam)
+    @rule(Level.MEMBER)
     async def members(call: Call) -> Response:
         pagenum, pagesize = _paging(call)
         found = await kind.service(call).members(call.app, call.arg("id"), pagenum, pagesize)
         data = [{role: name} for name, role in found]
         return _ok(call, data, params=bool(call.request.query_params), count=len(data))
 
-    @endpoint(fam)
+    @rule(Level.INVITER)
     async def add_member(call: Call) -> Response:
         rid = call.arg("id")
         user = await kind.service(call).add_member(call.app, rid, call.arg("username"))
         return _ok(call, {"result": True, "action": "add_member", kind.id_key: rid, "user": user.username})
 
-    @endpoint(fam)
+    @rule(Level.INVITER)
     async def add_members(call: Call) -> Response:
         rid = call.arg("id")
         added = await kind.service(call).add_members(call.app, rid, (await _body(call)).get("usernames"))
         return _ok(call, {"newmembers": added, "action": "add_member", kind.id_key: rid})
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def remove_members(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
         svc = kind.service(call)
+        await _targets(call, kind, rid, _names(segment))
         if "," not in segment:
-            user = await svc.remove_member(call.app, rid, segment)
+            user = await svc.remove_member(call.app, rid, segment, actor=_actor(call))
             return _ok(call, {"result": True, "action": "remove_member", kind.id_key: rid, "user": user.username})
-        items = await svc.remove_members(call.app, rid, _names(segment))
+        items = await svc.remove_members(call.app, rid, _names(segment), actor=_actor(call))
         return _one_or_many(call, kind, rid, "remove_member", items, True)
 
-    @endpoint(fam)
+    @rule(Level.MEMBER)
     async def admins(call: Call) -> Response:
         names = await kind.service(call).admins(call.app, call.arg("id"))
         return _ok(call, names, count=len(names))
 
-    @endpoint(fam)
+    @rule(Level.OWNER)
     async def add_admin(call: Call) -> Response:
-        name = await kind.service(call).add_admin(call.app, call.arg("id"), (await _body(call)).get("newadmin"))
+        body = await _body(call)
+        name = await kind.service(call).add_admin(call.app, call.arg("id"), body.get("newadmin"), actor=_actor(call))
         return _ok(call, {"result": "success", "newadmin": name})
 
-    @endpoint(fam)
+    @rule(Level.OWNER)
     async def remove_admin(call: Call) -> Response:
-        name = await kind.service(call).remove_admin(call.app, call.arg("id"), call.arg("username"))
+        name = await kind.service(call).remove_admin(call.app, call.arg("id"), call.arg("username"), actor=_actor(call))
         return _ok(call, {"result": "success", "oldadmin": name})
 
-    @endpoint(fam)
+    @rule(Level.MEMBER)
     async def blocks(call: Call) -> Response:
         names = await kind.service(call).blocks(call.app, call.arg("id"))
         return _ok(call, names, count=len(names))
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def block_one(call: Call) -> Response:
         rid = call.arg("id")
-        items = await kind.service(call).block(call.app, rid, [call.arg("usernames")])
+        await _targets(call, kind, rid, [call.arg("usernames")])
+        items = await kind.service(call).block(call.app, rid, [call.arg("usernames")], actor=_actor(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, False)
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def block_many(call: Call) -> Response:
         rid = call.arg("id")
-        items = await kind.service(call).block(call.app, rid, (await _body(call)).get("usernames"))
+        names = (await _body(call)).get("usernames")
+        await _targets(call, kind, rid, names)
+        items = await kind.service(call).block(call.app, rid, names, actor=_actor(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, True)
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def unblock(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
         items = await kind.service(call).unblock(call.app, rid, _names(segment))
         return _one_or_many(call, kind, rid, "remove_blocks", items, "," in segment)
 
-    @endpoint(fam)
+    @rule(Level.MEMBER)
     async def mutes(call: Call) -> Response:
         found = await kind.service(call).mutes(call.app, call.arg("id"))
         data = [{"expire": expire, "user": name} for name, expire in found]
         return _ok(call, data, count=len(data))
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def mute(call: Call) -> Response:
         body = await _body(call)
         svc = kind.service(call)
-        items = await svc.mute(call.app, call.arg("id"), body.get("usernames"), body.get("mute_duration"))
+        await _targets(call, kind, call.arg("id"), body.get("usernames"))
+        items = await svc.mute(
+            call.app, call.arg("id"), body.get("usernames"), body.get("mute_duration"), actor=_actor(call)
+        )
         return _ok(call, [{"result": True, "expire": i.expire, "user": i.user} for i in items])
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def unmute(call: Call) -> Response:
-        items = await kind.service(call).unmute(call.app, call.arg("id"), _names(call.arg("usernames")))
+        names = _names(call.arg("usernames"))
+        await _targets(call, kind, call.arg("id"), names)
+        items = await kind.service(call).unmute(call.app, call.arg("id"), names, actor=_actor(call))
         data = []
         for i in items:
             entry: dict[str, Any] = {"result": i.result}
@@ -309,40 +368,85 @@ def build(kind: Kind) -> dict[str, Handler]:
             data.append(entry)
         return _ok(call, data)
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def mute_all(call: Call) -> Response:
         body = await call.json()
         duration = body.get("mute_duration") if isinstance(body, dict) else None
         await kind.service(call).mute_all(call.app, call.arg("id"), duration)
         return _ok(call, {"mute": True})
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def unmute_all(call: Call) -> Response:
         await kind.service(call).unmute_all(call.app, call.arg("id"))
         return _ok(call, {"mute": False})
 
-    @endpoint(fam)
+    @rule(Level.MEMBER)
     async def whitelist(call: Call) -> Response:
         names = await kind.service(call).whitelist(call.app, call.arg("id"))
         return _ok(call, names, count=len(names))
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def whitelist_one(call: Call) -> Response:
         rid = call.arg("id")
         items = await kind.service(call).whitelist_add(call.app, rid, [call.arg("usernames")])
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, False)
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def whitelist_many(call: Call) -> Response:
         rid = call.arg("id")
         items = await kind.service(call).whitelist_add(call.app, rid, (await _body(call)).get("usernames"))
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, True)
 
-    @endpoint(fam)
+    @rule(Level.ADMIN)
     async def whitelist_remove(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
         items = await kind.service(call).whitelist_remove(call.app, rid, _names(segment))
         return _one_or_many(call, kind, rid, "remove_user_whitelist", items, "," in segment)
+
+    # --- what the Web IM SDK 1.8 calls with the user's token (§2.7); groups only ------------------
+    @rule(Level.MEMBER)
+    async def quit(call: Call) -> Response:
+        """`quitGroup`: the caller leaves (the owner may not: 403 on the group owner)."""
+        rid = call.arg("id")
+        if call.user is None:  # the app admin token names nobody who could leave
+            raise errors.invalid_parameter("quit needs the token of the member who leaves")
+        user = await kind.service(call).remove_member(call.app, rid, call.user.username, actor=call.user.username)
+        return _ok(call, {"result": True, "action": "quit", kind.id_key: rid, "user": user.username})
+
+    @rule(Level.ANYONE)
+    async def apply(call: Call) -> Response:
+        """`joinGroup`: ask to join a public group (admitted at once when it needs no approval)."""
+        rid = call.arg("id")
+        if call.user is None:
+            raise errors.invalid_parameter("apply needs the token of the user who asks to join")
+        body = await call.json()
+        message = body.get("message", "") if isinstance(body, dict) else ""
+        joined = await kind.service(call).apply(call.app, rid, call.user.username, message)
+        data = {"result": True, "action": "apply", kind.id_key: rid, "user": call.user.username, "joined": joined}
+        return _ok(call, data)
+
+    @rule(Level.ADMIN)
+    async def apply_verify(call: Call) -> Response:
+        """`agreeJoinGroup` / `rejectJoinGroup`: answer a pending request to join."""
+        rid = call.arg("id")
+        body = await _body(call)
+        accept = body.get("verifyResult")
+        name = await kind.service(call).verify(
+            call.app, rid, body.get("applicant"), accept, body.get("reason"), _actor(call)
+        )
+        return _ok(call, {"result": True, "action": "apply_verify", kind.id_key: rid, "user": name,
+                          "verifyResult": accept})
+
+    @rule(Level.INVITER)
+    async def invite(call: Call) -> Response:
+        """`inviteToGroup`: invitations (§7.6), or members at once when no confirmation is needed."""
+        rid = call.arg("id")
+        body = await _body(call)
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise errors.invalid_parameter("reason must be a string")
+        invited = await kind.service(call).invite(call.app, rid, body.get("usernames"), _actor(call), reason)
+        return _ok(call, {"result": True, "action": "invite", kind.id_key: rid, "invitees": invited})
 
     @endpoint(fam, Access.SELF)
     async def joined(call: Call) -> Response:
@@ -382,6 +486,10 @@ def build(kind: Kind) -> dict[str, Handler]:
             whitelist_one,
             whitelist_many,
             whitelist_remove,
+            quit,
+            apply,
+            apply_verify,
+            invite,
             joined,
         )
     }
@@ -419,7 +527,7 @@ def _kind_routes(kind: Kind) -> list[Route]:
     base = f"{P}/{kind.family}"
     one = base + "/{id}"
     joined = "joined_chatgroups" if kind.is_group else "joined_chatrooms"
-    return [
+    routes = [
         Route(base, h["create"], methods=["POST"]),
         Route(base, h["list_rooms"], methods=["GET"]),
         Route(base + "/{ids}", h["details"], methods=["GET"]),
@@ -447,6 +555,14 @@ def _kind_routes(kind: Kind) -> list[Route]:
         Route(one + "/white/users/{usernames}", h["whitelist_remove"], methods=["DELETE"]),
         Route(P + "/users/{username}/" + joined, h["joined"], methods=["GET"]),
     ]
+    if kind.is_group:  # what only the Web IM SDK 1.8 calls (§2.7)
+        routes += [
+            Route(one + "/quit", h["quit"], methods=["DELETE"]),
+            Route(one + "/apply", h["apply"], methods=["POST"]),
+            Route(one + "/apply_verify", h["apply_verify"], methods=["POST"]),
+            Route(one + "/invite", h["invite"], methods=["POST"]),
+        ]
+    return routes
 
 
 routes = [

@@ -1,7 +1,13 @@
-"""Chat files: upload and download of the attachments messages point to (easemob-rest.md §8).
+"""Chat files: upload and download of the attachments messages point to (easemob-rest.md §8,
+webim-xmpp.md §2.5, §2.8).
 
-An upload marked `restrict-access` gets a share secret; downloading it then needs that
-secret (or an app-admin token). Others download with any token of the app.
+A file's id is a random UUID (version 4: 122 random bits), so its URL
+(`/{org}/{app}/chatfiles/{uuid}`) is a capability: with `chatfile_link_downloads` on (the
+default) a GET that presents no credentials is served, because apps put `message.url` straight
+into `<img src>`. Credentials that are presented are still checked: a bad token or a wrong
+share-secret is refused. Otherwise — the setting off, or a file stored earlier under a
+time-based (version 1) id, which is guessable — an upload marked `restrict-access` needs its
+share-secret (or an app-admin token) and any other file any valid token of the app.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ class FileService:
         if len(content) > self.settings.chatfile_max_bytes:
             raise errors.too_large(self.settings.chatfile_max_bytes)
         stored = StoredFile(
-            uuid=str(uuid.uuid1()),
+            uuid=str(uuid.uuid4()),
             filename=filename or "file",
             content_type=content_type or "application/octet-stream",
             size=len(content),
@@ -65,9 +71,20 @@ class FileService:
         )
         return stored
 
+    def link_only(self, file_uuid: str) -> bool:
+        """Whether the id alone may fetch the file: link downloads are on and the id is random."""
+        if not self.settings.chatfile_link_downloads:
+            return False
+        try:
+            return uuid.UUID(file_uuid).version == 4
+        except ValueError:
+            return False
+
     async def download(
         self, app: App, file_uuid: str, secret: str | None, admin: bool, authenticated: bool
     ) -> StoredFile:
+        """The file, for a caller who presented `secret` (or None) and a token already checked
+        (`admin`, `authenticated`)."""
         row = await self.db.read(get_file_txn, app.id, file_uuid.lower())
         if row is None:
             raise errors.HximError(
@@ -77,11 +94,13 @@ class FileService:
                 "org.apache.usergrid.services.exceptions.ServiceResourceNotFoundException",
                 "item-not-found",
             )
-        if row.share_secret is not None:
-            ok = admin or (secret is not None and secrets.compare_digest(secret, row.share_secret))
-            if not ok:
+        if row.share_secret is not None and not admin:
+            if secret is not None:
+                if not secrets.compare_digest(secret.encode(), row.share_secret.encode()):
+                    raise errors.unauthorized("share-secret does not match", "EasemobSecurityException")
+            elif not self.link_only(row.uuid):
                 raise errors.unauthorized("share-secret does not match", "EasemobSecurityException")
-        elif not authenticated:
+        elif row.share_secret is None and not authenticated and not self.link_only(row.uuid):
             raise errors.unauthorized("Unable to authenticate (OAuth)", "EasemobSecurityException")
         return StoredFile(
             row.uuid, row.filename, row.content_type, row.size, row.share_secret, row.created, bytes(row.content)

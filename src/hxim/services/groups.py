@@ -25,6 +25,7 @@ from hxim.config import Settings
 from hxim.errors import HximError
 from hxim.hub import Registry
 from hxim.model import App, IdGenerator, User, now_ms
+from hxim.services.group_policy import Level, refusal, target_refusal
 from hxim.services.messages import Recipients
 from hxim.services.users import decode_cursor, encode_cursor
 from hxim.storage import Database
@@ -34,10 +35,12 @@ from hxim.storage.groups import (
     OWNER,
     MemberList,
     Room,
+    add_application_txn,
     add_members_txn,
     add_room_blocks_txn,
     add_super_admin_txn,
     add_whitelist_txn,
+    applied_ids_txn,
     blocked_ids_txn,
     count_roles_txn,
     delete_rooms_txn,
@@ -50,6 +53,7 @@ from hxim.storage.groups import (
     mutes_txn,
     names_with_role_txn,
     owned_rooms_txn,
+    remove_applications_txn,
     remove_members_txn,
     remove_mutes_txn,
     remove_room_blocks_txn,
@@ -86,7 +90,10 @@ T = TypeVar("T")
 # Called after a change that the users concerned are told about over XMPP (webim-xmpp.md §7.9–
 # §7.11): (app, kind, room id, event, usernames, actor, detail). Events: `kicked`, `banned`,
 # `destroyed` (the usernames are the members it had; detail: the reason), `admin_added`,
-# `admin_removed`, `muted`, `unmuted`. `actor` is the user who acted, None for the app (REST).
+# `admin_removed`, `muted`, `unmuted`, `joined` (users who became members by joining, applying
+# or being invited; the others are told), `applied` (the usernames are the owner and admins to
+# ask; actor: the applicant; detail: the reason), `accepted`, `declined` (the applicant; detail:
+# the reason), `invited` (detail: the reason). `actor` is the user who acted, None for the app.
 RoomHook = Callable[[App, str, str, str, list[str], str | None, str], Awaitable[None]]
 
 
@@ -126,6 +133,12 @@ def _no_user(name: str) -> HximError:
 
 def _not_in(name: str, rid: str) -> str:
     return f"user: {name} doesn't exist in group: {rid}"
+
+
+def _blacklisted(user: User, room: Room) -> HximError:
+    return errors.forbidden_op(
+        f"can not join this group, reason:user: {user.username} is in the blacklist of group: {room.room_id}\n"
+    )
 
 
 def _owner_op() -> HximError:
@@ -493,10 +506,7 @@ class RoomService:
         blocked = blocked_ids_txn(conn, room.id, [u.id for u in joining])
         for user in joining:
             if user.id in blocked:
-                raise errors.forbidden_op(
-                    f"can not join this group, reason:user: {user.username} is in the blacklist of group: "
-                    f"{room.room_id}\n"
-                )
+                raise _blacklisted(user, room)
         if room.members + len(joining) > room.maxusers:
             raise errors.forbidden_op(
                 f"can not join this group, reason:group: {room.room_id} members count would exceed maxusers "
@@ -518,22 +528,30 @@ class RoomService:
 
         return await self._write(txn)
 
+    def _outsiders(self, conn: Connection, app: App, room: Room, wanted: list[str]) -> list[User]:
+        """The users named in `wanted` who are not members yet; an unknown name fails the call."""
+        found = self._users(conn, app, wanted)
+        for name in wanted:
+            if name.lower() not in found:
+                raise errors.illegal_argument(f"group member {name} doesn't exist")
+        users = [found[n.lower()] for n in wanted]
+        present = roles_txn(conn, room.id, [u.id for u in users])
+        return [u for u in users if u.id not in present]
+
+    def _enrol(self, conn: Connection, room: Room, users: list[User]) -> None:
+        """Make `users` (none of them a member yet) plain members."""
+        if users:
+            self._admit(conn, room, users)
+            add_members_txn(conn, room.id, [u.id for u in users], MEMBER, now_ms())
+
     async def add_members(self, app: App, rid: str, names: Any) -> list[str]:
         """Add users; those already members are skipped. Returns the names added."""
         wanted = self._names(names)
 
         def txn(conn: Connection) -> list[str]:
             room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            for name in wanted:
-                if name.lower() not in found:
-                    raise errors.illegal_argument(f"group member {name} doesn't exist")
-            users = [found[n.lower()] for n in wanted]
-            present = roles_txn(conn, room.id, [u.id for u in users])
-            joining = [u for u in users if u.id not in present]
-            if joining:
-                self._admit(conn, room, joining)
-                add_members_txn(conn, room.id, [u.id for u in joining], MEMBER, now_ms())
+            joining = self._outsiders(conn, app, room, wanted)
+            self._enrol(conn, room, joining)
             return [u.username for u in joining]
 
         return await self._write(txn)
@@ -556,7 +574,9 @@ class RoomService:
         await self._tell(app, rid, "kicked", [user.username], actor)
         return user
 
-    async def remove_members(self, app: App, rid: str, names: list[str]) -> list[ItemResult]:
+    async def remove_members(
+        self, app: App, rid: str, names: list[str], actor: str | None = None
+    ) -> list[ItemResult]:
         wanted = self._names(names)
 
         def txn(conn: Connection) -> list[ItemResult]:
@@ -581,8 +601,138 @@ class RoomService:
             return out
 
         out = await self._write(txn)
-        await self._tell(app, rid, "kicked", [r.user for r in out if r.result])
+        await self._tell(app, rid, "kicked", [r.user for r in out if r.result], actor)
         return out
+
+    async def join(self, app: App, rid: str, username: str) -> User:
+        """The user joins by themselves (a chat-room join, `joinPublicGroup` of an open group): a
+        member like `add_member`, and the other members are told (webim-xmpp.md §7.7, §7.8)."""
+        user = await self.add_member(app, rid, username)
+        await self._tell(app, rid, "joined", [user.username], user.username)
+        return user
+
+    # --- applications and invitations (webim-xmpp.md §2.7, §7.6, §7.7) ----------------------------
+    async def apply(self, app: App, rid: str, username: str, reason: Any) -> bool:
+        """A user asks to join a public group: admitted at once when it needs no approval (True;
+        `accepted` to them, `joined` to the others), otherwise the request is kept and the owner
+        and admins are asked (`applied`). Private groups, members and blocked users are refused."""
+        if not isinstance(reason, str) or len(reason) > self.settings.room_description_max_length:
+            raise errors.invalid_parameter(
+                f"message must be a string of at most {self.settings.room_description_max_length} characters"
+            )
+
+        def txn(conn: Connection) -> tuple[User, list[str] | None]:
+            room = self._room(conn, app, rid, lock=True)
+            user = self._user(conn, app, username)
+            if roles_txn(conn, room.id, [user.id]):
+                raise errors.forbidden_op(
+                    f"can not join this group, reason:user: {user.username} already in group: {room.room_id}\n"
+                )
+            if not room.public:
+                raise errors.forbidden_op(f"group: {room.room_id} is not public, user: {user.username} can not apply")
+            if not room.membersonly:
+                self._admit(conn, room, [user])
+                add_members_txn(conn, room.id, [user.id], MEMBER, now_ms())
+                return user, None
+            if blocked_ids_txn(conn, room.id, [user.id]):
+                raise _blacklisted(user, room)
+            add_application_txn(conn, room.id, user.id, reason, now_ms())
+            return user, [room.owner, *names_with_role_txn(conn, room.id, ADMIN)]
+
+        user, managers = await self._write(txn)
+        if managers is None:
+            await self._tell(app, rid, "joined", [user.username], user.username)
+            await self._tell(app, rid, "accepted", [user.username])
+            return True
+        await self._tell(app, rid, "applied", managers, user.username, reason)
+        return False
+
+    async def verify(self, app: App, rid: str, applicant: Any, accept: Any, reason: Any, actor: str | None) -> str:
+        """Answer a pending request to join (`apply_verify`): accepted, the applicant becomes a
+        member (`accepted` to them, `joined` to the others); declined, they are told (`declined`)."""
+        if not isinstance(applicant, str) or not applicant:
+            raise errors.invalid_parameter("applicant must be a user name")
+        if not isinstance(accept, bool):
+            raise errors.invalid_parameter("verifyResult must be true or false")
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str) or len(reason) > self.settings.room_description_max_length:
+            raise errors.invalid_parameter(
+                f"reason must be a string of at most {self.settings.room_description_max_length} characters"
+            )
+
+        def txn(conn: Connection) -> str:
+            room = self._room(conn, app, rid, lock=True)
+            user = self._user(conn, app, applicant)
+            if not applied_ids_txn(conn, room.id, [user.id]):
+                raise errors.forbidden_op(f"user: {user.username} has not applied to join group: {room.room_id}")
+            remove_applications_txn(conn, room.id, [user.id])
+            if accept and not roles_txn(conn, room.id, [user.id]):
+                self._admit(conn, room, [user])
+                add_members_txn(conn, room.id, [user.id], MEMBER, now_ms())
+            return user.username
+
+        name = await self._write(txn)
+        if accept:
+            await self._tell(app, rid, "joined", [name], name)
+            await self._tell(app, rid, "accepted", [name], actor)
+        else:
+            await self._tell(app, rid, "declined", [name], actor, reason)
+        return name
+
+    async def invite(self, app: App, rid: str, names: Any, actor: str | None, reason: str = "") -> list[str]:
+        """Invite users (§7.6 invitations to each who is not yet a member). A group that needs no
+        confirmation (`invite_need_confirm` false) adds them at once and tells the others
+        (`joined`). Returns the names invited; unknown users fail the whole call."""
+        wanted = self._names(names)
+
+        def txn(conn: Connection) -> tuple[list[str], bool]:
+            room = self._room(conn, app, rid, lock=True)
+            invited = self._outsiders(conn, app, room, wanted)
+            direct = self.is_group and not room.invite_need_confirm
+            if direct:
+                self._enrol(conn, room, invited)
+            return [u.username for u in invited], direct
+
+        invited, direct = await self._write(txn)
+        if direct:
+            for name in invited:
+                await self._tell(app, rid, "joined", [name], name)
+        await self._tell(app, rid, "invited", invited, actor, reason)
+        return invited
+
+    # --- who may act (IM-user tokens; `group_policy`) -----------------------------------------------
+    async def permit(self, app: App, rids: list[str], user: User, level: Level) -> None:
+        """Refuse (403) unless `user` may act at `level` on each of the rooms; ids that name no
+        room are left to the operation, which reports them in its own way."""
+        idents = [i for i in (parse_room_id(r) for r in rids) if i is not None]
+
+        def txn(conn: Connection) -> None:
+            for room in rooms_by_ids_txn(conn, app.id, self.kind, idents) if idents else []:
+                refused = refusal(level, room, user.username, roles_txn(conn, room.id, [user.id]).get(user.id))
+                if refused is not None:
+                    raise refused
+
+        await self._read(txn)
+
+    async def permit_targets(self, app: App, rid: str, user: User, names: Any) -> None:
+        """Refuse (403) an admin's action on other admins or the owner (only the owner may)."""
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return  # the operation refuses the malformed list itself
+
+        def txn(conn: Connection) -> None:
+            ident = parse_room_id(rid)
+            room = room_txn(conn, app.id, self.kind, ident) if ident is not None else None
+            if room is None:
+                return
+            found = self._users(conn, app, names[: self.settings.room_batch_max])
+            roles = roles_txn(conn, room.id, [user.id, *(u.id for u in found.values())])
+            targets = {u.username: roles[u.id] for u in found.values() if u.id in roles and u.id != user.id}
+            refused = target_refusal(room, roles.get(user.id), targets)
+            if refused is not None:
+                raise refused
+
+        await self._read(txn)
 
     # --- admins -----------------------------------------------------------------------------------
     async def admins(self, app: App, rid: str) -> list[str]:
@@ -618,7 +768,7 @@ class RoomService:
         await self._tell(app, rid, "admin_added", [name], actor)
         return name
 
-    async def remove_admin(self, app: App, rid: str, username: str) -> str:
+    async def remove_admin(self, app: App, rid: str, username: str, actor: str | None = None) -> str:
         def txn(conn: Connection) -> str:
             room = self._room(conn, app, rid, lock=True)
             user = self._user(conn, app, username)
@@ -628,7 +778,7 @@ class RoomService:
             return user.username
 
         name = await self._write(txn)
-        await self._tell(app, rid, "admin_removed", [name])
+        await self._tell(app, rid, "admin_removed", [name], actor)
         return name
 
     # --- blocks -----------------------------------------------------------------------------------
@@ -707,7 +857,7 @@ class RoomService:
             raise errors.invalid_parameter("mute_duration must be a positive number of milliseconds, or -1 for ever")
         return MUTE_FOREVER if duration == -1 else min(now + duration, MUTE_FOREVER)
 
-    async def mute(self, app: App, rid: str, names: Any, duration: Any) -> list[ItemResult]:
+    async def mute(self, app: App, rid: str, names: Any, duration: Any, actor: str | None = None) -> list[ItemResult]:
         """Mute members until now + duration (ms; -1 for ever). Non-members fail the whole call."""
         wanted = self._names(names)
         now = now_ms()
@@ -731,10 +881,10 @@ class RoomService:
             return [ItemResult(u.username, expire=expire) for u in users]
 
         out = await self._write(txn)
-        await self._tell(app, rid, "muted", [r.user for r in out])
+        await self._tell(app, rid, "muted", [r.user for r in out], actor)
         return out
 
-    async def unmute(self, app: App, rid: str, names: Any) -> list[ItemResult]:
+    async def unmute(self, app: App, rid: str, names: Any, actor: str | None = None) -> list[ItemResult]:
         wanted = self._names(names)
 
         def txn(conn: Connection) -> list[ItemResult]:
@@ -747,7 +897,7 @@ class RoomService:
             ]
 
         out = await self._write(txn)
-        await self._tell(app, rid, "unmuted", [r.user for r in out if r.result])
+        await self._tell(app, rid, "unmuted", [r.user for r in out if r.result], actor)
         return out
 
     async def mute_all(self, app: App, rid: str, duration: Any) -> None:
@@ -855,6 +1005,19 @@ class RoomService:
         return await self._write(txn)
 
     # --- messages ---------------------------------------------------------------------------------
+    async def is_member(self, app: App, rid: str, user: User) -> bool:
+        """Whether `user` belongs to room `rid` of this kind (any role); False for no such room.
+        The check of message roaming (a `MessageService` room check, webim-xmpp.md §2.6)."""
+        ident = parse_room_id(rid)
+        if ident is None:
+            return False
+
+        def txn(conn: Connection) -> bool:
+            room = room_txn(conn, app.id, self.kind, ident)
+            return room is not None and user.id in roles_txn(conn, room.id, [user.id])
+
+        return await self._read(txn)
+
     def _forget(self, ident: int) -> None:
         old = self._fanout_cache.pop(ident, None)
         if old is not None:

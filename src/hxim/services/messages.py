@@ -1,6 +1,7 @@
 """Messages: validation, storage, offline entries and hand-off to the router.
 
-easemob-rest.md §5 (sending), §3.9 (offline count and status) and §9.1 (history). Persist
+easemob-rest.md §5 (sending), §3.9 (offline count and status) and §9.1 (history), and the
+Web IM SDK's message roaming, one conversation newest first (webim-xmpp.md §2.6). Persist
 first, then route: a message and the offline entries of recipients without a live session
 are written in one transaction before any session is handed the message.
 """
@@ -19,6 +20,7 @@ from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
 from hxim.storage.messages import (
+    conversation_txn,
     history_txn,
     message_exists_txn,
     message_txn,
@@ -77,6 +79,9 @@ class Recipients:
 
 # Resolves a group or chat-room target for a sender: (app, target id, sender name) -> Recipients.
 TargetResolver = Callable[[App, str, str], Awaitable[Recipients]]
+# Whether a user belongs to a group or chat room: (app, room id, user) -> bool.
+RoomCheck = Callable[[App, str, User], Awaitable[bool]]
+ROOM_CHAT_TYPES = ("groupchat", "chatroom")
 
 
 class MessageService:
@@ -96,6 +101,7 @@ class MessageService:
         self.registry = registry
         self.router = router
         self.resolvers: dict[str, TargetResolver] = {}
+        self.room_checks: list[RoomCheck] = []  # membership, for the history of a room
         self._store = Batcher(db, store_message_groups_txn)
 
     # --- validation -------------------------------------------------------------------------------
@@ -270,3 +276,30 @@ class MessageService:
         found = found[:limit]
         next_cursor = encode_cursor(found[-1].timestamp, found[-1].id) if more and found else None
         return found, next_cursor
+
+    async def conversation(
+        self, app: App, user: User, other: str, room: bool, key: str | None
+    ) -> tuple[list[Message], bool, str]:
+        """One page of `user`'s conversation with user `other`, or in room `other` (of which the
+        user must be a member), newest first, before the position `key` (None: the newest):
+        (messages, whether this is the last page, the key of the next page). The Web IM SDK's
+        message roaming (webim-xmpp.md §2.6); a page holds `message_roaming_page_size`."""
+        before = decode_cursor(key, 1)[0] if key else None
+        if room:
+            for check in self.room_checks:
+                if await check(app, other, user):
+                    break
+            else:  # no such room and not a member read alike: a room's existence is not revealed
+                raise errors.forbidden_op(f"user: {user.username} doesn't exist in group: {other}")
+            sides: list[tuple[str, str | None]] = [(str(int(other)), None)]  # as stored: "012" is 12
+            chat_types: tuple[str, ...] = ROOM_CHAT_TYPES
+        else:
+            peer = await self.users.find(app, other)
+            name, peer_key = (peer.username, peer.key) if peer is not None else (other, other.lower())
+            sides = [(name, user.key)] if peer_key == user.key else [(name, user.key), (user.username, peer_key)]
+            chat_types = ("chat",)
+        limit = self.settings.message_roaming_page_size
+        found = await self.db.read(conversation_txn, app.id, sides, chat_types, before, limit + 1)
+        page = found[:limit]
+        next_key = encode_cursor(page[-1].id) if page else (key or "")
+        return page, len(found) <= limit, next_key

@@ -12,7 +12,7 @@ from typing import Any
 
 from hxim.model import IdGenerator, User
 from hxim.storage import Database
-from hxim.storage.notices import Notice, add_notice_txn, notices_txn, remove_notices_txn
+from hxim.storage.notices import Notice, add_notice_txn, forget_notices_txn, notices_txn, remove_notices_txn
 
 __all__ = ["Notice", "NoticeService"]
 
@@ -33,3 +33,7 @@ class NoticeService:
     async def remove(self, user: User, ids: list[int]) -> None:
         if ids:
             await self.db.write(remove_notices_txn, user.id, ids)
+
+    async def forget(self, user: User, kind: str, sender: str) -> None:
+        """Drop the notices of one kind from one sender still kept for `user` (a withdrawn request)."""
+        await self.db.write(forget_notices_txn, user.id, kind, sender)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, case, delete, func, insert, select
 from hxim.model import User
 from hxim.storage.tables import (
     blocks,
+    room_applications,
     room_blocks,
     room_members,
     room_mutes,
@@ -34,10 +35,12 @@ __all__ = [
     "Fanout",
     "MemberList",
     "Room",
+    "add_application_txn",
     "add_members_txn",
     "add_room_blocks_txn",
     "add_super_admin_txn",
     "add_whitelist_txn",
+    "applied_ids_txn",
     "blocked_ids_txn",
     "count_roles_txn",
     "delete_rooms_txn",
@@ -52,6 +55,7 @@ __all__ = [
     "mutes_txn",
     "names_with_role_txn",
     "owned_rooms_txn",
+    "remove_applications_txn",
     "remove_members_txn",
     "remove_mutes_txn",
     "remove_room_blocks_txn",
@@ -388,6 +392,27 @@ def remove_room_blocks_txn(conn: Connection, room_id: int, user_ids: list[int]) 
 
 def room_block_names_txn(conn: Connection, room_id: int) -> list[str]:
     return _names_in(conn, room_blocks, room_id)
+
+
+# --- applications (pending requests to join) --------------------------------------------------------
+
+
+def add_application_txn(conn: Connection, room_id: int, user_id: int, reason: str, now: int) -> None:
+    """Keep a user's request to join; a repeated request replaces the earlier one."""
+    remove_applications_txn(conn, room_id, [user_id])
+    conn.execute(insert(room_applications), [{"room_id": room_id, "user_id": user_id, "reason": reason,
+                                              "created": now}])
+
+
+def applied_ids_txn(conn: Connection, room_id: int, user_ids: list[int]) -> set[int]:
+    """Which of `user_ids` have a pending request to join the room."""
+    return _ids_in(conn, room_applications, room_id, user_ids)
+
+
+def remove_applications_txn(conn: Connection, room_id: int, user_ids: list[int]) -> None:
+    if user_ids:
+        conn.execute(delete(room_applications).where(room_applications.c.room_id == room_id,
+                                                     room_applications.c.user_id.in_(user_ids)))
 
 
 def set_mutes_txn(conn: Connection, room_id: int, expires: list[tuple[int, int]]) -> None:

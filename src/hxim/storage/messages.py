@@ -24,6 +24,7 @@ __all__ = [
     "message_txn",
     "recall_message_txn",
     "history_txn",
+    "conversation_txn",
 ]
 
 
@@ -152,3 +153,34 @@ def history_txn(
             query = query.where(or_(ts > t, and_(ts == t, messages.c.id > ident)))
     order = (ts.desc(), messages.c.id.desc()) if descending else (ts, messages.c.id)
     return [_message(r) for r in conn.execute(query.order_by(*order).limit(limit))]
+
+
+def conversation_txn(
+    conn: Connection,
+    app_uuid: str,
+    sides: list[tuple[str, str | None]],
+    chat_types: tuple[str, ...],
+    before: int | None,
+    limit: int,
+) -> list[Message]:
+    """Up to `limit` messages of one conversation with ids below `before`, newest first.
+
+    `sides` are (recipient, sender key or None for any sender): a 1:1 chat has two (each user
+    as the recipient of the other, senders compared case-folded, as REST `from` keeps the case
+    its caller wrote), a group one. Each side is one backward range scan of the
+    (app_uuid, recipient, id) index; the sides are merged here.
+    """
+    found: dict[int, Message] = {}
+    for recipient, sender_key in sides:
+        query = select(messages).where(
+            messages.c.app_uuid == app_uuid,
+            messages.c.recipient == recipient,
+            messages.c.chat_type.in_(chat_types),
+        )
+        if sender_key is not None:
+            query = query.where(func.lower(messages.c.sender) == sender_key)
+        if before is not None:
+            query = query.where(messages.c.id < before)
+        for row in conn.execute(query.order_by(messages.c.id.desc()).limit(limit)):
+            found[row.id] = _message(row)
+    return [found[i] for i in sorted(found, reverse=True)[:limit]]

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from hxim.storage.database import Query
 from hxim.storage.tables import notices
 
-__all__ = ["Notice", "add_notice_txn", "notices_txn", "remove_notices_txn"]
+__all__ = ["Notice", "add_notice_txn", "forget_notices_txn", "notices_txn", "remove_notices_txn"]
 
 Notice = tuple[int, str, str, dict[str, Any]]  # (id, kind, sender, payload)
 
@@ -44,3 +44,8 @@ def notices_txn(conn: Connection, user_id: int, limit: int) -> list[Notice]:
 
 def remove_notices_txn(conn: Connection, user_id: int, ids: list[int]) -> None:
     conn.execute(delete(notices).where(notices.c.user_id == user_id, notices.c.id.in_(ids)))
+
+
+def forget_notices_txn(conn: Connection, user_id: int, kind: str, sender: str) -> None:
+    conn.execute(delete(notices).where(notices.c.user_id == user_id, notices.c.kind == kind,
+                                       notices.c.sender == sender))

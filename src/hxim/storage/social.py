@@ -1,11 +1,11 @@
-"""Queries on the two user-to-user lists: contacts (friends) and blocks."""
+"""Queries on the user-to-user lists: contacts (friends), friend requests still unanswered, and blocks."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, select
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, tuple_
 
 from hxim.storage.database import Query, insert_ignore
-from hxim.storage.tables import blocks, contacts, users
+from hxim.storage.tables import blocks, contact_requests, contacts, users
 
 __all__ = [
     "add_contact_pairs_txn",
@@ -19,6 +19,12 @@ __all__ = [
     "block_names_txn",
     "blocked_by_txn",
     "is_contact_txn",
+    "add_request_txn",
+    "remove_request_txn",
+    "has_request_txn",
+    "request_names_txn",
+    "request_count_txn",
+    "remove_blocks_txn",
 ]
 
 
@@ -42,7 +48,7 @@ _NAMES = {
         .where(table.c.owner_id == bindparam("owner"))
         .order_by(table.c.created, users.c.id)
     )
-    for table, other in ((contacts, "contact_id"), (blocks, "blocked_id"))
+    for table, other in ((contacts, "contact_id"), (blocks, "blocked_id"), (contact_requests, "target_id"))
 }
 
 
@@ -79,6 +85,9 @@ def add_contact_pairs_txn(conn: Connection, pairs: list[tuple[int, int, int]]) -
         for owner, target in ((a, b), (b, a))
     ]
     conn.execute(insert_ignore(conn, contacts), rows)
+    # a friendship answers every request between the two, whichever way it was made
+    pair = tuple_(contact_requests.c.owner_id, contact_requests.c.target_id)
+    conn.execute(delete(contact_requests).where(pair.in_([(r["owner_id"], r["contact_id"]) for r in rows])))
 
 
 def remove_contact_pair_txn(conn: Connection, a: int, b: int) -> None:
@@ -114,6 +123,10 @@ def remove_block_txn(conn: Connection, owner_id: int, blocked_id: int) -> None:
     conn.execute(delete(blocks).where(blocks.c.owner_id == owner_id, blocks.c.blocked_id == blocked_id))
 
 
+def remove_blocks_txn(conn: Connection, owner_id: int, blocked_ids: list[int]) -> None:
+    conn.execute(delete(blocks).where(blocks.c.owner_id == owner_id, blocks.c.blocked_id.in_(blocked_ids)))
+
+
 def block_names_txn(conn: Connection, owner_id: int) -> list[str]:
     return _names(conn, blocks, "blocked_id", owner_id)
 
@@ -128,3 +141,35 @@ def blocked_by_txn(conn: Connection, sender_id: int, owner_ids: list[int]) -> se
     if not owner_ids:
         return set()
     return {row[0] for row in _BLOCKERS.all(conn, sender=sender_id, owners=owner_ids)}
+
+
+# --- friend requests still unanswered ---------------------------------------------------------------
+def add_request_txn(conn: Connection, owner_id: int, target_id: int, now: int) -> bool:
+    """Record `owner`'s request to `target`; False when it was already pending."""
+    row = {"owner_id": owner_id, "target_id": target_id, "created": now}
+    return bool(conn.execute(insert_ignore(conn, contact_requests), row).rowcount)
+
+
+def remove_request_txn(conn: Connection, owner_id: int, target_id: int) -> bool:
+    """Forget `owner`'s request to `target`; False when there was none."""
+    stmt = delete(contact_requests).where(
+        contact_requests.c.owner_id == owner_id, contact_requests.c.target_id == target_id
+    )
+    return bool(conn.execute(stmt).rowcount)
+
+
+def has_request_txn(conn: Connection, owner_id: int, target_id: int) -> bool:
+    stmt = select(contact_requests.c.owner_id).where(
+        contact_requests.c.owner_id == owner_id, contact_requests.c.target_id == target_id
+    )
+    return conn.execute(stmt).first() is not None
+
+
+def request_names_txn(conn: Connection, owner_id: int) -> list[str]:
+    """The users `owner` has asked to be friends with, oldest request first."""
+    return _names(conn, contact_requests, "target_id", owner_id)
+
+
+def request_count_txn(conn: Connection, owner_id: int) -> int:
+    stmt = select(func.count()).select_from(contact_requests).where(contact_requests.c.owner_id == owner_id)
+    return conn.execute(stmt).scalar_one()

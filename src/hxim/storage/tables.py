@@ -29,6 +29,7 @@ __all__ = [
     "users",
     "contacts",
     "blocks",
+    "contact_requests",
     "messages",
     "offline",
     "notices",
@@ -39,6 +40,7 @@ __all__ = [
     "room_mutes",
     "room_whitelist",
     "room_super_admins",
+    "room_applications",
     "app_users",
     "app_group_faces",
 ]
@@ -117,6 +119,18 @@ blocks = Table(
     Index(None, "blocked_id"),
 )
 
+# Friend requests still unanswered (RFC 6121 §3.1 `subscribe` sent, not yet `subscribed` or
+# `unsubscribed`): the requester's roster shows the item with `ask='subscribe'` meanwhile, and a
+# `subscribed` from the target is an answer only while its request is here.
+contact_requests = Table(
+    "contact_requests",
+    metadata,
+    Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("target_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "target_id"),
+)
+
 messages = Table(
     "messages",
     metadata,
@@ -128,6 +142,9 @@ messages = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("payload", Text, nullable=False),
     Index(None, "app_uuid", "timestamp", "id"),
+    # one conversation, newest first: message roaming (webim-xmpp.md §2.6) reads the messages to
+    # a group, or to each side of a 1:1 chat, backwards by id
+    Index(None, "app_uuid", "recipient", "id"),
 )
 
 # One row per (recipient, message) still to deliver. Kept lean because a group message writes
@@ -214,6 +231,18 @@ room_blocks = Table(
     metadata,
     Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
+# Pending requests to join a group that needs approval (webim-xmpp.md §2.7 `apply`, §7.7), until
+# an owner or admin answers them (`apply_verify`); one per (group, user), the latest reason kept.
+room_applications = Table(
+    "room_applications",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", Text, nullable=False),
     Column("created", BigInteger, nullable=False),
     Index(None, "user_id"),
 )

@@ -1,4 +1,5 @@
-"""XML namespace names used by the XMPP core (RFC 6120, RFC 6121, RFC 7395, RFC 3921, XEP-0478).
+"""XML namespace names used by the XMPP core (RFC 6120, RFC 6121, RFC 7395, RFC 3921, XEP-0478,
+XEP-0124/XEP-0206).
 
 Only constants; every other module of `hxim.xmpp` takes its namespace names from here.
 """
@@ -9,12 +10,14 @@ __all__ = [
     "BIND",
     "CLIENT",
     "FRAMING",
+    "HTTPBIND",
     "SASL",
     "SESSION",
     "STANZA_ERRORS",
     "STREAMS",
     "STREAM_ERRORS",
     "TLS",
+    "XBOSH",
     "XML",
     "XMPP_ERRORS",
 ]
@@ -30,3 +33,5 @@ BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 SESSION = "urn:ietf:params:xml:ns:xmpp-session"
 XML = "http://www.w3.org/XML/1998/namespace"
 XMPP_ERRORS = "urn:xmpp:errors"  # XEP-0478 application conditions, e.g. <stanza-too-big/>
+HTTPBIND = "http://jabber.org/protocol/httpbind"  # XEP-0124 BOSH <body/>
+XBOSH = "urn:xmpp:xbosh"  # XEP-0206 attributes on <body/> (xmpp:version, xmpp:restart)
