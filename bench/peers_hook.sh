@@ -24,6 +24,8 @@ COPY=$(mktemp -d /tmp/hxim-peers.XXXXXX)
 trap 'rm -rf "$COPY"' EXIT
 cp -r "$PEERS/." "$COPY/"
 rm -rf "$COPY/results/raw"
+# the probe runs on uvloop when the harness has a .venv with it (its README): lend it ours
+[ -e "$COPY/.venv" ] || ln -s "$ROOT/.venv" "$COPY/.venv"
 OUT=${HXIM_PEERS_OUT:-$ROOT/bench/results/peers-hxim-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 cd "$COPY"

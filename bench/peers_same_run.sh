@@ -22,6 +22,8 @@ COPY=$(mktemp -d /tmp/hxim-peers.XXXXXX)
 trap 'rm -rf "$COPY"' EXIT
 cp -r "$PEERS/." "$COPY/"
 rm -rf "$COPY/results/raw"
+# the probe runs on uvloop when the harness has a .venv with it (its README): lend it ours
+[ -e "$COPY/.venv" ] || ln -s "$ROOT/.venv" "$COPY/.venv"
 profiles=(prosody ejabberd)
 if [ "${PEERS_SCRAM:-0}" = 1 ]; then
     cp -r "$COPY/servers/ejabberd" "$COPY/servers/ejabberd-scram"

@@ -43,6 +43,13 @@ def test_a_client_that_stops_reading_loses_nothing(small_queue_server: XServer) 
     xs.api.register(name)
     slow = login_raw(xs, name)
     slow.send("<presence/>")
+    # the first message must find the session available: one sent while the initial presence is
+    # still being handled is stored offline and waits for the next login (nothing lost, but not
+    # in this stream, and the order below is about this stream)
+    deadline = time.monotonic() + 10
+    while xs.api.get(f"/users/{name}/status").json()["data"][name] != "online":
+        assert time.monotonic() < deadline, "the session never became available"
+        time.sleep(0.02)
     for i in range(MESSAGES):
         r = xs.api.post(
             "/messages",
