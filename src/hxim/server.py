@@ -39,6 +39,7 @@ def serve(settings: Settings) -> int:
         backlog=2048,
         timeout_keep_alive=30,
         ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
+        ws_per_message_deflate=settings.xmpp_ws_deflate,
     )
     server = uvicorn.Server(config)
 

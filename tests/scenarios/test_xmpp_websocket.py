@@ -128,6 +128,9 @@ def test_framing_and_subprotocol(xserver: XServer) -> None:
         ws_client.connect(url, open_timeout=5).close()
     with ws_client.connect(url, subprotocols=["xmpp"], open_timeout=5) as ws:
         assert ws.subprotocol == "xmpp"
+        # the client offers permessage-deflate (as Chromium does); `xmpp_ws_deflate` is off by default
+        assert "permessage-deflate" in (ws.request.headers.get("Sec-WebSocket-Extensions") or "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
         ws.send(f"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='{DOMAIN}' version='1.0'/>")
         opened = ws.recv(5)
         assert opened.startswith("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'") and "version='1.0'" in opened
