@@ -205,6 +205,11 @@ def api(server: Server) -> Api:
     return Api(server)
 
 
+def wrong_secret(secret: str) -> str:
+    """A share-secret that differs from `secret` in its last character."""
+    return secret[:-1] + ("x" if secret[-1] != "x" else "y")
+
+
 def unique(prefix: str = "u") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import Api, Server, assert_envelope, assert_error, unique
+from conftest import Api, Server, assert_envelope, assert_error, unique, wrong_secret
 
 # the server of `extra_server` (conftest) runs with a 1000-byte file cap
 EXTRA_ENV = {"HXIM_CHATFILE_MAX_BYTES": "1000"}
@@ -75,7 +75,7 @@ def test_download_restricted(api: Api) -> None:
     for token in (user, None):
         r = api.get(f"/chatfiles/{file_uuid}", token=token)
         assert r.status_code == 200 and r.content == b"secret bytes"
-    assert_error(api.get(f"/chatfiles/{file_uuid}", token=user, headers={"share-secret": secret[:-1] + "x"}), 401,
+    assert_error(api.get(f"/chatfiles/{file_uuid}", token=user, headers={"share-secret": wrong_secret(secret)}), 401,
                  "unauthorized")
     assert_error(api.get(f"/chatfiles/{file_uuid}", token=None, headers={"share-secret": "wrong"}), 401,
                  "unauthorized")

@@ -1,10 +1,14 @@
 """SCRAM credentials: the stored keys are those RFC 5802 / RFC 7677 define."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import os
 
-from hxim.services.passwords import derive, verify
+import pytest
+
+from hxim.services.passwords import Hasher, derive, verify
 
 
 def test_rfc5802_sha1_vector() -> None:
@@ -39,3 +43,25 @@ def test_verify_accepts_only_the_password() -> None:
     assert verify("s3cret", creds)
     assert not verify("s3cret ", creds)
     assert len(creds.salt) == 16 and creds.iterations == 4096
+
+
+@pytest.mark.parametrize("cpus", ["one", "all"])
+def test_hasher_verifies_on_one_cpu_and_on_several(cpus: str) -> None:
+    """With one usable CPU a verification runs on the loop, otherwise on the hash threads: the
+    same answers either way."""
+    everything = os.sched_getaffinity(0)
+    if cpus == "one":
+        os.sched_setaffinity(0, {min(everything)})
+    try:
+        hasher = Hasher(4096, 1)
+    finally:
+        os.sched_setaffinity(0, everything)
+    try:
+        creds = derive("correct horse", 4096)
+
+        async def check() -> tuple[bool, bool]:
+            return await hasher.verify("correct horse", creds), await hasher.verify("wrong", creds)
+
+        assert asyncio.run(check()) == (True, False)
+    finally:
+        hasher.close()
