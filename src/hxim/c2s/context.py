@@ -15,12 +15,12 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from hxim.c2s.dispatch import Dispatcher
+from hxim.c2s.session import C2SSession
 from hxim.model import App, User
 from hxim.xmpp.jid import JID, muc_domain
 
 if TYPE_CHECKING:
     from hxim.app import Node
-    from hxim.c2s.session import C2SSession
 
 __all__ = ["C2S", "Peer", "ReceiptMap"]
 
@@ -88,7 +88,7 @@ class C2S:
             default = self.node.default_app
             if default is None or not node:
                 return None
-            app = await apps.find(default.org, default.name)
+            app = apps.cached(default.org, default.name) or await apps.find(default.org, default.name)
             return (app, node.lower(), None) if app is not None else None
         if hash_at == 0 or node.find("#", hash_at + 1) >= 0:
             return None
@@ -99,7 +99,7 @@ class C2S:
                 return None
             if cut < len(node) - 1:
                 org, _, name = node[:cut].partition("#")
-                app = await apps.find(org, name)
+                app = apps.cached(org, name) or await apps.find(org, name)
                 if app is not None:
                     return app, node[cut + 1 :].lower(), node[:cut]
 
@@ -120,9 +120,15 @@ class C2S:
 
     # --- sessions ---------------------------------------------------------------------------------
     def sessions(self, app: App, key: str) -> list[C2SSession]:
-        from hxim.c2s.session import C2SSession
-
         return [s for s in self.node.registry.sessions(app.uuid, key) if isinstance(s, C2SSession)]
+
+    def bound_user(self, app: App, key: str) -> User | None:
+        """The user `key` as loaded by one of their bound sessions, if they have one (deleting or
+        deactivating a user ends their sessions, so it is current)."""
+        for s in self.node.registry.sessions(app.uuid, key):
+            if isinstance(s, C2SSession) and s.user is not None:
+                return s.user
+        return None
 
     def available(self, app: App, key: str) -> list[C2SSession]:
         return [s for s in self.sessions(app, key) if s.available]

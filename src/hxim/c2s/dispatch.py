@@ -34,18 +34,22 @@ def payload_namespace(kind: str, el: ET.Element) -> str | None:
 class Dispatcher:
     def __init__(self) -> None:
         self._table: dict[Key, list[tuple[int, Handler]]] = {}
+        self._handlers: dict[Key, list[Handler]] = {}  # the same, highest priority first, without priorities
 
     def register(self, kind: str, type: str | None, ns: str | None, handler: Handler, priority: int = 0) -> None:
-        entries = self._table.setdefault((kind, type, ns), [])
+        key = (kind, type, ns)
+        entries = self._table.setdefault(key, [])
         entries.append((priority, handler))
         entries.sort(key=lambda e: -e[0])
+        self._handlers[key] = [h for _, h in entries]
 
     def handlers(self, kind: str, type: str | None, ns: str | None) -> list[Handler]:
-        for key in ((kind, type, ns), (kind, type, None), (kind, None, None)):
-            entries = self._table.get(key)
-            if entries:
-                return [h for _, h in entries]
-        return []
+        table = self._handlers
+        if ns is not None:
+            found = table.get((kind, type, ns))
+            if found:
+                return found
+        return table.get((kind, type, None)) or table.get((kind, None, None)) or []
 
     async def dispatch(self, session: C2SSession, kind: str, el: ET.Element) -> bool:
         """Run the handlers of a stanza; False when no handler took it."""

@@ -55,13 +55,16 @@ class TcpConnection(asyncio.Protocol):
         self._eof = False
         self._tls = False  # STARTTLS done
         self._drained: asyncio.Future[None] | None = None
+        # the loop, kept: every asyncio.get_running_loop() costs a getpid() system call
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport subclass
         s = self.ctx.settings
         peer = transport.get_extra_info("peername")
-        self.last_read = asyncio.get_running_loop().time()
+        self._loop = loop = asyncio.get_running_loop()
+        self.last_read = loop.time()
         self.connections.add(self)
         self.session = C2SSession(
             self.ctx,
@@ -75,9 +78,11 @@ class TcpConnection(asyncio.Protocol):
         self.session.start()
 
     def data_received(self, data: bytes) -> None:
-        self.last_read = asyncio.get_running_loop().time()
+        loop = self._loop
+        assert loop is not None
+        self.last_read = loop.time()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._consume(data))
+            self._task = loop.create_task(self._consume(data))
             return
         self._inbox.append(data)
         if len(self._inbox) >= INBOX_MAX and not self._reading_paused and self.transport is not None:

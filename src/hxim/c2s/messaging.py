@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["bounce", "parse_body", "register", "replay_offline", "send_ack"]
 
 _BODY = CLIENT + "body"
+_REQUEST = "{" + RECEIPTS_NS + "}request"
 
 
 def parse_body(text: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
@@ -108,7 +109,7 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         bounce(session, el, "service-unavailable", "No such user.")
         return True
     body = el.findtext(_BODY)
-    if not body or _is_receipt(el):
+    if not body or (len(el) > 1 and _is_receipt(el)):
         ack = _easemob_ack(el) if body else None
         if ack is not None and not ctx.available(app, peer[1]):
             # a delivery or read ack for a sender who is offline waits for their login (§4.12)
@@ -122,16 +123,15 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
             send_ack(session, el, ctx.node.ids.next())
         return True
     bodies, ext, is_json = parse_body(body)
-    if is_json:
+    if is_json:  # (a plain-text body is a valid `txt` body)
         session.json_bodies = True
-    try:
-        for b in bodies:
-            node.messages.check_body(b)
-    except errors.HximError:
-        bounce(session, el, "bad-request", "The message body is not a valid Easemob message.")
-        return True
-    # a user with a bound session is loaded already (deleting or deactivating ends the sessions)
-    recipient = next((s.user for s in ctx.sessions(app, peer[1]) if s.user is not None), None)
+        try:
+            for b in bodies:
+                node.messages.check_body(b)
+        except errors.HximError:
+            bounce(session, el, "bad-request", "The message body is not a valid Easemob message.")
+            return True
+    recipient = ctx.bound_user(app, peer[1])
     if recipient is None:
         recipient = await node.users.find(app, peer[1])
     if recipient is None:
@@ -146,7 +146,7 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
     message = sent[0][1]
     assert message is not None
     client_id = el.get("id")
-    if client_id and el.find("{" + RECEIPTS_NS + "}request") is not None:
+    if client_id and len(el) > 1 and el.find(_REQUEST) is not None:
         ctx.receipts.remember(message.id, client_id)
     send_ack(session, el, message.id)
     return True

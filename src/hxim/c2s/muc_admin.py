@@ -409,15 +409,25 @@ def _submitted(x: ET.Element, room: Room) -> dict[str, Any]:
     return body
 
 
-async def on_owner_get(session: C2SSession, el: ET.Element) -> bool:
+async def _owned_room(session: C2SSession, el: ET.Element) -> tuple[RoomService, Room] | bool | None:
+    """The room of a muc#owner IQ when the session's user owns it; None: not addressed to a room
+    (not ours to answer); True: refused, and answered with `forbidden`."""
     found = await _room(session, el)
     if found is None:
-        return False
+        return None
     service, room = found
     assert session.user is not None
     if await affiliation(service, session, room.room_id, session.user.username) != OWNER:
-        session.reply_error(el, "forbidden", "Only the owner can configure the room.")
+        session.reply_error(el, "forbidden", "Only the owner can configure or destroy the room.")
         return True
+    return found
+
+
+async def on_owner_get(session: C2SSession, el: ET.Element) -> bool:
+    found = await _owned_room(session, el)
+    if not isinstance(found, tuple):
+        return found is not None
+    room = found[1]
     query = ET.Element(_O + "query")
     query.append(_config_form(room))
     session.send(iq_result(el, query, from_=el.get("to")))
@@ -425,16 +435,13 @@ async def on_owner_get(session: C2SSession, el: ET.Element) -> bool:
 
 
 async def on_owner_set(session: C2SSession, el: ET.Element) -> bool:
-    found = await _room(session, el)
-    if found is None:
-        return False
+    found = await _owned_room(session, el)
+    if not isinstance(found, tuple):
+        return found is not None
     service, room = found
     app, user = session.app, session.user
     assert app is not None and user is not None
     rid = room.room_id
-    if await affiliation(service, session, rid, user.username) != OWNER:
-        session.reply_error(el, "forbidden", "Only the owner can configure or destroy the room.")
-        return True
     destroy = el[0].find(_O + "destroy")
     x = el[0].find(_D + "x")
     try:

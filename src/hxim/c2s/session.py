@@ -166,6 +166,7 @@ class C2SSession:
         self._tokens = self._burst
         self._last = time.monotonic()
         self._handshake: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # from start(): get_running_loop() costs a getpid()
 
     # --- the hub's Session protocol ---------------------------------------------------------------
     @property
@@ -197,7 +198,8 @@ class C2SSession:
     def start(self) -> None:
         self.ctx.open_sessions.add(self)
         timeout = self.ctx.settings.xmpp_handshake_timeout_seconds
-        self._handshake = asyncio.get_running_loop().call_later(timeout, self._handshake_expired)
+        self._loop = loop = asyncio.get_running_loop()
+        self._handshake = loop.call_later(timeout, self._handshake_expired)
 
     def _handshake_expired(self) -> None:
         if not self.registered:
@@ -455,7 +457,7 @@ class C2SSession:
     def _schedule_write(self) -> None:
         if not self._write_scheduled:
             self._write_scheduled = True
-            asyncio.get_running_loop().call_soon(self._write_out)
+            (self._loop or asyncio.get_running_loop()).call_soon(self._write_out)
 
     def _write_out(self) -> None:
         """Render and write everything queued, in one write; close the transport after `_END`."""

@@ -32,15 +32,22 @@ class AppService:
         self._cache: dict[tuple[str, str], tuple[float, App]] = {}
 
     # --- lookups ----------------------------------------------------------------------------
+    def cached(self, org: str, name: str) -> App | None:
+        """The app if the cache holds it fresh, else None (then `find` it): no await on the hot
+        path of every stanza."""
+        hit = self._cache.get((org, name))
+        if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+            return hit[1]
+        return None
+
     async def find(self, org: str, name: str) -> App | None:
         """The app, from a cache refreshed every `app_cache_seconds`."""
-        hit = self._cache.get((org, name))
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.cache_seconds:
-            return hit[1]
+        app = self.cached(org, name)
+        if app is not None:
+            return app
         app = await self.db.read(get_app_txn, org, name)
         if app is not None:
-            self._cache[(org, name)] = (now, app)
+            self._cache[(org, name)] = (time.monotonic(), app)
         else:
             self._cache.pop((org, name), None)
         return app

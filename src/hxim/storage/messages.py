@@ -43,10 +43,22 @@ _OFFLINE_PENDING = select(offline.c.message_id).where(
 )
 
 
+_UUID_TEXT: dict[uuid.UUID, str] = {}  # an app's uuid as stored, per app (`UUID.__str__` is Python code)
+
+
+def _uuid_text(u: uuid.UUID) -> str:
+    text = _UUID_TEXT.get(u)
+    if text is None:
+        if len(_UUID_TEXT) > 4096:
+            _UUID_TEXT.clear()
+        text = _UUID_TEXT[u] = str(u)
+    return text
+
+
 def _row(m: Message) -> dict[str, Any]:
     return {
         "id": m.id,
-        "app_uuid": str(m.app_uuid),
+        "app_uuid": _uuid_text(m.app_uuid),
         "chat_type": m.chat_type,
         "sender": m.sender,
         "recipient": m.to,

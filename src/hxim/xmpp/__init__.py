@@ -3,7 +3,7 @@
 Modules: `jid` (addresses, Easemob identities), `reader` (secure incremental XML stream
 reading, TCP and RFC 7395 WebSocket framing), `sasl` (PLAIN, SCRAM-SHA-1/-256 server side),
 `stream` (the client-to-server state machine), `events` (what the stream reports), `stanza`
-(escaping, building, serialising, splicing raw stanzas), `messages` (a stored message as the
+(escaping, building, serialising), `messages` (a stored message as the
 `<message>` clients receive: live, offline and roamed over REST), `errors` (conditions),
 `namespaces`. No sockets, no asyncio, no database here.
 """

@@ -115,13 +115,10 @@ class Bound:
 
 @dataclass(frozen=True, slots=True)
 class StanzaReceived:
-    """A stanza from the bound client, with `from` stamped to its full JID (RFC 6120 §8.1.2.1).
-    `raw` is the stanza exactly as received when the reader could get it cheaply (its `from` is
-    the client's, not stamped: use `stanza.set_attrs_raw`), else None."""
+    """A stanza from the bound client, with `from` stamped to its full JID (RFC 6120 §8.1.2.1)."""
 
     kind: StanzaKind
     element: ET.Element
-    raw: bytes | None = None
 
     @property
     def to(self) -> str | None:

@@ -2,9 +2,9 @@
 
 `StreamReader.feed(data)` takes bytes and returns reader events: the stream header
 (`StreamHeader`), each complete top-level element (`TopElement`, an
-`xml.etree.ElementTree.Element` plus, when they can be had cheaply, its raw bytes) and the end
-of the stream (`StreamEnd`). Anything the RFC forbids raises `StreamError` carrying the
-condition to send; after that the reader is dead and every later `feed()` raises the same error.
+`xml.etree.ElementTree.Element`) and the end of the stream (`StreamEnd`). Anything the RFC
+forbids raises `StreamError` carrying the condition to send; after that the reader is dead and
+every later `feed()` raises the same error.
 
 Two framings, one set of rules:
 * `"tcp"`: a classic stream, `<stream:stream …>` … `</stream:stream>`; `feed()` takes chunks cut
@@ -33,13 +33,6 @@ then cleared so memory stays flat. Security (RFC 6120 §11.1, restricted XML):
   `max_stanza_bytes` is always accepted, and one that exceeds it by more than `SLICE` is always
   refused. WebSocket frames are measured exactly.
 * whitespace between stanzas (keepalives) is dropped before the parser and never counted.
-
-Raw bytes: in WebSocket framing a frame that holds exactly one element gives that element's
-bytes. In TCP framing a `feed()` chunk that starts at a stanza boundary and holds exactly one
-complete element gives it too (the common case: clients write one stanza at a time); otherwise
-`raw` is None and the consumer serialises the element (see `stanza.serialize`). Raw bytes of a
-TCP stanza carry no `xmlns` when the client relied on the stream's default namespace, and are
-only given when the stream header declared no prefix other than the stream prefix.
 """
 
 from __future__ import annotations
@@ -78,7 +71,6 @@ _VIRTUAL_ROOT = b"<stream:stream xmlns='" + ns.CLIENT.encode() + b"' xmlns:strea
 _CLOSING_TAG = re.compile(rb"""<(?:/[^\s<>/]+\s*|[^\s<>/!?]+(?:\s+[^\s=/<>]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*/)>""")
 _START_TAG = re.compile(rb"""<[^\s<>/!?]+(?:\s+[^\s=/<>]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*>""")
 _XML_DECL = re.compile(rb"""\s*<\?xml\s[^?]*\?>""")
-_RAW_START = re.compile(rb"<(?:message|presence|iq)[\s/>]")
 _DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
 
 _RESTRICTED_CODES = {
@@ -114,7 +106,6 @@ class TopElement:
     Its `tail` is meaningless and may change later."""
 
     element: ET.Element
-    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,11 +242,9 @@ class StreamReader:
         self._depth = 0
         self._pending = 0  # bytes fed since the last known top-level boundary
         self._boundary = False  # the last feed ended exactly between two top-level elements
-        self._raw_ok = self.framing == "websocket"
         self._ended = False
         self._guard: _PrologGuard | None = None
         self._header_seen: _HeaderSeen | None = None
-        self._root_prefix = b"stream"
         self._opened = False  # the stream header was read in the piece being accounted
         if self.framing == "websocket":
             self._parser.feed(_VIRTUAL_ROOT)
@@ -302,28 +291,11 @@ class StreamReader:
             if seen.offset > 0:
                 self._push(data[: seen.offset], out)
                 data = data[seen.offset :]
-            was_boundary = False
-        else:
-            was_boundary = self._boundary
-            if was_boundary and data.isspace():
-                return out  # whitespace keepalive between stanzas
-        done = 0
+        elif self._boundary and data.isspace():
+            return out  # whitespace keepalive between stanzas
         for i in range(0, len(data), SLICE):
             piece = data[i : i + SLICE] if len(data) > SLICE else data
-            n = self._push(piece, out)
-            self._account(piece, n)
-            done += n
-        if (
-            done == 1
-            and was_boundary
-            and self._boundary
-            and self._raw_ok
-            and not self._ended
-            and isinstance(out[-1], TopElement)
-        ):
-            raw = data.strip()
-            if _RAW_START.match(raw) and self._root_prefix + b":" not in raw:
-                out[-1] = TopElement(out[-1].element, raw)
+            self._account(piece, self._push(piece, out))
         return out
 
     def _account(self, piece: bytes, completed: int) -> None:
@@ -351,15 +323,11 @@ class StreamReader:
         if data.isspace() or not data:
             return []
         out: list[ReaderEvent] = []
-        done = self._push(data, out)
+        self._push(data, out)
         if self._ended:
             return out
         if self._depth != 1 or not _ends_on_boundary(data):
             raise StreamError("not-well-formed", "A WebSocket message must hold complete XML elements.")
-        if done == 1 and isinstance(out[-1], TopElement):
-            raw = data.strip()
-            if _RAW_START.match(raw):
-                out[-1] = TopElement(out[-1].element, raw)
         return out
 
     def _push(self, data: bytes, out: list[ReaderEvent]) -> int:
@@ -430,7 +398,7 @@ class StreamReader:
             for k, v in seen.attrs.items()
             if k == "xmlns" or k.startswith("xmlns:")
         }
-        prefix, colon, local = seen.name.rpartition(":")
+        _, colon, local = seen.name.rpartition(":")
         if root.tag != _STREAM_TAG:
             if local != "stream":
                 raise StreamError("bad-format", "The stream must start with a stream header.")
@@ -439,8 +407,6 @@ class StreamReader:
             raise StreamError("bad-namespace-prefix", "The stream element needs a namespace prefix.")
         if declared.get("") != ns.CLIENT:
             raise StreamError("invalid-namespace", "The content namespace must be jabber:client.")
-        self._root_prefix = prefix.encode()
-        self._raw_ok = set(declared) <= {"", prefix}
         self._pending = 0
         self._opened = True
         return StreamHeader(root.tag, dict(root.attrib), declared)

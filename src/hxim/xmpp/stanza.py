@@ -1,4 +1,4 @@
-"""Small stanza helpers: escaping, building elements, serialising, splicing raw bytes.
+"""Small stanza helpers: escaping, building elements, serialising.
 
 * `serialize(el, default_ns)` writes an `ElementTree.Element` as UTF-8 bytes with plain
   `xmlns='…'` declarations where the namespace changes, never `ns0:` prefixes. Pass the
@@ -7,16 +7,12 @@
   of its own, so the top element declares its namespace). The element's own `tail` is ignored.
 * `element()`, `error_reply()`, `iq_result()` build the common stanzas; stanza errors follow
   RFC 6120 §8.3 (the id echoed, `to`/`from` swapped, the `type` the RFC gives the condition).
-* `set_attrs_raw()` rewrites `from`/`to` in the start tag of a raw stanza, so a router can
-  forward the bytes it received instead of re-serialising them (ARCHITECTURE.md: serialising
-  costs several times the parse).
 
 Attribute values are written with single quotes, as Strophe and most servers do.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
@@ -33,7 +29,6 @@ __all__ = [
     "local_name",
     "namespace_of",
     "serialize",
-    "set_attrs_raw",
 ]
 
 STANZA_KINDS = frozenset({"message", "presence", "iq"})
@@ -185,33 +180,3 @@ def error_reply(
     if app_condition is not None:
         err.append(app_condition)
     return reply
-
-
-# --- raw bytes ------------------------------------------------------------------------------------
-
-_START_TAG = re.compile(
-    rb"""\s*<(?P<name>[A-Za-z_][\w.\-]*)(?P<attrs>(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(?P<end>/?)>"""
-)
-_ATTR = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
-
-
-def set_attrs_raw(raw: bytes, attrs: Mapping[str, str | None], *, xmlns: str | None = None) -> bytes:
-    """Rewrite the start tag of a raw serialised element: each attribute in `attrs` is replaced
-    (None removes it), other attributes are kept as they are. With `xmlns`, a default namespace
-    declaration is added if the start tag has none (for forwarding a stanza read from a TCP
-    stream, which inherits `jabber:client`, into a WebSocket frame). Raises ValueError if `raw`
-    does not start with a start tag."""
-    m = _START_TAG.match(raw)
-    if m is None:
-        raise ValueError("not a serialised element")
-    names = {k.encode() for k in attrs}
-    kept = [a for a in _ATTR.finditer(m.group("attrs")) if a.group(1) not in names]
-    parts = [b"<", m.group("name")]
-    if xmlns is not None and not any(a.group(1) == b"xmlns" for a in kept):
-        parts.append(b" xmlns='" + escape_attr(xmlns).encode() + b"'")
-    parts.extend(a.group(0) for a in kept)
-    for key, value in attrs.items():
-        if value is not None:
-            parts.append(b" " + key.encode() + b"='" + escape_attr(value).encode("utf-8") + b"'")
-    parts.append(b"/>" if m.group("end") else b">")
-    return b"".join(parts) + raw[m.end() :]

@@ -192,6 +192,7 @@ class C2SStream:
         self.stream_id = ""
         self.client_lang: str | None = None
         self.jid: JID | None = None  # the bare JID once authenticated, the full JID once bound
+        self._jid_text = ""  # str(self.jid) once bound
         self.authenticated = False
         self.auth_failures = 0
         self._streams_opened = 0
@@ -231,13 +232,17 @@ class C2SStream:
 
     def events_received(self) -> list[Event]:
         """The events produced since the last call."""
-        events, self._events = self._events, []
+        events = self._events
+        if events:
+            self._events = []
         return events
 
     def data_to_send(self) -> list[bytes]:
         """The output produced since the last call: byte strings to write in order. Over TCP
         write them back to back; over WebSocket send each as one text message."""
-        out, self._out = self._out, []
+        out = self._out
+        if out:
+            self._out = []
         return out
 
     @property
@@ -331,6 +336,7 @@ class C2SStream:
         ET.SubElement(ET.SubElement(result, _BIND_TAG), "{" + ns.BIND + "}jid").text = str(full)
         self._bind_iq = None
         self.jid = full
+        self._jid_text = str(full)  # stamped on every stanza (RFC 6120 §8.1.2.1)
         self._set_state(State.ESTABLISHED)
         self._out.append(self._serialize(result))
         self._events.append(Bound(full))
@@ -402,7 +408,7 @@ class C2SStream:
         if state is State.ESTABLISHED:
             kind = _KINDS.get(tag)
             if kind is not None:
-                self._on_stanza(kind, el, top.raw)
+                self._on_stanza(kind, el)
             elif tag[:1] == "{" and tag[1 : tag.find("}")] in self.extra_namespaces:
                 self._events.append(NonzaReceived(el))
             else:
@@ -537,7 +543,7 @@ class C2SStream:
         self._events.append(BindRequested(full, resource, generated))
 
     # --- stanzas (RFC 6120 §8) ----------------------------------------------------------------------------
-    def _on_stanza(self, kind: StanzaKind, el: ET.Element, raw: bytes | None) -> None:
+    def _on_stanza(self, kind: StanzaKind, el: ET.Element) -> None:
         full = self.jid
         assert full is not None
         sender = el.get("from")
@@ -545,7 +551,7 @@ class C2SStream:
             claimed = JID.try_parse(sender)
             if claimed != full and claimed != full.bare and self.from_policy == "reject":
                 raise StreamError("invalid-from", "The from address is not yours.")
-        el.set("from", str(full))
+        el.set("from", self._jid_text)
         stype = el.get("type")
         try:
             to = el.get("to")
@@ -563,7 +569,7 @@ class C2SStream:
             if stype != "error":  # never answer an error with an error (RFC 6120 §8.3.1)
                 self._out.append(self._serialize(error_reply(el, exc.condition, exc.text, type=exc.type)))
             return
-        self._events.append(StanzaReceived(kind, el, raw))
+        self._events.append(StanzaReceived(kind, el))
 
     def _on_iq(self, el: ET.Element, stype: str | None) -> bool:
         """Validate an IQ (RFC 6120 §8.2.3); answer the ones the stream owns. True if answered."""

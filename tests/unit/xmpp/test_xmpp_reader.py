@@ -1,4 +1,4 @@
-"""hxim.xmpp.reader: incremental parsing, restricted XML, limits, raw bytes, WebSocket framing."""
+"""hxim.xmpp.reader: incremental parsing, restricted XML, limits, WebSocket framing."""
 
 from __future__ import annotations
 
@@ -51,29 +51,24 @@ def test_stream_in_any_chunks(how: str) -> None:
     assert body is not None and body.text == "héllo 你好 & \u263a"
 
 
-def test_raw_bytes_for_a_stanza_alone_in_its_chunk() -> None:
+def test_one_stanza_per_chunk() -> None:
     r = StreamReader()
     r.feed(STREAM_OPEN)
-    (ev,) = r.feed(MSG)
-    assert isinstance(ev, TopElement) and ev.raw == MSG
-    (ev,) = r.feed(b"  \n" + PRES + b" ")
-    assert isinstance(ev, TopElement) and ev.raw == PRES
-    two = r.feed(MSG + PRES)
-    assert [e.raw for e in two if isinstance(e, TopElement)] == [None, None]
+    assert shape(r.feed(MSG)) == ["{jabber:client}message"]
+    assert shape(r.feed(b"  \n" + PRES + b" ")) == ["{jabber:client}presence"]
+    assert shape(r.feed(MSG + PRES)) == ["{jabber:client}message", "{jabber:client}presence"]
     assert r.feed(MSG[:10]) == []
-    (ev,) = r.feed(MSG[10:])
-    assert isinstance(ev, TopElement) and ev.raw is None  # did not start at a boundary
-    (ev,) = r.feed(MSG)
-    assert isinstance(ev, TopElement) and ev.raw == MSG  # boundaries are tracked again
-    (ev,) = r.feed(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-    assert isinstance(ev, TopElement) and ev.raw is None  # only stanzas
+    assert shape(r.feed(MSG[10:])) == ["{jabber:client}message"]
+    assert shape(r.feed(MSG)) == ["{jabber:client}message"]
+    auth = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+    assert shape(r.feed(auth)) == ["{urn:ietf:params:xml:ns:xmpp-sasl}auth"]
 
 
-def test_no_raw_bytes_when_the_header_declared_other_prefixes() -> None:
+def test_prefixes_declared_on_the_header_apply_to_stanzas() -> None:
     r = StreamReader()
     r.feed(STREAM_OPEN.replace(b"to=", b"xmlns:x='urn:x' to="))
     (ev,) = r.feed(b"<message><x:y/></message>")
-    assert isinstance(ev, TopElement) and ev.raw is None
+    assert isinstance(ev, TopElement)
     assert ev.element[0].tag == "{urn:x}y"
 
 
@@ -83,7 +78,7 @@ def test_whitespace_keepalives_are_free() -> None:
     for _ in range(100):
         assert r.feed(b" " * 100) == []
     (ev,) = r.feed(MSG)
-    assert isinstance(ev, TopElement) and ev.raw == MSG
+    assert isinstance(ev, TopElement) and ev.element.tag == "{jabber:client}message"
 
 
 def test_restart_uses_a_fresh_parser() -> None:
@@ -235,9 +230,9 @@ def test_websocket_frames() -> None:
     )
     frame = b"<message xmlns='jabber:client' to='b@x'><body>\xe4\xbd\xa0</body></message>"
     (ev,) = r.feed(frame)
-    assert isinstance(ev, TopElement) and ev.raw == frame and ev.element.tag == "{jabber:client}message"
+    assert isinstance(ev, TopElement) and ev.element.tag == "{jabber:client}message"
     (ev,) = r.feed(frame.decode())  # str frames work too
-    assert isinstance(ev, TopElement) and ev.raw == frame
+    assert isinstance(ev, TopElement) and ev.element.tag == "{jabber:client}message"
     (ev,) = r.feed(b"<presence/>")  # no xmlns: the virtual stream's jabber:client applies
     assert isinstance(ev, TopElement) and ev.element.tag == "{jabber:client}presence"
     assert r.feed(b" ") == []

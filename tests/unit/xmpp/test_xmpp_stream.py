@@ -130,7 +130,6 @@ def test_tcp_plain_login(how: str) -> None:
     assert ev.element.get("from") == "alice@example.com/phone"
     assert ev.to == "bob@example.com" and ev.type == "chat" and ev.id == "m1"
     assert ev.element.findtext("{jabber:client}body") == "你好 bob"
-    assert ev.raw == (msg if how == "whole" else None)
 
     events, out = c.send(END)
     assert events == [StreamClosed(None, by_peer=True)] and out == END
@@ -325,7 +324,7 @@ def test_websocket_login_as_the_web_im_sdk_does() -> None:
         b"<version>1.4.13</version><os>webim</os></query></iq>"
     )
     (ev,), out = frame(version)
-    assert isinstance(ev, StanzaReceived) and ev.kind == "iq" and ev.raw == version and out == []
+    assert isinstance(ev, StanzaReceived) and ev.kind == "iq" and out == []
     (ev,), _ = frame(b"<presence xmlns='jabber:client'/>")
     assert isinstance(ev, StanzaReceived) and ev.kind == "presence"
     assert ev.element.get("from") == "easemob-demo#chatdemoui_alice@easemob.com/webim"
@@ -334,7 +333,7 @@ def test_websocket_login_as_the_web_im_sdk_does() -> None:
         b'<body>{"from":"alice","to":"bob","bodies":[{"type":"txt","msg":"hi"}]}</body></message>'
     )
     (ev,), _ = frame(msg)
-    assert isinstance(ev, StanzaReceived) and ev.raw == msg
+    assert isinstance(ev, StanzaReceived) and ev.kind == "message"
 
     # a newer login replaces this one: the kick the SDK expects (§3.8)
     s.close("conflict", "Replaced by new connection")

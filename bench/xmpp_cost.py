@@ -1,0 +1,196 @@
+"""The server's own cost of one routed 1:1 message, measured in-process, without sockets.
+
+A real node (SQLite in a temporary directory, every message stored) serves `--pairs` pairs of
+users logged in over `TcpConnection`s whose transports are in memory: the bytes a client would
+send are handed to `data_received`, and what the server writes is counted. User 2k sends to user
+2k+1; `--batch` messages arrive per turn of the event loop (1: each message is its own commit and
+its own wake-up, as at low rates; 10: as at several thousand messages/s, where they share them).
+
+Two measures:
+
+* CPU time per message (`time.process_time`), the best of `--reps` repetitions. On a shared VM
+  this moves by ±30 % from one minute to the next, with the same code.
+* `--instructions`: instructions per message, counted by valgrind's callgrind — the same count
+  for the same code whatever else the machine is doing, so two versions of the code can be
+  compared on a noisy machine. The script runs itself twice under callgrind (a short and a long
+  run, in parallel) and divides the difference by the difference in messages, which takes setup
+  (user registration, logins, imports) out. A run takes 3–6 minutes.
+
+Usage (from the repository root):
+
+    .venv/bin/python bench/xmpp_cost.py --batch 10                  # µs of CPU per message
+    .venv/bin/python bench/xmpp_cost.py --batch 1 --instructions    # instructions per message
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import gc
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import uvloop
+
+from hxim.app import Node
+from hxim.c2s.listener import TcpConnection
+from hxim.config import Settings
+
+HEADER = (
+    b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+    b"xmlns:stream='http://etherx.jabber.org/streams' to='easemob.com' version='1.0'>"
+)
+
+
+class MemoryTransport:
+    """Enough of an asyncio transport for `TcpConnection`; counts the `<message` stanzas written."""
+
+    delivered = 0
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        MemoryTransport.delivered += data.count(b"<message")
+        if len(self.data) < 65536:
+            self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 5222)
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+async def _until(transport: MemoryTransport, marker: bytes) -> None:
+    for _ in range(100_000):
+        if marker in transport.data:
+            return
+        await asyncio.sleep(0)
+    raise SystemExit(f"the server did not answer with {marker!r}")
+
+
+async def _login(node: Node, username: str) -> TcpConnection:
+    conn = TcpConnection(node.c2s, None, set())
+    transport = MemoryTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn.data_received(HEADER)
+    await _until(transport, b"</stream:features>")
+    auth = base64.b64encode(f"\0{username}\0pw".encode()).decode()
+    conn.data_received(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{auth}</auth>".encode())
+    await _until(transport, b"<success")
+    transport.data = b""
+    conn.data_received(HEADER)
+    await _until(transport, b"</stream:features>")
+    conn.data_received(b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+    await _until(transport, b"</bind>")
+    conn.data_received(b"<presence/>")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    return conn
+
+
+async def measure(pairs: int, batch: int, rounds: int, reps: int) -> list[float]:
+    """µs of CPU per message, one figure per repetition (after one warm-up repetition)."""
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="hxim-cost-")), xmpp_allow_plaintext=True,
+                        xmpp_flood_rate=0)
+    node = Node(settings)
+    node.open()
+    default = node.default_app
+    assert default is not None
+    app = await node.apps.find(default.org, default.name)
+    assert app is not None
+    names = [f"u{i}" for i in range(2 * pairs)]
+    for i in range(0, len(names), 50):
+        await node.users.register(app, [{"username": n, "password": "pw"} for n in names[i : i + 50]])
+    senders = [await _login(node, names[2 * k]) for k in range(pairs)]
+    for k in range(pairs):
+        await _login(node, names[2 * k + 1])
+    stanzas = [
+        f"<message type='chat' to='{names[2 * k + 1]}@easemob.com' id='m{k}'>"
+        f"<body>t=1764600000.123456;</body></message>".encode()
+        for k in range(pairs)
+    ]
+
+    async def run(n: int) -> int:
+        start = MemoryTransport.delivered
+        sent = 0
+        for r in range(n):
+            for j in range(batch):
+                k = (r * batch + j) % pairs
+                senders[k].data_received(stanzas[k])
+            sent += batch
+            for _ in range(100):
+                await asyncio.sleep(0)
+                if MemoryTransport.delivered - start >= sent:
+                    break
+            else:
+                raise SystemExit("messages were not delivered")
+        return sent
+
+    await run(max(1, 2000 // batch))  # warm-up
+    gc.collect()
+    results = []
+    for _ in range(reps):
+        t0 = time.process_time()
+        sent = await run(rounds)
+        results.append((time.process_time() - t0) / sent * 1e6)
+    node.close()
+    return results
+
+
+def _instructions(args: argparse.Namespace) -> None:
+    short, long = max(1, 200 // args.batch), max(2, 1200 // args.batch)
+
+    def count(rounds: int) -> int:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+               "--pairs", str(args.pairs), "--batch", str(args.batch), "--rounds", str(rounds), "--reps", "1"]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+        return int(found.group(1))
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(count, (short, long))
+    per_message = (b - a) / ((long - short) * args.batch)
+    print(f"batch {args.batch}: {per_message / 1000:.1f} k instructions per message "
+          f"({args.pairs} pairs, callgrind, {long - short} rounds)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pairs", type=int, default=100)
+    p.add_argument("--batch", type=int, default=10, help="messages per turn of the event loop")
+    p.add_argument("--rounds", type=int, default=0, help="turns per repetition (default: 3,000 messages)")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--instructions", action="store_true", help="count instructions with callgrind instead")
+    args = p.parse_args()
+    if args.instructions:
+        _instructions(args)
+        return
+    rounds = args.rounds or max(1, 3000 // args.batch)
+    results = uvloop.run(measure(args.pairs, args.batch, rounds, args.reps))
+    print(f"batch {args.batch}: {min(results):.1f} µs of CPU per message, best of {len(results)} "
+          f"({', '.join(f'{r:.1f}' for r in results)})")
+
+
+if __name__ == "__main__":
+    main()
