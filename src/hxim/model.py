@@ -68,10 +68,11 @@ class App:
     token_epoch: int
     open_registration: bool
     created: int
+    # the uuid as text, as storage keys rows by it (UUID.__str__ is Python code: kept, not redone per query)
+    id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        return str(self.uuid)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", str(self.uuid))
 
     @property
     def appkey(self) -> str:

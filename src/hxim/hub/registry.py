@@ -49,17 +49,18 @@ class MemoryRegistry:
     """Sessions of this process, by app, user and resource."""
 
     def __init__(self) -> None:
-        self._by_user: dict[tuple[uuid.UUID, str], dict[str, Session]] = {}
+        # by (app uuid as an int, user key): hashing a UUID runs Python code, hashing its int does not
+        self._by_user: dict[tuple[int, str], dict[str, Session]] = {}
 
     def add(self, session: Session) -> Session | None:
         """Register `session`; returns the session it replaces (same full JID), if any."""
-        slot = self._by_user.setdefault((session.app_uuid, session.user_key), {})
+        slot = self._by_user.setdefault((session.app_uuid.int, session.user_key), {})
         old = slot.get(session.resource)
         slot[session.resource] = session
         return old if old is not session else None
 
     def remove(self, session: Session) -> None:
-        key = (session.app_uuid, session.user_key)
+        key = (session.app_uuid.int, session.user_key)
         slot = self._by_user.get(key)
         if slot and slot.get(session.resource) is session:
             del slot[session.resource]
@@ -67,15 +68,16 @@ class MemoryRegistry:
                 del self._by_user[key]
 
     def sessions(self, app_uuid: uuid.UUID, user_key: str) -> list[Session]:
-        slot = self._by_user.get((app_uuid, user_key))
+        slot = self._by_user.get((app_uuid.int, user_key))
         return list(slot.values()) if slot else []
 
     def online(self, app_uuid: uuid.UUID, keys: Iterable[str]) -> set[str]:
         """The subset of `keys` with at least one available session."""
         out = set()
         by_user = self._by_user
+        app = app_uuid.int
         for key in keys:
-            slot = by_user.get((app_uuid, key))
+            slot = by_user.get((app, key))
             if slot:
                 for session in slot.values():
                     if session.available:

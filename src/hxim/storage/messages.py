@@ -43,15 +43,15 @@ _OFFLINE_PENDING = select(offline.c.message_id).where(
 )
 
 
-_UUID_TEXT: dict[uuid.UUID, str] = {}  # an app's uuid as stored, per app (`UUID.__str__` is Python code)
+_UUID_TEXT: dict[int, str] = {}  # an app's uuid as stored, by its int (UUID's __str__ and __hash__ are Python code)
 
 
 def _uuid_text(u: uuid.UUID) -> str:
-    text = _UUID_TEXT.get(u)
+    text = _UUID_TEXT.get(u.int)
     if text is None:
         if len(_UUID_TEXT) > 4096:
             _UUID_TEXT.clear()
-        text = _UUID_TEXT[u] = str(u)
+        text = _UUID_TEXT[u.int] = str(u)
     return text
 
 
