@@ -14,8 +14,8 @@ Two measures:
   for the same code whatever else the machine is doing, so two versions of the code can be
   compared on a noisy machine. The script runs itself twice under callgrind (a short and a long
   run, in parallel) and divides the difference by the difference in messages, which takes setup
-  (user registration, logins, imports) out. A run takes 5–10 minutes; repeated runs agree
-  within a few per cent.
+  (user registration, logins, imports) out. A run takes 5–10 minutes. Two trees whose hot paths
+  barely differ gave 264.0 k and 263.2 k instructions per message.
 
 Usage (from the repository root):
 
