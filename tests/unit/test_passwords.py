@@ -53,9 +53,11 @@ def test_hasher_verifies_on_one_cpu_and_on_several(cpus: str) -> None:
     if cpus == "one":
         os.sched_setaffinity(0, {min(everything)})
     try:
+        one_cpu = len(os.sched_getaffinity(0)) == 1
         hasher = Hasher(4096, 1)
     finally:
         os.sched_setaffinity(0, everything)
+    assert hasher._verify_inline is one_cpu  # the mode taken follows the CPUs the process may use
     try:
         creds = derive("correct horse", 4096)
 

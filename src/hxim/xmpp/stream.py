@@ -232,17 +232,13 @@ class C2SStream:
 
     def events_received(self) -> list[Event]:
         """The events produced since the last call."""
-        events = self._events
-        if events:
-            self._events = []
+        events, self._events = self._events, []
         return events
 
     def data_to_send(self) -> list[bytes]:
         """The output produced since the last call: byte strings to write in order. Over TCP
         write them back to back; over WebSocket send each as one text message."""
-        out = self._out
-        if out:
-            self._out = []
+        out, self._out = self._out, []
         return out
 
     @property
