@@ -42,6 +42,8 @@ class Node:
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
             sqlite_checkpoint_seconds=settings.sqlite_checkpoint_seconds,
+            sqlite_checkpoint_pause_seconds=settings.sqlite_checkpoint_pause_ms / 1000,
+            sqlite_commit_interval_seconds=settings.sqlite_commit_interval_ms / 1000,
         )
         self.ids = IdGenerator(settings.node_id)
         self.registry = MemoryRegistry()

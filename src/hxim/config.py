@@ -133,11 +133,25 @@ class Settings(BaseSettings):
         "default is 700; higher keeps short-lived stanzas out of the full collections that pause the loop)",
     )
     sqlite_checkpoint_seconds: float = Field(
-        1.0,
+        0.25,
         ge=0,
         le=3600,
         description="SQLite: checkpoint the WAL on a background thread this often; 0 = SQLite's automatic "
         "checkpoints, which run (and fsync) inside a commit on the event loop",
+    )
+    sqlite_checkpoint_pause_ms: int = Field(
+        50,
+        ge=0,
+        le=10_000,
+        description="SQLite: how long group commits (stored messages) may wait for a background checkpoint, "
+        "so that it catches up with the WAL and the WAL starts over instead of growing; 0 = never wait",
+    )
+    sqlite_commit_interval_ms: float = Field(
+        1.0,
+        ge=0,
+        le=1000,
+        description="SQLite: the shortest time between two group commits of stored messages; under load, "
+        "messages arriving meanwhile share the next commit (fewer, larger WAL writes); 0 = commit at once",
     )
 
     # --- apps and identity ---------------------------------------------------------------

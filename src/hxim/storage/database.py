@@ -7,9 +7,16 @@ no thread hop and no pool checkout. On PostgreSQL they run on a bounded thread p
 trips never block the event loop.
 
 SQLite's write-ahead log is checkpointed by a background thread on its own connection every
-`checkpoint_seconds` (a passive checkpoint never blocks the writer): left to SQLite, a
+`sqlite_checkpoint_seconds` (a passive checkpoint never blocks the writer): left to SQLite, a
 checkpoint runs inside whichever commit crosses 1,000 pages and fsyncs there, stalling the
-event loop for tens of milliseconds.
+event loop for tens of milliseconds. Each round checkpoints twice: the bulk of the log while
+writes go on, then what they added meanwhile while group commits (`Batcher`) wait, for at most
+`sqlite_checkpoint_pause_seconds` (about 10 ms in practice). The second one catches up with the
+log, so the next commit starts the log over from its beginning. Without that pause a checkpoint
+never caught up under steady writes: the log grew by tens of MB a second, and commits that
+appended to it stalled behind the checkpoint's fsync (30-60 ms on ext4, the p99 of the load
+test in issue 5). On SQLite, group commits are also at least `sqlite_commit_interval_seconds`
+apart, so that under load more messages share one commit and fewer pages are written.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,11 +49,23 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class Database:
     def __init__(
-        self, url: str, *, pool_size: int = 8, sqlite_synchronous: str = "NORMAL", sqlite_checkpoint_seconds: float = 0
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        sqlite_synchronous: str = "NORMAL",
+        sqlite_checkpoint_seconds: float = 0,
+        sqlite_checkpoint_pause_seconds: float = 0.05,
+        sqlite_commit_interval_seconds: float = 0.0,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._lock = threading.RLock()
+        # the background checkpoint in progress: when it began (0.0: none), and who waits for it
+        self._checkpoint_began = 0.0
+        self._checkpoint_pause = sqlite_checkpoint_pause_seconds
+        self.commit_interval = sqlite_commit_interval_seconds if self.is_sqlite else 0.0
+        self._after_checkpoint: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._conn: Connection | None = None
         self._stop = threading.Event()
@@ -96,11 +116,45 @@ class Database:
                 if conn is None:
                     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
                     conn.execute("PRAGMA busy_timeout=10000")
+                # the bulk of the log while writes go on, then what they added meanwhile with
+                # group commits waiting (a few ms): that one catches up, and the log starts over
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                with self._lock:  # begin between two transactions, never inside one
+                    self._checkpoint_began = time.monotonic()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    self._checkpoint_ended()
             except sqlite3.Error as exc:  # e.g. the file is being replaced: try again later
                 log.debug("WAL checkpoint failed: %s", exc)
         if conn is not None:
             conn.close()
+
+    def _checkpoint_ended(self) -> None:
+        with self._lock:
+            self._checkpoint_began = 0.0
+            waiting, self._after_checkpoint = self._after_checkpoint, []
+        for loop, callback in waiting:
+            try:
+                loop.call_soon_threadsafe(callback)
+            except RuntimeError:  # that loop is closed
+                pass
+
+    def checkpoint_pause(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> float:
+        """Seconds a group commit should still wait for the background checkpoint (0: none runs,
+        or it has run longer than the pause allows). When it should wait, `callback` is called
+        on `loop` once the checkpoint ends."""
+        began = self._checkpoint_began
+        if not began:
+            return 0.0
+        left = began + self._checkpoint_pause - time.monotonic()
+        if left <= 0:
+            return 0.0
+        with self._lock:
+            if not self._checkpoint_began:
+                return 0.0
+            self._after_checkpoint.append((loop, callback))
+        return left
 
     # --- running transactions -------------------------------------------------------------
     def run_sync(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
@@ -229,6 +283,8 @@ class Batcher(Generic[Item]):
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
         self._scheduled = False
         self._flushing = False
+        self._held = False  # waiting for a checkpoint, or for the commit interval (SQLite)
+        self._next_flush = 0.0  # loop time before which no group commit starts (SQLite)
         self._loop: asyncio.AbstractEventLoop | None = None  # of the batch being gathered
 
     async def submit(self, item: Item) -> None:
@@ -237,7 +293,7 @@ class Batcher(Generic[Item]):
         self._loop = loop
         future: asyncio.Future[None] = loop.create_future()
         self._pending.append((item, future))
-        if not self._scheduled and not self._flushing:
+        if not self._scheduled and not self._flushing and not self._held:
             self._scheduled = True
             loop.call_soon(self._start)
         await future
@@ -245,15 +301,40 @@ class Batcher(Generic[Item]):
     def _start(self) -> None:
         self._scheduled = False
         if self.db._executor is None:
-            while self._pending:
-                batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
-                self._settle(batch, self._run(batch))
+            if not self._pending:
+                return
+            loop = self._loop or asyncio.get_running_loop()
+            interval = self.db.commit_interval
+            if interval:
+                now = loop.time()
+                if now < self._next_flush:  # the last commit was just now: let more items gather
+                    self._held = True
+                    loop.call_at(self._next_flush, self._resume)
+                    return
+                self._next_flush = now + interval
+            # The checkpoint thread marks its start under this lock: checked and committed under it
+            # too, no commit slips in between the mark and the checkpoint that should catch up.
+            with self.db._lock:
+                pause = self.db.checkpoint_pause(loop, self._resume)
+                if pause:
+                    self._held = True
+                    loop.call_later(pause, self._resume)
+                    return
+                while self._pending:
+                    batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
+                    self._settle(batch, self._run(batch))
         elif not self._flushing and self._pending:
             batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
             self._flushing = True
             loop = asyncio.get_running_loop()
             task = loop.run_in_executor(self.db._executor, self._run, batch)
             task.add_done_callback(lambda done: self._after(batch, done))
+
+    def _resume(self) -> None:
+        """The checkpoint ended, or the pause is over (whichever comes first)."""
+        if self._held:
+            self._held = False
+            self._start()
 
     def _after(
         self, batch: list[tuple[Item, asyncio.Future[None]]], done: asyncio.Future[list[BaseException | None]]
