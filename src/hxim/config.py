@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     xmpp_ws_idle_timeout_seconds: float = Field(
         0, ge=0, le=86400, description="WebSocket: the same; 0 = never (the Web IM SDK sends no keepalives)"
     )
+    xmpp_shutdown_seconds: float = Field(
+        2, ge=0, le=60, description="A stopping node waits this long at most for the streams it ends to send their last"
+        " bytes",
+    )
     xmpp_handshake_timeout_seconds: float = Field(
         60, ge=1, le=3600, description="Time allowed from connect to a bound resource"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 
 import uvicorn
 import uvloop
@@ -41,11 +42,12 @@ def serve(settings: Settings) -> int:
         ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
         ws_per_message_deflate=settings.xmpp_ws_deflate,
     )
-    server = uvicorn.Server(config)
+    server = _NodeServer(config, node, http_app.state.bosh)
 
     async def run() -> None:
         xmpp = await start_tcp_listener(node.c2s)  # same loop as uvicorn (issue 5)
         if xmpp is not None:
+            server.listeners.append(xmpp)
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
             print(f"hxim XMPP listening on {addrs} (domain {settings.xmpp_domain})", flush=True)
         # What the node loaded before serving lives as long as the process: keep it out of the
@@ -58,7 +60,6 @@ def serve(settings: Settings) -> int:
         _, middle, old = gc.get_threshold()
         gc.set_threshold(settings.gc_young_threshold, middle, old)
         task = asyncio.create_task(server.serve())
-        bosh_stop = asyncio.create_task(_end_bosh_on_exit(server, http_app.state.bosh))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
@@ -73,7 +74,6 @@ def serve(settings: Settings) -> int:
         try:
             await task
         finally:
-            bosh_stop.cancel()
             if xmpp is not None:
                 xmpp.close()
                 for session in list(node.c2s.live()):
@@ -88,9 +88,25 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-async def _end_bosh_on_exit(server: uvicorn.Server, bosh: BoshManager) -> None:
-    """Answer held BOSH requests with `system-shutdown` as soon as the server is asked to stop:
-    uvicorn waits for requests in flight before it finishes, and a held one lasts up to `wait`."""
-    while not server.should_exit:
-        await asyncio.sleep(0.25)
-    bosh.shutdown()
+class _NodeServer(uvicorn.Server):
+    """uvicorn's server, which ends the node's client streams before it closes its connections.
+
+    Left to uvicorn, a WebSocket would be cut with a 1012 close and no `<close/>`, and a held
+    BOSH request would be waited for (up to its `wait`). Here TCP clients get the stream error
+    `system-shutdown` (RFC 6120 §4.9.3.22), WebSocket clients `<close/>` and a normal close
+    (RFC 7395 §3.6), held BOSH requests a `system-shutdown` terminate. The listeners stop
+    first: a client that reconnects at once (the Web IM SDK does after `<close/>`) is refused,
+    not let in by a node about to cut it again."""
+
+    def __init__(self, config: uvicorn.Config, node: Node, bosh: BoshManager) -> None:
+        super().__init__(config)
+        self.node = node
+        self.bosh = bosh
+        self.listeners: list[asyncio.AbstractServer] = []  # the XMPP TCP listener
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for listener in [*self.servers, *self.listeners]:
+            listener.close()
+        self.bosh.shutdown()
+        await self.node.c2s.end_all("system-shutdown")
+        await super().shutdown(sockets)

@@ -132,6 +132,9 @@ class BoshConnection:
     async def drain(self) -> None:
         return None
 
+    async def sent(self, timeout: float) -> None:
+        return None  # answered with the held requests
+
     async def start_tls(self, flush: Callable[[], Awaitable[None]]) -> None:  # pragma: no cover
         raise RuntimeError("no STARTTLS over BOSH")  # the stream never asks in WebSocket framing
 

@@ -136,3 +136,15 @@ class C2S:
     def live(self) -> list[C2SSession]:
         """Every open client session of this node (bound or not)."""
         return list(self.open_sessions)
+
+    async def end_all(self, condition: str) -> None:
+        """End every open session, then wait (at most `xmpp_shutdown_seconds`) until each has
+        sent its last bytes. TCP streams end with the stream error `condition`; WebSocket ones
+        with a bare `<close/>`: the Web IM SDK takes any stream error on an open connection for
+        a kick and does not reconnect, while after `<close/>` it does (webim-xmpp.md §3.7-3.8)."""
+        sessions = self.live()
+        for session in sessions:
+            session.close(None if session.framing == "websocket" else condition)
+        if sessions:
+            within = self.settings.xmpp_shutdown_seconds
+            await asyncio.gather(*(s.transport.sent(within) for s in sessions), return_exceptions=True)

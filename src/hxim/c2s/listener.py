@@ -158,6 +158,9 @@ class TcpConnection(asyncio.Protocol):
                 self._drained = asyncio.get_running_loop().create_future()
             await self._drained
 
+    async def sent(self, timeout: float) -> None:
+        return None  # handed to the loop's transport, which sends it before it closes
+
     def _wake_drain(self) -> None:
         waiter, self._drained = self._drained, None
         if waiter is not None and not waiter.done():

@@ -85,6 +85,9 @@ class Transport(Protocol):
     def close(self) -> None:
         """Close once what was written has gone out."""
 
+    async def sent(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until what was written has gone out."""
+
 
 _SALVAGING: set[asyncio.Task[None]] = set()  # restore_offline writes under way (kept referenced)
 
