@@ -76,8 +76,7 @@ def serve(settings: Settings) -> int:
         finally:
             if xmpp is not None:
                 xmpp.close()
-                for session in list(node.c2s.live()):
-                    session.close("system-shutdown")
+            await node.c2s.end_all("system-shutdown")  # none left unless uvicorn ended without its shutdown
 
     try:
         # uvloop for the whole node: HTTP, WebSocket and the XMPP listener share this loop

@@ -22,7 +22,7 @@ from xmpp_helpers import DOMAIN, Raw, start_xmpp_server
 from conftest import stop_server
 
 
-def test_stopping_ends_tcp_and_websocket_streams_with_system_shutdown(tmp_path: Path) -> None:
+def test_stopping_ends_the_streams_of_every_transport(tmp_path: Path) -> None:
     xs, pg_name = start_xmpp_server(tmp_path, "sqlite")
     try:
         tcp = Raw(xs)
