@@ -169,6 +169,35 @@ def test_rest_contact_changes_reach_both_rosters(xserver: XServer) -> None:
     run(scenario)
 
 
+def test_a_deleted_user_leaves_the_rosters(xserver: XServer) -> None:
+    """Deleting a user over REST ends their friendships and the requests made to them: each
+    online contact and requester gets a `remove` push, and their rosters (kept by the session
+    since login) no longer list the user."""
+    a, b, c, d = unique("da"), unique("db"), unique("dc"), unique("dd")
+    xs = xserver
+    xs.api.register(a, b, c, d)
+    assert xs.api.post(f"/users/{a}/contacts/users/{b}").status_code == 200
+    assert xs.api.post(f"/users/{a}/contacts/users/{c}").status_code == 200
+
+    async def scenario() -> None:
+        alice, carol, dave = Client(xs, a), Client(xs, c), Client(xs, d)
+        for client in (alice, carol, dave):
+            await client.online()
+        dave.send_presence(pto=xs.jid(b), ptype="subscribe")  # dave's request to bob, unanswered
+        assert await _push(dave) == {xs.jid(b): ("none", "subscribe")}
+        assert await _roster(alice) == {xs.jid(b): ("both", None), xs.jid(c): ("both", None)}
+        assert xs.api.delete(f"/users/{b}").status_code == 200
+        assert await _push(alice) == {xs.jid(b): ("remove", None)}
+        assert await _push(dave) == {xs.jid(b): ("remove", None)}
+        assert await _roster(alice) == {xs.jid(c): ("both", None)}
+        assert await _roster(dave) == {}
+        assert await _roster(carol) == {xs.jid(a): ("both", None)}  # untouched
+        for client in (alice, carol, dave):
+            await client.close()
+
+    run(scenario)
+
+
 def _block_event(client: Client, kind: str) -> asyncio.Queue[Any]:
     q: asyncio.Queue[Any] = asyncio.Queue()
     client.add_event_handler(kind, q.put_nowait)

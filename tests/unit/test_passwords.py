@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from hxim.services.passwords import Hasher, derive, verify
+from hxim.services.passwords import Hasher, _pbkdf2_sha256, derive, verify
 
 
 def test_rfc5802_sha1_vector() -> None:
@@ -38,10 +38,21 @@ def test_rfc7677_sha256_vector() -> None:
     assert base64.b64encode(signature) == b"6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 
+@pytest.mark.parametrize("length", [0, 1, 32, 63, 64, 65, 200])
+@pytest.mark.parametrize("iterations", [1, 2, 4096])
+def test_pbkdf2_sha256_matches_hashlib(length: int, iterations: int) -> None:
+    """Our PBKDF2-SHA-256 set-up around pycryptodome's loop, for passwords shorter than, as long
+    as and longer than SHA-256's 64-byte block (hashed first, RFC 2104 §2)."""
+    password, salt = os.urandom(length), os.urandom(16)
+    assert _pbkdf2_sha256(password, salt, iterations) == hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
+
+
 def test_verify_accepts_only_the_password() -> None:
     creds = derive("s3cret", 4096)
     assert verify("s3cret", creds)
     assert not verify("s3cret ", creds)
+    unicode = derive("ｐässwörd", 4096)  # NFKC: the fullwidth ｐ is p
+    assert verify("pässwörd", unicode) and verify("ｐässwörd", unicode) and not verify("passwort", unicode)
     assert len(creds.salt) == 16 and creds.iterations == 4096
 
 

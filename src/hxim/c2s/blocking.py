@@ -115,7 +115,7 @@ def changed(ctx: C2S, app: App, owner: User, targets: list[User], blocked: bool)
     mine = ctx.available(app, owner.key)
     if not mine:
         return
-    contacts = next((s.contacts for s in mine if s.contacts is not None), set())
+    contacts = next((s.contacts for s in mine if s.contacts is not None), {})
     for target in targets:
         if target.key not in contacts:
             continue  # only contacts exchange presence

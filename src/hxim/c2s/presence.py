@@ -36,7 +36,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from hxim import errors
-from hxim.c2s import muc, notices
+from hxim.c2s import muc, notices, roster
 from hxim.c2s.session import CLIENT, copy_to
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import local_name
@@ -85,14 +85,6 @@ def _presence(type: str | None = None) -> ET.Element:
     return ET.Element(CLIENT + "presence", {"type": type} if type else {})
 
 
-async def _contacts(session: C2SSession) -> set[str]:
-    if session.contacts is None:
-        assert session.user is not None
-        names = await session.ctx.node.contacts.names(session.user)
-        session.contacts = {n.lower() for n in names}
-    return session.contacts
-
-
 def _audience(session: C2SSession) -> list[C2SSession]:
     """Available resources of the contacts, and the user's own other available resources."""
     app = session.app
@@ -124,8 +116,7 @@ async def on_available(session: C2SSession, el: ET.Element) -> bool:
     except ValueError:
         session.priority = 0
     session.presence = el
-    session.contacts = None  # reload: the list may have changed since (hooks keep it fresh, this is cheap)
-    contacts = await _contacts(session)
+    contacts = await roster.load(session)
     if session.blocked is None:  # then kept fresh by `blocking.changed`
         assert session.user is not None
         session.blocked = set()
@@ -191,7 +182,7 @@ async def on_directed(session: C2SSession, el: ET.Element) -> bool:
 
 async def on_probe(session: C2SSession, el: ET.Element) -> bool:
     found = await _target(session, el)
-    if found is not None and found[0] in await _contacts(session):
+    if found is not None and found[0] in await roster.load(session):
         for other in found[1]:
             if other.available and other.presence is not None:
                 send_presence(other, session, other.presence)
@@ -206,7 +197,7 @@ async def on_subscription(session: C2SSession, el: ET.Element) -> bool:
     app, user, node = session.app, session.user, session.ctx.node
     assert app is not None and user is not None
     stype = el.get("type")
-    contacts = await _contacts(session)
+    contacts = await roster.load(session)
     if stype == "subscribe" and key in contacts:
         # already mutual contacts: answer for the contact (RFC 6121 §3.1.3)
         attrs = {"type": "subscribed", "from": session.peer_jid(key), "to": session.full_jid}

@@ -9,7 +9,11 @@ and a set with `subscription='remove'` removes it, through the same `ContactServ
 REST. Every change, REST ones included, comes through the service's hooks and is pushed to every
 bound resource of the users concerned: a friendship to *both* (`changed`), a request to the
 requester (`request_changed`: the `ask` item, then `remove` if it is declined or withdrawn; an
-accepted one becomes `both`).
+accepted one becomes `both`). A deleted user leaves their contacts' rosters the same way.
+
+Each session reads its roster once (`load`, one query, with the initial presence or the first
+roster get) and the same hooks keep it current, so a login's roster get and presence broadcast
+share that one read (docs/DECISIONS.md).
 """
 
 from __future__ import annotations
@@ -52,43 +56,57 @@ def push(session: C2SSession, username: str, subscription: str, ask: bool = Fals
     session.send(iq)
 
 
+async def load(session: C2SSession) -> dict[str, str]:
+    """The session's contacts, read with its pending requests on first use."""
+    while session.contacts is None:
+        assert session.user is not None
+        seen = session.roster_changes
+        names, asked = await session.ctx.node.contacts.roster(session.user)
+        if session.roster_changes == seen:  # else a change came meanwhile: read again
+            session.contacts = {n.lower(): n for n in names}
+            session.asked = {n.lower(): n for n in asked}
+    return session.contacts
+
+
 def changed(ctx: C2S, app: App, owner: User, friend: User, added: bool) -> None:
     """A `ContactService` hook: the pair (owner, friend) became contacts or stopped being, over
-    REST or XMPP. Update the cached contact sets and push the change to every bound resource of
-    both (webim-xmpp.md §5.1)."""
+    REST or XMPP (or one of them was deleted). Update the sessions' rosters and push the change to
+    every bound resource of both (webim-xmpp.md §5.1)."""
     subscription = "both" if added else "remove"
     for me, other in ((owner, friend), (friend, owner)):
         for s in ctx.sessions(app, me.key):
+            s.roster_changes += 1
             if s.contacts is not None:
+                s.asked.pop(other.key, None)  # a friendship answers the requests between them
                 if added:
-                    s.contacts.add(other.key)
+                    s.contacts[other.key] = other.username
                 else:
-                    s.contacts.discard(other.key)
+                    s.contacts.pop(other.key, None)
             push(s, other.username, subscription)
 
 
 def request_changed(ctx: C2S, app: App, requester: User, target: User, pending: bool) -> None:
     """A `ContactService` request hook: `requester` asked `target` (pending), or the request
-    ended unanswered (declined or withdrawn). Pushed to every bound resource of the requester
-    (RFC 6121 §3.1.2, §3.2.2, §3.3.2)."""
+    ended unanswered (declined, withdrawn, or the target was deleted). Pushed to every bound
+    resource of the requester (RFC 6121 §3.1.2, §3.2.2, §3.3.2)."""
     for s in ctx.sessions(app, requester.key):
+        s.roster_changes += 1
         if pending:
+            if s.contacts is not None:
+                s.asked[target.key] = target.username
             push(s, target.username, "none", ask=True)
         else:
+            s.asked.pop(target.key, None)
             push(s, target.username, "remove")
 
 
 async def on_get(session: C2SSession, el: ET.Element) -> bool:
     if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
         return False
-    assert session.user is not None
-    contacts = session.ctx.node.contacts
-    names = await contacts.names(session.user)
-    session.contacts = {n.lower() for n in names}
+    contacts = await load(session)
     query = ET.Element(_Q + "query")
-    query.extend(_item(session, name, "both") for name in names)
-    asked = await contacts.requests(session.user)
-    query.extend(_item(session, name, "none", ask=True) for name in asked if name.lower() not in session.contacts)
+    query.extend(_item(session, name, "both") for name in contacts.values())
+    query.extend(_item(session, name, "none", ask=True) for key, name in session.asked.items() if key not in contacts)
     session.send(iq_result(el, query))
     return True
 

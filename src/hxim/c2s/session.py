@@ -148,7 +148,11 @@ class C2SSession:
         self.initial_presence_done = False
         self.priority = 0
         self.presence: ET.Element | None = None  # the last available presence, for probes
-        self.contacts: set[str] | None = None  # contact keys, loaded with the initial presence
+        # the roster (`roster.load`, then kept by the contact service's hooks): contacts and the
+        # users asked to be friends, case-folded key → username as registered
+        self.contacts: dict[str, str] | None = None
+        self.asked: dict[str, str] = {}
+        self.roster_changes = 0  # hook calls so far: a `load` that saw one meanwhile reads again
         self.blocked: set[str] | None = None  # keys this user blocks, loaded with the initial presence
         self.blocklist_wanted = False  # asked for the XEP-0191 block list: gets its pushes (§3.2)
         self.privacy_wanted = False  # used the XEP-0016 list `special`: gets its pushes (§5b)

@@ -9,7 +9,10 @@ is one-way: the blocker stops receiving the blocked user's messages and presence
 
 Surfaces learn of changes through hooks, whoever made them (REST or XMPP): `contact_hooks` (a
 pair became contacts or stopped being), `request_hooks` (a request became pending or was
-answered without a friendship) and `block_hooks` (users were blocked or unblocked).
+answered without a friendship) and `block_hooks` (users were blocked or unblocked). A user's
+deletion ends their friendships and the requests made to them: each is reported through the
+same hooks (`_users_deleted`), so a surface that keeps these lists (an XMPP session's roster)
+can trust them.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from hxim.storage.social import (
     remove_contact_pair_txn,
     remove_request_txn,
     request_count_txn,
-    request_names_txn,
+    roster_txn,
+    ties_txn,
 )
 
 __all__ = ["ContactService"]
@@ -69,6 +73,7 @@ class ContactService:
         # message path skip the block query for the many users who block nobody.
         self._may_block: set[int] = set()
         self._may_block_loaded = False
+        users.delete_hooks.append(self._users_deleted)
 
     async def add(self, app: App, owner: User, friend_name: str) -> User:
         friend = await self.users.get(app, friend_name)
@@ -98,6 +103,18 @@ class ContactService:
 
     async def names(self, owner: User) -> list[str]:
         return await self.db.read(contact_names_txn, owner.id)
+
+    async def roster(self, owner: User) -> tuple[list[str], list[str]]:
+        """`owner`'s contacts and unanswered requests (`names`, `requests`) in one query."""
+        return await self.db.read(roster_txn, owner.id)
+
+    async def _users_deleted(self, app: App, victims: list[User]) -> None:
+        """A `UserService.delete_hooks` hook: the friendships of the deleted users, and the
+        requests made to them, end with them; report each through the hooks."""
+        by_id = {v.id: v for v in victims}
+        for is_request, owner, victim_id in await self.db.read(ties_txn, list(by_id)):
+            for hook in self.request_hooks if is_request else self.contact_hooks:
+                hook(app, owner, by_id[victim_id], False)
 
     # --- friend requests --------------------------------------------------------------------------
     async def request(self, app: App, owner: User, target_name: str) -> tuple[User, bool]:
@@ -139,10 +156,6 @@ class ContactService:
             for hook in self.request_hooks:
                 hook(app, requester, target, False)
         return bool(gone)
-
-    async def requests(self, owner: User) -> list[str]:
-        """The users `owner` has asked to be friends with and who have not answered yet."""
-        return await self.db.read(request_names_txn, owner.id)
 
     # --- blocks -----------------------------------------------------------------------------------
     async def block(self, app: App, owner: User, names: Any) -> list[str]:

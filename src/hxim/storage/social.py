@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, select, tuple_
+from typing import Any
 
+from sqlalchemy import Connection, Table, bindparam, delete, func, literal_column, select, tuple_, union_all
+
+from hxim.model import User
 from hxim.storage.database import Query, insert_ignore
 from hxim.storage.tables import blocks, contact_requests, contacts, users
+from hxim.storage.users import get_users_by_ids_txn
 
 __all__ = [
     "add_contact_pairs_txn",
     "remove_contact_pair_txn",
     "contact_names_txn",
+    "roster_txn",
+    "ties_txn",
     "block_count_txn",
     "contact_counts_txn",
     "add_blocks_txn",
@@ -22,7 +28,6 @@ __all__ = [
     "add_request_txn",
     "remove_request_txn",
     "has_request_txn",
-    "request_names_txn",
     "request_count_txn",
     "remove_blocks_txn",
 ]
@@ -48,12 +53,33 @@ _NAMES = {
         .where(table.c.owner_id == bindparam("owner"))
         .order_by(table.c.created, users.c.id)
     )
-    for table, other in ((contacts, "contact_id"), (blocks, "blocked_id"), (contact_requests, "target_id"))
+    for table, other in ((contacts, "contact_id"), (blocks, "blocked_id"))
 }
 
 
 def _names(conn: Connection, table: Table, other: str, owner_id: int) -> list[str]:
     return [row[0] for row in _NAMES[(table.name, other)].all(conn, owner=owner_id)]
+
+
+def _named(table: Table, other: str, kind: int) -> Any:
+    return (
+        select(
+            literal_column(str(kind)).label("kind"),
+            users.c.username.label("name"),
+            table.c.created.label("created"),
+            users.c.id.label("id"),
+        )
+        .join(table, table.c[other] == users.c.id)
+        .where(table.c.owner_id == bindparam("owner"))
+    )
+
+
+# contacts (kind 0) and the requests still unanswered (kind 1), each oldest first: one statement
+_ROSTER = Query(
+    union_all(_named(contacts, "contact_id", 0), _named(contact_requests, "target_id", 1)).order_by(
+        "kind", "created", "id"
+    )
+)
 
 
 def block_count_txn(conn: Connection, owner_id: int) -> int:
@@ -112,6 +138,29 @@ def contact_names_txn(conn: Connection, owner_id: int) -> list[str]:
     return _names(conn, contacts, "contact_id", owner_id)
 
 
+def roster_txn(conn: Connection, owner_id: int) -> tuple[list[str], list[str]]:
+    """`owner`'s contacts and the users they asked to be friends with and who have not answered
+    yet, each oldest first, in one statement (what an XMPP login needs)."""
+    rows = _ROSTER.all(conn, owner=owner_id)
+    return [name for kind, name, *_ in rows if kind == 0], [name for kind, name, *_ in rows if kind == 1]
+
+
+def ties_txn(conn: Connection, user_ids: list[int]) -> list[tuple[bool, User, int]]:
+    """Who has one of `user_ids` on their lists: `(False, owner, id)` for a contact, `(True,
+    requester, id)` for a request still unanswered. Owners among `user_ids` are left out."""
+    found = [
+        (kind, owner, other)
+        for table, other_col, kind in ((contacts, "contact_id", False), (contact_requests, "target_id", True))
+        for owner, other in conn.execute(
+            select(table.c.owner_id, table.c[other_col]).where(
+                table.c[other_col].in_(user_ids), table.c.owner_id.not_in(user_ids)
+            )
+        )
+    ]
+    owners = get_users_by_ids_txn(conn, sorted({owner for _, owner, _ in found}))
+    return [(kind, owners[owner], other) for kind, owner, other in found if owner in owners]
+
+
 def add_blocks_txn(conn: Connection, owner_id: int, blocked_ids: list[int], now: int) -> None:
     missing = _missing_pairs(conn, blocks, "blocked_id", [(owner_id, b) for b in blocked_ids])
     if missing:
@@ -163,11 +212,6 @@ def has_request_txn(conn: Connection, owner_id: int, target_id: int) -> bool:
         contact_requests.c.owner_id == owner_id, contact_requests.c.target_id == target_id
     )
     return conn.execute(stmt).first() is not None
-
-
-def request_names_txn(conn: Connection, owner_id: int) -> list[str]:
-    """The users `owner` has asked to be friends with, oldest request first."""
-    return _names(conn, contact_requests, "target_id", owner_id)
 
 
 def request_count_txn(conn: Connection, owner_id: int) -> int:

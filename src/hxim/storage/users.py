@@ -18,6 +18,7 @@ __all__ = [
     "insert_users_txn",
     "existing_keys_txn",
     "get_user_txn",
+    "get_users_by_ids_txn",
     "get_user_by_uuid_txn",
     "get_users_by_keys_txn",
     "list_users_txn",
@@ -139,6 +140,14 @@ def insert_users_txn(conn: Connection, app_uuid: str, new: list[NewUser]) -> lis
 def get_user_txn(conn: Connection, app_uuid: str, key: str) -> User | None:
     row = _BY_KEY.first(conn, app=app_uuid, key=key)
     return _user(row) if row else None
+
+
+def get_users_by_ids_txn(conn: Connection, ids: list[int]) -> dict[int, User]:
+    """The users with these row ids, by id (missing ones left out)."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(*_ENTITY_COLUMNS).where(users.c.id.in_(ids)))
+    return {u.id: u for u in map(_user, rows)}
 
 
 def get_user_by_uuid_txn(conn: Connection, app_uuid: str, user_uuid: str) -> User | None:

@@ -25,7 +25,7 @@ from hxim.xmpp.events import (
     StreamOpened,
 )
 from hxim.xmpp.jid import JID
-from hxim.xmpp.stream import TRANSITIONS, C2SStream, State
+from hxim.xmpp.stream import TRANSITIONS, C2SStream, State, stream_id
 
 SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 ALICE = JID.parse("alice@example.com")
@@ -633,3 +633,22 @@ def test_renderers_for_the_io_layer() -> None:
     assert render_close("websocket") == b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
     with pytest.raises(ValueError):
         StreamError("no-such-condition")
+
+
+def test_stream_ids_are_random_and_distinct_across_a_fork() -> None:
+    """Ids come from a pool of urandom bytes; 1,000 of them (more than one 4 KiB read) are all
+    distinct, and a forked child does not repeat its parent's next ids."""
+    import os
+
+    ids = [stream_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(re.fullmatch(r"[A-Za-z0-9_-]{16}", i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, to the parent
+        os.write(write, stream_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    assert child != stream_id() and len(child) == 16
