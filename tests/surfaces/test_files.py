@@ -116,3 +116,30 @@ def test_size_cap(capped: Api) -> None:
     assert_error(r, 413, "Request Entity Too Large")
     r = capped.post("/chatfiles", files={"file": ("huge.bin", b"x" * 200_000)})
     assert_error(r, 413, "Request Entity Too Large")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "disposition"),
+    [
+        ("a.png", "image/png", "inline"),
+        ("a.amr", "audio/amr", "inline"),
+        ("page.html", "text/html", "attachment"),
+        ("a.svg", "image/svg+xml", "attachment"),
+        ("a.js", "application/javascript", "attachment"),
+        ("a.bin", "application/octet-stream", "attachment"),
+    ],
+)
+def test_downloads_never_run_in_the_servers_origin(api: Api, name: str, content_type: str, disposition: str) -> None:
+    """A file's type is what its uploader declared: pictures, sound and video are shown inline,
+    anything else (an HTML page with a script, SVG) is an attachment; none is sniffed, and each
+    comes sandboxed, so an upload never runs as a page of the server's origin."""
+    body = b"<html><script>alert(document.domain)</script></html>" if "html" in content_type else PNG
+    r = api.post("/chatfiles", files={"file": (name, body, content_type)})
+    assert r.status_code == 200, r.text
+    file_uuid = r.json()["entities"][0]["uuid"]
+    r = api.get(f"/chatfiles/{file_uuid}", token=None)
+    assert r.status_code == 200 and r.content == body
+    assert r.headers["content-type"].startswith(content_type)
+    assert r.headers["content-disposition"] == f"{disposition}; filename*=UTF-8''{name}"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"] == "sandbox"

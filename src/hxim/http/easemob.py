@@ -535,12 +535,27 @@ async def download(call: Call) -> Response:
         admin, authenticated = grant.is_admin, True
     secret = call.request.headers.get("share-secret") or call.request.query_params.get("share-secret")
     stored = await call.node.files.download(call.app, call.arg("file"), secret, admin, authenticated)
-    disposition = "inline; filename*=UTF-8''" + _quote(stored.filename)
+    disposition = "inline" if _shown_inline(stored.content_type) else "attachment"
     return Response(
         stored.content,
         media_type=stored.content_type,
-        headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=86400"},
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{_quote(stored.filename)}",
+            "Cache-Control": "private, max-age=86400",
+            # the type is the uploader's word: never sniffed, never a page that runs scripts here
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
     )
+
+
+def _shown_inline(content_type: str) -> bool:
+    """Pictures, sound and video, which a browser shows without running anything of the file's
+    (SVG excepted: it can hold scripts), are served inline for `<img>`, `<audio>` and `<video>`;
+    anything else (HTML, SVG, scripts, documents) is an attachment, downloaded, not displayed on
+    this server's origin (docs/DECISIONS.md)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind.startswith(("image/", "audio/", "video/")) and kind != "image/svg+xml"
 
 
 def _quote(name: str) -> str:
