@@ -188,6 +188,12 @@ def test_apply_and_verify(api: Api) -> None:
     declined = envelope(api.post(f"/chatgroups/{gid}/apply_verify",
                                  json={"applicant": ben, "verifyResult": False, "reason": "no"}), "post")
     assert declined["verifyResult"] is False and ben not in _members(api, gid)
+    # a request is answered by the membership however it comes: added by the app, nothing is left
+    assert api.post(f"/chatgroups/{gid}/apply", token=tok[ben], json={"message": "once more"}).status_code == 200
+    assert api.post(f"/chatgroups/{gid}/users/{ben}").status_code == 200
+    _forbidden(api.post(f"/chatgroups/{gid}/apply_verify", token=tok[admin], json={**verdict, "applicant": ben}),
+               f"user: {ben} has not applied to join group: {gid}")
+    assert api.delete(f"/chatgroups/{gid}/users/{ben}").status_code == 200
     group_error(api.post(f"/chatgroups/{gid}/apply_verify", token=tok[owner], json={"applicant": ben}),
                 400, "invalid_parameter", "verifyResult must be true or false", "InvalidParameterException")
     # an open public group admits at once; a private one takes no requests

@@ -283,10 +283,12 @@ def _bump(conn: Connection, room_id: int) -> None:
 
 
 def add_members_txn(conn: Connection, room_id: int, user_ids: list[int], role: str, now: int) -> None:
+    """Make users members; however they got in, their requests to join are answered by it."""
     if user_ids:
         conn.execute(
             insert(room_members), [{"room_id": room_id, "user_id": u, "role": role, "joined": now} for u in user_ids]
         )
+        remove_applications_txn(conn, room_id, user_ids)
         _bump(conn, room_id)
 
 
