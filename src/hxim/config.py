@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     )
     message_targets_max: int = Field(600, ge=1, le=100_000, description="Targets per POST /messages")
     http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30, description="Largest JSON request body")
+    json_max_depth: int = Field(
+        64, ge=2, le=200, description="Deepest nesting of objects and arrays accepted in JSON a caller sends "
+        "(REST bodies, Easemob JSON message bodies over XMPP)"
+    )
     message_max_body_bytes: int = Field(
         64 * 1024, ge=512, le=1 << 30, description="Largest POST /messages body"
     )

@@ -383,6 +383,14 @@ def test_create_group_validation(app_api: AppApi) -> None:
     assert r.status_code == 500 and "doesn't exist" in r.json()["message"][0]
 
 
+def test_json_nested_too_deep_or_holding_nul(app_api: AppApi) -> None:
+    _, token = app_api.new_user()
+    deep = '{"groupname": "g", "desc": "d", "x": ' + "[" * 300 + "]" * 300 + "}"
+    messages(app_api.call("POST", "/group", token, content=deep.encode()), 400, "请求体的 JSON 嵌套过深")
+    messages(app_api.call("POST", "/group", token, json={"groupname": "g\u0000", "desc": "d"}), 400,
+             "请求体含有不允许的字符 U+0000")
+
+
 def test_get_group_with_profiles(app_api: AppApi) -> None:
     owner, token = app_api.new_user(name="root", bio="me", sex=1, avatar={"url": "http://x/a.png"})
     m1, _ = app_api.new_user(name="m1")

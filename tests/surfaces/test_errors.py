@@ -354,6 +354,49 @@ def test_json_parsed_whatever_the_content_type(api: Api, content_type: str | Non
     assert_error(api.post("/users", content=raw, headers=headers), 400, "duplicate_unique_property_exists")
 
 
+def _nested(depth: int) -> str:
+    """JSON objects nested `depth` levels deep."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [254, 66, 10_000])
+def test_json_nested_too_deep(api: Api, depth: int) -> None:
+    """A limit (`json_max_depth`, 64) refuses deep JSON as bad input, wherever it nests."""
+    a, b = unique("da"), unique("db")
+    api.register(a, b)
+    body = {"target_type": "users", "target": [b], "msg": {"type": "txt", "msg": "x"}, "from": a, "ext": "EXT"}
+    raw = json.dumps(body).replace('"EXT"', _nested(depth - 1))
+    r = api.post("/messages", content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] in ("illegal_argument", "json_parse")
+    # a document within the limit is served
+    r = api.post("/messages", content=raw.replace(_nested(depth - 1), _nested(20)).encode())
+    assert r.status_code == 200, r.text
+
+
+def test_nul_character_refused(api: Api) -> None:
+    """U+0000 cannot be stored (PostgreSQL) or written as XML: refused, on every backend."""
+    a, b = unique("na"), unique("nb")
+    api.register(a, b)
+    body = {"target_type": "users", "target": [b], "msg": {"type": "txt", "msg": "poison\u0000"}, "from": a}
+    body_assert = assert_error(api.post("/messages", json=body), 400, "illegal_argument")
+    assert "U+0000" in body_assert["error_description"]
+    assert_error(api.post("/users", json={"username": unique(), "password": "p\u0000w"}), 400, "illegal_argument")
+    gid = api.post("/chatgroups", json={"groupname": "g", "desc": "d", "public": True, "owner": a}).json()
+    assert_error(api.put(f"/chatgroups/{gid['data']['groupid']}", json={"description": "a\u0000"}), 400,
+                 "illegal_argument")
+    # the escape spelled out in text (a backslash, then u0000) is ordinary text
+    body["msg"] = {"type": "txt", "msg": "\\u0000 is how JSON writes NUL"}
+    assert api.post("/messages", json=body).status_code == 200
+
+
+def test_nul_in_a_path_is_not_found(api: Api) -> None:
+    """A NUL that arrives %-encoded in a path names nothing (PostgreSQL would refuse to look it up)."""
+    r = api.get("/users/a%00b")
+    assert r.status_code in (400, 404), r.text
+    assert r.json()["error"] in ("illegal_argument", "service_resource_not_found", "entity_not_found"), r.text
+
+
 def test_body_over_the_limit(api: Api) -> None:
     big = json.dumps({"username": unique(), "password": "pw", "nickname": "x" * (1 << 20)}).encode()
     assert_error(api.post("/users", content=big, headers={"Content-Type": "application/json"}), 413,

@@ -9,6 +9,7 @@ Easemob REST API answers for the same operation. The gateway serves the app name
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -351,6 +352,13 @@ def test_not_json(gw: Gateway, call: str) -> None:
     refused(gw.post(call, raw=b""), 400, "请求参数异常")
     refused(gw.post(call, [DOC_BODY[call]]), 400, "请求参数异常")
     refused(gw.post(call, {**DOC_BODY[call], "token": 12345}), 400, "请求参数异常")
+
+
+def test_json_nested_too_deep_or_holding_nul(gw: Gateway) -> None:
+    body = {**DOC_BODY["sendMessages"], "token": gw.token}
+    deep = json.dumps(body)[:-1] + ', "ext": ' + '{"a":' * 254 + "1" + "}" * 254 + "}"
+    refused(gw.post("sendMessages", raw=deep.encode()), 400, "请求参数异常")
+    refused(gw.post("sendMessages", {**body, "msg": {"type": "txt", "msg": "x\u0000"}}), 400, "请求参数异常")
 
 
 REQUIRED = [

@@ -45,11 +45,11 @@ def test_dispatch_most_specific_key_then_priority() -> None:
 
 
 def test_parse_body() -> None:
-    assert parse_body("hello") == ([{"type": "txt", "msg": "hello"}], None, False)
-    assert parse_body("{not json") == ([{"type": "txt", "msg": "{not json"}], None, False)
-    assert parse_body('{"a": 1}') == ([{"type": "txt", "msg": '{"a": 1}'}], None, False)
+    assert parse_body("hello", 64) == ([{"type": "txt", "msg": "hello"}], None, False)
+    assert parse_body("{not json", 64) == ([{"type": "txt", "msg": "{not json"}], None, False)
+    assert parse_body('{"a": 1}', 64) == ([{"type": "txt", "msg": '{"a": 1}'}], None, False)
     doc = '{"from":"a","to":"b","bodies":[{"type":"cmd","action":"x"},{"type":"txt","msg":"y"}],"ext":{"k":1}}'
-    assert parse_body(doc) == ([{"type": "cmd", "action": "x"}], {"k": 1}, True)
+    assert parse_body(doc, 64) == ([{"type": "cmd", "action": "x"}], {"k": 1}, True)
 
 
 def test_receipt_map_is_bounded() -> None:

@@ -24,9 +24,7 @@ import secrets
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from hxim import errors
+from hxim import errors, json_input
 from hxim.c2s import notices
 from hxim.c2s.session import CLIENT, copy_to
 from hxim.services.messages import Recipients
@@ -44,12 +42,15 @@ _BODY = CLIENT + "body"
 _REQUEST = "{" + RECEIPTS_NS + "}request"
 
 
-def parse_body(text: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
-    """(bodies, ext, is Easemob JSON) for the text of a `<body>`."""
+def parse_body(text: str, max_depth: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
+    """(bodies, ext, is Easemob JSON) for the text of a `<body>`; JSON nested too deep or holding
+    U+0000 raises `JsonRejected` (any other text that is not JSON is a plain `txt` body)."""
     if text[:1] == "{":
         try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            doc = json_input.loads(text, max_depth)
+        except json_input.JsonRejected as exc:
+            if exc.reason != "syntax":
+                raise
             doc = None
         if isinstance(doc, dict):
             bodies = doc.get("bodies")
@@ -122,7 +123,11 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         if ack is not None:  # delivery and read acks are acked like chat (§9(a).17)
             send_ack(session, el, ctx.node.ids.next())
         return True
-    bodies, ext, is_json = parse_body(body)
+    try:
+        bodies, ext, is_json = parse_body(body, ctx.settings.json_max_depth)
+    except json_input.JsonRejected as exc:
+        bounce(session, el, "bad-request", exc.description)
+        return True
     if is_json:  # (a plain-text body is a valid `txt` body)
         session.json_bodies = True
         try:

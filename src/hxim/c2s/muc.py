@@ -30,7 +30,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from hxim import errors
+from hxim import errors, json_input
 from hxim.c2s.messaging import bounce, parse_body, send_ack
 from hxim.c2s.session import CLIENT
 from hxim.services.groups import parse_room_id
@@ -67,7 +67,11 @@ async def on_groupchat(session: C2SSession, el: ET.Element) -> bool:
     body = el.findtext(CLIENT + "body")
     if not body:
         return True  # chat states and the like: rooms keep no presence yet, nothing to relay
-    bodies, ext, is_json = parse_body(body)
+    try:
+        bodies, ext, is_json = parse_body(body, ctx.settings.json_max_depth)
+    except json_input.JsonRejected as exc:
+        bounce(session, el, "bad-request", exc.description)
+        return True
     if is_json:
         session.json_bodies = True
     roomtype = el.find(ROOMTYPE)

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hxim import json_input
 from hxim.app import Node
 from hxim.easemob_api import EasemobApi, Reply
 from hxim.errors import HximError
@@ -99,7 +100,14 @@ class Caller:
 # --- reading requests --------------------------------------------------------------------------
 
 
-async def _inputs(request: Request, limit: int) -> dict[str, Any]:
+_REJECTED = {  # json_input's reasons, in this API's words
+    "syntax": "请求体不是有效的 JSON",
+    "depth": "请求体的 JSON 嵌套过深",
+    "nul": "请求体含有不允许的字符 U+0000",
+}
+
+
+async def _inputs(request: Request, limit: int, max_depth: int) -> dict[str, Any]:
     """Laravel's `input()`: the query string, overridden by the fields of a JSON object body."""
     merged: dict[str, Any] = dict(request.query_params)
     declared = request.headers.get("content-length")
@@ -112,9 +120,9 @@ async def _inputs(request: Request, limit: int) -> dict[str, Any]:
         raise _messages(413, "请求体过大")
     if raw.strip():
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise _messages(400, "请求体不是有效的 JSON") from None
+            body = json_input.loads(raw, max_depth)
+        except json_input.JsonRejected as exc:
+            raise _messages(400, _REJECTED[exc.reason]) from None
         if isinstance(body, dict):
             merged.update(body)
     return merged
@@ -254,7 +262,7 @@ def app_api(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             user = await node.app_users.cached(app, uid)
             if user is None:
                 return _json(UNAUTHENTICATED, 401)
-            inputs = await _inputs(request, node.settings.http_max_body_bytes)
+            inputs = await _inputs(request, node.settings.http_max_body_bytes, node.settings.json_max_depth)
             inputs.pop("token", None)
             caller = Caller(request, node, app, user, request.app.state.app_api_easemob, inputs)
             return await fn(caller)
@@ -317,7 +325,7 @@ async def login(request: Request) -> Response:
     """`POST /api/v2/auth/login` with `login` (the app user id) and `password`."""
     node: Node = request.app.state.node
     try:
-        inputs = await _inputs(request, node.settings.http_max_body_bytes)
+        inputs = await _inputs(request, node.settings.http_max_body_bytes, node.settings.json_max_depth)
         errors: dict[str, list[str]] = {}
         login_id, password = inputs.get("login"), inputs.get("password")
         if login_id is None or login_id == "":

@@ -12,12 +12,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hxim import errors
+from hxim import errors, json_input
 from hxim.app import Node
 from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
@@ -67,7 +66,8 @@ class Call:
         return self.grant is not None and self.grant.is_admin
 
     async def json(self, limit: int | None = None) -> Any:
-        return await read_json(self.request, limit or self.node.settings.http_max_body_bytes)
+        settings = self.node.settings
+        return await read_json(self.request, limit or settings.http_max_body_bytes, settings.json_max_depth)
 
     def ok(self, action: str, **fields: Any) -> Response:
         return json_response(envelope(action=action, app=self.app, uri=self.uri(), started=self.started, **fields))
@@ -87,7 +87,7 @@ def _base_url(request: Request) -> str:
     return base
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, max_depth: int) -> Any:
     """The request body parsed as JSON whatever the Content-Type says; 413 past `limit`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -103,9 +103,11 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         return None
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise errors.json_parse(f"Unexpected character: {exc}") from None
+        return json_input.loads(raw, max_depth)
+    except json_input.JsonRejected as exc:
+        if exc.reason == "syntax":
+            raise errors.json_parse(f"Unexpected character: {exc.description}") from None
+        raise errors.illegal_argument(exc.description) from None
 
 
 Handler = Callable[[Call], Awaitable[Response]]

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hxim import json_input
 from hxim.config import Settings
 from hxim.easemob_api import EasemobApi, Reply
 from hxim.http.render import JSON_TYPE
@@ -59,7 +60,7 @@ def _reply(reply: Reply) -> Response:
     return _answer(status, SUCCESS if status == 200 else FAILURE, data)
 
 
-async def _read_body(request: Request, limit: int) -> dict[str, Any]:
+async def _read_body(request: Request, limit: int, max_depth: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Refusal(413, TOO_LARGE)
@@ -71,8 +72,8 @@ async def _read_body(request: Request, limit: int) -> dict[str, Any]:
             raise Refusal(413, TOO_LARGE)
         chunks.append(chunk)
     try:
-        body = orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError:
+        body = json_input.loads(b"".join(chunks), max_depth)
+    except json_input.JsonRejected:
         raise Refusal(400, BAD_PARAMS) from None
     if not isinstance(body, dict):
         raise Refusal(400, BAD_PARAMS)
@@ -116,7 +117,7 @@ def gateway(
         async def handle(request: Request) -> Response:
             settings: Settings = request.app.state.node.settings
             try:
-                body = await _read_body(request, getattr(settings, body_limit))
+                body = await _read_body(request, getattr(settings, body_limit), settings.json_max_depth)
                 token = body.get("token")
                 if token is None or token == "":
                     raise Refusal(401, NO_TOKEN)

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Table, create_engine, event
@@ -39,12 +40,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+from hxim import errors
+
 __all__ = ["Database", "Batcher"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+_NUL_REFUSED = "a value holds the character U+0000 (NUL), which is not accepted"
+
+
+def _refuse_nul(exc: BaseException | None) -> None:
+    """PostgreSQL's text cannot hold U+0000: a value that does (from a path or a query string;
+    JSON bodies are checked on the way in) is bad input, not a server failure."""
+    if isinstance(exc, psycopg.DataError) and "NUL" in str(exc):
+        raise errors.illegal_argument(_NUL_REFUSED) from None
 
 
 class Database:
@@ -220,6 +231,10 @@ class Database:
             except DBAPIError as exc:
                 if exc.connection_invalidated and attempt == 1 and not write:
                     continue
+                _refuse_nul(exc.orig)
+                raise
+            except psycopg.DataError as exc:  # from `Query`, which runs statements on the raw cursor
+                _refuse_nul(exc)
                 raise
         raise AssertionError("unreachable")
 

@@ -12,6 +12,8 @@ stanza string that the SDK parses with `DOMParser` and runs through the same §4
   (`{org}#{app}_{user}` with an appkey prefix, the lower-cased name alone without one).
 * `<body>` holds single-line Easemob JSON (`{"from","to","bodies","ext"}`, §4.1) for clients that
   speak it, or the text of a single `txt` body for plain XMPP clients.
+* JSON keeps every character exact (control characters, U+FFFE and U+FFFF as `\\u` escapes);
+  plain text shows what XML cannot carry as U+FFFD (`escape_text`).
 * A message read from storage later than it was sent carries a XEP-0203 `<delay>` stamped in
   the `2016-12-20T08:00:00.000Z` form the SDK passes on (§4.12).
 
@@ -73,6 +75,8 @@ def message_stanza(
     else:
         doc = {"from": m.sender, "to": m.to, "bodies": bodies, "ext": m.ext if m.ext is not None else {}}
         text = orjson.dumps(doc).decode()
+        if "\ufffe" in text or "\uffff" in text:  # legal in JSON, not in XML: escaped, kept exact
+            text = text.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
     if receipt_request:
         extra += f"<request xmlns='{RECEIPTS_NS}'/>"
     if delayed:

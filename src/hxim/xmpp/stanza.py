@@ -9,10 +9,17 @@
   RFC 6120 §8.3 (the id echoed, `to`/`from` swapped, the `type` the RFC gives the condition).
 
 Attribute values are written with single quotes, as Strophe and most servers do.
+
+Every character that XML 1.0 cannot carry (C0 controls other than tab, newline and carriage
+return; U+FFFE and U+FFFF; surrogates, which have no UTF-8 form) is written as U+FFFD, the
+replacement character, by both escapes: text that reaches a stream from elsewhere (a REST body, an
+Easemob JSON body decoded and re-emitted, a group application's reason) can never make the output
+not well-formed and end the recipient's stream (docs/DECISIONS.md).
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
@@ -37,8 +44,14 @@ _XML_PREFIX = "{" + ns.XML + "}"
 _NOTHING = "\x00"  # "no default namespace in scope" (not a legal namespace name)
 
 
+# characters outside XML 1.0's `Char` production (XML 1.0 §2.2) that a Python str can hold
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape_text(text: str) -> str:
-    """Escape character data (`&`, `<`, `>`)."""
+    """Escape character data (`&`, `<`, `>`); characters XML cannot carry become U+FFFD."""
+    if not text.isprintable() and _NOT_XML.search(text) is not None:  # (isprintable: a C scan)
+        text = _NOT_XML.sub("\ufffd", text)
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
