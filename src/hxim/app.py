@@ -16,12 +16,15 @@ from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
+from hxim.services.blocks import BlockIndex
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.groups import CHATROOM, GROUP, RoomService
 from hxim.services.messages import MessageService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
+from hxim.services.presence import PresenceService
+from hxim.services.room_notices import RoomNotifier
 from hxim.services.tokens import TokenService
 from hxim.services.users import UserService
 from hxim.storage import Database
@@ -46,23 +49,26 @@ class Node:
             sqlite_commit_interval_seconds=settings.sqlite_commit_interval_ms / 1000,
         )
         self.ids = IdGenerator(settings.node_id)
-        self.registry = MemoryRegistry()
-        self.router = Router(self.registry)
+        self.router = Router(MemoryRegistry())  # the hub: events and stored messages to sessions
         self.hasher = Hasher(settings.scram_iterations, settings.password_hash_threads)
         self.limiter = RateLimiter(settings.rate_limits)
         self.apps = AppService(self.db, settings.app_cache_seconds)
-        self.users = UserService(self.db, settings, self.hasher, self.registry)
-        self.contacts = ContactService(self.db, settings, self.users)
-        self.messages = MessageService(self.db, settings, self.ids, self.users, self.registry, self.router)
-        self.notices = NoticeService(self.db, self.ids)  # what XMPP replays besides messages
+        self.users = UserService(self.db, settings, self.hasher, self.router)
+        self.blocks = BlockIndex(self.db)
+        self.presence = PresenceService(self.router, self.blocks)
+        self.notices = NoticeService(self.db, self.ids, self.router)
+        self.contacts = ContactService(
+            self.db, settings, self.users, self.router, self.blocks, self.presence, self.notices
+        )
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
-        self.groups = RoomService(self.db, settings, self.ids, self.registry, GROUP)
-        self.chatrooms = RoomService(self.db, settings, self.ids, self.registry, CHATROOM)
+        notifier = RoomNotifier(self.users, self.notices, self.router)
+        self.groups = RoomService(self.db, settings, self.ids, notifier, GROUP)
+        self.chatrooms = RoomService(self.db, settings, self.ids, notifier, CHATROOM)
         self.users.delete_hooks.append(self.groups.delete_owned)  # owned groups and chat rooms go too
-        self.messages.resolvers["chatgroups"] = self.groups.resolve
-        self.messages.resolvers["chatrooms"] = self.chatrooms.resolve
-        self.messages.room_checks.extend((self.groups.is_member, self.chatrooms.is_member))
+        self.messages = MessageService(
+            self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups, self.chatrooms
+        )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.c2s = C2S(self)  # XMPP client sessions (TCP listener started by server.py, /ws/ route)
         self.default_app: App | None = None

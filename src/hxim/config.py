@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         "", description="Base URL clients use (for `uri` fields and file URLs); default derived"
     )
 
-    # --- XMPP (issue 5; docs/routing.md) ------------------------------------------------------
+    # --- XMPP (docs/routing.md) ----------------------------------------------------------------
     xmpp_enabled: bool = Field(True, description="Serve XMPP clients (TCP listener, /ws/ and /http-bind/)")
     xmpp_host: str = Field("0.0.0.0", description="Address the XMPP TCP listener binds")
     xmpp_port: int = Field(5222, ge=0, le=65535, description="XMPP client port (TCP, STARTTLS)")
@@ -226,7 +226,7 @@ class Settings(BaseSettings):
     fanout_cache_members: int = Field(
         200_000, ge=0, le=100_000_000, description="Room members kept in memory for message fan-out; 0 = none"
     )
-    # --- the seed APIs: the /hx gateway and /api/v2/easemob (issue 4) -----------------------
+    # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")
     hx_gateway_key: str = Field(
         "", description="Key a non-loopback caller of /hx/getToken sends in X-HX-Gateway-Key; empty = loopback only"

@@ -24,6 +24,8 @@ __all__ = [
     "group_authorization",
     "invalid_parameter",
     "forbidden_op",
+    "recipient_blocks",
+    "recall_window",
     "resource_not_found",
     "group_not_found",
     "too_large",
@@ -158,6 +160,28 @@ def invalid_parameter(description: str) -> HximError:
 
 def forbidden_op(description: str) -> HximError:
     return HximError(403, "forbidden_op", description, f"{_GROUP}.ForbiddenOpException", "forbidden")
+
+
+def recipient_blocks(username: str) -> HximError:
+    """A client's message to a user who blocks its sender (XEP-0191 §3.5: refused, not stored)."""
+    return HximError(
+        403,
+        "forbidden_op",
+        f"user [{username}] has blocked the sender",
+        "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
+        "service-unavailable",
+    )
+
+
+def recall_window(seconds: int) -> HximError:
+    """A recall past `message_recall_seconds` (Easemob: 403 `message_recall_error`)."""
+    return HximError(
+        403,
+        "message_recall_error",
+        f"a message can only be recalled within {seconds} seconds",
+        "EasemobMessageRecallException",
+        "not-allowed",
+    )
 
 
 def resource_not_found(description: str) -> HximError:

@@ -20,6 +20,7 @@ __all__ = [
     "App",
     "User",
     "Message",
+    "Recipients",
     "IdGenerator",
     "client_id_for",
     "now_ms",
@@ -180,3 +181,16 @@ class IdGenerator:
     @classmethod
     def timestamp_of(cls, ident: int) -> int:
         return (ident >> 22) + cls.EPOCH_MS
+
+
+class Recipients:
+    """Whom a message to one target reaches: its chat type, the target as the answer names it,
+    the users it is handed to, and whether those without a session get offline copies."""
+
+    __slots__ = ("chat_type", "to", "users", "offline")
+
+    def __init__(self, chat_type: str, to: str, users: list[User], offline: bool) -> None:
+        self.chat_type = chat_type
+        self.to = to
+        self.users = users
+        self.offline = offline

@@ -45,7 +45,7 @@ def serve(settings: Settings) -> int:
     server = _NodeServer(config, node, http_app.state.bosh)
 
     async def run() -> None:
-        xmpp = await start_tcp_listener(node.c2s)  # same loop as uvicorn (issue 5)
+        xmpp = await start_tcp_listener(node.c2s)  # same loop as uvicorn
         if xmpp is not None:
             server.listeners.append(xmpp)
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))

@@ -353,6 +353,31 @@ def test_recall(xserver: XServer) -> None:
         bob.close()
 
 
+def test_recall_over_rest_reaches_the_client(xserver: XServer) -> None:
+    """REST `msg_recall` runs the rule XMPP recall does: the recipient who got the message is told
+    `<recall/>` from its sender, and (`sync_device`) so is the sender's own session, from the
+    peer."""
+    a, b = unique("za"), unique("zb")
+    api = xserver.api
+    api.register(a, b)
+    alice, bob = WebIm(xserver, a).login(), WebIm(xserver, b).login()
+    try:
+        bob.ping()
+        alice.chat(b, "WEBIM_z1", {"type": "txt", "msg": "oops"})
+        mid = alice.server_ack("WEBIM_z1")
+        bob.expect(lambda el: el.get("id") == mid)
+        r = api.post("/messages/msg_recall", json={"msg_id": mid, "to": b, "from": a, "chat_type": "chat",
+                                                   "force": False})
+        assert r.status_code == 200, r.text
+        told = bob.expect(lambda el: el.find(RECALL) is not None)
+        assert told.get("from") == bob.jid(a) and told.find(RECALL).get("id") == mid  # type: ignore[union-attr]
+        own = alice.expect(lambda el: el.find(RECALL) is not None)
+        assert own.get("from") == alice.jid(b)
+    finally:
+        alice.close()
+        bob.close()
+
+
 def test_muted_member_bounce(xserver: XServer) -> None:
     """§4.9: a muted member's group message bounces with the same id, the body, `<text>` and
     `<user-muted xmlns='easemob:x:mute'/>` inside `<error>`; a non-member's likewise (403)."""

@@ -83,3 +83,28 @@ def test_a_client_that_stops_reading_loses_nothing(small_queue_server: XServer) 
         replayed = _ids(buffer)
     again.close()
     assert replayed == list(range(len(written), MESSAGES))
+
+
+def test_a_client_that_stops_reading_presences_is_closed(small_queue_server: XServer) -> None:
+    """Stanzas other than stored messages (here directed presences) have the same bound: past
+    `xmpp_queue_max` waiting for a client that does not read, its stream ends with
+    `policy-violation`; the sender is untouched."""
+    xs = small_queue_server
+    slow_name, sender_name = unique("slowp"), unique("sendp")
+    xs.api.register(slow_name, sender_name)
+    slow = login_raw(xs, slow_name)
+    slow.send("<presence/>")
+    sender = login_raw(xs, sender_name, resource="src")
+    to = xs.jid(slow_name)
+    for i in range(200):  # 200 × 40 KB = 8 MB: more than the socket buffers hold
+        sender.send(f"<presence to='{to}' id='p{i}'><status>{i:04d}{'y' * 40_000}</status></presence>")
+        if i % 20 == 19:
+            sender.send(f"<iq type='get' id='ping{i}'><ping xmlns='urn:xmpp:ping'/></iq>")
+            assert f"id='ping{i}'" in sender.read_until(f"id='ping{i}'".encode())
+    text, closed = slow.read_all(timeout=30)
+    slow.close()
+    assert closed and "<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in text
+    assert "Too many stanzas are waiting for this client." in text
+    sender.send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert "id='alive'" in sender.read_until(b"id='alive'")
+    sender.close()

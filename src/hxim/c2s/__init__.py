@@ -1,4 +1,4 @@
-"""XMPP clients (issue 5): the asyncio TCP listener and the WebSocket endpoint, one session
+"""XMPP clients: the asyncio TCP listener and the WebSocket endpoint, one session
 class for both (`session`), the dispatch table (`dispatch`) and one module per feature:
 `roster`, `presence`, `messaging`, `blocking`, `disco`. The protocol itself lives in the
 sans-I/O `hxim.xmpp`; the rules live in the services. docs/routing.md has the routing table.

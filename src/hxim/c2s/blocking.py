@@ -6,36 +6,33 @@ them when it carries no item), through `ContactService.block`/`unblock_many`. Th
 `special` is the same list: a get returns it as `deny` items, a set replaces it (an empty list
 clears it). Only `special` exists; `active`/`default` are accepted and change nothing.
 
-Every change, REST ones included, reaches the XMPP side through the contact service's block hook
-(`changed`): a XEP-0191 push (`<block>`/`<unblock>` with the items) goes to each resource of the
-user that has asked for its block list (XEP-0191 §3.2 "interested resources"), the SDK's privacy
-push (`<list name='special'/>`, §5b) to each Web IM session and each session that used the
-privacy list; the resources' cached block sets are updated; and, between contacts, blocking sends
-`unavailable` from each of the blocker's available resources to the blocked user's (and the
-other way, since their presence no longer reaches the blocker), unblocking their current presences
-(XEP-0191 §3.3, §3.4). Blocked senders' messages are refused in `messaging` and their presence in
-`presence` (the service decides who blocks whom).
+Every change, REST ones included, comes from the contact service as a `BlockPush` to each bound
+session of the user (`_pushed`): a XEP-0191 push (`<block>`/`<unblock>` with the items) goes to
+each resource of the user that has asked for its block list (XEP-0191 §3.2 "interested
+resources"), the SDK's privacy push (`<list name='special'/>`, §5b) to each Web IM session and
+each session that used the privacy list. What a block does to messages and presence (refused
+messages, the `unavailable` between contacts of XEP-0191 §3.3) is the services' (`BlockIndex`,
+`PresenceService`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from hxim import errors
-from hxim.c2s import presence
-from hxim.c2s.session import CLIENT, copy_to
-from hxim.model import App, User
+from hxim.c2s.session import CLIENT
+from hxim.hub import BlockPush
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result, local_name
 
 if TYPE_CHECKING:
-    from hxim.c2s.context import C2S
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["NS", "PRIVACY", "changed", "register"]
+__all__ = ["NS", "PRIVACY", "RENDERERS", "register"]
 
 NS = "urn:xmpp:blocking"
 _B = "{" + NS + "}"
@@ -73,7 +70,7 @@ async def on_set(session: C2SSession, el: ET.Element) -> bool:
             return True
         names.append(peer[1])
     contacts = ctx.node.contacts
-    try:  # the service's block hook pushes the change (`changed`)
+    try:  # the service tells every session of the user (`_pushed`)
         if command == "block":
             if not names:
                 session.reply_error(el, "bad-request", "Name at least one user to block.")
@@ -94,46 +91,25 @@ def _push_iq(s: C2SSession, payload: ET.Element) -> None:
     s.send(iq)
 
 
-def changed(ctx: C2S, app: App, owner: User, targets: list[User], blocked: bool) -> None:
-    """A `ContactService` block hook: `owner` blocked (or unblocked) `targets`, over REST or XMPP."""
-    command = "block" if blocked else "unblock"
-    keys = {t.key for t in targets}
-    for s in ctx.sessions(app, owner.key):
-        if s.blocked is not None:
-            if blocked:
-                s.blocked |= keys
-            else:
-                s.blocked -= keys
-        if s.blocklist_wanted:
-            payload = ET.Element(_B + command)
-            payload.extend(ET.Element(_B + "item", {"jid": s.peer_jid(t.username)}) for t in targets)
-            _push_iq(s, payload)
-        if s.json_bodies or s.privacy_wanted:  # the SDK fetches the list again (§5b)
-            query = ET.Element(_P + "query")
-            ET.SubElement(query, _P + "list", {"name": SPECIAL})
-            _push_iq(s, query)
-    mine = ctx.available(app, owner.key)
-    if not mine:
-        return
-    contacts = next((s.contacts for s in mine if s.contacts is not None), {})
-    for target in targets:
-        if target.key not in contacts:
-            continue  # only contacts exchange presence
-        theirs = ctx.available(app, target.key)
-        for a in mine:
-            for b in theirs:
-                if blocked:  # XEP-0191 §3.3: the blocked contact sees the blocker go, and back
-                    b.send(copy_to(_unavailable(), a, b))
-                    a.send(copy_to(_unavailable(), b, a))
-                else:  # §3.4: current presence again, both ways (unless the other still blocks)
-                    if a.presence is not None:
-                        presence.send_presence(a, b, a.presence)
-                    if b.presence is not None:
-                        presence.send_presence(b, a, b.presence)
+def _pushed(session: C2SSession, event: BlockPush) -> None:
+    """The user's block list changed, however it was changed (the `ContactService` tells every
+    bound session). One loop turn later, so that the IQ result of a change made over XMPP goes out
+    before its pushes (XEP-0191 §3.3)."""
+    asyncio.get_running_loop().call_soon(_push_change, session, event)
 
 
-def _unavailable() -> ET.Element:
-    return ET.Element(CLIENT + "presence", {"type": "unavailable"})
+def _push_change(s: C2SSession, event: BlockPush) -> None:
+    if s.blocklist_wanted:
+        payload = ET.Element(_B + ("block" if event.blocked else "unblock"))
+        payload.extend(ET.Element(_B + "item", {"jid": s.peer_jid(name)}) for name in event.users)
+        _push_iq(s, payload)
+    if s.json_bodies or s.privacy_wanted:  # the SDK fetches the list again (§5b)
+        query = ET.Element(_P + "query")
+        ET.SubElement(query, _P + "list", {"name": SPECIAL})
+        _push_iq(s, query)
+
+
+RENDERERS = {BlockPush: _pushed}
 
 
 async def on_privacy_get(session: C2SSession, el: ET.Element) -> bool:
@@ -186,7 +162,7 @@ async def on_privacy_set(session: C2SSession, el: ET.Element) -> bool:
         wanted[peer[1]] = None
     contacts = ctx.node.contacts
     current = {n.lower() for n in await contacts.blocked_names(user)}
-    try:  # the service's block hook pushes the changes (`changed`)
+    try:  # the service tells every session of the user (`_pushed`)
         added = [n for n in wanted if n not in current]
         if added:
             await contacts.block(app, user, added)

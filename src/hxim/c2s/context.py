@@ -9,14 +9,16 @@ map that lets XEP-0184 receipts pass through although recipients see the server'
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from hxim.c2s import notices
 from hxim.c2s.dispatch import Dispatcher
 from hxim.c2s.session import C2SSession
-from hxim.model import App, User
+from hxim.hub import Kick, Notice
+from hxim.model import App
 from hxim.xmpp.jid import JID, muc_domain
 
 if TYPE_CHECKING:
@@ -50,6 +52,10 @@ class ReceiptMap:
         return self._ids.get(int(server_id)) if server_id.isdigit() else None
 
 
+def _kick(session: C2SSession, event: Kick) -> None:
+    session.close(event.reason, event.text)
+
+
 class C2S:
     def __init__(self, node: Node) -> None:
         from hxim.c2s import blocking, disco, messaging, muc, muc_admin, presence, recall, roster
@@ -62,18 +68,12 @@ class C2S:
         self.muc_key = self.muc_domain.lower()
         self.receipts = ReceiptMap()
         self.dispatch = Dispatcher()
+        # how each hub event becomes stanzas for one session (`C2SSession.push`)
+        self.renderers: dict[type, Callable[[C2SSession, Any], None]] = {Notice: notices.render, Kick: _kick}
         for module in (roster, presence, messaging, muc, muc_admin, recall, blocking, disco):
             module.register(self.dispatch)
-        node.contacts.contact_hooks.append(functools.partial(roster.changed, self))  # REST changes push too
-        node.contacts.request_hooks.append(functools.partial(roster.request_changed, self))
-
-        def blocks_changed(app: App, owner: User, targets: list[User], blocked: bool) -> None:
-            # one loop turn later: an XMPP change's IQ result goes out before its pushes (XEP-0191 §3.3)
-            asyncio.get_running_loop().call_soon(blocking.changed, self, app, owner, targets, blocked)
-
-        node.contacts.block_hooks.append(blocks_changed)
-        for rooms in (node.groups, node.chatrooms):  # room notices, for REST changes too
-            rooms.room_hooks.append(functools.partial(muc_admin.room_changed, self))
+        for module in (roster, presence, messaging, blocking):
+            self.renderers.update(module.RENDERERS)
         self.tcp_server: object | None = None
         self.open_sessions: set[C2SSession] = set()
 
@@ -120,15 +120,9 @@ class C2S:
 
     # --- sessions ---------------------------------------------------------------------------------
     def sessions(self, app: App, key: str) -> list[C2SSession]:
-        return [s for s in self.node.registry.sessions(app.uuid, key) if isinstance(s, C2SSession)]
-
-    def bound_user(self, app: App, key: str) -> User | None:
-        """The user `key` as loaded by one of their bound sessions, if they have one (deleting or
-        deactivating a user ends their sessions, so it is current)."""
-        for s in self.node.registry.sessions(app.uuid, key):
-            if isinstance(s, C2SSession) and s.user is not None:
-                return s.user
-        return None
+        """The user's XMPP sessions on this node (bound or not)."""
+        found = self.node.router.resources(app.uuid, key, available=False)
+        return [s for s in found if isinstance(s, C2SSession)]
 
     def available(self, app: App, key: str) -> list[C2SSession]:
         return [s for s in self.sessions(app, key) if s.available]

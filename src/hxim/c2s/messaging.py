@@ -1,15 +1,16 @@
 """1:1 messages (RFC 6121 §5), offline replay (XEP-0203), receipts (XEP-0184).
 
-A `<message>` with a `<body>` to a user of the same app takes the REST path: the block list is
-checked, then `MessageService.store_and_route` stores it (visible in `/chatmessages`, with an
-offline entry when the recipient has no available session) and the router queues it on the
-recipient's available resources, which render it (`C2SSession.render_message`). A body that is
+A `<message>` with a `<body>` to a user of the same app is a `SendMessage` from a client for
+`MessageService.send`, the path REST messages take: refused when the recipient does not exist or
+blocks the sender (bounced, not stored), else stored (visible in `/chatmessages`, with an offline
+entry when the recipient has no available session) and queued by the router on the recipient's
+available resources, which render it (`C2SSession.render_message`). A body that is
 Easemob JSON (`{"from","to","bodies","ext"}`, webim-xmpp.md §4.1) stores its `bodies` and `ext`;
 any other body is stored as `[{"type":"txt","msg": text}]`. The sender's id becomes the server
 id for recipients; a sender that speaks Easemob JSON gets the §4.4 server ack.
 
 Stanzas without a body, and receipts (`<received/>`, Easemob's `<delivery/>`/`<acked/>`), pass
-through to the recipient's available resources without being stored; a `<received id=…/>` that
+through the router to the recipient's available resources (a `Relay`) without being stored; a `<received id=…/>` that
 answers a server id is translated back to the sender's own id (`ReceiptMap`). Messages to the
 domain (the Web IM SDK's acks, §4.5) are consumed; one that acknowledges a replayed offline
 message removes its offline entry. Offline messages are replayed right after the initial
@@ -26,17 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 from hxim import errors, json_input
 from hxim.c2s import notices
-from hxim.c2s.session import CLIENT, copy_to
-from hxim.services.messages import Recipients
+from hxim.c2s.session import CLIENT
+from hxim.hub import Notice, Relay
+from hxim.services.messages import SendMessage
+from hxim.services.notices import NoticeKind
 from hxim.xmpp.jid import JID
 from hxim.xmpp.messages import RECEIPTS_NS
-from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of
+from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of, serialize
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["bounce", "parse_body", "register", "replay_offline", "send_ack"]
+__all__ = ["RENDERERS", "bounce", "parse_body", "register", "replay_offline", "send_ack"]
 
 _BODY = CLIENT + "body"
 _REQUEST = "{" + RECEIPTS_NS + "}request"
@@ -72,7 +75,7 @@ def _easemob_ack(el: ET.Element) -> ET.Element | None:
     return None
 
 
-@notices.renderer("receipt")
+@notices.renderer(NoticeKind.RECEIPT)
 def _receipt(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """A delivery or read ack kept while its addressee was offline; `<body>` always (§4.11)."""
     attrs = {"from": session.peer_jid(sender), "to": session.full_jid, "id": secrets.token_hex(8)}
@@ -112,14 +115,12 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
     body = el.findtext(_BODY)
     if not body or (len(el) > 1 and _is_receipt(el)):
         ack = _easemob_ack(el) if body else None
-        if ack is not None and not ctx.available(app, peer[1]):
+        if not _relay(session, el, peer[1], to.resource) and ack is not None:
             # a delivery or read ack for a sender who is offline waits for their login (§4.12)
             sender = await node.users.find(app, peer[1])
             if sender is not None:
                 payload = {"ack": local_name(ack.tag), "mid": ack.get("id", ""), "body": body}
-                await notices.deliver(ctx, app, sender, "receipt", user.username, payload)
-        else:
-            _pass_through(session, el, peer[1], to.resource)
+                await node.notices.keep(sender, Notice(NoticeKind.RECEIPT, user.username, payload))
         if ack is not None:  # delivery and read acks are acked like chat (§9(a).17)
             send_ack(session, el, ctx.node.ids.next())
         return True
@@ -128,28 +129,19 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
     except json_input.JsonRejected as exc:
         bounce(session, el, "bad-request", exc.description)
         return True
-    if is_json:  # (a plain-text body is a valid `txt` body)
+    if is_json:
         session.json_bodies = True
-        try:
-            for b in bodies:
-                node.messages.check_body(b)
-        except errors.HximError:
+    command = SendMessage("chat", (peer[1],), tuple(bodies), ext, user.username, from_client=True)
+    try:
+        message = (await node.messages.send(app, command, user))[0][1]
+    except errors.HximError as exc:
+        if exc.error == "service_resource_not_found":
+            bounce(session, el, "service-unavailable", "No such user.")
+        elif exc.condition == "service-unavailable":
+            bounce(session, el, "service-unavailable", "The recipient has blocked you.")  # XEP-0191 §3.5
+        else:
             bounce(session, el, "bad-request", "The message body is not a valid Easemob message.")
-            return True
-    recipient = ctx.bound_user(app, peer[1])
-    if recipient is None:
-        recipient = await node.users.find(app, peer[1])
-    if recipient is None:
-        bounce(session, el, "service-unavailable", "No such user.")
         return True
-    if recipient.id != user.id and await node.contacts.blockers_of(user, [recipient]):
-        bounce(session, el, "service-unavailable", "The recipient has blocked you.")  # XEP-0191 §3.5; not stored
-        return True
-    sent = await node.messages.store_and_route(
-        app, user.username, [Recipients("chat", recipient.username, [recipient], True)], bodies, ext
-    )
-    message = sent[0][1]
-    assert message is not None
     client_id = el.get("id")
     if client_id and len(el) > 1 and el.find(_REQUEST) is not None:
         ctx.receipts.remember(message.id, client_id)
@@ -192,17 +184,31 @@ def send_ack(session: C2SSession, el: ET.Element, msg_id: int) -> None:
     )
 
 
-def _pass_through(session: C2SSession, el: ET.Element, key: str, resource: str | None) -> None:
-    app = session.app
-    assert app is not None
+def _relay(session: C2SSession, el: ET.Element, key: str, resource: str | None) -> int:
+    """Pass a stanza that is not stored (a receipt, a chat state) to the user's available
+    resources, or the one named; returns how many took it."""
+    app, user = session.app, session.user
+    assert app is not None and user is not None
     for child in el:
         if namespace_of(child.tag) == RECEIPTS_NS and local_name(child.tag) == "received":
             original = session.ctx.receipts.client_id(child.get("id", ""))
             if original is not None:
                 child.set("id", original)
-    for target in session.ctx.available(app, key):
-        if resource is None or target.resource == resource:
-            target.send(copy_to(el, session, target))
+    attrs = tuple((k, v) for k, v in el.attrib.items() if k not in ("from", "to"))
+    relay = Relay(user.username, session.resource, "message", attrs, "".join(serialize(c).decode() for c in el))
+    return session.ctx.node.router.push(app.uuid, key, relay, resource=resource)
+
+
+def _render_relay(session: C2SSession, relay: Relay) -> None:
+    """A stanza another client sent this user, from its full JID as this client writes JIDs."""
+    sender = escape_attr(f"{session.peer_jid(relay.sender)}/{relay.resource}")
+    attrs = "".join(f" {k}='{escape_attr(v)}'" for k, v in relay.attrs)
+    head = f"<{relay.kind}{session.xmlns_attr} from='{sender}' to='{escape_attr(session.full_jid)}'{attrs}"
+    tail = f">{relay.xml}</{relay.kind}>" if relay.xml else "/>"
+    session.send((head + tail).encode())
+
+
+RENDERERS = {Relay: _render_relay}
 
 
 async def replay_offline(session: C2SSession) -> None:

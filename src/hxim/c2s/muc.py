@@ -1,7 +1,7 @@
 """Groups and chat rooms as rooms at `conference.<domain>` (webim-xmpp.md §4.1, §4.3, §4.9).
 
 A member's `<message type='groupchat'>` to `{appkey}_{id}@conference.<domain>` takes the REST
-path: `MessageService.send` with target type `chatgroups` (or `chatrooms` when the stanza carries
+path: `MessageService.send` with chat type `groupchat` (or `chatroom` when the stanza carries
 `<roomtype xmlns='easemob:x:roomtype' type='chatroom'/>`), which checks membership, blocks and
 mutes through the group service, stores the message (offline copies for group members, none for
 chat rooms) and routes it to the other members' available resources. They receive it from
@@ -34,6 +34,7 @@ from hxim import errors, json_input
 from hxim.c2s.messaging import bounce, parse_body, send_ack
 from hxim.c2s.session import CLIENT
 from hxim.services.groups import parse_room_id
+from hxim.services.messages import SendMessage
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result
 
@@ -75,15 +76,14 @@ async def on_groupchat(session: C2SSession, el: ET.Element) -> bool:
     if is_json:
         session.json_bodies = True
     roomtype = el.find(ROOMTYPE)
-    target_type = "chatrooms" if roomtype is not None and roomtype.get("type") == "chatroom" else "chatgroups"
+    chat_type = "chatroom" if roomtype is not None and roomtype.get("type") == "chatroom" else "groupchat"
+    command = SendMessage(chat_type, (room_id,), tuple(bodies), ext, user.username, from_client=True)
     try:
-        sent = await ctx.node.messages.send(app, target_type, [room_id], bodies[0], user.username, ext, ext is not None)
+        sent = await ctx.node.messages.send(app, command, user)
     except errors.HximError as exc:
         _bounce(session, el, exc)
         return True
-    message = sent[0][1]
-    if message is not None:
-        send_ack(session, el, message.id)
+    send_ack(session, el, sent[0][1].id)
     return True
 
 
@@ -205,7 +205,7 @@ async def _join_group(session: C2SSession, el: ET.Element, rid: str) -> bool:
     """`joinPublicGroup` (§7.7) by a non-member, as the REST `apply`: an open public group admits
     at once (`<accept/>` to the user, a member-join presence to the other members); one that
     needs approval keeps the request and sends the owner and admins an `<apply/>`; a private
-    group refuses. The notices come from the group service's hooks (`muc_admin.room_changed`)."""
+    group refuses. The notices come from the group service (`RoomNotifier`)."""
     node, app, user = session.ctx.node, session.app, session.user
     assert app is not None and user is not None
     room = await node.groups.get(app, rid)

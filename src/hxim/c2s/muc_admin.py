@@ -9,8 +9,9 @@ forbids that); only the owner configures or destroys. IQ replies carry the reque
 verbatim as `from` (§3.4). Notices to a user with no available session are kept and replayed
 at their next login (`notices`):
 
-Kicks, bans, destruction, admin and mute changes reach the users through `room_changed`, a
-`RoomService` hook, so REST actions notify exactly as XMPP ones do (§7.11):
+Kicks, bans, destruction, admin and mute changes reach the users as notices that the services
+send (`RoomNotifier`), so REST actions notify exactly as XMPP ones do (§7.11); this module
+renders them:
 
 * kicked or banned: `<presence type='unavailable'>` from `{room}/{user}` with
   `<item affiliation='none' role='none' jid=…><actor nick=…/></item>` and status 307 (kick) or
@@ -40,17 +41,17 @@ from typing import TYPE_CHECKING, Any
 from hxim import errors
 from hxim.c2s import notices
 from hxim.c2s.session import CLIENT
-from hxim.model import App
+from hxim.hub import Notice
 from hxim.services.groups import ADMIN, MEMBER, OWNER, Room, RoomService
+from hxim.services.notices import NoticeKind
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result
 
 if TYPE_CHECKING:
-    from hxim.c2s.context import C2S
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["affiliation", "register", "room_changed"]
+__all__ = ["affiliation", "register"]
 
 MUC = "http://jabber.org/protocol/muc"
 MUC_USER = MUC + "#user"
@@ -112,7 +113,7 @@ def _refuse(session: C2SSession, el: ET.Element, exc: errors.HximError) -> None:
 
 
 # --- notices (rendered per receiving session) ---------------------------------------------------
-@notices.renderer("room-removed")
+@notices.renderer(NoticeKind.ROOM_REMOVED)
 def _removed(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """Kicked (307) or banned (321) from a room (§7.10, §7.11)."""
     room = session.room_jid(payload["room"])
@@ -126,7 +127,7 @@ def _removed(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.El
     return presence
 
 
-@notices.renderer("room-destroyed")
+@notices.renderer(NoticeKind.ROOM_DESTROYED)
 def _destroyed(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """The room was destroyed (§7.5, §7.10 `deleteGroupChat`); the item has no `jid` (§7.11)."""
     room = session.room_jid(payload["room"])
@@ -138,7 +139,7 @@ def _destroyed(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.
     return presence
 
 
-@notices.renderer("room-invite")
+@notices.renderer(NoticeKind.ROOM_INVITE)
 def _invite(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """A mediated invitation (§7.6): `<reason>` always, the room in `jabber:x:conference`."""
     room = session.room_jid(payload["room"])
@@ -150,7 +151,7 @@ def _invite(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Ele
     return message
 
 
-@notices.renderer("room-apply")
+@notices.renderer(NoticeKind.ROOM_APPLY)
 def _apply(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """A request to join a group that needs approval, to its owner (§7.7)."""
     room = session.room_jid(payload["room"])
@@ -162,7 +163,7 @@ def _apply(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Elem
     return message
 
 
-@notices.renderer("room-accept")
+@notices.renderer(NoticeKind.ROOM_ACCEPT)
 def _accept(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """Admitted to a group (§7.7, §7.9 `joinPublicGroupSuccess`): a presence from the room."""
     presence = ET.Element(CLIENT + "presence", {"from": session.room_jid(payload["room"]), "to": session.full_jid})
@@ -170,7 +171,7 @@ def _accept(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Ele
     return presence
 
 
-@notices.renderer("room-decline")
+@notices.renderer(NoticeKind.ROOM_DECLINE)
 def _decline(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """A request to join refused (§7.9 `joinPublicGroupDeclined`): `fromNick` is the group id,
     `from` the JID of who refused."""
@@ -187,7 +188,7 @@ _ROLE_ELEMENTS = {"admin_added": "add_admin", "admin_removed": "remove_admin", "
                   "unmuted": "remove_mute"}
 
 
-@notices.renderer("room-role")
+@notices.renderer(NoticeKind.ROOM_ROLE)
 def _role(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     """Made or unmade admin, muted or unmuted (§7.9): `mucjid` and `from` always present."""
     room = session.room_jid(payload["room"])
@@ -197,72 +198,15 @@ def _role(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Eleme
     return message
 
 
-async def room_changed(
-    ctx: C2S, app: App, kind: str, rid: str, event: str, names: list[str], actor: str | None, detail: str
-) -> None:
-    """A `RoomService` hook: tell the users a change concerns, REST changes included (§7.11);
-    groups keep the notices of offline users, chat rooms do not."""
-    service = ctx.node.groups if kind == "group" else ctx.node.chatrooms
-    if event == "joined":
-        await _announce_join(ctx, app, service, rid, names)
-        return
-    room_name = ""
-    if actor is None or event == "applied":  # the app acted (REST): the owner speaks for it
-        try:
-            room = await service.get(app, rid)
-            actor, room_name = actor or room.owner, room.name
-        except errors.HximError:
-            actor = actor or "admin"
-    for name in names:
-        user = await ctx.node.users.find(app, name)
-        if user is None or (event == "kicked" and user.key == actor.lower()):
-            continue  # leaving by oneself is no news to oneself
-        payload: dict[str, Any] = {"room": rid}
-        if event in ("kicked", "banned"):
-            notice = "room-removed"
-            payload.update(nick=user.username, code="307" if event == "kicked" else "321")
-        elif event == "destroyed":
-            notice = "room-destroyed"
-            payload["reason"] = detail
-        elif event in _ROLE_ELEMENTS:
-            notice = "room-role"
-            payload["event"] = event
-        elif event == "applied":  # to the owner and the admins, from the applicant
-            notice = "room-apply"
-            payload.update(name=room_name, reason=detail)
-        elif event == "accepted":
-            notice = "room-accept"
-        elif event == "declined":
-            notice = "room-decline"
-            payload["reason"] = detail
-        elif event == "invited":
-            notice = "room-invite"
-            payload["reason"] = detail
-        else:
-            continue
-        await notices.deliver(ctx, app, user, notice, actor, payload, keep=kind == "group")
-
-
-async def _announce_join(ctx: C2S, app: App, service: RoomService, rid: str, names: list[str]) -> None:
-    """A member-join presence about each of `names` to the other members' available resources
-    (§7.7, §7.8, §7.9); a chat room's carries `<roomtype/>` (`memberJoinChatRoomSuccess`)."""
-    try:
-        members = [n.lower() for n, _ in await service.members(app, rid)]
-    except errors.HximError:
-        return
-    joined = {n.lower() for n in names}
-    chatroom = service.kind == "chatroom"
-    for key in members:
-        if key in joined:
-            continue
-        for target in ctx.available(app, key):
-            for nick in names:
-                attrs = {"from": f"{target.room_jid(rid)}/{nick}", "to": target.full_jid}
-                presence = ET.Element(CLIENT + "presence", attrs)
-                ET.SubElement(_muc_x(presence), _U + "item", {"affiliation": "member", "role": "participant"})
-                if chatroom:
-                    ET.SubElement(presence, "{easemob:x:roomtype}roomtype", {"type": "chatroom"})
-                target.send(presence)
+@notices.renderer(NoticeKind.ROOM_JOIN)
+def _joined(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
+    """A member-join presence from `{room}/{user}` (§7.8, §7.9), with `<roomtype/>` in a chat room."""
+    attrs = {"from": f"{session.room_jid(payload['room'])}/{sender}", "to": session.full_jid}
+    presence = ET.Element(CLIENT + "presence", attrs)
+    ET.SubElement(_muc_x(presence), _U + "item", {"affiliation": "member", "role": "participant"})
+    if payload.get("chatroom"):
+        ET.SubElement(presence, "{easemob:x:roomtype}roomtype", {"type": "chatroom"})
+    return presence
 
 
 # --- muc#admin ----------------------------------------------------------------------------------
@@ -485,7 +429,7 @@ async def on_invite(session: C2SSession, el: ET.Element) -> bool:
             session.reply_error(el, "item-not-found", "No such user.")
             continue
         payload = {"room": room.room_id, "reason": invite.findtext(_U + "reason") or ""}
-        await notices.deliver(ctx, app, invitee, "room-invite", user.username, payload)
+        await ctx.node.notices.send(app, invitee, Notice(NoticeKind.ROOM_INVITE, user.username, payload))
     return True
 
 

@@ -1,10 +1,10 @@
-"""Stanzas other than messages for users who may be offline (webim-xmpp.md §9(d).4, §7.11):
-friend requests and answers, room invitations, Easemob's group notifications.
+"""Notices as XMPP stanzas (webim-xmpp.md §9(d).4, §7.11): friend requests and answers, receipts
+kept for later, recalls, room invitations and Easemob's group notifications.
 
-`deliver` sends a notice to every available resource of the user, rendered for each (JIDs are
-written the way each client logged in), or keeps it with the `NoticeService` when none is
-available; `replay` pushes the kept ones after the initial presence, oldest first, then removes
-them. Feature modules register one renderer per kind (`renderer`).
+What is told to whom, and what is kept for an offline user, is `NoticeService`'s; this module
+renders a `hub.Notice` for one session. Feature modules register one renderer per kind
+(`renderer`); `render` is the session's renderer for every notice; `replay` pushes the notices
+kept for the session's user after its initial presence, oldest first, then removes them.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hxim.model import App, User
+from hxim.hub import Notice
 
 if TYPE_CHECKING:
-    from hxim.c2s.context import C2S
     from hxim.c2s.session import C2SSession
 
-__all__ = ["Renderer", "deliver", "renderer", "replay"]
+__all__ = ["Renderer", "render", "renderer", "replay"]
 
 # (the receiving session, the sender, the payload) -> the stanza for that session
 Renderer = Callable[["C2SSession", str, dict[str, Any]], ET.Element]
@@ -36,27 +35,11 @@ def renderer(kind: str) -> Callable[[Renderer], Renderer]:
     return decorate
 
 
-async def deliver(
-    ctx: C2S,
-    app: App,
-    user: User,
-    kind: str,
-    sender: str,
-    payload: dict[str, Any],
-    *,
-    replace: bool = False,
-    keep: bool = True,
-) -> None:
-    """Send the notice to the user's available resources, or (unless `keep` is False: chat rooms
-    keep nothing) keep it for the next login."""
-    sessions = ctx.available(app, user.key)
-    if not sessions:
-        if keep:
-            await ctx.node.notices.keep(user, kind, sender, payload, replace=replace)
-        return
-    render = _RENDERERS[kind]
-    for s in sessions:
-        s.send(render(s, sender, payload))
+def render(session: C2SSession, notice: Notice) -> None:
+    """A notice to this session's client (one of a kind no renderer knows is dropped)."""
+    fn = _RENDERERS.get(notice.kind)
+    if fn is not None:
+        session.send(fn(session, notice.sender, dict(notice.payload)))
 
 
 async def replay(session: C2SSession) -> None:
@@ -69,13 +52,11 @@ async def replay(session: C2SSession) -> None:
         batch = await service.pending(user, limit)
         if not batch:
             return
-        for _, kind, sender, payload in batch:
-            render = _RENDERERS.get(kind)
-            if render is not None:
-                session.send(render(session, sender, payload))
+        for _, notice in batch:
+            render(session, notice)
         await session.flush()
         if session.finished:
             return
-        await service.remove(user, [ident for ident, *_ in batch])
+        await service.remove(user, [ident for ident, _ in batch])
         if len(batch) < limit:
             return

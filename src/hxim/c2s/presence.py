@@ -9,9 +9,10 @@ the subscription presences that add and remove contacts (§3, mutual as Easemob 
 * Several resources: each keeps its own priority and last presence; all available resources of a
   user receive messages (docs/routing.md).
 * Directed presence to a user is delivered to that user's available resources.
-* Blocks (XEP-0191 §3.3): no presence passes between two users when either blocks the other; each
-  available session keeps the keys its user blocks (`session.blocked`, loaded with the initial
-  presence, kept fresh by `blocking.changed`), so this costs no query per presence.
+* Who sees whose presence is `PresenceService`'s (blocks included: no presence passes between two
+  users when either blocks the other, XEP-0191 §3.3); this module turns stanzas into
+  `PresenceChanged` events for it, and renders the events it routes (`_render`): the presence's
+  children as the sender wrote them, from the sender's full JID as this client writes JIDs.
 * The Web IM SDK 1.4.6 (its version notice names a version below 1.4.13) reports every available
   presence without a `<status>` text as `joinPublicGroupSuccess` (webim-xmpp.md §6, §7.10) and
   refreshes its group list; such presences of users are not sent to those sessions (`_misread`).
@@ -19,53 +20,72 @@ the subscription presences that add and remove contacts (§3, mutual as Easemob 
   (`muc`) are not concerned: there that reading is the intended one.
 * Subscriptions (§3): `subscribe` to a user who is not a contact is a friend request, kept until
   it is answered (`ContactService.request`); the requester's resources get a roster push with
-  `ask='subscribe'` (`roster.request_changed`). It is forwarded to the contact (answered
+  `ask='subscribe'`. It is forwarded to the contact (answered
   `subscribed` at once if they already are contacts). `subscribed` answers a pending request and
   adds the contact pair (a `subscribed` that answers no request is ignored, RFC 6121 §3.1.5);
   `unsubscribed` declines a pending request (the requester's item goes: a `remove` push) or ends
-  the friendship; `unsubscribe` withdraws one's own request or ends the friendship. Each change is
-  pushed to both users' rosters through the contact service's hooks. A `subscribe`, `subscribed`
-  or `unsubscribed` for a contact with no available resource is kept with its `<status/>` (the Web
-  IM SDK's request text, `[resp:true]`, `rejectAddFriend`) and replayed at their next login
-  (`notices`), the latest one per sender; a withdrawn request is not replayed.
+  the friendship; `unsubscribe` withdraws one's own request or ends the friendship. The contact
+  service pushes each change to both users' rosters and shows them each other's presence (or its
+  end). Subscription presences reach the contact as a `subscription` notice with its `<status/>`
+  (the Web IM SDK's request text, `[resp:true]`, `rejectAddFriend`): at once, or, but for
+  `unsubscribe`, at their next login (the latest one per sender); a withdrawn request is not
+  replayed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from hxim import errors
 from hxim.c2s import muc, notices, roster
-from hxim.c2s.session import CLIENT, copy_to
+from hxim.c2s.session import CLIENT
+from hxim.hub import PresenceChanged
+from hxim.services.notices import NoticeKind
+from hxim.xmpp import namespaces as ns
 from hxim.xmpp.jid import JID
-from hxim.xmpp.stanza import local_name
+from hxim.xmpp.stanza import escape_attr, local_name, serialize
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["broadcast_unavailable", "register", "send_presence"]
+__all__ = ["RENDERERS", "broadcast_unavailable", "register"]
 
 _PRIORITY = CLIENT + "priority"
 _STATUS = CLIENT + "status"
+_SHOW = CLIENT + "show"
+_BROADCASTS: set[asyncio.Task[None]] = set()  # unavailable broadcasts of ended sessions (kept referenced)
 
 
-def _allowed(sender: C2SSession, target: C2SSession) -> bool:
-    """No presence passes between two users when either blocks the other (XEP-0191 §3.3)."""
-    theirs, mine = target.blocked, sender.blocked
-    return not ((theirs and sender.user_key in theirs) or (mine and target.user_key in mine))
+def _event(session: C2SSession, el: ET.Element | None, available: bool, directed: bool = False) -> PresenceChanged:
+    """The hub event for a presence of this session's user (None: a bare `unavailable`)."""
+    assert session.user is not None
+    if el is None:
+        return PresenceChanged(session.user.username, session.resource, available, directed=directed)
+    xml = "".join(serialize(child).decode() for child in el)
+    return PresenceChanged(
+        session.user.username,
+        session.resource,
+        available,
+        priority=session.priority,
+        show=el.findtext(_SHOW),
+        status=el.findtext(_STATUS),
+        xml=xml,
+        directed=directed,
+    )
 
 
-def _misread(target: C2SSession, el: ET.Element) -> bool:
+def _misread(target: C2SSession, event: PresenceChanged) -> bool:
     """Would the 1.4.6 Web IM SDK take this user presence for `joinPublicGroupSuccess`? It does
     for an available presence whose first `<status>` (at any depth) has no text and that has no
     `<error>` (webim-xmpp.md §6; `connection.js` `handlePresence`)."""
     version = target.sdk_version
-    if version is None or version >= (1, 4, 13) or el.get("type") is not None:
+    if version is None or version >= (1, 4, 13) or not event.available:
         return False
     status = None
-    for child in el.iter():
+    for child in ET.fromstring(f"<presence xmlns='{ns.CLIENT}'>{event.xml}</presence>").iter():
         name = local_name(child.tag)
         if name == "error":
             return False
@@ -74,36 +94,30 @@ def _misread(target: C2SSession, el: ET.Element) -> bool:
     return status is None or not "".join(status.itertext())
 
 
-def send_presence(sender: C2SSession, target: C2SSession, el: ET.Element) -> None:
-    """`el`, a presence of `sender`'s user, to `target` unless a block or the 1.4.6 SDK's
-    misreading stands in the way."""
-    if _allowed(sender, target) and not _misread(target, el):
-        target.send(copy_to(el, sender, target))
+def _render(session: C2SSession, event: PresenceChanged) -> None:
+    """A user's presence, from their full JID as this client writes JIDs, children unchanged."""
+    if _misread(session, event):
+        return
+    sender = escape_attr(f"{session.peer_jid(event.user)}/{event.resource}")
+    kind = "" if event.available else " type='unavailable'"
+    head = f"<presence{session.xmlns_attr} from='{sender}' to='{escape_attr(session.full_jid)}'{kind}"
+    session.send(f"{head}>{event.xml}</presence>".encode() if event.xml else f"{head}/>".encode())
 
 
-def _presence(type: str | None = None) -> ET.Element:
-    return ET.Element(CLIENT + "presence", {"type": type} if type else {})
-
-
-def _audience(session: C2SSession) -> list[C2SSession]:
-    """Available resources of the contacts, and the user's own other available resources."""
-    app = session.app
-    assert app is not None and session.user is not None
-    out: list[C2SSession] = []
-    for key in sorted(session.contacts or ()):
-        out.extend(session.ctx.available(app, key))
-    out.extend(s for s in session.ctx.available(app, session.user.key) if s is not session)
-    return out
+RENDERERS = {PresenceChanged: _render}
 
 
 def broadcast_unavailable(session: C2SSession, el: ET.Element | None = None) -> None:
     """Tell contacts this resource went away (synchronous: also runs from `close()`)."""
-    if session.app is None or session.user is None:
+    app, user = session.app, session.user
+    if app is None or user is None:
         return
-    stanza = el if el is not None else _presence("unavailable")
-    for target in _audience(session):
-        if _allowed(session, target):
-            target.send(copy_to(stanza, session, target, type="unavailable"))
+    session.presence = None
+    event = _event(session, el, False)
+    service = session.ctx.node.presence
+    task = asyncio.get_running_loop().create_task(service.broadcast(app, user, event, list(session.contacts or ())))
+    _BROADCASTS.add(task)
+    task.add_done_callback(_BROADCASTS.discard)
 
 
 async def on_available(session: C2SSession, el: ET.Element) -> bool:
@@ -115,26 +129,18 @@ async def on_available(session: C2SSession, el: ET.Element) -> bool:
         session.priority = max(-128, min(127, int(prio))) if prio else 0
     except ValueError:
         session.priority = 0
-    session.presence = el
     contacts = await roster.load(session)
-    if session.blocked is None:  # then kept fresh by `blocking.changed`
-        assert session.user is not None
-        session.blocked = set()
-        session.blocked |= await session.ctx.node.contacts.blocked_keys(session.user)
+    app, user, service = session.app, session.user, session.ctx.node.presence
+    assert app is not None and user is not None
+    event = session.presence = _event(session, el, True)
     if first:
         session.hold_deliveries()
-    session._available = True  # the registry now counts the user online
-    for target in _audience(session):
-        send_presence(session, target, el)
+    session._available = True  # the router now counts the user online
+    await service.broadcast(app, user, event, contacts)
     if first:
         session.initial_presence_done = True
-        # the probe answer: the current presence of each available contact resource
-        app = session.app
-        assert app is not None
-        for key in sorted(contacts):
-            for other in session.ctx.available(app, key):
-                if other.presence is not None:
-                    send_presence(other, session, other.presence)
+        for current in await service.current(app, user, contacts):  # the probe answer
+            _render(session, current)
         from hxim.c2s.messaging import replay_offline
 
         await replay_offline(session)
@@ -147,13 +153,17 @@ async def on_unavailable(session: C2SSession, el: ET.Element) -> bool:
         return await on_directed(session, el)
     if session.available:
         session._available = False
-        broadcast_unavailable(session, el)
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        session.presence = None
+        event = _event(session, el, False)
+        await session.ctx.node.presence.broadcast(app, user, event, list(session.contacts or ()))
     return True
 
 
-async def _target(session: C2SSession, el: ET.Element) -> tuple[str, list[C2SSession]] | None:
-    """The user a presence is addressed to (key) and their sessions, or None if not a user of
-    this app (an error is sent back where RFC 6121 asks for one)."""
+async def _target(session: C2SSession, el: ET.Element) -> tuple[str, str | None] | None:
+    """The user a presence is addressed to (key, resource or None), or None if not a user of this
+    app (an error is sent back where RFC 6121 asks for one)."""
     jid = JID.try_parse(el.get("to"))
     if jid is None:
         return None
@@ -162,10 +172,7 @@ async def _target(session: C2SSession, el: ET.Element) -> tuple[str, list[C2SSes
         if jid.domain.lower() != session.ctx.muc_key:
             session.reply_error(el, "service-unavailable")
         return None
-    sessions = session.ctx.sessions(peer[0], peer[1])
-    if jid.resource is not None:
-        sessions = [s for s in sessions if s.resource == jid.resource]
-    return peer[1], sessions
+    return peer[1], jid.resource
 
 
 async def on_directed(session: C2SSession, el: ET.Element) -> bool:
@@ -174,18 +181,21 @@ async def on_directed(session: C2SSession, el: ET.Element) -> bool:
         return await muc.on_presence(session, el)
     found = await _target(session, el)
     if found is not None:
-        for target in found[1]:
-            if target.available:
-                send_presence(session, target, el)
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        event = _event(session, el, el.get("type") != "unavailable", directed=True)
+        await session.ctx.node.presence.directed(app, user, event, found[0], found[1])
     return True
 
 
 async def on_probe(session: C2SSession, el: ET.Element) -> bool:
     found = await _target(session, el)
     if found is not None and found[0] in await roster.load(session):
-        for other in found[1]:
-            if other.available and other.presence is not None:
-                send_presence(other, session, other.presence)
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        for current in await session.ctx.node.presence.current(app, user, [found[0]]):
+            if found[1] is None or current.resource == found[1]:
+                _render(session, current)
     return True
 
 
@@ -193,10 +203,10 @@ async def on_subscription(session: C2SSession, el: ET.Element) -> bool:
     found = await _target(session, el)
     if found is None:
         return True
-    key, sessions = found
+    key = found[0]
     app, user, node = session.app, session.user, session.ctx.node
     assert app is not None and user is not None
-    stype = el.get("type")
+    stype = el.get("type") or ""
     contacts = await roster.load(session)
     if stype == "subscribe" and key in contacts:
         # already mutual contacts: answer for the contact (RFC 6121 §3.1.3)
@@ -204,52 +214,34 @@ async def on_subscription(session: C2SSession, el: ET.Element) -> bool:
         reply = ET.Element(CLIENT + "presence", attrs)
         session.send(reply)
         return True
-    was_contact = key in contacts  # (the hooks update `contacts` as the pair changes)
     peer = await node.users.find(app, key)
     if peer is None:
         session.reply_error(el, "item-not-found", "No such user.")
         return True
-    if key != user.key:
-        if await node.contacts.blockers_of(user, [peer]):
-            return True  # the addressee blocks the sender: dropped (XEP-0191 §3.3)
-        try:  # the contact service's hooks push the roster changes (roster.changed, request_changed)
-            if stype == "subscribe":
-                await node.contacts.request(app, user, key)
-            elif stype == "subscribed":
-                if key not in contacts and await node.contacts.accept(app, user, key) is None:
-                    return True  # answers no request: ignored (RFC 6121 §3.1.5)
-            elif was_contact:  # unsubscribe / unsubscribed between contacts: the friendship ends
-                await node.contacts.remove(app, user, key)
-            elif stype == "unsubscribed":  # a declined request
-                await node.contacts.withdraw(app, peer, user)
-            elif await node.contacts.withdraw(app, user, peer) and not any(t.available for t in sessions):
-                await node.notices.forget(peer, "subscription", user.username)  # withdrawn: not replayed
-        except errors.HximError as exc:
-            session.reply_error(el, exc.condition if exc.condition else "not-allowed")
-            return True
-    if any(target.available for target in sessions):
-        for target in sessions:
-            if target.available:
-                target.send(copy_to(el, session, target))
-    elif stype != "unsubscribe":  # kept for the contact's next login, <status/> intact (§5.1)
-        payload = {"type": stype, "status": el.findtext(_STATUS)}
-        await notices.deliver(session.ctx, app, peer, "subscription", user.username, payload, replace=True)
-    if stype == "subscribed":  # the new contacts see each other's presence
-        for target in sessions:
-            if target.available and target.presence is not None:
-                send_presence(target, session, target.presence)
-                if session.presence is not None and session.available:
-                    send_presence(session, target, session.presence)
-    elif stype in ("unsubscribe", "unsubscribed") and was_contact:
-        for target in sessions:
-            if target.available:
-                session.send(copy_to(_presence("unavailable"), target, session))
+    if key == user.key:
+        return True
+    status = el.findtext(_STATUS)
+    contacts_service = node.contacts
+    try:  # the contact service pushes the roster changes, tells the contact and shows presences
+        if stype == "subscribe":
+            await contacts_service.request(app, user, key, status)
+        elif stype == "subscribed":
+            if key not in contacts:  # (one that answers no request is ignored, RFC 6121 §3.1.5)
+                await contacts_service.accept(app, user, key, status)
+        elif key in contacts:  # unsubscribe / unsubscribed between contacts: the friendship ends
+            await contacts_service.remove(app, user, key, (stype, status))
+        elif stype == "unsubscribed":  # a declined request
+            await contacts_service.decline(app, user, peer, status)
+        else:  # unsubscribe: a request taken back
+            await contacts_service.cancel(app, user, peer, status)
+    except errors.HximError as exc:
+        session.reply_error(el, exc.condition if exc.condition else "not-allowed")
     return True
 
 
-@notices.renderer("subscription")
+@notices.renderer(NoticeKind.SUBSCRIPTION)
 def _subscription(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
-    """A subscription presence kept while its addressee was offline."""
+    """A subscription presence (`subscribe`, `subscribed`, `unsubscribe`, `unsubscribed`)."""
     attrs = {"type": payload["type"], "from": session.peer_jid(sender), "to": session.full_jid}
     el = ET.Element(CLIENT + "presence", attrs)
     if payload.get("status") is not None:

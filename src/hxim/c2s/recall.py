@@ -2,10 +2,10 @@
 
 `<message type='chat|groupchat' to='{peer or room}' id='{new id}'><recall xmlns='urn:xmpp:recall'
 id='{server id}'/></message>` from the message's sender, within `message_recall_seconds`,
-withdraws the message through `MessageService.recall` (it leaves the history and the offline
-queues), acks `{new id}` in the §4.4 form, and tells each recipient who had received it
-`<message from='{sender or room}'><recall xmlns='urn:xmpp:recall' id='{server id}'/></message>`
-(kept for their next login when they are offline; chat rooms keep nothing). A refusal comes back
+withdraws the message through `MessageService.recall`, the rule REST `msg_recall` uses too (it
+leaves the history and the offline queues, and each recipient who had received it is told), and
+acks `{new id}` in the §4.4 form. The `recall` notice is rendered here:
+`<message from='{sender or room}'><recall xmlns='urn:xmpp:recall' id='{server id}'/></message>`. A refusal comes back
 as `type='error'` with the `<recall/>` and an `<error code=…>` whose `<text>` is never empty.
 """
 
@@ -19,8 +19,8 @@ from hxim import errors
 from hxim.c2s import notices
 from hxim.c2s.messaging import send_ack
 from hxim.c2s.session import CLIENT
-from hxim.model import User
 from hxim.services.groups import parse_room_id
+from hxim.services.notices import NoticeKind
 from hxim.xmpp.stanza import error_reply
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ NS = "urn:xmpp:recall"
 _RECALL = "{" + NS + "}recall"
 
 
-@notices.renderer("recall")
+@notices.renderer(NoticeKind.RECALL)
 def _render(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
     room = payload.get("room")
     source = session.room_jid(room) if room else session.peer_jid(sender)
@@ -61,34 +61,12 @@ async def on_recall(session: C2SSession, el: ET.Element) -> bool:
     if message is None:
         _refuse(session, el, "No such message.")
         return True
-    recipients: list[User] = []
-    service = {"groupchat": ctx.node.groups, "chatroom": ctx.node.chatrooms}.get(message.chat_type)
     try:
-        if service is None:
-            peer = await ctx.node.users.find(app, message.to)
-            recipients = [peer] if peer is not None else []
-        else:
-            names = [n for n, _ in await service.members(app, message.to) if n.lower() != user.key]
-            recipients = [u for u in await ctx.node.users.get_many(app, [n.lower() for n in names])]
-    except errors.HximError:
-        recipients = []  # the room is gone: nobody left to tell
-    try:
-        pending = set(await ctx.node.messages.recall(app, user, message, recipients))
+        await ctx.node.messages.recall(app, message, user.username)
     except errors.HximError as exc:
         _refuse(session, el, exc.description)
         return True
     send_ack(session, el, message.id)
-    payload: dict[str, Any] = {"mid": message.id}
-    if service is not None:
-        payload["room"] = message.to
-    for peer in recipients:
-        if peer.id in pending or peer.id == user.id:
-            continue  # never received it: gone from their queue
-        if message.chat_type == "chatroom":
-            for target in ctx.available(app, peer.key):
-                target.send(_render(target, user.username, payload))
-        else:
-            await notices.deliver(ctx, app, peer, "recall", user.username, payload)
     return True
 
 

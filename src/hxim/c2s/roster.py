@@ -6,13 +6,13 @@ the user sent (`subscribe`, see `presence`) is an item with `subscription='none'
 `ask='subscribe'` until it is answered (RFC 6121 §3.1.2, webim-xmpp.md §5.1 "keep `ask` while a
 request is pending"). A roster get lists both; a roster set adds the contact (both sides at once)
 and a set with `subscription='remove'` removes it, through the same `ContactService` calls as
-REST. Every change, REST ones included, comes through the service's hooks and is pushed to every
-bound resource of the users concerned: a friendship to *both* (`changed`), a request to the
-requester (`request_changed`: the `ask` item, then `remove` if it is declined or withdrawn; an
+REST. Every change, REST ones included, comes from the service as a `RosterPush` to every bound
+resource of the users concerned, and is pushed to the client (`_pushed`): a friendship to *both*,
+a request to the requester (the `ask` item, then `remove` if it is declined or withdrawn; an
 accepted one becomes `both`). A deleted user leaves their contacts' rosters the same way.
 
 Each session reads its roster once (`load`, one query, with the initial presence or the first
-roster get) and the same hooks keep it current, so a login's roster get and presence broadcast
+roster get) and the same pushes keep it current, so a login's roster get and presence broadcast
 share that one read (docs/DECISIONS.md).
 """
 
@@ -23,16 +23,15 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from hxim import errors
-from hxim.model import App, User
+from hxim.hub import RosterPush
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result
 
 if TYPE_CHECKING:
-    from hxim.c2s.context import C2S
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["NS", "changed", "register", "request_changed"]
+__all__ = ["NS", "RENDERERS", "load", "push", "register"]
 
 NS = "jabber:iq:roster"
 _Q = "{" + NS + "}"
@@ -68,36 +67,25 @@ async def load(session: C2SSession) -> dict[str, str]:
     return session.contacts
 
 
-def changed(ctx: C2S, app: App, owner: User, friend: User, added: bool) -> None:
-    """A `ContactService` hook: the pair (owner, friend) became contacts or stopped being, over
-    REST or XMPP (or one of them was deleted). Update the sessions' rosters and push the change to
-    every bound resource of both (webim-xmpp.md §5.1)."""
-    subscription = "both" if added else "remove"
-    for me, other in ((owner, friend), (friend, owner)):
-        for s in ctx.sessions(app, me.key):
-            s.roster_changes += 1
-            if s.contacts is not None:
-                s.asked.pop(other.key, None)  # a friendship answers the requests between them
-                if added:
-                    s.contacts[other.key] = other.username
-                else:
-                    s.contacts.pop(other.key, None)
-            push(s, other.username, subscription)
+def _pushed(session: C2SSession, event: RosterPush) -> None:
+    """A change of the user's contacts or requests, however it was made (the `ContactService`
+    tells every bound session): keep the session's roster current and push the item (RFC 6121
+    §2.1.6, webim-xmpp.md §5.1)."""
+    session.roster_changes += 1
+    key = event.contact.lower()
+    if session.contacts is not None:
+        if event.subscription == "both":
+            session.asked.pop(key, None)  # a friendship answers the requests between them
+            session.contacts[key] = event.contact
+        elif event.subscription == "remove":
+            session.asked.pop(key, None)
+            session.contacts.pop(key, None)
+        elif event.ask:
+            session.asked[key] = event.contact
+    push(session, event.contact, event.subscription, event.ask)
 
 
-def request_changed(ctx: C2S, app: App, requester: User, target: User, pending: bool) -> None:
-    """A `ContactService` request hook: `requester` asked `target` (pending), or the request
-    ended unanswered (declined, withdrawn, or the target was deleted). Pushed to every bound
-    resource of the requester (RFC 6121 §3.1.2, §3.2.2, §3.3.2)."""
-    for s in ctx.sessions(app, requester.key):
-        s.roster_changes += 1
-        if pending:
-            if s.contacts is not None:
-                s.asked[target.key] = target.username
-            push(s, target.username, "none", ask=True)
-        else:
-            s.asked.pop(target.key, None)
-            push(s, target.username, "remove")
+RENDERERS = {RosterPush: _pushed}
 
 
 async def on_get(session: C2SSession, el: ET.Element) -> bool:

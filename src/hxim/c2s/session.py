@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hxim import errors
+from hxim.hub import Event, PresenceChanged
 from hxim.model import App, Message, User
 from hxim.xmpp import namespaces as ns
 from hxim.xmpp.errors import STANZA_CONDITIONS
@@ -147,13 +148,12 @@ class C2SSession:
         self._available = False
         self.initial_presence_done = False
         self.priority = 0
-        self.presence: ET.Element | None = None  # the last available presence, for probes
+        self.presence: PresenceChanged | None = None  # the last available presence, for probes
         # the roster (`roster.load`, then kept by the contact service's hooks): contacts and the
         # users asked to be friends, case-folded key → username as registered
         self.contacts: dict[str, str] | None = None
         self.asked: dict[str, str] = {}
         self.roster_changes = 0  # hook calls so far: a `load` that saw one meanwhile reads again
-        self.blocked: set[str] | None = None  # keys this user blocks, loaded with the initial presence
         self.blocklist_wanted = False  # asked for the XEP-0191 block list: gets its pushes (§3.2)
         self.privacy_wanted = False  # used the XEP-0016 list `special`: gets its pushes (§5b)
         self.json_bodies = False
@@ -192,6 +192,13 @@ class C2SSession:
             self._held.append(message)
             return True
         return self._enqueue_message(message, False)
+
+    def push(self, event: Event) -> bool:
+        """Render a hub event for this client (`C2S.renderers` holds each event type's renderer)."""
+        if self._ended:
+            return False
+        self.ctx.renderers[type(event)](self, event)
+        return True
 
     def close(self, reason: str | None = None, text: str | None = None) -> None:
         """End the session: a stream error `reason` (None: a normal close), then the connection."""
@@ -247,7 +254,7 @@ class C2SSession:
         self._available = False
         if self.registered:
             self.registered = False
-            self.ctx.node.registry.remove(self)
+            self.ctx.node.router.unbind(self)
         if was_available:
             from hxim.c2s.presence import broadcast_unavailable
 
@@ -381,10 +388,8 @@ class C2SSession:
         self.jid = ev.jid
         if ev.resource.lower().startswith("webim"):
             self.json_bodies = True
-        old = self.ctx.node.registry.add(self)
+        self.ctx.node.router.bind(self)  # (a session bound to the same resource ends: `conflict`)
         self.registered = True
-        if old is not None:
-            old.close("conflict")
         self.stream.bind_ok()
 
     # --- addressing helpers -----------------------------------------------------------------------
@@ -408,11 +413,19 @@ class C2SSession:
             self._schedule_write()
 
     def send(self, stanza: ET.Element | bytes) -> None:
-        """Queue a stanza for this client (an element, or bytes framed for this session)."""
+        """Queue a stanza for this client (an element, or bytes framed for this session). Past
+        `xmpp_queue_max` stanzas other than stored messages waiting for a slow client, the
+        session is closed: nothing of them is kept elsewhere, and the client is too far behind."""
         if self._ended:
             return
         self._pull_stream()
-        self._queue.append(stanza if isinstance(stanza, bytes) else self.serialize(stanza))
+        queue = self._queue
+        if len(queue) - self._queued_messages >= self.ctx.settings.xmpp_queue_max:
+            lost = self._take_deliveries()
+            self.close("policy-violation", "Too many stanzas are waiting for this client.")
+            self._salvage(lost)
+            return
+        queue.append(stanza if isinstance(stanza, bytes) else self.serialize(stanza))
         self._schedule_write()
 
     def serialize(self, el: ET.Element) -> bytes:
@@ -523,7 +536,7 @@ class C2SSession:
         if user is None or app is None:
             return
         entries = [(user.id, m.id) for m in lost if m.chat_type != "chatroom"]
-        if not entries or self.ctx.node.registry.online(app.uuid, (user.key,)):
+        if not entries or self.ctx.node.router.online(app.uuid, (user.key,)):
             return
         task = asyncio.get_running_loop().create_task(self.ctx.node.messages.restore_offline(entries))
         _SALVAGING.add(task)

@@ -19,7 +19,7 @@ from hxim import errors
 from hxim.app import Node
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
-from hxim.http import app_api, easemob, easemob_app_users, groups, hx_gateway
+from hxim.http import app_api, easemob, easemob_app_users, groups, hx_gateway, messages
 from hxim.http.easemob_local import build_easemob_apis
 from hxim.http.render import error_response
 
@@ -99,7 +99,8 @@ def build_http_app(node: Node) -> Starlette:
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*hx_gateway.routes, *app_api.routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
-        [*seeds, *groups.routes, *easemob.routes, *easemob_app_users.routes, *xmpp_ws, *bosh_routes],
+        [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *xmpp_ws,
+         *bosh_routes],
         lifespan=lifespan,
     )
     # browsers call the REST API from any page, without credentials (webim-xmpp.md §1.5, §1.6)

@@ -7,7 +7,6 @@ renders the answer in Usergrid's envelope. Handlers never touch storage.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,16 +21,11 @@ from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
 from hxim.http.auth import Access, bearer_token, check_grant
 from hxim.http.render import envelope, error_response, json_response, user_entity
-from hxim.model import App, Message, User
+from hxim.model import App, User
 from hxim.services.tokens import Grant
-from hxim.xmpp.jid import JID, muc_domain, user_node
-from hxim.xmpp.messages import message_stanza
-from hxim.xmpp.namespaces import CLIENT
 
 __all__ = ["routes", "Call", "endpoint", "read_json"]
 
-SDK_DOMAIN = "easemob.com"  # the domain the Web IM SDK writes in roaming queues (webim-xmpp.md §2.6)
-XMLNS_CLIENT = f" xmlns='{CLIENT}'"
 
 
 class Call:
@@ -191,7 +185,7 @@ async def token(call: Call) -> Response:
 # --- users -------------------------------------------------------------------------------------
 
 
-def _limit(call: Call, default: int, maximum: int) -> int:
+def limit_param(call: Call, default: int, maximum: int) -> int:
     raw = call.request.query_params.get("limit")
     if raw is None:
         return default
@@ -207,14 +201,14 @@ async def register(call: Call) -> Response:
 
 @endpoint("users")
 async def list_users(call: Call) -> Response:
-    limit = _limit(call, 10, call.node.settings.users_page_max)
+    limit = limit_param(call, 10, call.node.settings.users_page_max)
     cursor = call.request.query_params.get("cursor")
     return json_response(await ops.list_users(call, limit, cursor, call.params()))
 
 
 @endpoint("users")
 async def delete_users(call: Call) -> Response:
-    limit = _limit(call, 10, call.node.settings.users_delete_batch_max)
+    limit = limit_param(call, 10, call.node.settings.users_delete_batch_max)
     gone, cursor = await call.node.users.delete_oldest(call.app, limit)
     return call.ok(
         "delete",
@@ -362,134 +356,6 @@ async def remove_block(call: Call) -> Response:
     return call.ok("delete", params={}, path=f"/users/{owner.uuid}/blocks", entities=[user_entity(target)])
 
 
-# --- messages ----------------------------------------------------------------------------------
-
-
-@endpoint("messages")
-async def send_message(call: Call) -> Response:
-    body = await call.json(call.node.settings.message_max_body_bytes)
-    use_ids = call.request.query_params.get("useMsgId", "").lower() == "true"
-    return json_response(await ops.send_message(call, body, use_ids))
-
-
-# --- chat history ------------------------------------------------------------------------------
-
-_QL = re.compile(
-    r"^\s*select\s+\*\s*(?:where\s+(?P<where>.+?))?\s*(?:order\s+by\s+timestamp\s+(?P<dir>asc|desc))?\s*$", re.I
-)
-_COND = re.compile(r"^\s*timestamp\s*(?P<op><=|>=|<|>|=)\s*(?P<value>\d+)\s*$", re.I)
-
-
-def parse_ql(ql: str | None) -> tuple[list[tuple[str, int]], bool]:
-    """The timestamp conditions and direction of a `select * where timestamp>…` query."""
-    if not ql:
-        return [], False
-    match = _QL.match(ql)
-    if match is None:
-        raise errors.illegal_argument("This chatmessage request is not supported")
-    conditions = []
-    if match.group("where"):
-        for part in re.split(r"\s+and\s+", match.group("where"), flags=re.I):
-            cond = _COND.match(part)
-            if cond is None:
-                raise errors.illegal_argument("This chatmessage request is not supported")
-            conditions.append((cond.group("op"), int(cond.group("value"))))
-    return conditions, (match.group("dir") or "asc").lower() == "desc"
-
-
-def history_entity(app: App, m: Message) -> dict[str, Any]:
-    import uuid
-
-    return {
-        "uuid": str(uuid.uuid5(app.uuid, m.msg_id)),
-        "type": "chatmessage",
-        "created": m.timestamp,
-        "modified": m.timestamp,
-        "timestamp": m.timestamp,
-        "from": m.sender,
-        "msg_id": m.msg_id,
-        "to": m.to,
-        "chat_type": m.chat_type,
-        "payload": m.payload(),
-    }
-
-
-@endpoint("chatmessages")
-async def chatmessages(call: Call) -> Response:
-    conditions, descending = parse_ql(call.request.query_params.get("ql"))
-    limit = _limit(call, 10, call.node.settings.history_page_max)
-    found, cursor = await call.node.messages.history(
-        call.app, conditions, descending, limit, call.request.query_params.get("cursor")
-    )
-    return call.ok(
-        "get",
-        params=call.params(),
-        path="/chatmessages",
-        entities=[history_entity(call.app, m) for m in found],
-        cursor=cursor,
-        count=len(found),
-    )
-
-
-# --- message roaming (the Web IM SDK's history) --------------------------------------------------
-
-
-def _roaming_queue(call: Call, queue: Any) -> tuple[str, bool]:
-    """(peer name or room id, whether a room) from the SDK's `queue`: `{peer}@{domain}` or
-    `{room}@conference.{domain}`. The domain is the configured XMPP domain or `easemob.com`, which
-    the SDK writes whatever its own `domain` option says; an `{org}#{app}_` prefix is dropped."""
-    jid = JID.try_parse(queue) if isinstance(queue, str) else None
-    if jid is None or jid.local is None or jid.resource is not None:
-        raise errors.illegal_argument("queue must be {user}@{domain} or {group id}@conference.{domain}")
-    domains = {call.node.settings.xmpp_domain.lower().rstrip("."), SDK_DOMAIN}
-    domain = jid.domain.lower()
-    if domain in domains:
-        room = False
-    elif domain in {muc_domain(d) for d in domains}:
-        room = True
-    else:
-        raise errors.illegal_argument(f"queue [{queue}] is not on this server's domain")
-    local = jid.local
-    prefix = call.app.appkey.lower() + "_"
-    if local.lower().startswith(prefix):
-        local = local[len(prefix) :]
-    return local, room
-
-
-def _roaming_key(start: Any) -> str | None:
-    """The position to read before: None for `-1` (the newest), else a `next_key` hxim issued."""
-    if start is None or (not isinstance(start, bool) and start in (-1, "-1")):
-        return None
-    if isinstance(start, str) and start:
-        return start
-    raise errors.illegal_argument("start must be -1 or the next_key of the previous page")
-
-
-@endpoint("chatmessages", Access.SELF)
-async def message_roaming(call: Call) -> Response:
-    """`POST /users/{u}/messageroaming` (webim-xmpp.md §2.6): one page of a conversation, newest
-    first, each message the complete §4.7 stanza (with its XEP-0203 `<delay>`) the SDK parses,
-    addressed as the SDK writes JIDs (`{org}#{app}_{user}@{domain}`)."""
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise errors.illegal_argument('the body must be {"queue":"…@…","start":-1,"end":-1}')
-    end = body.get("end")
-    if end is not None and (isinstance(end, bool) or end not in (-1, "-1")):
-        raise errors.illegal_argument("end must be -1")
-    other, room = _roaming_queue(call, body.get("queue"))
-    key = _roaming_key(body.get("start"))
-    user = call.user or await call.node.users.get(call.app, call.arg("username"))
-    found, is_last, next_key = await call.node.messages.conversation(call.app, user, other, room, key)
-    domain = call.node.settings.xmpp_domain
-    to = f"{user_node(call.app.appkey, user.username)}@{domain}"
-    msgs = [
-        message_stanza(m, prefix=call.app.appkey, domain=domain, to=to, json_body=True, xmlns_attr=XMLNS_CLIENT,
-                       delayed=True)
-        for m in found
-    ]
-    return json_response({"data": {"msgs": msgs, "is_last": is_last, "next_key": next_key}})
-
-
 # --- chat files --------------------------------------------------------------------------------
 
 
@@ -585,15 +451,12 @@ routes = [
     Route(P + "/users/{username}/status", status, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_count", offline_count, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_status/{msg_id}", offline_status, methods=["GET"]),
-    Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
     Route(P + "/users/{owner}/contacts/users", list_contacts, methods=["GET"]),
     Route(P + "/users/{owner}/contacts/users/{friend}", add_contact, methods=["POST"]),
     Route(P + "/users/{owner}/contacts/users/{friend}", remove_contact, methods=["DELETE"]),
     Route(P + "/users/{owner}/blocks/users", list_blocks, methods=["GET"]),
     Route(P + "/users/{owner}/blocks/users", add_blocks, methods=["POST"]),
     Route(P + "/users/{owner}/blocks/users/{blocked}", remove_block, methods=["DELETE"]),
-    Route(P + "/messages", send_message, methods=["POST"]),
-    Route(P + "/chatmessages", chatmessages, methods=["GET"]),
     Route(P + "/chatfiles", upload, methods=["POST"]),
     Route(P + "/chatfiles/{file}", download, methods=["GET"]),
 ]

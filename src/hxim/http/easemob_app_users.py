@@ -1,4 +1,4 @@
-"""Managing app users over the Easemob REST surface: `/{org}/{app}/app_users/{id}` (issue 4).
+"""Managing app users over the Easemob REST surface: `/{org}/{app}/app_users/{id}`.
 
 The app's backend keeps the accounts of the `/api/v2/easemob` app API here with its app admin
 token: `PUT` creates or changes one (JSON profile fields, optional `password` — or a bcrypt

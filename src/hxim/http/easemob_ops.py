@@ -17,6 +17,7 @@ from hxim import errors
 from hxim.http.auth import Access, check_grant, permission_error
 from hxim.http.render import envelope, user_entity
 from hxim.model import App, User
+from hxim.services.messages import ADMIN, SendMessage
 from hxim.services.tokens import Grant
 
 if TYPE_CHECKING:
@@ -209,17 +210,34 @@ async def list_blocks(ctx: OpContext, owner_ident: str) -> dict[str, Any]:
 # --- messages -----------------------------------------------------------------------------------
 
 
-async def send_message(ctx: OpContext, body: Any, use_ids: bool = False) -> dict[str, Any]:
+_CHAT_TYPES = {"users": "chat", "chatgroups": "groupchat", "chatrooms": "chatroom"}
+
+
+def send_command(body: Any) -> SendMessage:
+    """`POST /messages`'s body (easemob-rest.md §5.1) as the command it asks for."""
     if not isinstance(body, dict):
         raise errors.illegal_argument("this is an invalid request.")
-    sent = await ctx.node.messages.send(
-        ctx.app,
-        body.get("target_type"),
-        body.get("target"),
-        body.get("msg"),
-        body.get("from"),
-        body.get("ext"),
-        has_ext="ext" in body,
-    )
+    chat_type = _CHAT_TYPES.get(body.get("target_type"))  # type: ignore[arg-type]
+    if chat_type is None:
+        raise errors.illegal_argument("target_type can only be 'users' or 'chatgroups' or 'chatrooms'")
+    targets = body.get("target")
+    if not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets):
+        raise errors.illegal_argument("target must be a non-empty array of strings")
+    sender = body.get("from")
+    if sender is None:
+        sender = ADMIN
+    if not isinstance(sender, str) or sender == "":
+        raise errors.illegal_argument("from can't be empty")
+    ext = body.get("ext")
+    if "ext" in body and not isinstance(ext, dict):
+        raise errors.illegal_argument("ext must be a JSON object")
+    msg = body.get("msg")
+    if not isinstance(msg, dict):
+        raise errors.illegal_argument("msg must be a JSON object with a type")
+    return SendMessage(chat_type, tuple(targets), (msg,), ext, sender)
+
+
+async def send_message(ctx: OpContext, body: Any, use_ids: bool = False) -> dict[str, Any]:
+    sent = await ctx.node.messages.send(ctx.app, send_command(body))
     data = {target: (m.msg_id if use_ids and m else "success") for target, m in sent}
     return ok(ctx, "post", path="/messages", data=data)

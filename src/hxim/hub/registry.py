@@ -1,8 +1,9 @@
 """The session registry: which users have live sessions, on which resources.
 
 A user is *online* while at least one of their sessions is available (has sent initial
-presence, for XMPP). REST `status`, offline storage decisions and routing all ask the
-registry. `Registry` is the interface; `MemoryRegistry` serves a single node.
+presence, for XMPP). `Registry` is the interface the `Router` finds sessions through;
+`MemoryRegistry` holds the sessions of this process, the one registry of a single node.
+Nothing outside the hub reaches the registry: services ask the router.
 """
 
 from __future__ import annotations
@@ -11,26 +12,31 @@ import uuid
 from collections.abc import Iterable
 from typing import Protocol
 
-from hxim.model import Message
+from hxim.hub.events import Event, PresenceChanged
+from hxim.model import Message, User
 
 __all__ = ["Session", "Registry", "MemoryRegistry"]
 
 
 class Session(Protocol):
-    """What the hub needs of a live client session (the c2s layer implements it)."""
+    """What the hub needs of a live client session, whatever its protocol (the XMPP one is
+    `hxim.c2s.session.C2SSession`)."""
 
     app_uuid: uuid.UUID
     user_key: str
     resource: str
+    user: User | None
+    presence: PresenceChanged | None  # the last available presence, while available
 
     @property
     def available(self) -> bool: ...
 
     def deliver(self, message: Message) -> bool:
-        """Queue `message` for the client without waiting; False when it could not be queued."""
+        """Queue a stored message for the client without waiting; False when it could not be
+        queued (the caller then keeps it offline)."""
 
-    def close(self, reason: str) -> None:
-        """End the session (`reason` is an XMPP stream-error condition)."""
+    def push(self, event: Event) -> bool:
+        """Render `event` for the client without waiting; False when the session is ending."""
 
 
 class Registry(Protocol):
@@ -42,7 +48,7 @@ class Registry(Protocol):
 
     def online(self, app_uuid: uuid.UUID, keys: Iterable[str]) -> set[str]: ...
 
-    def disconnect(self, app_uuid: uuid.UUID, user_key: str, reason: str) -> int: ...
+    def count(self) -> int: ...
 
 
 class MemoryRegistry:
@@ -84,13 +90,6 @@ class MemoryRegistry:
                         out.add(key)
                         break
         return out
-
-    def disconnect(self, app_uuid: uuid.UUID, user_key: str, reason: str) -> int:
-        victims = self.sessions(app_uuid, user_key)
-        for session in victims:
-            session.close(reason)
-            self.remove(session)
-        return len(victims)
 
     def count(self) -> int:
         return sum(len(slot) for slot in self._by_user.values())

@@ -1,17 +1,28 @@
-"""The router: hands a message that is already stored to the live sessions of its recipients.
+"""The router: the one way services reach sessions, whatever their protocol and wherever they run.
 
-Persist first, then route: by the time `deliver` is called the message and the offline
-entries of recipients without sessions are in storage; a recipient none of whose sessions takes
-the message (they ended meanwhile, or refuse it) gets its offline entry from the caller
-(`MessageService.store_and_route`), so nothing is lost. Routing never awaits a client.
+* `deliver` hands a message that is already stored to the available sessions of its recipients.
+  Persist first, then route: by the time it is called the message and the offline entries of
+  recipients without sessions are in storage; a recipient none of whose sessions takes the message
+  (they ended meanwhile, or refuse it) gets its offline entry back from the caller
+  (`MessageService.store_and_route`), so nothing is lost.
+* `push` hands any other event (`hub.events`) to a user's sessions: the available ones by
+  default, or every bound one, or one resource. The caller decides what to do when nobody took it
+  (a notice is kept, `NoticeService.send`).
+* `bind` registers a session and ends the one it replaces (same user and resource: `conflict`);
+  `kick` ends a user's sessions.
+* `online` and `resources` say who is connected, for REST `status` and for presence.
+
+Routing never awaits a client. Sessions are found through a `Registry`; the memory one serves a
+single node.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from hxim.hub.registry import Registry
+from hxim.hub.events import Event, Kick
+from hxim.hub.registry import Registry, Session
 from hxim.model import Message
 
 __all__ = ["Router"]
@@ -20,12 +31,65 @@ __all__ = ["Router"]
 class Router:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
+        # Straight to the registry, without a wrapper call: both run for every message.
+        # `online(app_uuid, keys)`: the subset of `keys` with at least one available session;
+        # `sessions(app_uuid, key)`: the user's sessions, bound or available, to read (events go
+        # through `push`).
+        self.online: Callable[[uuid.UUID, Iterable[str]], set[str]] = registry.online
+        self.sessions: Callable[[uuid.UUID, str], list[Session]] = registry.sessions
 
+    # --- who is connected -------------------------------------------------------------------------
+    def bind(self, session: Session) -> None:
+        """Register a session that bound its resource; the one it replaces is ended (`conflict`)."""
+        old = self.registry.add(session)
+        if old is not None:
+            old.push(Kick("conflict"))
+
+    def unbind(self, session: Session) -> None:
+        self.registry.remove(session)
+
+    def resources(self, app_uuid: uuid.UUID, key: str, *, available: bool = True) -> list[Session]:
+        """The user's sessions (the available ones by default), to read, not to write to: events go
+        through `push`."""
+        found = self.registry.sessions(app_uuid, key)
+        return [s for s in found if s.available] if available else found
+
+    def count(self) -> int:
+        return self.registry.count()
+
+    # --- delivery ---------------------------------------------------------------------------------
     def deliver(self, app_uuid: uuid.UUID, message: Message, recipient_keys: Iterable[str]) -> int:
         """Queue `message` on every available session of the recipients; returns how many."""
         queued = 0
+        sessions = self.registry.sessions
         for key in recipient_keys:
-            for session in self.registry.sessions(app_uuid, key):
+            for session in sessions(app_uuid, key):
                 if session.available and session.deliver(message):
                     queued += 1
         return queued
+
+    def push(
+        self,
+        app_uuid: uuid.UUID,
+        key: str,
+        event: Event,
+        *,
+        resource: str | None = None,
+        available: bool = True,
+        skip: str | None = None,
+    ) -> int:
+        """Hand `event` to the user's available sessions (every bound one with `available=False`),
+        only to `resource` when given, never to resource `skip`; returns how many took it."""
+        taken = 0
+        for session in self.registry.sessions(app_uuid, key):
+            if resource is not None and session.resource != resource:
+                continue
+            if session.resource == skip or (available and not session.available):
+                continue
+            if session.push(event):
+                taken += 1
+        return taken
+
+    def kick(self, app_uuid: uuid.UUID, key: str, reason: str, text: str | None = None) -> int:
+        """End every session of the user; returns how many there were."""
+        return self.push(app_uuid, key, Kick(reason, text), available=False)

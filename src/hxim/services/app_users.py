@@ -1,4 +1,4 @@
-"""App users: the app's own accounts that the `/api/v2/easemob` app API serves (issue 4).
+"""App users: the app's own accounts that the `/api/v2/easemob` app API serves.
 
 An app user has a numeric id (its IM username is that id as a string), an optional password
 kept as a bcrypt hash, a profile (`name`, `bio`, `sex`, `location`, `avatar`, `bg`,

@@ -7,22 +7,27 @@ until it is answered: accepted (`accept`, or any way the two become contacts), d
 withdrawn (`withdraw`); meanwhile the requester's roster shows it (`ask='subscribe'`). A block
 is one-way: the blocker stops receiving the blocked user's messages and presence.
 
-Surfaces learn of changes through hooks, whoever made them (REST or XMPP): `contact_hooks` (a
-pair became contacts or stopped being), `request_hooks` (a request became pending or was
-answered without a friendship) and `block_hooks` (users were blocked or unblocked). A user's
-deletion ends their friendships and the requests made to them: each is reported through the
-same hooks (`_users_deleted`), so a surface that keeps these lists (an XMPP session's roster)
-can trust them.
+Every change, whoever made it (REST or a client), is told to the sessions of the users it
+concerns through the router, so that a session that keeps these lists (an XMPP session's roster)
+can trust them: a pair that became contacts or stopped being (`RosterPush` `both` or `remove` to
+both users' sessions, and each sees the other's presence come or go), a request that became
+pending or was answered without a friendship (`none` with `ask`, then `remove`, to the
+requester's), and blocks (`BlockPush` to the owner's sessions, and between contacts the presence
+effects of XEP-0191 §3.3–§3.4). A user's deletion ends their friendships and the requests made
+to them, told the same way (`_users_deleted`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from hxim import errors
 from hxim.config import Settings
+from hxim.hub import BlockPush, Notice, RosterPush, Router
 from hxim.model import App, User, now_ms
+from hxim.services.blocks import BlockIndex
+from hxim.services.notices import NoticeKind, NoticeService
+from hxim.services.presence import PresenceService
 from hxim.services.users import UserService
 from hxim.storage import Database
 from hxim.storage.database import Batcher
@@ -32,8 +37,6 @@ from hxim.storage.social import (
     add_request_txn,
     block_count_txn,
     block_names_txn,
-    blocked_by_txn,
-    blocking_owners_txn,
     contact_counts_txn,
     contact_names_txn,
     has_request_txn,
@@ -47,38 +50,41 @@ from hxim.storage.social import (
     ties_txn,
 )
 
-__all__ = ["ContactService"]
+__all__ = ["Answer", "ContactService"]
 
+Answer = tuple[str, "str | None"]  # a subscription presence's type and its status text
 
-# Called after a contact pair changed: (app, owner, friend, added). The XMPP side pushes rosters.
-ContactHook = Callable[[App, User, User, bool], None]
-# Called after a friend request changed: (app, requester, target, pending). False: answered
-# or withdrawn without a friendship (an accepted request is reported by the contact hook).
-RequestHook = Callable[[App, User, User, bool], None]
-# Called after blocks changed: (app, owner, the users concerned, blocked).
-BlockHook = Callable[[App, User, list[User], bool], None]
 
 
 class ContactService:
-    def __init__(self, db: Database, settings: Settings, users: UserService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        users: UserService,
+        router: Router,
+        blocks: BlockIndex,
+        presence: PresenceService,
+        notices: NoticeService,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.users = users
-        self.contact_hooks: list[ContactHook] = []
-        self.request_hooks: list[RequestHook] = []
-        self.block_hooks: list[BlockHook] = []
+        self.router = router
+        self.blocks = blocks
+        self.presence = presence
+        self.notices = notices
         self._pairs: Batcher[tuple[int, int, int]] = Batcher(db, add_contact_pairs_txn)  # group commit
-        # Ids of users who may block someone: every user with a block when first needed, plus
-        # everyone who blocks since (never shrunk: unblocking only costs a query). Lets the
-        # message path skip the block query for the many users who block nobody.
-        self._may_block: set[int] = set()
-        self._may_block_loaded = False
         users.delete_hooks.append(self._users_deleted)
 
     async def add(self, app: App, owner: User, friend_name: str) -> User:
         friend = await self.users.get(app, friend_name)
         if friend.id == owner.id:
             raise errors.illegal_argument("a user can not add themselves as a contact")
+        await self._add(app, owner, friend)
+        return friend
+
+    async def _add(self, app: App, owner: User, friend: User, told: Notice | None = None) -> None:
         counts = await self.db.read(contact_counts_txn, [owner.id, friend.id])
         for user in (owner, friend):
             if counts.get(user.id, 0) >= self.settings.contacts_max:
@@ -90,16 +96,41 @@ class ContactService:
                     "resource-constraint",
                 )
         await self._pairs.submit((owner.id, friend.id, now_ms()))
-        for hook in self.contact_hooks:
-            hook(app, owner, friend, True)
-        return friend
+        await self._pair_changed(app, owner, friend, True, told)
 
-    async def remove(self, app: App, owner: User, friend_name: str) -> User:
+    async def remove(self, app: App, owner: User, friend_name: str, status: Answer | None = None) -> User:
+        """The friendship ends (either side may end it); `status`: the subscription presence the
+        other side is told it with, when a client ended it (`unsubscribe`, `unsubscribed`)."""
         friend = await self.users.get(app, friend_name)
         await self.db.write(remove_contact_pair_txn, owner.id, friend.id)
-        for hook in self.contact_hooks:
-            hook(app, owner, friend, False)
+        await self._pair_changed(app, owner, friend, False, self._answer(owner, status))
         return friend
+
+    async def _pair_changed(self, app: App, owner: User, friend: User, added: bool, told: Notice | None = None) -> None:
+        """Both users' sessions get the roster item; `told` reaches `friend` (the answer to a
+        request, or the end of the friendship); then the two see each other come, or go."""
+        subscription = "both" if added else "remove"
+        for me, other in ((owner, friend), (friend, owner)):
+            self.router.push(app.uuid, me.key, RosterPush(other.username, subscription), available=False)
+        if told is not None:
+            await self._tell(app, friend, told)
+        await self.presence.between(app, owner, friend, added)
+
+    @staticmethod
+    def _answer(owner: User, status: Answer | None) -> Notice | None:
+        if status is None:
+            return None
+        return Notice(NoticeKind.SUBSCRIPTION, owner.username, {"type": status[0], "status": status[1]})
+
+    async def _tell(self, app: App, user: User, notice: Notice) -> None:
+        """A subscription presence: now, or (but a withdrawn request) at the user's next login,
+        the latest one per sender."""
+        keep = notice.payload["type"] != "unsubscribe"
+        await self.notices.send(app, user, notice, keep=keep, replace=True)
+
+    def _request_changed(self, app: App, requester: User, target: User, pending: bool) -> None:
+        push = RosterPush(target.username, "none", ask=True) if pending else RosterPush(target.username, "remove")
+        self.router.push(app.uuid, requester.key, push, available=False)
 
     async def names(self, owner: User) -> list[str]:
         return await self.db.read(contact_names_txn, owner.id)
@@ -110,21 +141,28 @@ class ContactService:
 
     async def _users_deleted(self, app: App, victims: list[User]) -> None:
         """A `UserService.delete_hooks` hook: the friendships of the deleted users, and the
-        requests made to them, end with them; report each through the hooks."""
+        requests made to them, end with them; tell each to the sessions concerned."""
         by_id = {v.id: v for v in victims}
+        self.blocks.forget()  # their names may be registered again: no set may name them
         for is_request, owner, victim_id in await self.db.read(ties_txn, list(by_id)):
-            for hook in self.request_hooks if is_request else self.contact_hooks:
-                hook(app, owner, by_id[victim_id], False)
+            if is_request:
+                self._request_changed(app, owner, by_id[victim_id], False)
+            else:
+                self.router.push(app.uuid, owner.key, RosterPush(by_id[victim_id].username, "remove"), available=False)
 
     # --- friend requests --------------------------------------------------------------------------
-    async def request(self, app: App, owner: User, target_name: str) -> tuple[User, bool]:
-        """`owner` asks `target` to be friends: (the target, whether the request is new). Contacts
-        already are answered by the caller (nothing is kept for them)."""
+    async def request(self, app: App, owner: User, target_name: str, status: str | None = None) -> tuple[User, bool]:
+        """`owner` asks `target` to be friends (`status`: the text of the request): (the target,
+        whether the request is new). The target is told (a `subscribe` notice, kept for their next
+        login); a target who blocks the owner is not, and nothing is kept. Users who already are
+        contacts are answered by the caller."""
         target = await self.users.get(app, target_name)
         if target.id == owner.id:
             raise errors.illegal_argument("a user can not add themselves as a contact")
         if await self.db.read(is_contact_txn, owner.id, target.id):
             return target, False
+        if await self.blocks.blockers_of(owner, [target]):
+            return target, False  # dropped (XEP-0191 §3.3)
         if await self.db.read(request_count_txn, owner.id) >= self.settings.contact_requests_max:
             raise errors.HximError(
                 403,
@@ -135,26 +173,45 @@ class ContactService:
             )
         new = await self.db.write(add_request_txn, owner.id, target.id, now_ms())
         if new:
-            for hook in self.request_hooks:
-                hook(app, owner, target, True)
+            self._request_changed(app, owner, target, True)
+        notice = self._answer(owner, ("subscribe", status))
+        assert notice is not None
+        await self._tell(app, target, notice)
         return target, new
 
-    async def accept(self, app: App, owner: User, requester_name: str) -> User | None:
-        """`owner` accepts `requester`'s pending request: they become contacts (the contact hook
-        reports it). None, and nothing changes, when no request of theirs is pending."""
+    async def accept(self, app: App, owner: User, requester_name: str, status: str | None = None) -> User | None:
+        """`owner` accepts `requester`'s pending request: they become contacts (told as `add`
+        tells it, and the requester the `subscribed` answer). None, and nothing changes, when no
+        request of theirs is pending."""
         requester = await self.users.get(app, requester_name)
         if not await self.db.read(has_request_txn, requester.id, owner.id):
             return None
-        await self.add(app, owner, requester.username)
+        await self._add(app, owner, requester, self._answer(owner, ("subscribed", status)))
         return requester
+
+    async def decline(self, app: App, owner: User, requester: User, status: str | None = None) -> None:
+        """`owner` declines `requester`'s pending request, if there is one (the requester is told
+        with an `unsubscribed` notice)."""
+        await self.withdraw(app, requester, owner)
+        notice = self._answer(owner, ("unsubscribed", status))
+        assert notice is not None
+        await self._tell(app, requester, notice)
+
+    async def cancel(self, app: App, owner: User, target: User, status: str | None = None) -> None:
+        """`owner` takes their request to `target` back: a request still kept for an offline
+        target is dropped; one they are reading is followed by `unsubscribe`."""
+        if await self.withdraw(app, owner, target) and not self.router.online(app.uuid, [target.key]):
+            await self.notices.forget(target, NoticeKind.SUBSCRIPTION, owner.username)
+        notice = self._answer(owner, ("unsubscribe", status))
+        assert notice is not None
+        await self._tell(app, target, notice)
 
     async def withdraw(self, app: App, requester: User, target: User) -> bool:
         """`requester`'s request to `target` ends unanswered (declined by the target, or taken
         back by the requester); False when none was pending."""
         gone = await self.db.write(remove_request_txn, requester.id, target.id)
         if gone:
-            for hook in self.request_hooks:
-                hook(app, requester, target, False)
+            self._request_changed(app, requester, target, False)
         return bool(gone)
 
     # --- blocks -----------------------------------------------------------------------------------
@@ -173,17 +230,15 @@ class ContactService:
         current = await self.db.read(block_count_txn, owner.id)
         if current + len(targets) > self.settings.blocks_max:
             raise errors.illegal_argument(f"a user can block at most {self.settings.blocks_max} users")
-        self._may_block.add(owner.id)  # before the write: a concurrent send queries
+        self.blocks.will_block(owner)  # before the write: a concurrent send queries
         await self.db.write(add_blocks_txn, owner.id, [t.id for t in targets], now_ms())
-        for hook in self.block_hooks:
-            hook(app, owner, targets, True)
+        await self._blocks_changed(app, owner, targets, True)
         return [t.username for t in targets]
 
     async def unblock(self, app: App, owner: User, name: str) -> User:
         target = await self.users.get(app, name)
         await self.db.write(remove_block_txn, owner.id, target.id)
-        for hook in self.block_hooks:
-            hook(app, owner, [target], False)
+        await self._blocks_changed(app, owner, [target], False)
         return target
 
     async def unblock_many(self, app: App, owner: User, names: list[str]) -> list[str]:
@@ -195,26 +250,23 @@ class ContactService:
             raise errors.user_not_found()
         targets = list({n.lower(): found[n.lower()] for n in names}.values())
         await self.db.write(remove_blocks_txn, owner.id, [t.id for t in targets])
-        for hook in self.block_hooks:
-            hook(app, owner, targets, False)
+        await self._blocks_changed(app, owner, targets, False)
         return [t.username for t in targets]
+
+    async def _blocks_changed(self, app: App, owner: User, targets: list[User], blocked: bool) -> None:
+        """Tell the owner's sessions; between contacts, XEP-0191 §3.3: the two see each other go
+        (a block) or come back (an unblock, unless one still blocks the other)."""
+        self.blocks.changed(owner)
+        names = tuple(t.username for t in targets)
+        self.router.push(app.uuid, owner.key, BlockPush(names, blocked), available=False)
+        router = self.router
+        if not router.online(app.uuid, [owner.key]) or not router.online(app.uuid, [t.key for t in targets]):
+            return
+        contacts = {n.lower() for n in await self.names(owner)}
+        for target in targets:
+            if target.key in contacts:
+                await self.presence.between(app, owner, target, not blocked)
 
     async def blocked_names(self, owner: User) -> list[str]:
         return await self.db.read(block_names_txn, owner.id)
 
-    async def blocked_keys(self, owner: User) -> set[str]:
-        """The (case-folded) usernames `owner` blocks; no query for users known to block nobody."""
-        if not self._may_block_loaded:
-            self._may_block |= await self.db.read(blocking_owners_txn)
-            self._may_block_loaded = True
-        if owner.id not in self._may_block:
-            return set()
-        return {n.lower() for n in await self.db.read(block_names_txn, owner.id)}
-
-    async def blockers_of(self, sender: User, recipients: list[User]) -> set[int]:
-        """Ids of the `recipients` who block `sender`."""
-        if not self._may_block_loaded:
-            self._may_block |= await self.db.read(blocking_owners_txn)  # keeps blocks added meanwhile
-            self._may_block_loaded = True
-        owners = [r.id for r in recipients if r.id in self._may_block]
-        return await self.db.read(blocked_by_txn, sender.id, owners) if owners else set()

@@ -9,12 +9,13 @@ the group service's error code and Easemob's description pattern (§6.4).
 Every change that checks and then writes (capacity, quotas, roles) runs as one write
 transaction that first takes the room's row lock, so concurrent calls cannot overshoot a
 limit. Changes that the users concerned are told about (kicks, bans, dissolution, admin and
-mute changes) call the `room_hooks` after they commit, whichever surface made them.
+mute changes, joins, applications and their answers, invitations) are reported to the
+`RoomNotifier` after they commit, whichever surface made them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,10 +24,9 @@ from sqlalchemy import Connection
 from hxim import errors
 from hxim.config import Settings
 from hxim.errors import HximError
-from hxim.hub import Registry
-from hxim.model import App, IdGenerator, User, now_ms
+from hxim.model import App, IdGenerator, Recipients, User, now_ms
 from hxim.services.group_policy import Level, refusal, target_refusal
-from hxim.services.messages import Recipients
+from hxim.services.room_notices import RoomEvent, RoomNotifier
 from hxim.services.users import decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.groups import (
@@ -74,7 +74,7 @@ from hxim.storage.groups import (
 from hxim.storage.users import get_user_txn, get_users_by_keys_txn
 
 __all__ = [
-    "ADMIN", "CHATROOM", "GROUP", "MEMBER", "MUTE_FOREVER", "OWNER", "ItemResult", "Room", "RoomHook", "RoomService"
+    "ADMIN", "CHATROOM", "GROUP", "MEMBER", "MUTE_FOREVER", "OWNER", "ItemResult", "Room", "RoomService"
 ]
 
 GROUP = "group"
@@ -86,16 +86,6 @@ ADMIN_SENDER = "admin"
 _MAX_ID = (1 << 63) - 1
 
 T = TypeVar("T")
-
-# Called after a change that the users concerned are told about over XMPP (webim-xmpp.md §7.9–
-# §7.11): (app, kind, room id, event, usernames, actor, detail). Events: `kicked`, `banned`,
-# `destroyed` (the usernames are the members it had; detail: the reason), `admin_added`,
-# `admin_removed`, `muted`, `unmuted`, `joined` (users who became members by joining, applying
-# or being invited; the others are told), `applied` (the usernames are the owner and admins to
-# ask; actor: the applicant; detail: the reason), `accepted`, `declined` (the applicant; detail:
-# the reason), `invited` (detail: the reason). `actor` is the user who acted, None for the app.
-RoomHook = Callable[[App, str, str, str, list[str], str | None, str], Awaitable[None]]
-
 
 @dataclass(slots=True)
 class ItemResult:
@@ -158,20 +148,19 @@ def _bool(body: dict[str, Any], *names: str, default: bool | None = None) -> boo
 class RoomService:
     """Groups (`kind="group"`) or chat rooms (`kind="chatroom"`) of every app."""
 
-    def __init__(self, db: Database, settings: Settings, ids: IdGenerator, registry: Registry, kind: str) -> None:
+    def __init__(self, db: Database, settings: Settings, ids: IdGenerator, notifier: RoomNotifier, kind: str) -> None:
         if kind not in (GROUP, CHATROOM):
             raise ValueError(kind)
         self.db = db
         self.settings = settings
         self.ids = ids
-        self.registry = registry
+        self.notifier = notifier
         self.kind = kind
         self.is_group = kind == GROUP
         # Member lists of recently messaged rooms, for fan-out; fanout_txn checks each against
         # the room's members_version and member count before reusing it.
         self._fanout_cache: dict[int, MemberList] = {}
         self._fanout_cached = 0
-        self.room_hooks: list[RoomHook] = []
         if self.is_group:
             self.maxusers_default = settings.group_maxusers_default
             self.maxusers_max = settings.group_maxusers_max
@@ -183,11 +172,10 @@ class RoomService:
 
     # --- helpers ----------------------------------------------------------------------------------
     async def _tell(
-        self, app: App, rid: str, event: str, names: list[str], actor: str | None = None, detail: str = ""
+        self, app: App, rid: str, event: RoomEvent, names: list[str], actor: str | None = None, detail: str = ""
     ) -> None:
         if names:
-            for hook in self.room_hooks:
-                await hook(app, self.kind, rid, event, names, actor, detail)
+            await self.notifier.tell(self, app, rid, event, names, actor, detail)
 
     def _room(self, conn: Connection, app: App, rid: str, lock: bool = False) -> Room:
         ident = parse_room_id(rid)
@@ -476,7 +464,7 @@ class RoomService:
             return room, names
 
         room, names = await self._write(txn)
-        await self._tell(app, room.room_id, "destroyed", names, actor, reason)
+        await self._tell(app, room.room_id, RoomEvent.DESTROYED, names, actor, reason)
         return room
 
     async def delete_owned(self, app: App, victims: list[User]) -> None:
@@ -571,7 +559,7 @@ class RoomService:
             return user
 
         user = await self._write(txn)
-        await self._tell(app, rid, "kicked", [user.username], actor)
+        await self._tell(app, rid, RoomEvent.KICKED, [user.username], actor)
         return user
 
     async def remove_members(
@@ -601,14 +589,14 @@ class RoomService:
             return out
 
         out = await self._write(txn)
-        await self._tell(app, rid, "kicked", [r.user for r in out if r.result], actor)
+        await self._tell(app, rid, RoomEvent.KICKED, [r.user for r in out if r.result], actor)
         return out
 
     async def join(self, app: App, rid: str, username: str) -> User:
         """The user joins by themselves (a chat-room join, `joinPublicGroup` of an open group): a
         member like `add_member`, and the other members are told (webim-xmpp.md §7.7, §7.8)."""
         user = await self.add_member(app, rid, username)
-        await self._tell(app, rid, "joined", [user.username], user.username)
+        await self._tell(app, rid, RoomEvent.JOINED, [user.username], user.username)
         return user
 
     # --- applications and invitations (webim-xmpp.md §2.7, §7.6, §7.7) ----------------------------
@@ -641,10 +629,10 @@ class RoomService:
 
         user, managers = await self._write(txn)
         if managers is None:
-            await self._tell(app, rid, "joined", [user.username], user.username)
-            await self._tell(app, rid, "accepted", [user.username])
+            await self._tell(app, rid, RoomEvent.JOINED, [user.username], user.username)
+            await self._tell(app, rid, RoomEvent.ACCEPTED, [user.username])
             return True
-        await self._tell(app, rid, "applied", managers, user.username, reason)
+        await self._tell(app, rid, RoomEvent.APPLIED, managers, user.username, reason)
         return False
 
     async def verify(self, app: App, rid: str, applicant: Any, accept: Any, reason: Any, actor: str | None) -> str:
@@ -674,10 +662,10 @@ class RoomService:
 
         name = await self._write(txn)
         if accept:
-            await self._tell(app, rid, "joined", [name], name)
-            await self._tell(app, rid, "accepted", [name], actor)
+            await self._tell(app, rid, RoomEvent.JOINED, [name], name)
+            await self._tell(app, rid, RoomEvent.ACCEPTED, [name], actor)
         else:
-            await self._tell(app, rid, "declined", [name], actor, reason)
+            await self._tell(app, rid, RoomEvent.DECLINED, [name], actor, reason)
         return name
 
     async def invite(self, app: App, rid: str, names: Any, actor: str | None, reason: str = "") -> list[str]:
@@ -697,8 +685,8 @@ class RoomService:
         invited, direct = await self._write(txn)
         if direct:
             for name in invited:
-                await self._tell(app, rid, "joined", [name], name)
-        await self._tell(app, rid, "invited", invited, actor, reason)
+                await self._tell(app, rid, RoomEvent.JOINED, [name], name)
+        await self._tell(app, rid, RoomEvent.INVITED, invited, actor, reason)
         return invited
 
     # --- who may act (IM-user tokens; `group_policy`) -----------------------------------------------
@@ -765,7 +753,7 @@ class RoomService:
             return user.username
 
         name = await self._write(txn)
-        await self._tell(app, rid, "admin_added", [name], actor)
+        await self._tell(app, rid, RoomEvent.ADMIN_ADDED, [name], actor)
         return name
 
     async def remove_admin(self, app: App, rid: str, username: str, actor: str | None = None) -> str:
@@ -778,7 +766,7 @@ class RoomService:
             return user.username
 
         name = await self._write(txn)
-        await self._tell(app, rid, "admin_removed", [name], actor)
+        await self._tell(app, rid, RoomEvent.ADMIN_REMOVED, [name], actor)
         return name
 
     # --- blocks -----------------------------------------------------------------------------------
@@ -817,7 +805,7 @@ class RoomService:
             return out
 
         out = await self._write(txn)
-        await self._tell(app, rid, "banned", [r.user for r in out if r.result], actor)
+        await self._tell(app, rid, RoomEvent.BANNED, [r.user for r in out if r.result], actor)
         return out
 
     async def unblock(self, app: App, rid: str, names: Any) -> list[ItemResult]:
@@ -881,7 +869,7 @@ class RoomService:
             return [ItemResult(u.username, expire=expire) for u in users]
 
         out = await self._write(txn)
-        await self._tell(app, rid, "muted", [r.user for r in out], actor)
+        await self._tell(app, rid, RoomEvent.MUTED, [r.user for r in out], actor)
         return out
 
     async def unmute(self, app: App, rid: str, names: Any, actor: str | None = None) -> list[ItemResult]:
@@ -897,7 +885,7 @@ class RoomService:
             ]
 
         out = await self._write(txn)
-        await self._tell(app, rid, "unmuted", [r.user for r in out if r.result], actor)
+        await self._tell(app, rid, RoomEvent.UNMUTED, [r.user for r in out if r.result], actor)
         return out
 
     async def mute_all(self, app: App, rid: str, duration: Any) -> None:

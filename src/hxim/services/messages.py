@@ -9,13 +9,14 @@ are written in one transaction before any session is handed the message.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hxim import errors
 from hxim.config import Settings
-from hxim.hub import Registry, Router
-from hxim.model import App, IdGenerator, Message, User, now_ms
+from hxim.hub import Notice, Router
+from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
+from hxim.services.blocks import BlockIndex
+from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
@@ -32,11 +33,11 @@ from hxim.storage.messages import (
     recall_message_txn,
     store_message_groups_txn,
 )
-from hxim.storage.social import blocked_by_txn
 
-__all__ = ["MessageService", "TARGET_TYPES", "Recipients"]
+if TYPE_CHECKING:
+    from hxim.services.groups import RoomService
 
-TARGET_TYPES = ("users", "chatgroups", "chatrooms")
+__all__ = ["ADMIN", "CHAT_TYPES", "MessageService", "SendMessage", "Sent"]
 CUSTOM_EVENT_RE = re.compile(r"[a-zA-Z0-9\-_/.]{1,32}")
 
 # Required fields and their JSON types, per message type (easemob-rest.md §5.1).
@@ -65,23 +66,32 @@ OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-class Recipients:
-    """Who a message to one target goes to: recipients' users and whether to keep offline copies."""
-
-    __slots__ = ("chat_type", "to", "users", "offline")
-
-    def __init__(self, chat_type: str, to: str, users: list[User], offline: bool) -> None:
-        self.chat_type = chat_type
-        self.to = to
-        self.users = users
-        self.offline = offline
-
-
-# Resolves a group or chat-room target for a sender: (app, target id, sender name) -> Recipients.
-TargetResolver = Callable[[App, str, str], Awaitable[Recipients]]
-# Whether a user belongs to a group or chat room: (app, room id, user) -> bool.
-RoomCheck = Callable[[App, str, User], Awaitable[bool]]
 ROOM_CHAT_TYPES = ("groupchat", "chatroom")
+CHAT_TYPES = ("chat", *ROOM_CHAT_TYPES)
+ADMIN = "admin"  # the sender of messages the app itself sends
+_NOBODY: set[int] = set()  # (never changed)
+
+
+class SendMessage(NamedTuple):
+    """Send one message to each target: users (`chat`), groups (`groupchat`) or chat rooms.
+
+    `sender` is a username, or `admin` for the app itself. `from_client` decides what becomes of a
+    message to a user who does not exist or blocks the sender: a client's message is refused, not
+    stored (`user_not_found`, `recipient_blocks`: XEP-0191 §3.5, the sender is told); the app's is
+    stored for every target and reaches nobody there (the REST API answers for every target).
+
+    Immutable and typed as the other commands are, but a named tuple rather than a frozen
+    dataclass: one is built for every message, and a tuple is built three times faster."""
+
+    chat_type: str
+    targets: tuple[str, ...]
+    bodies: tuple[dict[str, Any], ...]
+    ext: dict[str, Any] | None = None
+    sender: str = ADMIN
+    from_client: bool = False
+
+
+Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
 
 
 class MessageService:
@@ -91,21 +101,26 @@ class MessageService:
         settings: Settings,
         ids: IdGenerator,
         users: UserService,
-        registry: Registry,
         router: Router,
+        blocks: BlockIndex,
+        notices: NoticeService,
+        groups: RoomService,
+        chatrooms: RoomService,
     ) -> None:
         self.db = db
         self.settings = settings
         self.ids = ids
         self.users = users
-        self.registry = registry
         self.router = router
-        self.resolvers: dict[str, TargetResolver] = {}
-        self.room_checks: list[RoomCheck] = []  # membership, for the history of a room
+        self.blocks = blocks
+        self.notices = notices
+        self.rooms = {"groupchat": groups, "chatroom": chatrooms}
         self._store = Batcher(db, store_message_groups_txn)
 
     # --- validation -------------------------------------------------------------------------------
     def check_body(self, msg: Any) -> dict[str, Any]:
+        if type(msg) is dict and len(msg) == 2 and msg.get("type") == "txt" and type(msg.get("msg")) is str:
+            return msg  # a plain text, as every plain XMPP body is
         if not isinstance(msg, dict):
             raise errors.illegal_argument("msg must be a JSON object with a type")
         kind = msg.get("type")
@@ -130,56 +145,80 @@ class MessageService:
         return msg
 
     # --- sending ----------------------------------------------------------------------------------
-    async def send(
-        self,
-        app: App,
-        target_type: Any,
-        targets: Any,
-        msg: Any,
-        sender: Any = None,
-        ext: Any = None,
-        has_ext: bool = False,
-    ) -> list[tuple[str, Message | None]]:
-        """Send one message to each target; returns (target, stored message or None) in order."""
-        if target_type not in TARGET_TYPES:
-            raise errors.illegal_argument("target_type can only be 'users' or 'chatgroups' or 'chatrooms'")
-        if not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets):
-            raise errors.illegal_argument("target must be a non-empty array of strings")
+    async def send(self, app: App, cmd: SendMessage, sender: User | None = None) -> list[Sent]:
+        """Send `cmd`'s message to each of its targets (`sender`: the sending user, when the caller
+        has them at hand); returns the stored message of each target, in order."""
+        targets = cmd.targets
         if len(targets) > self.settings.message_targets_max:
             raise errors.illegal_argument("params to's size can't exceed limit")
-        if sender is None:
-            sender = "admin"
-        if not isinstance(sender, str) or sender == "":
-            raise errors.illegal_argument("from can't be empty")
-        if has_ext and not isinstance(ext, dict):
-            raise errors.illegal_argument("ext must be a JSON object")
-        body = self.check_body(msg)
-
-        if target_type == "users":
-            plans = await self._user_plans(app, sender, targets)
+        check = self.check_body
+        for body in cmd.bodies:
+            check(body)
+        if cmd.chat_type == "chat":
+            plans = await self._user_plans(app, cmd, sender)
         else:
-            resolver = self.resolvers.get(target_type)
-            if resolver is None:
-                raise errors.illegal_argument(f"target_type {target_type} is not served by this node")
-            plans = [await resolver(app, t, sender) for t in targets]
-        sent = await self.store_and_route(app, sender, plans, [body], ext)
-        # answer for each target as the caller wrote it (a user's stored name may differ in case)
-        return [(target, m) for target, (_, m) in zip(targets, sent, strict=True)]
+            rooms = self.rooms.get(cmd.chat_type)
+            if rooms is None:
+                raise errors.illegal_argument(f"chat type {cmd.chat_type} is not one of {', '.join(CHAT_TYPES)}")
+            plans = [await rooms.resolve(app, t, cmd.sender) for t in targets]
+        stored = await self.store_and_route(app, cmd.sender, plans, list(cmd.bodies), cmd.ext)
+        # each target as the caller wrote it (a user's stored name may differ in case)
+        return list(zip(targets, stored, strict=True))
 
-    async def _user_plans(self, app: App, sender: str, targets: list[str]) -> list[Recipients]:
-        keys = {t.lower() for t in targets} | {sender.lower()}
-        users = {u.key: u for u in await self.users.get_many(app, list(keys))}
-        sender_user = users.get(sender.lower())
-        blockers: set[int] = set()
-        if sender_user is not None:
-            others = [u for k, u in users.items() if k != sender_user.key]
-            blockers = await self.db.read(blocked_by_txn, sender_user.id, [u.id for u in others])
-        plans = []
-        for target in targets:
-            user = users.get(target.lower())
-            reach = [user] if user is not None and user.id not in blockers else []
-            plans.append(Recipients("chat", user.username if user else target, reach, True))
-        return plans
+    async def _user_plans(self, app: App, cmd: SendMessage, sender: User | None) -> list[Recipients]:
+        """Whom a 1:1 message reaches. Users with a session come as their session loaded them
+        (deleting or deactivating a user ends their sessions, so it is current): no query for the
+        recipients who are connected, and none at all for a client's message to one of them."""
+        blocks = self.blocks
+        if sender is not None and len(cmd.targets) == 1:  # a client's message: the common case, kept short
+            target = cmd.targets[0]
+            user = self._connected(app, target.lower())
+            if user is not None:
+                blockers = _NOBODY
+                if user.id != sender.id and blocks.may_block((user,)):
+                    blockers = await blocks.blockers_of(sender, [user])
+                return [self._plan(cmd, target, user, blockers)]
+        keys = [t.lower() for t in cmd.targets]
+        users: dict[str, User] = {}
+        missing: list[str] = []
+        for key in keys:
+            if key not in users:
+                found = self._connected(app, key)
+                if found is not None:
+                    users[key] = found
+                else:
+                    missing.append(key)
+        if sender is None and cmd.sender != ADMIN:
+            missing.append(cmd.sender.lower())
+        if missing:
+            users.update((u.key, u) for u in await self.users.get_many(app, missing))
+        if sender is None:
+            sender = users.get(cmd.sender.lower())
+        blockers = _NOBODY
+        if sender is not None:
+            others = [u for u in users.values() if u.id != sender.id]
+            blockers = await blocks.blockers_of(sender, others) if blocks.may_block(others) else _NOBODY
+        return [self._plan(cmd, t, users.get(k), blockers) for t, k in zip(cmd.targets, keys, strict=True)]
+
+    def _connected(self, app: App, key: str) -> User | None:
+        for s in self.router.sessions(app.uuid, key):
+            if s.user is not None:
+                return s.user
+        return None
+
+    @staticmethod
+    def _plan(cmd: SendMessage, target: str, user: User | None, blockers: set[int]) -> Recipients:
+        """The one block rule for 1:1 messages: a user who blocks the sender is not reached, and a
+        client's message to them is refused, as one to no such user."""
+        if user is None:
+            if cmd.from_client:
+                raise errors.user_not_found()
+            return Recipients("chat", target, [], True)
+        if user.id in blockers:
+            if cmd.from_client:
+                raise errors.recipient_blocks(user.username)
+            return Recipients("chat", user.username, [], True)
+        return Recipients("chat", user.username, [user], True)
 
     async def store_and_route(
         self,
@@ -188,7 +227,9 @@ class MessageService:
         plans: list[Recipients],
         bodies: list[dict[str, Any]],
         ext: dict[str, Any] | None,
-    ) -> list[tuple[str, Message | None]]:
+    ) -> list[Message]:
+        """Persist first, then route: store one message per plan with the offline entries of its
+        recipients who have no available session, then hand it to the others' sessions."""
         batch: list[tuple[Message, list[int]]] = []
         online_by_msg: list[tuple[Message, list[User], bool]] = []
         for plan in plans:
@@ -197,7 +238,7 @@ class MessageService:
             stamp = IdGenerator.timestamp_of(ident)
             message = Message(ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext)
             keys = [u.key for u in plan.users]
-            online = self.registry.online(app.uuid, keys) if keys else set()
+            online = self.router.online(app.uuid, keys) if keys else set()
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
             batch.append((message, offline_ids))
             online_by_msg.append((message, [u for u in plan.users if u.key in online], plan.offline))
@@ -212,7 +253,7 @@ class MessageService:
                     missed.append((user.id, message.id))
         if missed:
             await self.restore_offline(missed)
-        return [(plan.to, m) for plan, (m, _) in zip(plans, batch, strict=True)]
+        return [m for m, _ in batch]
 
     # --- offline ----------------------------------------------------------------------------------
     async def offline_count(self, app: App, ident: str) -> tuple[User, int]:
@@ -251,15 +292,54 @@ class MessageService:
     async def find(self, app: App, msg_id: int) -> Message | None:
         return await self.db.read(message_txn, app.id, msg_id)
 
-    async def recall(self, app: App, sender: User, message: Message, recipients: list[User]) -> list[int]:
-        """Withdraw a message its sender sent within `message_recall_seconds`: it leaves the
-        history and the offline queues. Returns the ids of the recipients who never got it."""
-        if message.sender.lower() != sender.key:
+    async def recall(
+        self,
+        app: App,
+        message: Message,
+        by: str,
+        *,
+        force: bool = False,
+        tell_sender: bool = False,
+        skip: str | None = None,
+    ) -> None:
+        """Withdraw `message`: it leaves the history and the offline queues, and each recipient
+        who had it is told (a `recall` notice, kept for their next login, except in chat rooms).
+
+        `by` is the user who recalls it, who must be its sender, or `admin` (the app) who may
+        recall any message. Past `message_recall_seconds` only a `force`d recall (the app's)
+        goes through. `tell_sender`: the sender's own sessions are told too (but resource
+        `skip`, the one that asked), as Easemob's `sync_device` does."""
+        if by != ADMIN and message.sender.lower() != by.lower():
             raise errors.forbidden_op("only the sender can recall a message")
         window = self.settings.message_recall_seconds
-        if window and now_ms() - message.timestamp > window * 1000:
-            raise errors.forbidden_op(f"a message can only be recalled within {window} seconds")
-        return await self.db.write(recall_message_txn, message.id, [u.id for u in recipients])
+        if window and not force and now_ms() - message.timestamp > window * 1000:
+            raise errors.recall_window(window)
+        recipients = await self._recipients(app, message)
+        pending = set(await self.db.write(recall_message_txn, message.id, [u.id for u in recipients]))
+        room = message.chat_type in ROOM_CHAT_TYPES
+        payload: dict[str, Any] = {"mid": message.id, "room": message.to} if room else {"mid": message.id}
+        notice = Notice(NoticeKind.RECALL, message.sender, payload)
+        sender_key = message.sender.lower()
+        for peer in recipients:
+            if peer.id in pending or peer.key == sender_key:
+                continue  # never received it: gone from their queue
+            await self.notices.send(app, peer, notice, keep=message.chat_type != "chatroom")
+        if tell_sender:  # a 1:1 recall reaches the sender's devices from the conversation's peer
+            own = notice if room else Notice(NoticeKind.RECALL, message.to, payload)
+            self.router.push(app.uuid, sender_key, own, skip=skip)
+
+    async def _recipients(self, app: App, message: Message) -> list[User]:
+        """The users a stored message was for: its peer, or the room's members but the sender."""
+        rooms = self.rooms.get(message.chat_type)
+        if rooms is None:
+            peer = await self.users.find(app, message.to)
+            return [peer] if peer is not None else []
+        try:
+            names = [n.lower() for n, _ in await rooms.members(app, message.to)]
+        except errors.HximError:
+            return []  # the room is gone: nobody left to tell
+        sender = message.sender.lower()
+        return await self.users.get_many(app, [n for n in names if n != sender])
 
     # --- history ----------------------------------------------------------------------------------
     async def history(
@@ -286,8 +366,8 @@ class MessageService:
         message roaming (webim-xmpp.md §2.6); a page holds `message_roaming_page_size`."""
         before = decode_cursor(key, 1)[0] if key else None
         if room:
-            for check in self.room_checks:
-                if await check(app, other, user):
+            for rooms in self.rooms.values():
+                if await rooms.is_member(app, other, user):
                     break
             else:  # no such room and not a member read alike: a room's existence is not revealed
                 raise errors.forbidden_op(f"user: {user.username} doesn't exist in group: {other}")

@@ -1,34 +1,68 @@
-"""Notices kept for users who are not online: friend requests and answers, room invitations and
-Easemob's group notifications (webim-xmpp.md §5.1, §7.6, §7.11, §9(d).4).
+"""Notices: what a user is told besides stored messages, delivered now or kept for their next
+login (webim-xmpp.md §5.1, §7.6, §7.11, §9(d).4).
 
-A notice is protocol-neutral: a `kind`, the sending user (or room) and a JSON payload. The XMPP
-side renders it into a stanza when it replays it after the user's next initial presence, then
-removes it; messages have their own offline queue (`MessageService`).
+`send` is the one rule for every notice, whoever causes it (REST or a client): the router hands
+it to the user's available sessions; when none takes it, it is kept (unless the caller says it is
+not worth keeping: chat-room news, join announcements) and the user's next session replays it
+after logging in (`pending`, then `remove`). A notice is protocol-neutral (`hub.Notice`: a kind,
+the user it comes from, a JSON payload); each session kind renders it. Messages have their own
+offline queue (`MessageService`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from hxim.model import IdGenerator, User
+from hxim.hub import Notice, Router
+from hxim.model import App, IdGenerator, User
 from hxim.storage import Database
-from hxim.storage.notices import Notice, add_notice_txn, forget_notices_txn, notices_txn, remove_notices_txn
+from hxim.storage.notices import add_notice_txn, forget_notices_txn, notices_txn, remove_notices_txn
 
-__all__ = ["Notice", "NoticeService"]
+__all__ = ["NoticeKind", "NoticeService", "Pending"]
+
+Pending = tuple[int, Notice]  # (storage id, the notice) of a kept notice
+
+
+class NoticeKind:
+    """The kinds of notice and what their payload holds."""
+
+    SUBSCRIPTION = "subscription"  # a friend request or its answer: {"type", "status"}
+    RECEIPT = "receipt"  # a delivery or read ack: {"ack": "delivery"|"acked", "mid", "body"}
+    RECALL = "recall"  # a message withdrawn: {"mid", "room"?}
+    ROOM_REMOVED = "room-removed"  # kicked or banned: {"room", "nick", "code": "307"|"321"}
+    ROOM_DESTROYED = "room-destroyed"  # {"room", "reason"}
+    ROOM_ROLE = "room-role"  # {"room", "event": "admin_added"|"admin_removed"|"muted"|"unmuted"}
+    ROOM_APPLY = "room-apply"  # to the owner and admins: {"room", "name", "reason"}
+    ROOM_ACCEPT = "room-accept"  # to the applicant: {"room"}
+    ROOM_DECLINE = "room-decline"  # to the applicant: {"room", "reason"}
+    ROOM_INVITE = "room-invite"  # {"room", "reason"}
+    ROOM_JOIN = "room-join"  # a member joined, to the others (never kept): {"room", "chatroom"}
 
 
 class NoticeService:
-    def __init__(self, db: Database, ids: IdGenerator) -> None:
+    def __init__(self, db: Database, ids: IdGenerator, router: Router) -> None:
         self.db = db
         self.ids = ids
+        self.router = router
 
-    async def keep(self, user: User, kind: str, sender: str, payload: dict[str, Any], *, replace: bool = False) -> None:
-        """Store a notice for `user`; `replace` drops earlier ones of the same kind and sender."""
-        await self.db.write(add_notice_txn, user.id, self.ids.next(), kind, sender, payload, replace)
+    async def send(
+        self, app: App, user: User, notice: Notice, *, keep: bool = True, replace: bool = False
+    ) -> bool:
+        """Tell `user` now (True), or keep the notice for their next login (unless `keep` is
+        False); `replace` drops earlier kept ones of the same kind and sender."""
+        if self.router.push(app.uuid, user.key, notice):
+            return True
+        if keep:
+            await self.keep(user, notice, replace=replace)
+        return False
 
-    async def pending(self, user: User, limit: int) -> list[Notice]:
-        """The oldest `limit` notices waiting for the user."""
-        return await self.db.read(notices_txn, user.id, limit)
+    async def keep(self, user: User, notice: Notice, *, replace: bool = False) -> None:
+        await self.db.write(
+            add_notice_txn, user.id, self.ids.next(), notice.kind, notice.sender, dict(notice.payload), replace
+        )
+
+    async def pending(self, user: User, limit: int) -> list[Pending]:
+        """The oldest `limit` notices kept for the user."""
+        rows = await self.db.read(notices_txn, user.id, limit)
+        return [(ident, Notice(kind, sender, payload)) for ident, kind, sender, payload in rows]
 
     async def remove(self, user: User, ids: list[int]) -> None:
         if ids:
@@ -37,3 +71,4 @@ class NoticeService:
     async def forget(self, user: User, kind: str, sender: str) -> None:
         """Drop the notices of one kind from one sender still kept for `user` (a withdrawn request)."""
         await self.db.write(forget_notices_txn, user.id, kind, sender)
+

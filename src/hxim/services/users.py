@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hxim import errors
 from hxim.config import Settings
-from hxim.hub import Registry
+from hxim.hub import Router
 from hxim.model import USERNAME_RE, App, User, now_ms
 from hxim.services.passwords import Hasher
 from hxim.services.tokens import USER, Grant
@@ -72,11 +72,11 @@ def decode_cursor(cursor: str, size: int) -> tuple[int, ...]:
 
 
 class UserService:
-    def __init__(self, db: Database, settings: Settings, hasher: Hasher, registry: Registry) -> None:
+    def __init__(self, db: Database, settings: Settings, hasher: Hasher, router: Router) -> None:
         self.db = db
         self.settings = settings
         self.hasher = hasher
-        self.registry = registry
+        self.router = router
         self.delete_hooks: list[DeleteHook] = []
 
     # --- validation -----------------------------------------------------------------------------
@@ -207,7 +207,7 @@ class UserService:
             await hook(app, victims)
         await self.db.write(delete_users_txn, [u.id for u in victims])
         for user in victims:
-            self.registry.disconnect(app.uuid, user.key, "not-authorized")
+            self.router.kick(app.uuid, user.key, "not-authorized")
 
     async def delete(self, app: App, ident: str) -> User:
         user = await self.get(app, ident)
@@ -272,23 +272,23 @@ class UserService:
             values["token_epoch"] = user.token_epoch + 1
         await self.db.write(update_user_txn, user.id, values)
         if not activated:
-            self.registry.disconnect(app.uuid, user.key, "not-authorized")
+            self.router.kick(app.uuid, user.key, "not-authorized")
         return await self.get(app, str(user.uuid))
 
     async def disconnect(self, app: App, ident: str) -> bool:
         user = await self.get(app, ident)
-        return self.registry.disconnect(app.uuid, user.key, "policy-violation") > 0
+        return self.router.kick(app.uuid, user.key, "policy-violation") > 0
 
     async def status(self, app: App, ident: str) -> tuple[User, bool]:
         user = await self.get(app, ident)
-        return user, bool(self.registry.online(app.uuid, [user.key]))
+        return user, bool(self.router.online(app.uuid, [user.key]))
 
     def batch_status(self, app: App, names: Any) -> list[tuple[str, bool]]:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise errors.illegal_argument("usernames must be an array of strings")
         if len(names) > self.settings.status_batch_max:
             raise errors.illegal_argument(f"at most {self.settings.status_batch_max} usernames per request")
-        online = self.registry.online(app.uuid, [n.lower() for n in names])
+        online = self.router.online(app.uuid, [n.lower() for n in names])
         return [(n, n.lower() in online) for n in names]
 
 

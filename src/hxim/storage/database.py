@@ -15,7 +15,7 @@ writes go on, then what they added meanwhile while group commits (`Batcher`) wai
 log, so the next commit starts the log over from its beginning. Without that pause a checkpoint
 never caught up under steady writes: the log grew by tens of MB a second, and commits that
 appended to it stalled behind the checkpoint's fsync (30-60 ms on ext4, the p99 of the load
-test in issue 5). On SQLite, group commits are also at least `sqlite_commit_interval_seconds`
+test in docs/benchmarks.md). On SQLite, group commits are also at least `sqlite_commit_interval_seconds`
 apart, so that under load more messages share one commit and fewer pages are written.
 """
 

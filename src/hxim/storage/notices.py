@@ -10,9 +10,9 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from hxim.storage.database import Query
 from hxim.storage.tables import notices
 
-__all__ = ["Notice", "add_notice_txn", "forget_notices_txn", "notices_txn", "remove_notices_txn"]
+__all__ = ["NoticeRow", "add_notice_txn", "forget_notices_txn", "notices_txn", "remove_notices_txn"]
 
-Notice = tuple[int, str, str, dict[str, Any]]  # (id, kind, sender, payload)
+NoticeRow = tuple[int, str, str, dict[str, Any]]  # (id, kind, sender, payload)
 
 
 def add_notice_txn(
@@ -34,7 +34,7 @@ _SELECT = (
 _BY_LIMIT: dict[int, Query] = {}  # every login reads them: a prebuilt statement per LIMIT
 
 
-def notices_txn(conn: Connection, user_id: int, limit: int) -> list[Notice]:
+def notices_txn(conn: Connection, user_id: int, limit: int) -> list[NoticeRow]:
     query = _BY_LIMIT.get(limit)
     if query is None:
         query = _BY_LIMIT[limit] = Query(_SELECT.limit(limit))

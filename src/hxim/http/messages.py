@@ -1,0 +1,207 @@
+"""Messages over the Easemob REST API: sending (easemob-rest.md §5), recall, the chat history
+(§9.1) and the Web IM SDK's message roaming (webim-xmpp.md §2.6).
+
+Each handler parses its request into the command or query the `MessageService` takes and renders
+the answer; the rules (who may send or recall, who is told) are the service's, shared with every
+other surface.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hxim import errors
+from hxim.http import easemob_ops as ops
+from hxim.http.auth import Access
+from hxim.http.easemob import Call, endpoint, limit_param
+from hxim.http.render import json_response
+from hxim.model import App, Message
+from hxim.services.messages import ADMIN, CHAT_TYPES
+from hxim.xmpp.jid import JID, muc_domain, user_node
+from hxim.xmpp.messages import message_stanza
+from hxim.xmpp.namespaces import CLIENT
+
+__all__ = ["history_entity", "parse_ql", "routes"]
+
+SDK_DOMAIN = "easemob.com"  # the domain the Web IM SDK writes in roaming queues (webim-xmpp.md §2.6)
+XMLNS_CLIENT = f" xmlns='{CLIENT}'"
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+@endpoint("messages")
+async def send_message(call: Call) -> Response:
+    body = await call.json(call.node.settings.message_max_body_bytes)
+    use_ids = call.request.query_params.get("useMsgId", "").lower() == "true"
+    return json_response(await ops.send_message(call, body, use_ids))
+
+
+def _recall_error(status: int, description: str) -> errors.HximError:
+    return errors.HximError(status, "message_recall_error", description, "EasemobMessageRecallException", "not-allowed")
+
+
+@endpoint("messages")
+async def recall(call: Call) -> Response:
+    """`POST /messages/msg_recall`: the app withdraws one message, 1:1, group or chat room, as its
+    sender (`from`, default `admin`) may over XMPP; `force` recalls a message past the recall
+    window. The recipients who had it, and with `sync_device` (default true) the sender's own
+    sessions, are told."""
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise errors.illegal_argument("this is an invalid request.")
+    for name in ("msg_id", "to", "chat_type"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise _recall_error(400, f"param {name} can't be empty")
+    msg_id, to, chat_type = str(body["msg_id"]), str(body["to"]), str(body["chat_type"])
+    sender, force, sync = body.get("from", ADMIN), body.get("force"), body.get("sync_device", True)
+    if not isinstance(force, bool):
+        raise _recall_error(400, "param force can't be empty")
+    if chat_type not in CHAT_TYPES:
+        raise _recall_error(400, f"chat_type must be one of {', '.join(CHAT_TYPES)}")
+    if not isinstance(sender, str) or not sender or not isinstance(sync, bool):
+        raise errors.illegal_argument("from must be a user name and sync_device true or false")
+    message = await call.node.messages.find(call.app, int(msg_id)) if msg_id.isdigit() else None
+    if message is None:
+        raise _recall_error(403, "not_found msg")
+    if message.chat_type != chat_type or message.to.lower() != to.lower():
+        raise _recall_error(400, "can't find msg to")
+    try:
+        await call.node.messages.recall(call.app, message, sender, force=force, tell_sender=sync)
+    except errors.HximError as exc:
+        if exc.error == "message_recall_error":  # past the window: in Easemob's words
+            raise _recall_error(403, "exceed recall time limit") from None
+        raise
+    data = {"recalled": "yes", "chattype": chat_type, "from": sender, "to": to, "msg_id": msg_id}
+    return call.ok("post", path="/messages/msg_recall", data=data)
+
+
+# --- chat history ------------------------------------------------------------------------------
+
+_QL = re.compile(
+    r"^\s*select\s+\*\s*(?:where\s+(?P<where>.+?))?\s*(?:order\s+by\s+timestamp\s+(?P<dir>asc|desc))?\s*$", re.I
+)
+_COND = re.compile(r"^\s*timestamp\s*(?P<op><=|>=|<|>|=)\s*(?P<value>\d+)\s*$", re.I)
+
+
+def parse_ql(ql: str | None) -> tuple[list[tuple[str, int]], bool]:
+    """The timestamp conditions and direction of a `select * where timestamp>…` query."""
+    if not ql:
+        return [], False
+    match = _QL.match(ql)
+    if match is None:
+        raise errors.illegal_argument("This chatmessage request is not supported")
+    conditions = []
+    if match.group("where"):
+        for part in re.split(r"\s+and\s+", match.group("where"), flags=re.I):
+            cond = _COND.match(part)
+            if cond is None:
+                raise errors.illegal_argument("This chatmessage request is not supported")
+            conditions.append((cond.group("op"), int(cond.group("value"))))
+    return conditions, (match.group("dir") or "asc").lower() == "desc"
+
+
+def history_entity(app: App, m: Message) -> dict[str, Any]:
+    return {
+        "uuid": str(uuid.uuid5(app.uuid, m.msg_id)),
+        "type": "chatmessage",
+        "created": m.timestamp,
+        "modified": m.timestamp,
+        "timestamp": m.timestamp,
+        "from": m.sender,
+        "msg_id": m.msg_id,
+        "to": m.to,
+        "chat_type": m.chat_type,
+        "payload": m.payload(),
+    }
+
+
+@endpoint("chatmessages")
+async def chatmessages(call: Call) -> Response:
+    conditions, descending = parse_ql(call.request.query_params.get("ql"))
+    limit = limit_param(call, 10, call.node.settings.history_page_max)
+    found, cursor = await call.node.messages.history(
+        call.app, conditions, descending, limit, call.request.query_params.get("cursor")
+    )
+    return call.ok(
+        "get",
+        params=call.params(),
+        path="/chatmessages",
+        entities=[history_entity(call.app, m) for m in found],
+        cursor=cursor,
+        count=len(found),
+    )
+
+
+# --- message roaming (the Web IM SDK's history) --------------------------------------------------
+
+
+def _roaming_queue(call: Call, queue: Any) -> tuple[str, bool]:
+    """(peer name or room id, whether a room) from the SDK's `queue`: `{peer}@{domain}` or
+    `{room}@conference.{domain}`. The domain is the configured XMPP domain or `easemob.com`, which
+    the SDK writes whatever its own `domain` option says; an `{org}#{app}_` prefix is dropped."""
+    jid = JID.try_parse(queue) if isinstance(queue, str) else None
+    if jid is None or jid.local is None or jid.resource is not None:
+        raise errors.illegal_argument("queue must be {user}@{domain} or {group id}@conference.{domain}")
+    domains = {call.node.settings.xmpp_domain.lower().rstrip("."), SDK_DOMAIN}
+    domain = jid.domain.lower()
+    if domain in domains:
+        room = False
+    elif domain in {muc_domain(d) for d in domains}:
+        room = True
+    else:
+        raise errors.illegal_argument(f"queue [{queue}] is not on this server's domain")
+    local = jid.local
+    prefix = call.app.appkey.lower() + "_"
+    if local.lower().startswith(prefix):
+        local = local[len(prefix) :]
+    return local, room
+
+
+def _roaming_key(start: Any) -> str | None:
+    """The position to read before: None for `-1` (the newest), else a `next_key` hxim issued."""
+    if start is None or (not isinstance(start, bool) and start in (-1, "-1")):
+        return None
+    if isinstance(start, str) and start:
+        return start
+    raise errors.illegal_argument("start must be -1 or the next_key of the previous page")
+
+
+@endpoint("chatmessages", Access.SELF)
+async def message_roaming(call: Call) -> Response:
+    """`POST /users/{u}/messageroaming` (webim-xmpp.md §2.6): one page of a conversation, newest
+    first, each message the complete §4.7 stanza (with its XEP-0203 `<delay>`) the SDK parses,
+    addressed as the SDK writes JIDs (`{org}#{app}_{user}@{domain}`)."""
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise errors.illegal_argument('the body must be {"queue":"…@…","start":-1,"end":-1}')
+    end = body.get("end")
+    if end is not None and (isinstance(end, bool) or end not in (-1, "-1")):
+        raise errors.illegal_argument("end must be -1")
+    other, room = _roaming_queue(call, body.get("queue"))
+    key = _roaming_key(body.get("start"))
+    user = call.user or await call.node.users.get(call.app, call.arg("username"))
+    found, is_last, next_key = await call.node.messages.conversation(call.app, user, other, room, key)
+    domain = call.node.settings.xmpp_domain
+    to = f"{user_node(call.app.appkey, user.username)}@{domain}"
+    msgs = [
+        message_stanza(m, prefix=call.app.appkey, domain=domain, to=to, json_body=True, xmlns_attr=XMLNS_CLIENT,
+                       delayed=True)
+        for m in found
+    ]
+    return json_response({"data": {"msgs": msgs, "is_last": is_last, "next_key": next_key}})
+
+
+
+P = "/{org}/{app}"
+routes = [
+    Route(P + "/messages", send_message, methods=["POST"]),
+    Route(P + "/messages/msg_recall", recall, methods=["POST"]),
+    Route(P + "/chatmessages", chatmessages, methods=["GET"]),
+    Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
+]
