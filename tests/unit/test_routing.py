@@ -294,3 +294,28 @@ def test_recall_window_and_force(tmp_path: Path) -> None:
             world.node.close()
 
     asyncio.run(scenario())
+
+
+def test_a_message_decided_offline_while_its_user_logs_in_is_replayed_now(tmp_path: Path) -> None:
+    """The message finds carol offline, and while it is being written carol's session becomes
+    available and reads her offline messages: `settled` makes that read see it (it is replayed
+    in this session, not at the next login)."""
+
+    async def scenario() -> None:
+        world = await _world(tmp_path)
+        node, carol = world.node, world.users["carol"]
+        try:
+            session = Recorder(node, world.app, carol, "c1", available=False)
+            node.router.bind(session)
+            sending = asyncio.create_task(world.send("alice", "carol", "just now"))
+            await asyncio.sleep(0)  # decided: carol is offline; the write waits for its group commit
+            session._available = True  # carol's initial presence
+            await node.messages.settled()
+            found = await node.messages.offline_messages(carol, 10)
+            assert [m.bodies[0]["msg"] for m in found] == ["just now"]
+            await sending
+            assert session.got == []  # not also delivered live: it is the replay's
+        finally:
+            node.close()
+
+    asyncio.run(scenario())

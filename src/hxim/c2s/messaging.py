@@ -224,6 +224,7 @@ async def replay_offline(session: C2SSession) -> None:
     limit = max(1, min(settings.xmpp_offline_batch, settings.xmpp_queue_max // 2))
     after = 0
     try:
+        await node.messages.settled()  # a message decided offline just before the login is stored by now
         while not session.finished:
             batch = await node.messages.offline_messages(user, limit, after)
             if not batch:

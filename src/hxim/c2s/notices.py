@@ -48,6 +48,7 @@ async def replay(session: C2SSession) -> None:
     assert user is not None
     service = session.ctx.node.notices
     limit = session.ctx.settings.xmpp_offline_batch
+    await service.settled()  # a notice kept just before the login is stored by now
     while not session.finished:
         batch = await service.pending(user, limit)
         if not batch:

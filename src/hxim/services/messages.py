@@ -8,6 +8,7 @@ are written in one transaction before any session is handed the message.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -116,6 +117,7 @@ class MessageService:
         self.notices = notices
         self.rooms = {"groupchat": groups, "chatroom": chatrooms}
         self._store = Batcher(db, store_message_groups_txn)
+        self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
 
     # --- validation -------------------------------------------------------------------------------
     def check_body(self, msg: Any) -> dict[str, Any]:
@@ -286,7 +288,23 @@ class MessageService:
         """`(user id, message id)`: messages that went to a session which never wrote them (it
         ended, or refused them) wait offline again, to be replayed at the next login."""
         if entries:
-            await self.db.write(offline_restore_txn, entries)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._restoring.add(done)
+            try:
+                await self.db.write(offline_restore_txn, entries)
+            finally:
+                self._restoring.discard(done)
+                done.set_result(None)
+
+    async def settled(self) -> None:
+        """Wait until every message accepted so far, and every offline entry given back so far,
+        is written. A session that has just become available calls it before it reads its
+        offline messages: a message decided offline a moment before (while the user was not yet
+        available) is then in storage, replayed now, not at the next login."""
+        restoring = list(self._restoring)
+        await self._store.settled()
+        if restoring:
+            await asyncio.wait(restoring)
 
     # --- recall -----------------------------------------------------------------------------------
     async def find(self, app: App, msg_id: int) -> Message | None:

@@ -11,6 +11,8 @@ offline queue (`MessageService`).
 
 from __future__ import annotations
 
+import asyncio
+
 from hxim.hub import Notice, Router
 from hxim.model import App, IdGenerator, User
 from hxim.storage import Database
@@ -42,6 +44,7 @@ class NoticeService:
         self.db = db
         self.ids = ids
         self.router = router
+        self._keeping: set[asyncio.Future[None]] = set()  # notices being written
 
     async def send(
         self, app: App, user: User, notice: Notice, *, keep: bool = True, replace: bool = False
@@ -55,9 +58,23 @@ class NoticeService:
         return False
 
     async def keep(self, user: User, notice: Notice, *, replace: bool = False) -> None:
-        await self.db.write(
-            add_notice_txn, user.id, self.ids.next(), notice.kind, notice.sender, dict(notice.payload), replace
-        )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._keeping.add(done)
+        try:
+            await self.db.write(
+                add_notice_txn, user.id, self.ids.next(), notice.kind, notice.sender, dict(notice.payload), replace
+            )
+        finally:
+            self._keeping.discard(done)
+            done.set_result(None)
+
+    async def settled(self) -> None:
+        """Wait until every notice being kept is written: a session that has just become
+        available calls it before it reads its kept notices, so that one decided a moment before
+        (while the user was not yet available) is replayed now, not at the next login."""
+        keeping = list(self._keeping)
+        if keeping:
+            await asyncio.wait(keeping)
 
     async def pending(self, user: User, limit: int) -> list[Pending]:
         """The oldest `limit` notices kept for the user."""

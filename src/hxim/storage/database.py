@@ -301,6 +301,7 @@ class Batcher(Generic[Item]):
         self._held = False  # waiting for a checkpoint, or for the commit interval (SQLite)
         self._next_flush = 0.0  # loop time before which no group commit starts (SQLite)
         self._loop: asyncio.AbstractEventLoop | None = None  # of the batch being gathered
+        self._last: asyncio.Future[None] | None = None  # of the item submitted last
 
     async def submit(self, item: Item) -> None:
         # the first item of a batch asks for the loop (a getpid() system call); the rest reuse it
@@ -308,10 +309,18 @@ class Batcher(Generic[Item]):
         self._loop = loop
         future: asyncio.Future[None] = loop.create_future()
         self._pending.append((item, future))
+        self._last = future
         if not self._scheduled and not self._flushing and not self._held:
             self._scheduled = True
             loop.call_soon(self._start)
         await future
+
+    async def settled(self) -> None:
+        """Wait until every item submitted so far is written (or failed): batches are written in
+        the order they were submitted, so the last one's outcome says the rest are done too."""
+        last = self._last
+        if last is not None and not last.done():
+            await asyncio.wait((last,))
 
     def _start(self) -> None:
         self._scheduled = False
