@@ -185,12 +185,14 @@ class IdGenerator:
 
 class Recipients:
     """Whom a message to one target reaches: its chat type, the target as the answer names it,
-    the users it is handed to, and whether those without a session get offline copies."""
+    the users it is handed to, whether those without a session get offline copies, and the one
+    resource the sender named, which gets it even before it is available (RFC 6121 §8.5.3.1)."""
 
-    __slots__ = ("chat_type", "to", "users", "offline")
+    __slots__ = ("chat_type", "to", "users", "offline", "resource")
 
-    def __init__(self, chat_type: str, to: str, users: list[User], offline: bool) -> None:
+    def __init__(self, chat_type: str, to: str, users: list[User], offline: bool, resource: str | None = None) -> None:
         self.chat_type = chat_type
         self.to = to
         self.users = users
         self.offline = offline
+        self.resource = resource

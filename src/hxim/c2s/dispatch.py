@@ -35,6 +35,12 @@ class Dispatcher:
     def __init__(self) -> None:
         self._table: dict[Key, list[tuple[int, Handler]]] = {}
         self._handlers: dict[Key, list[Handler]] = {}  # the same, highest priority first, without priorities
+        self._first: dict[str, list[Handler]] = {}  # by kind: run before the table (routing to other clients)
+
+    def register_first(self, kind: str, handler: Handler) -> None:
+        """A handler that sees every stanza of `kind` before the table does (a stanza it takes
+        is not the server's to answer: it is routed to another client)."""
+        self._first.setdefault(kind, []).append(handler)
 
     def register(self, kind: str, type: str | None, ns: str | None, handler: Handler, priority: int = 0) -> None:
         key = (kind, type, ns)
@@ -53,6 +59,9 @@ class Dispatcher:
 
     async def dispatch(self, session: C2SSession, kind: str, el: ET.Element) -> bool:
         """Run the handlers of a stanza; False when no handler took it."""
+        for first in self._first.get(kind, ()):
+            if await first(session, el):
+                return True
         stype = el.get("type")
         if kind == "presence" and stype is None:
             stype = "available"

@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from hxim import errors, json_input
 from hxim.c2s import notices
+from hxim.c2s.direct import relay
 from hxim.c2s.session import CLIENT
 from hxim.hub import Notice, Relay
 from hxim.services.messages import SendMessage
 from hxim.services.notices import NoticeKind
 from hxim.xmpp.jid import JID
 from hxim.xmpp.messages import RECEIPTS_NS
-from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of, serialize
+from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
@@ -131,7 +132,7 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         return True
     if is_json:
         session.json_bodies = True
-    command = SendMessage("chat", (peer[1],), tuple(bodies), ext, user.username, from_client=True)
+    command = SendMessage("chat", (peer[1],), tuple(bodies), ext, user.username, True, to.resource)
     try:
         message = (await node.messages.send(app, command, user))[0][1]
     except errors.HximError as exc:
@@ -186,17 +187,16 @@ def send_ack(session: C2SSession, el: ET.Element, msg_id: int) -> None:
 
 def _relay(session: C2SSession, el: ET.Element, key: str, resource: str | None) -> int:
     """Pass a stanza that is not stored (a receipt, a chat state) to the user's available
-    resources, or the one named; returns how many took it."""
-    app, user = session.app, session.user
-    assert app is not None and user is not None
+    resources, or to the one named if it is bound (RFC 6121 §8.5.3.1); returns how many took it."""
+    app = session.app
+    assert app is not None
     for child in el:
         if namespace_of(child.tag) == RECEIPTS_NS and local_name(child.tag) == "received":
             original = session.ctx.receipts.client_id(child.get("id", ""))
             if original is not None:
                 child.set("id", original)
-    attrs = tuple((k, v) for k, v in el.attrib.items() if k not in ("from", "to"))
-    relay = Relay(user.username, session.resource, "message", attrs, "".join(serialize(c).decode() for c in el))
-    return session.ctx.node.router.push(app.uuid, key, relay, resource=resource)
+    event = relay(session, el, "message")
+    return session.ctx.node.router.push(app.uuid, key, event, resource=resource, available=resource is None)
 
 
 def _render_relay(session: C2SSession, relay: Relay) -> None:

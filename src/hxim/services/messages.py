@@ -76,7 +76,9 @@ _NOBODY: set[int] = set()  # (never changed)
 class SendMessage(NamedTuple):
     """Send one message to each target: users (`chat`), groups (`groupchat`) or chat rooms.
 
-    `sender` is a username, or `admin` for the app itself. `from_client` decides what becomes of a
+    `sender` is a username, or `admin` for the app itself. A client's message to a full JID names
+    its `resource`: that resource gets it even before it is available (RFC 6121 §8.5.3.1), the
+    user's available ones get it too (Easemob's multi-device delivery). `from_client` decides what becomes of a
     message to a user who does not exist or blocks the sender: a client's message is refused, not
     stored (`user_not_found`, `recipient_blocks`: XEP-0191 §3.5, the sender is told); the app's is
     stored for every target and reaches nobody there (the REST API answers for every target).
@@ -90,6 +92,7 @@ class SendMessage(NamedTuple):
     ext: dict[str, Any] | None = None
     sender: str = ADMIN
     from_client: bool = False
+    resource: str | None = None  # a client's message to one resource of its one target
 
 
 Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
@@ -208,6 +211,9 @@ class MessageService:
                 return s.user
         return None
 
+    def _bound_to(self, app: App, key: str, resource: str) -> bool:
+        return any(s.resource == resource for s in self.router.sessions(app.uuid, key))
+
     @staticmethod
     def _plan(cmd: SendMessage, target: str, user: User | None, blockers: set[int]) -> Recipients:
         """The one block rule for 1:1 messages: a user who blocks the sender is not reached, and a
@@ -220,7 +226,7 @@ class MessageService:
             if cmd.from_client:
                 raise errors.recipient_blocks(user.username)
             return Recipients("chat", user.username, [], True)
-        return Recipients("chat", user.username, [user], True)
+        return Recipients("chat", user.username, [user], True, cmd.resource)
 
     async def store_and_route(
         self,
@@ -241,6 +247,8 @@ class MessageService:
             message = Message(ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext)
             keys = [u.key for u in plan.users]
             online = self.router.online(app.uuid, keys) if keys else set()
+            if plan.resource is not None:  # the resource named: reached if bound, available or not
+                online |= {k for k in keys if self._bound_to(app, k, plan.resource)}
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
             batch.append((message, offline_ids))
             online_by_msg.append((message, [u for u in plan.users if u.key in online], plan.offline))
@@ -249,9 +257,9 @@ class MessageService:
         # queue), gets the offline entry they were spared: nothing accepted is lost.
         missed: list[tuple[int, int]] = []
         deliver = self.router.deliver
-        for message, users, keeps_offline in online_by_msg:
+        for (message, users, keeps_offline), plan in zip(online_by_msg, plans, strict=True):
             for user in users:
-                if not deliver(app.uuid, message, (user.key,)) and keeps_offline:
+                if not deliver(app.uuid, message, (user.key,), plan.resource) and keeps_offline:
                     missed.append((user.id, message.id))
         if missed:
             await self.restore_offline(missed)
