@@ -295,3 +295,40 @@ def test_blocked_users_subscription_presences_are_dropped(xserver: XServer) -> N
         await bob.close()
 
     run(scenario)
+
+
+def test_any_address_can_be_blocked(xserver: XServer) -> None:
+    """XEP-0191 lets a client block any JID: another server's user, a name not registered here.
+    They are kept and listed beside the users of the app (which also go to the REST list), pushed,
+    and unblocked one by one or all at once."""
+    a, b = unique("ja"), unique("jb")
+    xs = xserver
+    xs.api.register(a, b)
+    stranger, unknown = "spammer@example.org", xs.jid(unique("nobody"))
+
+    async def scenario() -> None:
+        phone, laptop = Client(xs, a, resource="phone"), Client(xs, a, resource="laptop")
+        blocked_q, unblocked_q = _block_event(phone, "blocked"), _block_event(phone, "unblocked")
+        await phone.online()
+        await laptop.online()
+        assert await phone.plugin["xep_0191"].get_blocked_jids() == set()
+        await laptop.plugin["xep_0191"].block([stranger, unknown, xs.jid(b)])
+        pushed: set[str] = set()
+        while len(pushed) < 3:
+            pushed |= _pushed_jids(await asyncio.wait_for(blocked_q.get(), TIMEOUT), "block")
+        assert pushed == {stranger, unknown, xs.jid(b)}
+        listed = {str(j) for j in await phone.plugin["xep_0191"].get_blocked_jids()}
+        assert listed == {stranger, unknown, xs.jid(b)}
+        assert xs.api.get(f"/users/{a}/blocks/users").json()["data"] == [b]  # only the user of the app
+        await laptop.plugin["xep_0191"].unblock([stranger])
+        push = await asyncio.wait_for(unblocked_q.get(), TIMEOUT)
+        assert _pushed_jids(push, "unblock") == {stranger}
+        iq = phone.Iq(stype="set")
+        iq.xml.append(ET.Element(BLOCKING + "unblock"))  # everything
+        await iq.send()
+        assert await phone.plugin["xep_0191"].get_blocked_jids() == set()
+        assert xs.api.get(f"/users/{a}/blocks/users").json()["data"] == []
+        for client in (phone, laptop):
+            await client.close()
+
+    run(scenario)

@@ -46,14 +46,19 @@ async def on_get(session: C2SSession, el: ET.Element) -> bool:
         return False
     assert session.user is not None
     session.blocklist_wanted = True  # from now on it gets the pushes (XEP-0191 §3.2)
-    names = await session.ctx.node.contacts.blocked_names(session.user)
+    contacts = session.ctx.node.contacts
     out = ET.Element(_B + "blocklist")
+    names = await contacts.blocked_names(session.user)
     out.extend(ET.Element(_B + "item", {"jid": session.peer_jid(n)}) for n in names)
+    out.extend(ET.Element(_B + "item", {"jid": j}) for j in await contacts.blocked_jids(session.user))
     session.send(iq_result(el, out))
     return True
 
 
 async def on_set(session: C2SSession, el: ET.Element) -> bool:
+    """Block or unblock items: users of the app go to their block list (the REST one); any other
+    address (another server's user, a name not registered here) is kept as written (XEP-0191
+    lets a client block any JID)."""
     if not session.ctx.is_server(JID.try_parse(el.get("to")), session):
         return False
     command = local_name(el[0].tag)
@@ -62,22 +67,35 @@ async def on_set(session: C2SSession, el: ET.Element) -> bool:
     ctx, app, user = session.ctx, session.app, session.user
     assert app is not None and user is not None
     names: list[str] = []
+    jids: list[str] = []
     for item in el[0].findall(_B + "item"):
         jid = JID.try_parse(item.get("jid"))
-        peer = await ctx.resolve_user(jid) if jid is not None else None
-        if peer is None or peer[0].uuid != app.uuid:
-            session.reply_error(el, "item-not-found", "No such user.")
+        if jid is None:
+            session.reply_error(el, "jid-malformed", "An item's jid is not a JID.")
             return True
-        names.append(peer[1])
+        peer = await ctx.resolve_user(jid) if jid.resource is None else None
+        if peer is not None and peer[0].uuid == app.uuid and await ctx.node.users.find(app, peer[1]) is not None:
+            names.append(peer[1])
+        else:
+            jids.append(str(jid))
     contacts = ctx.node.contacts
     try:  # the service tells every session of the user (`_pushed`)
         if command == "block":
-            if not names:
-                session.reply_error(el, "bad-request", "Name at least one user to block.")
+            if not names and not jids:
+                session.reply_error(el, "bad-request", "Name at least one address to block.")
                 return True
-            await contacts.block(app, user, names)
-        else:
-            await contacts.unblock_many(app, user, names or await contacts.blocked_names(user))
+            if names:
+                await contacts.block(app, user, names)
+            if jids:
+                await contacts.block_jids(app, user, jids)
+        elif names or jids:
+            if names:
+                await contacts.unblock_many(app, user, names)
+            if jids:
+                await contacts.unblock_jids(app, user, jids)
+        else:  # no item: everything
+            await contacts.unblock_many(app, user, await contacts.blocked_names(user))
+            await contacts.unblock_jids(app, user, None)
     except errors.HximError as exc:
         session.reply_error(el, exc.condition or "not-acceptable")
         return True
@@ -102,8 +120,9 @@ def _push_change(s: C2SSession, event: BlockPush) -> None:
     if s.blocklist_wanted:
         payload = ET.Element(_B + ("block" if event.blocked else "unblock"))
         payload.extend(ET.Element(_B + "item", {"jid": s.peer_jid(name)}) for name in event.users)
+        payload.extend(ET.Element(_B + "item", {"jid": jid}) for jid in event.jids)
         _push_iq(s, payload)
-    if s.json_bodies or s.privacy_wanted:  # the SDK fetches the list again (§5b)
+    if event.users and (s.json_bodies or s.privacy_wanted):  # the SDK fetches the list again (§5b)
         query = ET.Element(_P + "query")
         ET.SubElement(query, _P + "list", {"name": SPECIAL})
         _push_iq(s, query)

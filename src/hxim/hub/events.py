@@ -62,10 +62,12 @@ class RosterPush:
 
 @dataclass(frozen=True, slots=True)
 class BlockPush:
-    """The user blocked (or unblocked) `users`."""
+    """The user blocked (or unblocked) `users` of the app, and `jids`: addresses that name no
+    user here (another server's, or not registered), as an XMPP client blocked them."""
 
     users: tuple[str, ...]
     blocked: bool
+    jids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from hxim.storage.database import Batcher
 from hxim.storage.social import (
     add_blocks_txn,
     add_contact_pairs_txn,
+    add_jid_blocks_txn,
     add_request_txn,
     block_count_txn,
     block_names_txn,
@@ -41,9 +42,11 @@ from hxim.storage.social import (
     contact_names_txn,
     has_request_txn,
     is_contact_txn,
+    jid_blocks_txn,
     remove_block_txn,
     remove_blocks_txn,
     remove_contact_pair_txn,
+    remove_jid_blocks_txn,
     remove_request_txn,
     request_count_txn,
     roster_txn,
@@ -269,4 +272,26 @@ class ContactService:
 
     async def blocked_names(self, owner: User) -> list[str]:
         return await self.db.read(block_names_txn, owner.id)
+
+    # --- addresses that name no user of the app (XEP-0191 items) ------------------------------------
+    async def blocked_jids(self, owner: User) -> list[str]:
+        return await self.db.read(jid_blocks_txn, owner.id)
+
+    async def block_jids(self, app: App, owner: User, jids: list[str]) -> None:
+        """Block addresses that name no user here. Nothing from them can arrive (hxim speaks to no
+        other server, and they are nobody here), so the list is kept for the client to read and
+        change; at most `blocks_max` of them."""
+        current = await self.db.read(jid_blocks_txn, owner.id)
+        new = [j for j in dict.fromkeys(jids) if j not in current]
+        if len(current) + len(new) > self.settings.blocks_max:
+            raise errors.illegal_argument(f"a user can block at most {self.settings.blocks_max} addresses")
+        await self.db.write(add_jid_blocks_txn, owner.id, new, now_ms())
+        self.router.push(app.uuid, owner.key, BlockPush((), True, tuple(jids)), available=False)
+
+    async def unblock_jids(self, app: App, owner: User, jids: list[str] | None) -> list[str]:
+        """Unblock addresses (None: all); returns those that were blocked."""
+        gone = await self.db.write(remove_jid_blocks_txn, owner.id, jids)
+        if gone:
+            self.router.push(app.uuid, owner.key, BlockPush((), False, tuple(gone)), available=False)
+        return gone
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, func, literal_colum
 
 from hxim.model import User
 from hxim.storage.database import Query, insert_ignore
-from hxim.storage.tables import blocks, contact_requests, contacts, users
+from hxim.storage.tables import blocks, contact_requests, contacts, jid_blocks, users
 from hxim.storage.users import get_users_by_ids_txn
 
 __all__ = [
@@ -190,6 +190,29 @@ def blocked_by_txn(conn: Connection, sender_id: int, owner_ids: list[int]) -> se
     if not owner_ids:
         return set()
     return {row[0] for row in _BLOCKERS.all(conn, sender=sender_id, owners=owner_ids)}
+
+
+def jid_blocks_txn(conn: Connection, owner_id: int) -> list[str]:
+    """The addresses (not users of the app) `owner` blocks, in the order they were blocked."""
+    stmt = select(jid_blocks.c.jid).where(jid_blocks.c.owner_id == owner_id).order_by(jid_blocks.c.created)
+    return [row[0] for row in conn.execute(stmt)]
+
+
+def add_jid_blocks_txn(conn: Connection, owner_id: int, jids: list[str], now: int) -> None:
+    rows = [{"owner_id": owner_id, "jid": jid, "created": now} for jid in jids]
+    if rows:
+        conn.execute(insert_ignore(conn, jid_blocks), rows)
+
+
+def remove_jid_blocks_txn(conn: Connection, owner_id: int, jids: list[str] | None) -> list[str]:
+    """Unblock `jids` (None: all of them); returns those that were blocked."""
+    where = [jid_blocks.c.owner_id == owner_id]
+    if jids is not None:
+        where.append(jid_blocks.c.jid.in_(jids))
+    gone = [row[0] for row in conn.execute(select(jid_blocks.c.jid).where(*where))]
+    if gone:
+        conn.execute(delete(jid_blocks).where(*where))
+    return gone
 
 
 # --- friend requests still unanswered ---------------------------------------------------------------

@@ -119,6 +119,16 @@ blocks = Table(
     Index(None, "blocked_id"),
 )
 
+# Addresses a user blocks that name no user of their app (XEP-0191 lets a client block any JID:
+# another server's users, a user not registered here), as the client wrote them, normalised.
+jid_blocks = Table(
+    "jid_blocks",
+    metadata,
+    Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("jid", String(1024), primary_key=True),
+    Column("created", BigInteger, nullable=False),
+)
+
 # Friend requests still unanswered (RFC 6121 §3.1 `subscribe` sent, not yet `subscribed` or
 # `unsubscribed`): the requester's roster shows the item with `ask='subscribe'` meanwhile, and a
 # `subscribed` from the target is an answer only while its request is here.
