@@ -19,9 +19,11 @@ from hxim import errors
 from hxim.app import Node
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
-from hxim.http import app_api, easemob, easemob_app_users, groups, hx_gateway, messages
-from hxim.http.easemob_local import build_easemob_apis
+from hxim.http import easemob, easemob_app_users, groups, messages
 from hxim.http.render import error_response
+from hxim.seeds import gateway
+from hxim.seeds.app_api.routes import routes as app_api_routes
+from hxim.seeds.local import build_easemob_apis
 
 __all__ = ["build_http_app"]
 
@@ -97,7 +99,7 @@ def build_http_app(node: Node) -> Starlette:
     xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
     bosh = BoshManager(node.c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
-    seeds = [*hx_gateway.routes, *app_api.routes]  # first: /hx/… and /api/v2/… fall through to the full list
+    seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *xmpp_ws,
          *bosh_routes],

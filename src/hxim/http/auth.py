@@ -16,7 +16,7 @@ from hxim.errors import HximError
 from hxim.model import App
 from hxim.services.tokens import Grant, TokenService
 
-__all__ = ["Access", "bearer_token", "check_grant", "GROUP_FAMILIES", "permission_error"]
+__all__ = ["Access", "check_grant", "GROUP_FAMILIES", "permission_error"]
 
 GROUP_FAMILIES = frozenset({"chatgroups", "chatrooms"})
 SHIRO = "org.apache.shiro.authz.UnauthorizedException"
@@ -28,15 +28,6 @@ class Access(Enum):
     SELF = "self"  # admin, or the user named in the path
     ANY = "any"  # any token of the app
     REGISTER = "register"  # admin, or no token when the app has open registration
-
-
-def bearer_token(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 def permission_error(app: App, method: str, path: str) -> HximError:

@@ -15,32 +15,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hxim import errors, json_input
+from hxim import errors
 from hxim.app import Node
 from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
-from hxim.http.auth import Access, bearer_token, check_grant
+from hxim.http import pipeline
+from hxim.http.auth import Access, check_grant
+from hxim.http.pipeline import TOO_LARGE, Face, bearer_token, check_rate, read_json
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App, User
-from hxim.services.tokens import Grant
 
-__all__ = ["routes", "Call", "endpoint", "read_json"]
-
+__all__ = ["routes", "Call", "EASEMOB", "endpoint"]
 
 
-class Call:
+
+class Call(ops.OpContext):
     """One request on the Easemob surface, with its app and credentials once checked."""
 
-    __slots__ = ("request", "node", "app", "started", "grant", "user", "path")
+    __slots__ = ("request",)
 
     def __init__(self, request: Request, node: Node, app: App, started: float, path: str) -> None:
+        super().__init__(node, app, started, path)
         self.request = request
-        self.node = node
-        self.app = app
-        self.started = started
-        self.grant: Grant | None = None
-        self.user: User | None = None  # the user of a user token
-        self.path = path  # the path below /{org}/{app}
 
     def arg(self, name: str) -> str:
         return self.request.path_params[name]
@@ -51,9 +47,8 @@ class Call:
             out.setdefault(key, []).append(value)
         return out
 
-    def uri(self, suffix: str | None = None) -> str:
-        base = self.node.settings.public_url.rstrip("/") or _base_url(self.request)
-        return f"{base}/{self.app.org}/{self.app.name}{self.path if suffix is None else suffix}"
+    def base(self) -> str:
+        return self.node.settings.public_url.rstrip("/") or _base_url(self.request)
 
     @property
     def is_admin(self) -> bool:
@@ -61,7 +56,7 @@ class Call:
 
     async def json(self, limit: int | None = None) -> Any:
         settings = self.node.settings
-        return await read_json(self.request, limit or settings.http_max_body_bytes, settings.json_max_depth)
+        return await read_json(self.request, EASEMOB, limit or settings.http_max_body_bytes, settings.json_max_depth)
 
     def ok(self, action: str, **fields: Any) -> Response:
         return json_response(envelope(action=action, app=self.app, uri=self.uri(), started=self.started, **fields))
@@ -81,57 +76,43 @@ def _base_url(request: Request) -> str:
     return base
 
 
-async def read_json(request: Request, limit: int, max_depth: int) -> Any:
-    """The request body parsed as JSON whatever the Content-Type says; 413 past `limit`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise errors.too_large(limit)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.too_large(limit)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return None
-    try:
-        return json_input.loads(raw, max_depth)
-    except json_input.JsonRejected as exc:
-        if exc.reason == "syntax":
-            raise errors.json_parse(f"Unexpected character: {exc.description}") from None
-        raise errors.illegal_argument(exc.description) from None
+class EasemobFace(Face):
+    """Easemob's error JSON (`render.error_body`) for every refusal: the services' `HximError`s,
+    and the bodies the pipeline refuses (413, Jackson's parse error, or `illegal_argument`)."""
+
+    def body_refused(self, reason: str, description: str, limit: int) -> Exception:
+        if reason == TOO_LARGE:
+            return errors.too_large(limit)
+        if reason == "syntax":
+            return errors.json_parse(f"Unexpected character: {description}")
+        return errors.illegal_argument(description)
+
+    def render_error(self, err: HximError, started: float) -> Response:
+        return error_response(err, started)
 
 
+EASEMOB = EasemobFace()
 Handler = Callable[[Call], Awaitable[Response]]
 
 
 def endpoint(
     family: str, access: Access = Access.ADMIN, who: str = "username"
-) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a handler: find the app, apply the rate limit, check the token, render errors."""
+) -> Callable[[Handler], pipeline.Endpoint]:
+    """Wrap a handler in the pipeline: find the app, apply the rate limit, check the token."""
 
-    def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def handle(request: Request) -> Response:
-            started = time.perf_counter()
+    def wrap(fn: Handler) -> pipeline.Endpoint:
+        async def enter(request: Request, started: float) -> Call:
             node: Node = request.app.state.node
             org = request.path_params["org"]
             name = request.path_params["app"]
             path = request.url.path[len(org) + len(name) + 2 :]
-            try:
-                app = await node.apps.get(org, name, f"{org}/{name}{path}")
-                if not node.limiter.allow(app.id, family):
-                    raise errors.reach_limit()
-                call = Call(request, node, app, started, path)
-                await _authorize(call, family, access, who)
-                return await fn(call)
-            except HximError as err:
-                return error_response(err, started)
+            app = await node.apps.get(org, name, f"{org}/{name}{path}")
+            check_rate(node, app, family)
+            call = Call(request, node, app, started, path)
+            await _authorize(call, family, access, who)
+            return call
 
-        handle.__name__ = fn.__name__
-        handle.__doc__ = fn.__doc__
-        return handle
+        return pipeline.endpoint(EASEMOB, enter, fn)
 
     return wrap
 
@@ -142,7 +123,7 @@ async def _authorize(call: Call, family: str, access: Access, who: str) -> None:
     call.grant, call.user = await ops.authorize(
         call.node,
         call.app,
-        bearer_token(call.request.headers.get("authorization")),
+        bearer_token(call.request),
         family,
         access,
         call.request.method,
@@ -362,8 +343,7 @@ async def remove_block(call: Call) -> Response:
 @endpoint("files", Access.ANY)
 async def upload(call: Call) -> Response:
     limit = call.node.settings.chatfile_max_bytes
-    declared = call.request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
+    if pipeline.declared_past(call.request, limit + 64 * 1024):
         raise errors.too_large(limit)
     try:
         form = await call.request.form(max_files=1, max_fields=16, max_part_size=limit + 1)
@@ -394,7 +374,7 @@ async def upload(call: Call) -> Response:
 
 @endpoint("files", Access.NONE)
 async def download(call: Call) -> Response:
-    token = bearer_token(call.request.headers.get("authorization"))
+    token = bearer_token(call.request)
     admin = authenticated = False
     if token is not None:
         grant = check_grant(call.node.tokens, call.app, token, "files", "GET", call.path)

@@ -1,7 +1,7 @@
 """The Easemob REST operations, apart from HTTP: authorise, call a service, render the body.
 
 Each Easemob REST handler in `http/easemob.py` parses its request, calls one function here
-and sends what it returns; `http/easemob_local.py` calls the same functions to answer the
+and sends what it returns; `seeds/local.py` calls the same functions to answer the
 seed APIs without an HTTP hop, so the `/hx` gateway's `data` is byte for byte what the REST
 API renders for the same operation. A function takes an `OpContext` (the app, the caller and
 how to render URIs), returns the success body and raises `HximError` for a refusal.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from hxim import errors
 from hxim.http.auth import Access, check_grant, permission_error
@@ -43,16 +43,26 @@ __all__ = [
 ]
 
 
-class OpContext(Protocol):
-    """What an operation needs: the node, the app, the caller, when it started, its URI."""
+class OpContext:
+    """What an operation needs: the node, the app, the caller once checked, when it started, and
+    its URI. Where the URI starts (`base`) is the subclass's: the REST request's (`easemob.Call`),
+    or this server's for an operation run in process (`seeds.local.LocalCtx`)."""
 
-    node: Node
-    app: App
-    started: float
-    grant: Grant | None
-    user: User | None  # the user of a user token
+    __slots__ = ("node", "app", "started", "grant", "user", "path")
 
-    def uri(self, suffix: str | None = None) -> str: ...
+    def __init__(self, node: Node, app: App, started: float, path: str) -> None:
+        self.node = node
+        self.app = app
+        self.started = started
+        self.grant: Grant | None = None
+        self.user: User | None = None  # the user of a user token
+        self.path = path  # the path below /{org}/{app}
+
+    def base(self) -> str:
+        raise NotImplementedError
+
+    def uri(self, suffix: str | None = None) -> str:
+        return f"{self.base()}/{self.app.org}/{self.app.name}{self.path if suffix is None else suffix}"
 
 
 def ok(ctx: OpContext, action: str, **fields: Any) -> dict[str, Any]:

@@ -21,7 +21,6 @@ admins creating rooms.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -29,30 +28,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http import group_render
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint
-from hxim.model import App, now_ms
+from hxim.http.group_render import GROUPS, ROOMS, Kind, item_result
+from hxim.model import App
 from hxim.services.group_policy import Level
-from hxim.services.groups import OWNER, ItemResult, Room, RoomService
+from hxim.services.groups import ItemResult
 
 __all__ = ["routes"]
 
 
-@dataclass(frozen=True, slots=True)
-class Kind:
-    family: str  # the path segment and API family: "chatgroups" | "chatrooms"
-    id_key: str  # how answers name a room: "groupid" | "id"
-
-    def service(self, call: Call) -> RoomService:
-        return call.node.groups if self.family == "chatgroups" else call.node.chatrooms
-
-    @property
-    def is_group(self) -> bool:
-        return self.family == "chatgroups"
-
-
-GROUPS = Kind("chatgroups", "groupid")
-ROOMS = Kind("chatrooms", "id")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -104,51 +90,17 @@ def _ok(
     )
 
 
-def _item(kind: Kind, rid: str, action: str, item: ItemResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"result": item.result, "action": action}
-    if item.reason is not None:
-        out["reason"] = item.reason
-    out["user"] = item.user
-    out[kind.id_key] = rid
-    return out
-
-
 def _one_or_many(call: Call, kind: Kind, rid: str, action: str, items: list[ItemResult], many: bool) -> Response:
     """A batch answers an array of per-user results; the one-user form raises its failure."""
     if not many:
         [item] = items
         if item.error is not None:
             raise item.error
-        return _ok(call, _item(kind, rid, action, item))
-    return _ok(call, [_item(kind, rid, action, i) for i in items])
+        return _ok(call, item_result(kind, rid, action, item))
+    return _ok(call, [item_result(kind, rid, action, i) for i in items])
 
 
 # --- rendering -------------------------------------------------------------------------------------
-
-
-def _details(kind: Kind, room: Room, members: list[tuple[str, str]], now_mute: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": room.room_id,
-        "name": room.name,
-        "description": room.description,
-        "membersonly": room.membersonly,
-        "allowinvites": room.allowinvites,
-    }
-    if kind.is_group:
-        out["invite_need_confirm"] = room.invite_need_confirm
-    out.update(
-        {
-            "public": room.public,
-            "maxusers": room.maxusers,
-            "owner": room.owner,
-            "created": room.created,
-            "custom": room.custom,
-            "mute": now_mute,
-            "affiliations_count": len(members),
-            "affiliations": [{OWNER if role == OWNER else "member": name} for name, role in members],
-        }
-    )
-    return out
 
 
 def _jid_node(app: App, username: str) -> str:
@@ -214,7 +166,7 @@ def build(kind: Kind) -> dict[str, Handler]:
                 raise permission_error(call.app, call.request.method, call.path)
             owner = call.user.username
         room = await kind.service(call).create(call.app, body, default_owner=owner)
-        return _ok(call, {kind.id_key: room.room_id})
+        return _ok(call, group_render.created(kind, room))
 
     # The Web IM SDK lists chat rooms with the user's token (webim-xmpp.md §2.4); groups stay admin-only.
     @endpoint(fam, Access.ADMIN if kind.is_group else Access.ANY)
@@ -244,15 +196,7 @@ def build(kind: Kind) -> dict[str, Handler]:
         in a multi-id GET each unknown id gets `{"id": X, "error": "group id doesn't exist"}`."""
         rids = _names(call.arg("ids"))
         found = await kind.service(call).details(call.app, rids)
-        if len(rids) <= 1 and (not found or found[0][1] is None):
-            raise errors.group_not_found(rids[0] if rids else call.arg("ids"))
-        now = now_ms()
-        data: list[dict[str, Any]] = []
-        for rid, room, members in found:
-            if room is None:
-                data.append({"id": rid, "error": "group id doesn't exist"})
-            else:
-                data.append(_details(kind, room, members, room.muted_all(now)))
+        data = group_render.details(kind, rids, found, call.arg("ids"))
         return _ok(call, data, count=len(data))
 
     @rule(Level.OWNER)
@@ -264,7 +208,7 @@ def build(kind: Kind) -> dict[str, Handler]:
     async def delete(call: Call) -> Response:
         # the SDK 1.8's dissolveGroup adds `?version=v3`, which changes nothing here
         room = await kind.service(call).delete(call.app, call.arg("ids"), actor=_actor(call))
-        return _ok(call, {"success": True, kind.id_key: room.room_id})
+        return _ok(call, group_render.deleted(kind, room))
 
     @rule(Level.MEMBER)
     async def members(call: Call) -> Response:
@@ -283,7 +227,7 @@ def build(kind: Kind) -> dict[str, Handler]:
     async def add_members(call: Call) -> Response:
         rid = call.arg("id")
         added = await kind.service(call).add_members(call.app, rid, (await _body(call)).get("usernames"))
-        return _ok(call, {"newmembers": added, "action": "add_member", kind.id_key: rid})
+        return _ok(call, group_render.members_added(kind, rid, added))
 
     @rule(Level.ADMIN)
     async def remove_members(call: Call) -> Response:
@@ -292,7 +236,7 @@ def build(kind: Kind) -> dict[str, Handler]:
         await _targets(call, kind, rid, _names(segment))
         if "," not in segment:
             user = await svc.remove_member(call.app, rid, segment, actor=_actor(call))
-            return _ok(call, {"result": True, "action": "remove_member", kind.id_key: rid, "user": user.username})
+            return _ok(call, group_render.member_result(kind, rid, "remove_member", user.username))
         items = await svc.remove_members(call.app, rid, _names(segment), actor=_actor(call))
         return _one_or_many(call, kind, rid, "remove_member", items, True)
 

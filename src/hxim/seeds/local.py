@@ -2,9 +2,9 @@
 
 Each method builds the context the REST handler would have (the app, the caller's token
 checked the way the REST surface checks it, the URI the REST call would have had), runs the
-same operation function (`http/easemob_ops.py`, and for groups the rendering of
-`http/groups.py`) and answers `(status, body)`: the body the REST API would have sent. The
-seed APIs therefore see exactly what an app backend calling the REST API sees, rate limits
+same operation function (`http/easemob_ops.py`, and for groups the answers of
+`http/group_render.py`) and answers `(status, body)`: the body the REST API would have sent.
+The seed APIs therefore see exactly what an app backend calling the REST API sees, rate limits
 and errors included.
 """
 
@@ -17,16 +17,18 @@ from urllib.parse import quote
 
 from hxim import errors
 from hxim.app import Node
-from hxim.easemob_api import EasemobApi, Reply
 from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
+from hxim.http import group_render
 from hxim.http.auth import Access
-from hxim.http.groups import GROUPS, _details, _item
+from hxim.http.group_render import GROUPS
+from hxim.http.pipeline import check_rate
 from hxim.http.render import error_body
-from hxim.model import App, User, now_ms
+from hxim.model import App
+from hxim.seeds.easemob_api import EasemobApi, Reply
 from hxim.services.tokens import APP, Grant
 
-__all__ = ["LocalEasemobApi", "build_easemob_apis", "local_base_url"]
+__all__ = ["LocalEasemobApi", "build_easemob_apis", "local_app", "local_base_url"]
 
 Op = Callable[["LocalCtx"], Awaitable[Any]]
 
@@ -46,22 +48,36 @@ def local_base_url(node: Node) -> str:
     return f"http://{host}:{s.http_port}"
 
 
-class LocalCtx:
-    """An `OpContext` for one operation run in process."""
+def _app_names(node: Node, appkey: str) -> tuple[str, str] | None:
+    """(org, app) of `appkey` ("ORG#APP"), or of the node's default app when it is ""."""
+    if appkey:
+        org, _, name = appkey.partition("#")
+        return org, name
+    if node.default_app is not None:
+        return node.default_app.org, node.default_app.name
+    return None
 
-    __slots__ = ("node", "app", "started", "grant", "user", "path", "base")
 
-    def __init__(self, node: Node, app: App, started: float, path: str, base: str) -> None:
-        self.node = node
-        self.app = app
-        self.started = started
-        self.grant: Grant | None = None
-        self.user: User | None = None
-        self.path = path
-        self.base = base
+async def local_app(node: Node, appkey: str, path: str = "") -> App:
+    """The app a seed API serves on this node (`appkey` "ORG#APP", or "" for the default app)."""
+    names = _app_names(node, appkey)
+    if names is None:
+        raise errors.app_not_found("", "", path)
+    org, name = names
+    return await node.apps.get(org, name, f"{org}/{name}{path}")
 
-    def uri(self, suffix: str | None = None) -> str:
-        return f"{self.base}/{self.app.org}/{self.app.name}{self.path if suffix is None else suffix}"
+
+class LocalCtx(ops.OpContext):
+    """An `OpContext` for one operation run in process: its URI starts at this server's base URL."""
+
+    __slots__ = ("base_url",)
+
+    def __init__(self, node: Node, app: App, started: float, path: str, base_url: str) -> None:
+        super().__init__(node, app, started, path)
+        self.base_url = base_url
+
+    def base(self) -> str:
+        return self.base_url
 
 
 def _seg(name: str) -> str:
@@ -76,15 +92,6 @@ class LocalEasemobApi:
         self.appkey = appkey
         self.base = local_base_url(node)
 
-    async def _app(self, path: str) -> App:
-        if self.appkey:
-            org, _, name = self.appkey.partition("#")
-        elif self.node.default_app is not None:
-            org, name = self.node.default_app.org, self.node.default_app.name
-        else:
-            raise errors.app_not_found("", "", path)
-        return await self.node.apps.get(org, name, f"{org}/{name}{path}")
-
     async def _run(
         self,
         token: str | None,
@@ -97,9 +104,8 @@ class LocalEasemobApi:
     ) -> Reply:
         started = time.perf_counter()
         try:
-            app = await self._app(path)
-            if not self.node.limiter.allow(app.id, family):
-                raise errors.reach_limit()
+            app = await local_app(self.node, self.appkey, path)
+            check_rate(self.node, app, family)
             ctx = LocalCtx(self.node, app, started, path, self.base)
             if token is None:
                 # the seed API's own rights: those of the app's admin
@@ -112,14 +118,10 @@ class LocalEasemobApi:
 
     # --- tokens ------------------------------------------------------------------------------------
     async def token(self) -> Reply:
-        started = time.perf_counter()
-        try:
-            app = await self._app("/token")
-            if not self.node.limiter.allow(app.id, "token"):
-                raise errors.reach_limit()
-            return 200, ops.issue_admin_token(self.node, app)
-        except HximError as err:
-            return err.status, error_body(err, started)
+        async def op(c: LocalCtx) -> Any:
+            return ops.issue_admin_token(c.node, c.app)
+
+        return await self._run(None, "token", Access.NONE, "POST", "/token", op)
 
     # --- users ---------------------------------------------------------------------------------------
     async def register(self, token: str | None, body: Any) -> Reply:
@@ -227,11 +229,11 @@ class LocalEasemobApi:
             token, "messages", Access.ADMIN, "POST", "/messages", lambda c: ops.send_message(c, body)
         )
 
-    # --- groups (rendered as http/groups.py renders them) ----------------------------------------------
+    # --- groups (answered as http/groups.py answers, by http/group_render.py) ---------------------------
     async def create_group(self, token: str | None, body: dict[str, Any]) -> Reply:
         async def op(c: LocalCtx) -> Any:
             room = await c.node.groups.create(c.app, body)
-            return ops.ok(c, "post", entities=[], data={"groupid": room.room_id})
+            return ops.ok(c, "post", entities=[], data=group_render.created(GROUPS, room))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "POST", "/chatgroups", op)
 
@@ -240,15 +242,7 @@ class LocalEasemobApi:
 
         async def op(c: LocalCtx) -> Any:
             found = await c.node.groups.details(c.app, group_ids)
-            if len(group_ids) <= 1 and (not found or found[0][1] is None):
-                raise errors.group_not_found(group_ids[0] if group_ids else joined)
-            now = now_ms()
-            data: list[dict[str, Any]] = []
-            for rid, room, members in found:
-                if room is None:
-                    data.append({"id": rid, "error": "group id doesn't exist"})
-                else:
-                    data.append(_details(GROUPS, room, members, room.muted_all(now)))
+            data = group_render.details(GROUPS, group_ids, found, joined)
             return ops.ok(c, "get", entities=[], data=data, count=len(data))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "GET", f"/chatgroups/{joined}", op)
@@ -263,7 +257,7 @@ class LocalEasemobApi:
     async def delete_group(self, token: str | None, group_id: str) -> Reply:
         async def op(c: LocalCtx) -> Any:
             room = await c.node.groups.delete(c.app, group_id)
-            return ops.ok(c, "delete", entities=[], data={"success": True, "groupid": room.room_id})
+            return ops.ok(c, "delete", entities=[], data=group_render.deleted(GROUPS, room))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "DELETE", f"/chatgroups/{group_id}", op)
 
@@ -277,8 +271,7 @@ class LocalEasemobApi:
     async def add_members(self, token: str | None, group_id: str, usernames: list[str]) -> Reply:
         async def op(c: LocalCtx) -> Any:
             added = await c.node.groups.add_members(c.app, group_id, usernames)
-            data = {"newmembers": added, "action": "add_member", "groupid": group_id}
-            return ops.ok(c, "post", entities=[], data=data)
+            return ops.ok(c, "post", entities=[], data=group_render.members_added(GROUPS, group_id, added))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "POST", f"/chatgroups/{group_id}/users", op)
 
@@ -289,10 +282,10 @@ class LocalEasemobApi:
             svc = c.node.groups
             if len(usernames) == 1:
                 user = await svc.remove_member(c.app, group_id, usernames[0])
-                data: Any = {"result": True, "action": "remove_member", "groupid": group_id, "user": user.username}
+                data: Any = group_render.member_result(GROUPS, group_id, "remove_member", user.username)
             else:
                 items = await svc.remove_members(c.app, group_id, usernames)
-                data = [_item(GROUPS, group_id, "remove_member", i) for i in items]
+                data = [group_render.item_result(GROUPS, group_id, "remove_member", i) for i in items]
             return ops.ok(c, "delete", entities=[], data=data)
 
         path = f"/chatgroups/{group_id}/users/{segment}"
@@ -301,19 +294,17 @@ class LocalEasemobApi:
     # --- chat files ----------------------------------------------------------------------------------
     async def chatfile_exists(self, file_uuid: str) -> bool:
         try:
-            app = await self._app("/chatfiles")
+            app = await local_app(self.node, self.appkey, "/chatfiles")
             await self.node.files.download(app, file_uuid, None, True, True)
         except HximError:
             return False
         return True
 
     def chatfile_url(self, file_uuid: str, base: str) -> str:
-        if self.appkey:
-            org, _, name = self.appkey.partition("#")
-        elif self.node.default_app is not None:
-            org, name = self.node.default_app.org, self.node.default_app.name
-        else:
+        names = _app_names(self.node, self.appkey)
+        if names is None:
             return ""
+        org, name = names
         return f"{base}/{_seg(org)}/{_seg(name)}/chatfiles/{_seg(file_uuid)}"
 
     async def aclose(self) -> None:
@@ -324,7 +315,7 @@ def build_easemob_apis(node: Node) -> tuple[EasemobApi, EasemobApi]:
     """The Easemob API of the /hx gateway and of the app API: local, or one shared upstream client."""
     s = node.settings
     if s.upstream_base_url:
-        from hxim.upstream import UpstreamEasemobApi
+        from hxim.seeds.upstream import UpstreamEasemobApi
 
         upstream = UpstreamEasemobApi(s)
         return upstream, upstream

@@ -5,9 +5,9 @@ server REST API. They talk to it through `EasemobApi`: one method per Easemob op
 need, each answering `(http_status, json_body)` exactly as the Easemob REST API answers that
 operation. Two implementations:
 
-* `hxim.http.easemob_local.LocalEasemobApi` runs the operation on this node's services and
+* `hxim.seeds.local.LocalEasemobApi` runs the operation on this node's services and
   renders it with the very functions the Easemob REST surface renders with (no HTTP hop);
-* `hxim.upstream.UpstreamEasemobApi` sends it to a remote Easemob-compatible REST API
+* `hxim.seeds.upstream.UpstreamEasemobApi` sends it to a remote Easemob-compatible REST API
   ("upstream mode"), with a cached admin token, retries and timeouts.
 
 `token` is the caller's admin token, as the caller sent it (the `/hx` gateway passes the

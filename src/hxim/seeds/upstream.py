@@ -25,9 +25,9 @@ import httpx
 import orjson
 
 from hxim.config import Settings
-from hxim.easemob_api import Reply
 from hxim.errors import HximError
 from hxim.http.render import error_body
+from hxim.seeds.easemob_api import Reply
 
 __all__ = ["UpstreamEasemobApi"]
 

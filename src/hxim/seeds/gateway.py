@@ -15,20 +15,22 @@ callers (not proxied) and to callers that send `X-HX-Gateway-Key`; others get co
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hxim import json_input
 from hxim.config import Settings
-from hxim.easemob_api import EasemobApi, Reply
-from hxim.http.render import JSON_TYPE
+from hxim.http import pipeline
+from hxim.http.pipeline import TOO_LARGE, Face, Refused, read_json
+from hxim.http.render import json_response
+from hxim.seeds.easemob_api import EasemobApi, Reply
 
 __all__ = ["routes", "SUCCESS", "FAILURE", "NO_TOKEN", "BAD_PARAMS", "FORBIDDEN"]
 
@@ -37,22 +39,12 @@ FAILURE = "请求失败"
 NO_TOKEN = "请先获取授权信息"
 BAD_PARAMS = "请求参数异常"
 FORBIDDEN = "无权获取授权信息"
-TOO_LARGE = "请求体过大"
+BODY_TOO_LARGE = "请求体过大"
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
-class Refusal(Exception):
-    """A refusal by the gateway itself (not by Easemob): `code` and message, `data` null."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def _answer(code: int, message: str, data: Any) -> Response:
-    body = {"code": code, "message": message, "msg": message, "data": data}
-    return Response(orjson.dumps(body), status_code=200, media_type=JSON_TYPE)
+    return json_response({"code": code, "message": message, "msg": message, "data": data})
 
 
 def _reply(reply: Reply) -> Response:
@@ -60,31 +52,26 @@ def _reply(reply: Reply) -> Response:
     return _answer(status, SUCCESS if status == 200 else FAILURE, data)
 
 
-async def _read_body(request: Request, limit: int, max_depth: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refusal(413, TOO_LARGE)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refusal(413, TOO_LARGE)
-        chunks.append(chunk)
-    try:
-        body = json_input.loads(b"".join(chunks), max_depth)
-    except json_input.JsonRejected:
-        raise Refusal(400, BAD_PARAMS) from None
-    if not isinstance(body, dict):
-        raise Refusal(400, BAD_PARAMS)
-    return body
+class GatewayFace(Face):
+    """The gateway's own refusals (not Easemob's): its envelope with the refusal's status as `code`
+    and its message (`Refused.detail`), `data` null. A body past its limit is 413 `请求体过大`,
+    one that is not JSON the gateway accepts 400 `请求参数异常`."""
+
+    def body_refused(self, reason: str, description: str, limit: int) -> Exception:
+        return Refused(413, BODY_TOO_LARGE) if reason == TOO_LARGE else Refused(400, BAD_PARAMS)
+
+    def render(self, refused: Refused, started: float) -> Response:
+        return _answer(refused.status, refused.detail, None)
+
+
+GATEWAY = GatewayFace()
 
 
 def _name(body: dict[str, Any], key: str) -> str:
     """A required, non-empty string that becomes a path segment (a user name)."""
     value = body.get(key)
     if not isinstance(value, str) or not value:
-        raise Refusal(400, BAD_PARAMS)
+        raise Refused(400, BAD_PARAMS)
     return value
 
 
@@ -92,7 +79,7 @@ def _string(body: dict[str, Any], key: str) -> str:
     """A required string whose content Easemob judges (a password)."""
     value = body.get(key)
     if not isinstance(value, str):
-        raise Refusal(400, BAD_PARAMS)
+        raise Refused(400, BAD_PARAMS)
     return value
 
 
@@ -101,35 +88,44 @@ def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...], default: s
     if value is None and default is not None:
         return default
     if not isinstance(value, str) or value.lower() not in allowed:
-        raise Refusal(400, BAD_PARAMS)
+        raise Refused(400, BAD_PARAMS)
     return value.lower()
+
+
+@dataclass(slots=True)
+class GatewayRequest:
+    """One gateway call once its body is read and its token found."""
+
+    api: EasemobApi
+    settings: Settings
+    body: dict[str, Any]
+    token: str
 
 
 GatewayCall = Callable[[EasemobApi, Settings, dict[str, Any], str], Awaitable[Reply]]
 
 
-def gateway(
-    body_limit: str = "http_max_body_bytes",
-) -> Callable[[GatewayCall], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a gateway call: read the body, require `token`, render the envelope."""
+def gateway(body_limit: str = "http_max_body_bytes") -> Callable[[GatewayCall], pipeline.Endpoint]:
+    """Wrap a gateway call in the pipeline: read the body, require its `token`, render the envelope."""
 
-    def wrap(fn: GatewayCall) -> Callable[[Request], Awaitable[Response]]:
-        async def handle(request: Request) -> Response:
-            settings: Settings = request.app.state.node.settings
-            try:
-                body = await _read_body(request, getattr(settings, body_limit), settings.json_max_depth)
-                token = body.get("token")
-                if token is None or token == "":
-                    raise Refusal(401, NO_TOKEN)
-                if not isinstance(token, str):
-                    raise Refusal(400, BAD_PARAMS)
-                return _reply(await fn(request.app.state.hx_easemob, settings, body, token))
-            except Refusal as refusal:
-                return _answer(refusal.code, refusal.message, None)
+    async def enter(request: Request, started: float) -> GatewayRequest:
+        settings: Settings = request.app.state.node.settings
+        body = await read_json(request, GATEWAY, getattr(settings, body_limit), settings.json_max_depth)
+        if not isinstance(body, dict):
+            raise Refused(400, BAD_PARAMS)
+        token = body.get("token")
+        if token is None or token == "":
+            raise Refused(401, NO_TOKEN)
+        if not isinstance(token, str):
+            raise Refused(400, BAD_PARAMS)
+        return GatewayRequest(request.app.state.hx_easemob, settings, body, token)
 
-        handle.__name__ = fn.__name__
-        handle.__doc__ = fn.__doc__
-        return handle
+    def wrap(fn: GatewayCall) -> pipeline.Endpoint:
+        @functools.wraps(fn)
+        async def run(g: GatewayRequest) -> Response:
+            return _reply(await fn(g.api, g.settings, g.body, g.token))
+
+        return pipeline.endpoint(GATEWAY, enter, run)
 
     return wrap
 
@@ -159,11 +155,15 @@ def may_get_token(request: Request, settings: Settings) -> bool:
     return _is_loopback(request.client.host if request.client else None)
 
 
-async def get_token(request: Request) -> Response:
-    """The app admin token; the body is ignored."""
+async def _token_caller(request: Request, started: float) -> EasemobApi:
     if not may_get_token(request, request.app.state.node.settings):
-        return _answer(403, FORBIDDEN, None)
+        raise Refused(403, FORBIDDEN)
     api: EasemobApi = request.app.state.hx_easemob
+    return api
+
+
+async def get_token(api: EasemobApi) -> Response:
+    """The app admin token; the body is ignored."""
     return _reply(await api.token())
 
 
@@ -176,10 +176,10 @@ async def register_user(api: EasemobApi, settings: Settings, body: dict[str, Any
     users = body.get("users")
     if users is not None:
         if not isinstance(users, list) or not users:
-            raise Refusal(400, BAD_PARAMS)
+            raise Refused(400, BAD_PARAMS)
         for entry in users:
             if not isinstance(entry, dict):
-                raise Refusal(400, BAD_PARAMS)
+                raise Refused(400, BAD_PARAMS)
             _name(entry, "username")
             _string(entry, "password")
         return await api.register(token, users)
@@ -234,17 +234,17 @@ async def send_messages(api: EasemobApi, settings: Settings, body: dict[str, Any
     """`target_type`, `target` (an array), `msg` (an object), `from` and `ext` (optional)."""
     target_type, target, msg = body.get("target_type"), body.get("target"), body.get("msg")
     if not isinstance(target_type, str) or not isinstance(target, list) or not isinstance(msg, dict):
-        raise Refusal(400, BAD_PARAMS)
+        raise Refused(400, BAD_PARAMS)
     out: dict[str, Any] = {"target_type": target_type, "target": target, "msg": msg}
     sender = body.get("from")
     if sender is not None:
         if not isinstance(sender, str):
-            raise Refusal(400, BAD_PARAMS)
+            raise Refused(400, BAD_PARAMS)
         out["from"] = sender
     ext = body.get("ext")
     if ext is not None:
         if not isinstance(ext, dict):
-            raise Refusal(400, BAD_PARAMS)
+            raise Refused(400, BAD_PARAMS)
         out["ext"] = ext
     return await api.send_message(token, out)
 
@@ -266,16 +266,16 @@ async def get_user(api: EasemobApi, settings: Settings, body: dict[str, Any], to
     limit = body.get("limit")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= settings.hx_users_page_max:
-            raise Refusal(400, BAD_PARAMS)
+            raise Refused(400, BAD_PARAMS)
         cursor = body.get("cursor")
         if cursor is not None and (not isinstance(cursor, str) or not cursor):
-            raise Refusal(400, BAD_PARAMS)
+            raise Refused(400, BAD_PARAMS)
         return await api.list_users(token, limit, cursor)
     return await api.get_user(token, _name(body, "username"))
 
 
 routes = [
-    Route("/hx/getToken", get_token, methods=["POST"]),
+    Route("/hx/getToken", pipeline.endpoint(GATEWAY, _token_caller, get_token), methods=["POST"]),
     Route("/hx/registerUser", register_user, methods=["POST"]),
     Route("/hx/addFriends", add_friends, methods=["POST"]),
     Route("/hx/getFriends", get_friends, methods=["POST"]),
