@@ -20,6 +20,7 @@ from hxim.services.blocks import BlockIndex
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.groups import CHATROOM, GROUP, RoomService
+from hxim.services.login_throttle import LoginThrottle
 from hxim.services.messages import MessageService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
@@ -54,6 +55,7 @@ class Node:
         self.limiter = RateLimiter(settings.rate_limits)
         self.apps = AppService(self.db, settings.app_cache_seconds)
         self.users = UserService(self.db, settings, self.hasher, self.router)
+        self.logins = LoginThrottle(settings)  # failed password checks, per account and address
         self.blocks = BlockIndex(self.db)
         self.presence = PresenceService(self.router, self.blocks)
         self.notices = NoticeService(self.db, self.ids, self.router)

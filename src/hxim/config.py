@@ -187,6 +187,25 @@ class Settings(BaseSettings):
     )
     message_targets_max: int = Field(600, ge=1, le=100_000, description="Targets per POST /messages")
     http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30, description="Largest JSON request body")
+    login_failure_window_seconds: float = Field(
+        60, gt=0, le=86400, description="Window over which failed logins are counted (SASL, password grants)"
+    )
+    login_failures_per_account_address: int = Field(
+        5, ge=1, le=100_000, description="Failed logins of one account from one address before that address waits"
+    )
+    login_failures_per_address: int = Field(
+        30, ge=1, le=1_000_000, description="Failed logins from one address, any account, before it waits"
+    )
+    login_failures_per_account: int = Field(
+        100, ge=1, le=1_000_000, description="Failed logins of one account, any address, before it waits"
+    )
+    login_lockout_seconds: float = Field(
+        30, ge=0, le=86400, description="How long a throttled login waits; doubled per repeated lockout of "
+        "one account from one address"
+    )
+    login_lockout_max_seconds: float = Field(
+        300, ge=0, le=86400, description="The longest wait of a throttled login"
+    )
     json_max_depth: int = Field(
         64, ge=2, le=200, description="Deepest nesting of objects and arrays accepted in JSON a caller sends "
         "(REST bodies, Easemob JSON message bodies over XMPP)"

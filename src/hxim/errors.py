@@ -26,6 +26,7 @@ __all__ = [
     "forbidden_op",
     "recipient_blocks",
     "recall_window",
+    "login_throttled",
     "resource_not_found",
     "group_not_found",
     "too_large",
@@ -170,6 +171,18 @@ def recipient_blocks(username: str) -> HximError:
         f"user [{username}] has blocked the sender",
         "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
         "service-unavailable",
+    )
+
+
+def login_throttled(seconds: int) -> HximError:
+    """Too many failed logins of this account from this address (or from anywhere): wait."""
+    return HximError(
+        429,
+        "too_many_failed_logins",
+        f"too many failed logins: try again in {seconds} seconds",
+        None,
+        "policy-violation",
+        bare=True,
     )
 
 

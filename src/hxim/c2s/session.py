@@ -35,6 +35,8 @@ from hxim.model import App, Message, User
 from hxim.xmpp import namespaces as ns
 from hxim.xmpp.errors import STANZA_CONDITIONS
 from hxim.xmpp.events import (
+    Authenticated,
+    AuthFailed,
     AuthRequested,
     BindRequested,
     Bound,
@@ -167,6 +169,7 @@ class C2SSession:
         self._ended = False  # _END queued: nothing more is written
         self._output_closed = False  # _END written: the transport is closing
         self.registered = False
+        self._login: tuple[str, str] | None = None  # (app id, user key) of the SASL attempt under way
         # flood limit (token bucket over stanzas received)
         self._rate = s.xmpp_flood_rate
         self._burst = float(s.xmpp_flood_burst)
@@ -297,6 +300,8 @@ class C2SSession:
             await self._auth_plain(ev)
         elif isinstance(ev, CredentialsRequested):
             await self._auth_scram(ev)
+        elif isinstance(ev, (AuthFailed, Authenticated)):
+            self._auth_outcome(ev)
         elif isinstance(ev, BindRequested):
             self._bind(ev)
         elif isinstance(ev, Bound):
@@ -341,12 +346,39 @@ class C2SSession:
         self.user_key = user.key
         return JID(user_node(prefix, user.username), self.ctx.domain)
 
+    @property
+    def address(self) -> str:
+        """The peer's address without its port (what failed logins are counted by)."""
+        return self.peer.rsplit(":", 1)[0]
+
+    def _throttled(self, app_id: str, key: str) -> bool:
+        """Refuse an attempt while this address must wait for this account (`LoginThrottle`);
+        else remember whose login this is, so that its failure is counted."""
+        self._login = (app_id, key)
+        wait = self.ctx.node.logins.wait(app_id, key, self.address)
+        if wait:
+            self.stream.reject("temporary-auth-failure", f"Too many failed logins: try again in {wait} seconds.")
+            return True
+        return False
+
+    def _auth_outcome(self, ev: AuthFailed | Authenticated) -> None:
+        login, self._login = self._login, None
+        if login is None:
+            return
+        if isinstance(ev, Authenticated):
+            self.ctx.node.logins.succeeded(*login, self.address)
+        elif ev.condition not in ("temporary-auth-failure", "aborted"):
+            self.ctx.node.logins.failed(*login, self.address)
+
     async def _auth_plain(self, ev: AuthRequested) -> None:
         found = await self.ctx.resolve_node(ev.username)
         if found is None:
-            self.stream.reject("not-authorized")
+            if not self._throttled("", ev.username.lower()):
+                self.stream.reject("not-authorized")
             return
         app, name, prefix = found
+        if self._throttled(app.id, name):
+            return
         node = self.ctx.node
         try:
             if ev.password.startswith("$t$"):
@@ -369,6 +401,8 @@ class C2SSession:
 
     async def _auth_scram(self, ev: CredentialsRequested) -> None:
         found = await self.ctx.resolve_node(ev.username)
+        if self._throttled(found[0].id if found else "", found[1] if found else ev.username.lower()):
+            return
         creds = None
         if found is not None:
             app, name, prefix = found

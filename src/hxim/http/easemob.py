@@ -145,16 +145,34 @@ async def token(call: Call) -> Response:
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
         raise errors.illegal_argument("ttl must be a positive number of seconds")
     ttl = min(ttl, call.node.settings.token_ttl_seconds) if ttl else call.node.settings.token_ttl_seconds
-    tokens = call.node.tokens
+    tokens, logins = call.node.tokens, call.node.logins
+    address = call.request.client.host if call.request.client else ""
     if grant_type == "client_credentials":
+        account = "#client_credentials"  # the app's own credentials: throttled like an account
+        wait = logins.wait(call.app.id, account, address)
+        if wait:
+            raise errors.login_throttled(wait)
         if body.get("client_id") != call.app.client_id:
             raise errors.invalid_grant("client_id does not match")
         secret = body.get("client_secret")
         if not isinstance(secret, str) or not ops.equal(secret, call.app.client_secret):
+            logins.failed(call.app.id, account, address)
             raise errors.invalid_grant("client_secret does not match")
+        logins.succeeded(call.app.id, account, address)
         return json_response(ops.issue_admin_token(call.node, call.app, ttl))
     if grant_type == "password":
-        user = await call.node.users.authenticate(call.app, body.get("username"), body.get("password"))
+        username = body.get("username")
+        account = username.lower() if isinstance(username, str) else ""
+        wait = logins.wait(call.app.id, account, address)
+        if wait:
+            raise errors.login_throttled(wait)
+        try:
+            user = await call.node.users.authenticate(call.app, username, body.get("password"))
+        except HximError as exc:
+            if exc.error == "invalid_grant":
+                logins.failed(call.app.id, account, address)
+            raise
+        logins.succeeded(call.app.id, account, address)
         return json_response(
             {"access_token": tokens.issue_user(call.app, user, ttl), "expires_in": ttl, "user": user_entity(user)}
         )
