@@ -391,6 +391,25 @@ def test_json_nested_too_deep_or_holding_nul(app_api: AppApi) -> None:
              "请求体含有不允许的字符 U+0000")
 
 
+def test_private_groups_are_read_by_their_members_only(app_api: AppApi) -> None:
+    """As on the REST API: a private group's details and member profiles are for its members;
+    anyone else reads it as a group that does not exist."""
+    owner, token = app_api.new_user(name="owner")
+    member, member_token = app_api.new_user(name="member")
+    outsider, outsider_token = app_api.new_user(name="outsider")
+    app_api.registered(owner, member, outsider)
+    private = _group(app_api, token, members=str(member), public=False)
+    public = _group(app_api, token, public=True)
+    for path in ("/group", "/groups"):
+        seen = app_api.call("GET", path, member_token, params={"im_group_id": private}).json()
+        assert seen[0]["id"] == private and "affiliations" in seen[0]
+        hidden = app_api.call("GET", path, outsider_token, params={"im_group_id": f"{private},{public}"}).json()
+        assert hidden[0] == {"id": private, "error": "group id doesn't exist"}
+        assert hidden[1]["id"] == public and "affiliations" in hidden[1]
+        alone = app_api.call("GET", path, outsider_token, params={"im_group_id": private})
+        assert alone.status_code == 500 and alone.json() == {"message": [f"do not find this group:{private}"]}
+
+
 def test_get_group_with_profiles(app_api: AppApi) -> None:
     owner, token = app_api.new_user(name="root", bio="me", sex=1, avatar={"url": "http://x/a.png"})
     m1, _ = app_api.new_user(name="m1")

@@ -288,12 +288,23 @@ def _member_ids(group: dict[str, Any]) -> list[tuple[str, int | None]]:
     return [(name, parse_app_user_id(name)) for name in dict.fromkeys(names)]
 
 
+def _visible(group: dict[str, Any], me: str) -> dict[str, Any]:
+    """A private group's details only for its members, as the REST API shows them; anyone else
+    reads it as a group that does not exist (its existence is not revealed)."""
+    if "error" in group or group.get("public") is not False or me in _roles(group)[1]:
+        return group
+    return {"id": group.get("id"), "error": "group id doesn't exist"}
+
+
 async def _details(c: Caller, profiles: bool) -> Response:
     ids = fields.group_ids(c.inputs, c.node.settings.app_api_ids_max)
     reply = await c.api.groups(None, ids)
     if reply[0] != 200 or not isinstance(reply[1], dict):
         raise engine_error(reply)
-    groups = [g for g in reply[1].get("data") or () if isinstance(g, dict)]
+    me = str(c.user.id)
+    groups = [_visible(g, me) for g in reply[1].get("data") or () if isinstance(g, dict)]
+    if len(ids) == 1 and groups and "error" in groups[0]:  # one id: answered as one unknown id is
+        raise engine_error((404, {"error_description": f"do not find this group:{ids[0]}"}))
     members = [_member_ids(g) if profiles and "error" not in g else [] for g in groups]
     wanted = [uid for listed in members for _, uid in listed if uid is not None]
     users, faces = await c.node.app_users.profiles_and_faces(c.app, wanted, ids)
