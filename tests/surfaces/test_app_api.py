@@ -230,7 +230,7 @@ def test_register_one(app_api: AppApi) -> None:
     assert r.status_code == 200, r.text
     # twice: Easemob refuses, the wrapper answers 500 with its error_description
     r = app_api.call("POST", f"/register/{uid}", token)
-    assert r.status_code == 500 and "exists" in r.json()["message"][0]
+    assert r.status_code == 400 and "exists" in r.json()["message"][0]  # Easemob: taken
     # another user's id: only admins
     other, _ = app_api.new_user()
     messages(app_api.call("POST", f"/register/{other}", token), 403, "没有权限执行该操作")
@@ -238,6 +238,14 @@ def test_register_one(app_api: AppApi) -> None:
     _, admin_token = app_api.new_user(is_admin=True)
     assert app_api.call("POST", f"/register/{other}", admin_token).status_code == 201
     assert app_api.call("POST", "/register/notanumber", token).status_code == 404
+
+
+def test_client_errors_are_not_server_errors(app_api: AppApi) -> None:
+    """A request Easemob refuses because of what it asks answers 4xx, never 500."""
+    uid, token = app_api.new_user()
+    for target in (2, 999_999_999, uid + 1):
+        r = app_api.call("POST", f"/register/{target}", token, json={"user_id": 1})
+        assert r.status_code != 500, (target, r.text)
 
 
 def test_register_batch(app_api: AppApi) -> None:
@@ -378,9 +386,9 @@ def test_create_group_validation(app_api: AppApi) -> None:
         app_api.call("POST", "/group", token, json={"groupname": "g", "desc": "d", "members": "1,abc"}),
         {"members": ["members 必须是以英文逗号隔开的用户 ID"]},
     )
-    # the owner has no IM account yet: Easemob refuses, 500 with its description
+    # the owner has no IM account yet: Easemob refuses, with its status and description
     r = app_api.call("POST", "/group", token, json={"groupname": "g", "desc": "d"})
-    assert r.status_code == 500 and "doesn't exist" in r.json()["message"][0]
+    assert r.status_code == 404 and "doesn't exist" in r.json()["message"][0]
 
 
 def test_json_nested_too_deep_or_holding_nul(app_api: AppApi) -> None:
@@ -407,7 +415,7 @@ def test_private_groups_are_read_by_their_members_only(app_api: AppApi) -> None:
         assert hidden[0] == {"id": private, "error": "group id doesn't exist"}
         assert hidden[1]["id"] == public and "affiliations" in hidden[1]
         alone = app_api.call("GET", path, outsider_token, params={"im_group_id": private})
-        assert alone.status_code == 500 and alone.json() == {"message": [f"do not find this group:{private}"]}
+        assert alone.status_code == 404 and alone.json() == {"message": [f"do not find this group:{private}"]}
 
 
 def test_get_group_with_profiles(app_api: AppApi) -> None:
@@ -462,7 +470,7 @@ def test_get_group_with_profiles(app_api: AppApi) -> None:
         {"im_group_id": ["im_group_id 必须是以英文逗号隔开的群组 ID"]},
     )
     r = app_api.call("GET", "/group", token, params={"im_group_id": "123456"})
-    assert r.status_code == 500 and r.json() == {"message": ["do not find this group:123456"]}
+    assert r.status_code == 404 and r.json() == {"message": ["do not find this group:123456"]}
 
 
 def test_patch_group_is_partial_and_needs_the_owner(app_api: AppApi) -> None:
@@ -685,7 +693,7 @@ def test_remove_members(app_api: AppApi) -> None:
     )
     # the owner cannot be removed: Easemob refuses
     r = app_api.call("DELETE", "/group/member", token, params={"im_group_id": gid, "members": str(owner)})
-    assert r.status_code == 500 and r.json() == {"message": ["forbidden operation on group owner!"]}
+    assert r.status_code == 403 and r.json() == {"message": ["forbidden operation on group owner!"]}
 
 
 # --- a notice that cannot be sent: 202 ----------------------------------------------------------

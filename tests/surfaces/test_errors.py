@@ -412,7 +412,11 @@ def test_body_over_the_limit(api: Api) -> None:
 # --- routing -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/test/main/nothing", "/test/main/users/a/b/c", "/", "/favicon.ico", "/test"])
+@pytest.mark.parametrize(
+    "path",
+    ["/test/main/nothing", "/test/main/users/a/b/c", "/", "/favicon.ico", "/test", "/test/main/users/....%2F%2F",
+     "/test/main/users/x/"],
+)
 def test_unknown_path(server: Server, path: str) -> None:
     with server.client() as http:
         r = http.get(path, headers={"Authorization": f"Bearer {server.admin_token()}"})

@@ -201,7 +201,7 @@ def test_app_api_through_the_remote(setup: Setup) -> None:
     r = rest.post("/token", token=None, json={"grant_type": "password", "username": "501", "password": pwd})
     assert r.status_code == 200, r.text  # the IM account was made on the remote
     r = app.call("POST", "/register", owner, json={"user_ids": "501"})
-    assert r.status_code == 500 and "exists" in r.json()["message"][0]  # the remote's error, in the app API's format
+    assert r.status_code == 400 and "exists" in r.json()["message"][0]  # the remote's error, in the app API's format
     assert app.call("POST", "/register/502", owner).status_code == 403
     assert app.call("GET", "/password", app.user(502)).status_code == 201
     r = app.call("POST", "/group", owner, json={"groupname": "远程群", "desc": "d", "members": "502"})

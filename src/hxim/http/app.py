@@ -46,7 +46,7 @@ class CollectionRouter(Router):
             parts = route.path.split("/") if isinstance(route, Route) else []
             if len(parts) > 3 and parts[1:3] == ["{org}", "{app}"] and "{" not in parts[3]:
                 groups.setdefault(parts[3], []).append(route)
-        self.collections = {name: Router(routes=group) for name, group in groups.items()}
+        self.collections = {name: Router(routes=group, redirect_slashes=False) for name, group in groups.items()}
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -104,6 +104,7 @@ def build_http_app(node: Node) -> Starlette:
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *xmpp_ws,
          *bosh_routes],
         lifespan=lifespan,
+        redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
     # browsers call the REST API from any page, without credentials (webim-xmpp.md §1.5, §1.6)
     app.add_middleware(

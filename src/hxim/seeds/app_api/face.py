@@ -61,13 +61,21 @@ def invalid(errors: dict[str, list[str]]) -> Refused:
     return Refused(422, {"message": VALIDATION, "errors": errors})
 
 
+_OUR_CREDENTIALS = ("invalid_grant", "unauthorized", "auth_bad_access_token", "expired_token")
+
+
 def engine_error(reply: Reply, **extra: Any) -> Refused:
-    """Easemob refused: 500 with its `error_description` (seed-wrappers.md §2.5)."""
+    """Easemob refused, with its `error_description`. What Easemob refuses because of what the
+    request asks (400, 403, 404: a name taken, a user or group that does not exist, an operation
+    on the owner) keeps that status; Easemob's own failures, and refusals of this server's
+    credentials, are 500 (the original wrapper answered 500 for all; docs/DECISIONS.md)."""
     status, body = reply
-    text = None
+    text = error = None
     if isinstance(body, dict):
         text = body.get("error_description") or body.get("error")
-    return messages(500, str(text or f"Easemob answered HTTP {status}"), **extra)
+        error = body.get("error")
+    client = status in (400, 403, 404) and error not in _OUR_CREDENTIALS
+    return messages(status if client else 500, str(text or f"Easemob answered HTTP {status}"), **extra)
 
 
 class AppApiFace(Face):
