@@ -74,7 +74,7 @@ async def main(n: int, pg: str | None) -> None:
     extra = {"database_url": pg} if pg else {}
     node = Node(Settings(data_dir=tmp, _env_file=None, **extra))  # type: ignore[call-arg]
     node.open()
-    app = node.apps.create_sync("bench", "im")
+    app, _ = node.apps.create_sync("bench", "im")
     http = build_http_app(node)
     token = node.tokens.issue_app(app)
     p = "/bench/im"

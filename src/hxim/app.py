@@ -75,15 +75,16 @@ class Node:
         self.c2s = C2S(self)  # XMPP client sessions (TCP listener started by server.py, /ws/ route)
         self.default_app: App | None = None
 
-    def open(self, create_default: bool = True) -> list[App]:
+    def open(self, create_default: bool = True) -> list[tuple[App, str]]:
         """Migrate the schema, load the signing key and, on a first start, create the default app.
 
-        Returns the apps created here, so the caller can print their credentials once.
+        Returns the apps created here with their client secrets, so that the caller can print the
+        credentials once (only a hash of the secret is kept).
         """
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
-        created: list[App] = []
+        created: list[tuple[App, str]] = []
         if create_default and not self.apps.list_sync():
             org, _, name = (self.settings.default_app or "hxim#default").partition("#")
             created.append(self.apps.create_sync(org, name or "default"))

@@ -28,27 +28,31 @@ from hxim.model import App
 __all__ = ["main"]
 
 
-def app_json(app: App) -> dict[str, Any]:
-    return {
+def app_json(app: App, secret: str | None = None) -> dict[str, Any]:
+    """An app as `--json` prints it; the client secret only where it was just made (it is kept
+    as a hash: create and rotate-secret show it once)."""
+    out: dict[str, Any] = {
         "org": app.org,
         "app": app.name,
         "appkey": app.appkey,
         "application": app.id,
         "client_id": app.client_id,
-        "client_secret": app.client_secret,
-        "open_registration": app.open_registration,
     }
+    if secret is not None:
+        out["client_secret"] = secret
+    out["open_registration"] = app.open_registration
+    return out
 
 
-def _print_app(app: App, as_json: bool) -> None:
+def print_app(app: App, as_json: bool, secret: str | None = None) -> None:
     if as_json:
-        print(json.dumps(app_json(app)))
-    else:
-        print(
-            f"app {app.appkey}\n  application   {app.id}\n  client_id     {app.client_id}\n"
-            f"  client_secret {app.client_secret}\n  registration  "
-            f"{'open' if app.open_registration else 'authorized (needs an admin token)'}"
-        )
+        print(json.dumps(app_json(app, secret)))
+        return
+    shown = f"  client_secret {secret}\n" if secret is not None else ""
+    print(
+        f"app {app.appkey}\n  application   {app.id}\n  client_id     {app.client_id}\n{shown}"
+        f"  registration  {'open' if app.open_registration else 'authorized (needs an admin token)'}"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.app_command == "create":
             node.open(create_default=False)
-            app = node.apps.create_sync(args.org, args.app, args.open_registration)
-            _print_app(app, args.json)
+            app, secret = node.apps.create_sync(args.org, args.app, args.open_registration)
+            print_app(app, args.json, secret)
         elif args.app_command == "list":
             node.db.migrate()
             apps = node.apps.list_sync()
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps([app_json(a) for a in apps]))
             else:
                 for a in apps:
-                    _print_app(a, False)
+                    print_app(a, False)
         else:
             node.open(create_default=False)
             found = node.apps.get_sync(args.org, args.app)
@@ -189,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"no app {args.org}#{args.app}", file=sys.stderr)
                 return 1
             if args.app_command == "rotate-secret":
-                _print_app(node.apps.rotate_secret_sync(found), args.json)
+                rotated, secret = node.apps.rotate_secret_sync(found)
+                print_app(rotated, args.json, secret)
             else:
                 print(node.tokens.issue_app(found))
         return 0

@@ -65,7 +65,7 @@ class App:
     uuid: UUID
     org: str
     name: str
-    client_secret: str
+    secret_hash: str  # of the client secret (`services.apps.hash_secret`): the secret is shown once
     token_epoch: int
     open_registration: bool
     created: int

@@ -13,7 +13,7 @@ import uvloop
 from hxim.app import Node
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.listener import start_tcp_listener
-from hxim.cli import _print_app
+from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
 
@@ -25,9 +25,9 @@ log = logging.getLogger("hxim")
 def serve(settings: Settings) -> int:
     node = Node(settings)
     created = node.open()
-    for app in created:
+    for app, secret in created:
         print("created the default app; keep these credentials, they are printed only once:", flush=True)
-        _print_app(app, False)
+        print_app(app, False, secret)
     http_app = build_http_app(node)
     config = uvicorn.Config(
         http_app,

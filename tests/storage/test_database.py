@@ -122,6 +122,39 @@ def _sqlite(tmp_path: Path, **options: float) -> tuple[Database, App, int]:
     return database, app, user.id
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_secret_hash_migration_hashes_plain_secrets(backend: str, tmp_path: Path) -> None:
+    """A database from before 0009 kept client secrets in clear: the upgrade replaces each with
+    its hash, and the secret an app backend holds still matches."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hxim.services.apps import secret_matches
+    from hxim.storage.apps import get_app_txn
+
+    pg_name = None
+    if backend == "postgresql":
+        pg_name, url = _pg_database()
+        url = url.replace("postgresql://", "postgresql+psycopg://")
+    else:
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    database = Database(url)
+    try:
+        command.upgrade(database.alembic_config(), "0008")
+        with database.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO apps (uuid, org, name, client_secret, token_epoch, open_registration, created) "
+                "VALUES (:u, 'o', 'old', 'YXA6plain', 0, false, 1)"), {"u": str(uuid.uuid1())})
+        database.migrate()
+        app = database.run_sync(get_app_txn, "o", "old")
+        assert app is not None and app.secret_hash.startswith("sha256$")
+        assert secret_matches(app, "YXA6plain") and not secret_matches(app, "YXA6other")
+    finally:
+        database.dispose()
+        if pg_name:
+            _drop_pg(pg_name)
+
+
 def test_sqlite_group_commits_keep_their_interval_and_share_it(tmp_path: Path) -> None:
     db, app, user_id = _sqlite(tmp_path, sqlite_commit_interval_seconds=0.2)
     commits: list[tuple[float, int]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -100,15 +101,19 @@ def test_unsupported_grant_type(api: Api) -> None:
 # --- the CLI ---------------------------------------------------------------------------------------
 
 
-def _check_app_json(data: dict, org: str, app: str) -> None:
-    assert {"org", "app", "appkey", "application", "client_id", "client_secret"} <= set(data)
+def _check_app_json(data: dict, org: str, app: str, secret: bool = True) -> None:
+    """An app as the CLI prints it: the client secret only where it was just made (create,
+    rotate-secret), since only its hash is kept."""
+    assert {"org", "app", "appkey", "application", "client_id"} <= set(data)
+    assert ("client_secret" in data) is secret
     assert data["org"] == org and data["app"] == app and data["appkey"] == f"{org}#{app}"
     app_uuid = uuid.UUID(data["application"])
     assert data["client_id"].startswith("YXA6")
     assert "=" not in data["client_id"] and len(data["client_id"]) == 26
     raw = base64.urlsafe_b64decode(data["client_id"] + "==")
     assert raw == b"ap:" + app_uuid.bytes
-    assert data["client_secret"].startswith("YXA6") and len(data["client_secret"]) > 10
+    if secret:
+        assert data["client_secret"].startswith("YXA6") and len(data["client_secret"]) > 10
 
 
 def test_cli_app_create_and_list(server: Server) -> None:
@@ -122,9 +127,9 @@ def test_cli_app_create_and_list(server: Server) -> None:
     listed = json.loads(r.stdout)
     assert isinstance(listed, list)
     for entry in listed:
-        _check_app_json(entry, entry["org"], entry["app"])
+        _check_app_json(entry, entry["org"], entry["app"], secret=False)
     mine = [a for a in listed if a["app"] == name]
-    assert mine == [created]
+    assert mine == [{k: v for k, v in created.items() if k != "client_secret"}]
     assert {a["appkey"] for a in listed} >= {"test#main", "test#other", "test#open", f"test#{name}"}
     # the running server serves the new app with those credentials (open registration included)
     server.apps[name] = AppCreds("test", name, created["client_id"], created["client_secret"], created["application"])
@@ -135,6 +140,31 @@ def test_cli_app_create_and_list(server: Server) -> None:
     assert r.json()["application"] == created["application"]
     r = api.post("/users", json={"username": "first", "password": "pw"})
     assert r.status_code == 200, r.text
+
+
+def test_client_secrets_are_kept_as_hashes(server: Server) -> None:
+    """The database holds no client secret: a hash of it, so that its copy (a backup, a stolen
+    file) gives nobody an admin token."""
+    name = unique("hashed")
+    created = json.loads(server.cli("app", "create", "test", name, "--json").stdout)
+    url = server.env.get("HXIM_DATABASE_URL")
+    query = f"SELECT secret_hash FROM apps WHERE name = '{name}'"
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute(query).fetchone()
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(Path(server.env["HXIM_DATA_DIR"]) / "hxim.sqlite3")
+        try:
+            row = conn.execute(query).fetchone()
+        finally:
+            conn.close()
+    assert row is not None and row[0].startswith("sha256$") and created["client_secret"] not in row[0]
+    listed = server.cli("app", "list").stdout
+    assert name in listed and created["client_secret"] not in listed and "client_secret" not in listed
 
 
 def test_cli_create_duplicate_app_fails(server: Server) -> None:

@@ -24,6 +24,7 @@ from hxim.http.auth import Access, check_grant
 from hxim.http.pipeline import TOO_LARGE, Face, bearer_token, check_rate, read_json
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App, User
+from hxim.services.apps import secret_matches
 
 __all__ = ["routes", "Call", "EASEMOB", "endpoint"]
 
@@ -155,7 +156,7 @@ async def token(call: Call) -> Response:
         if body.get("client_id") != call.app.client_id:
             raise errors.invalid_grant("client_id does not match")
         secret = body.get("client_secret")
-        if not isinstance(secret, str) or not ops.equal(secret, call.app.client_secret):
+        if not isinstance(secret, str) or not secret_matches(call.app, secret):
             logins.failed(call.app.id, account, address)
             raise errors.invalid_grant("client_secret does not match")
         logins.succeeded(call.app.id, account, address)

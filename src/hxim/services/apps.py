@@ -6,6 +6,8 @@ from it and a `client_secret`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -16,13 +18,23 @@ from hxim.model import App, b64url, now_ms
 from hxim.storage import Database
 from hxim.storage.apps import get_app_txn, insert_app_txn, list_apps_txn, update_app_txn
 
-__all__ = ["AppService", "NAME_RE"]
+__all__ = ["AppService", "NAME_RE", "hash_secret", "secret_matches"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}")
 
 
 def new_client_secret() -> str:
     return "YXA6" + b64url(secrets.token_bytes(20))
+
+
+def hash_secret(secret: str) -> str:
+    """What storage keeps of a client secret. The secret is 160 random bits: a fast hash suffices,
+    nobody can search that space; a slow one would only slow every client_credentials grant."""
+    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(app: App, secret: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), app.secret_hash)
 
 
 class AppService:
@@ -65,7 +77,8 @@ class AppService:
         return self.db.run_sync(list_apps_txn)
 
     # --- changes (synchronous: used by the CLI and at start) --------------------------------------
-    def create_sync(self, org: str, name: str, open_registration: bool = False) -> App:
+    def create_sync(self, org: str, name: str, open_registration: bool = False) -> tuple[App, str]:
+        """A new app and its client secret, which is kept only as a hash: shown now or never."""
         for part, value in (("org", org), ("app", name)):
             if not NAME_RE.fullmatch(value):
                 raise errors.illegal_argument(
@@ -79,26 +92,28 @@ class AppService:
                 "org.apache.usergrid.management.exceptions.ApplicationAlreadyExistsException",
                 "conflict",
             )
+        secret = new_client_secret()
         app = App(
             uuid=uuid.uuid1(),
             org=org,
             name=name,
-            client_secret=new_client_secret(),
+            secret_hash=hash_secret(secret),
             token_epoch=0,
             open_registration=open_registration,
             created=now_ms(),
         )
         self.db.run_sync(insert_app_txn, app)
-        return app
+        return app, secret
 
-    def rotate_secret_sync(self, app: App) -> App:
-        """A new client secret; every admin token issued before stops working."""
+    def rotate_secret_sync(self, app: App) -> tuple[App, str]:
+        """A new client secret (shown now or never); every admin token issued before stops working."""
         secret = new_client_secret()
-        self.db.run_sync(update_app_txn, app.id, {"client_secret": secret, "token_epoch": app.token_epoch + 1})
+        values = {"secret_hash": hash_secret(secret), "token_epoch": app.token_epoch + 1}
+        self.db.run_sync(update_app_txn, app.id, values)
         self._cache.pop((app.org, app.name), None)
         found = self.db.run_sync(get_app_txn, app.org, app.name)
         assert found is not None
-        return found
+        return found, secret
 
     def set_open_registration_sync(self, app: App, value: bool) -> None:
         self.db.run_sync(update_app_txn, app.id, {"open_registration": value})

@@ -63,7 +63,7 @@ apps = Table(
     Column("uuid", String(36), primary_key=True),
     Column("org", String(64), nullable=False),
     Column("name", String(64), nullable=False),
-    Column("client_secret", String(128), nullable=False),
+    Column("secret_hash", String(128), nullable=False),  # "sha256$" + hex of the client secret
     Column("token_epoch", Integer, nullable=False, server_default="0"),
     Column("open_registration", Boolean, nullable=False, server_default="0"),
     Column("created", BigInteger, nullable=False),
