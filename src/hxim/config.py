@@ -288,7 +288,8 @@ class Settings(BaseSettings):
     upstream_max_connections: int = Field(64, ge=1, le=10_000, description="Connections kept to the remote")
     rate_limits: dict[str, float] = Field(
         default_factory=dict,
-        description="Requests per second per app, by API family; absent or 0 = no limit",
+        description="Requests per second per app, API family and caller (the app's admin, each user, each "
+        "address for calls without a token); absent or 0 = no limit",
     )
 
     @model_validator(mode="after")

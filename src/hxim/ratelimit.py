@@ -1,8 +1,15 @@
-"""Per-app, per-API-family request rate limits: token buckets held by this node.
+"""Request rate limits: token buckets per app, API family and caller, held by this node.
+
+A caller is whoever the request authenticated as: the app's admin, one user, or, for a request
+that needs no token (the token grants, open registration), the address it came from. Each has a
+budget of its own, so that nobody spends another's: requests that fail to authenticate are
+refused before they spend anything, and a flood of failed password grants from one address does
+not stop the app backend's `client_credentials` grant from another.
 
 A bucket holds one second's worth of requests (at least one request) and refills
 continuously; a request that finds it empty is refused (`429 reach_limit` on the REST
-surface).
+surface). Buckets that have filled up again are dropped as new ones come, so memory follows the
+number of recent callers.
 """
 
 from __future__ import annotations
@@ -11,23 +18,44 @@ import time
 
 __all__ = ["RateLimiter"]
 
+_PRUNE_EVERY = 4096  # new buckets between two sweeps of the full ones
+
 
 class RateLimiter:
     def __init__(self, limits: dict[str, float]) -> None:
         self.limits = {family: rate for family, rate in limits.items() if rate > 0}
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self._added = 0
 
-    def allow(self, app_id: str, family: str) -> bool:
+    def allow(self, app_id: str, family: str, caller: str) -> bool:
         rate = self.limits.get(family)
         if rate is None:
             return True
         now = time.monotonic()
-        key = (app_id, family)
+        key = (app_id, family, caller)
         capacity = max(rate, 1.0)
-        tokens, stamp = self._buckets.get(key, (capacity, now))
+        found = self._buckets.get(key)
+        if found is None:
+            self._added += 1
+            if self._added % _PRUNE_EVERY == 0:
+                self._prune(now)
+            tokens, stamp = capacity, now
+        else:
+            tokens, stamp = found
         tokens = min(capacity, tokens + (now - stamp) * rate)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
             return False
         self._buckets[key] = (tokens - 1.0, now)
         return True
+
+    def _prune(self, now: float) -> None:
+        """Forget the buckets that have refilled (a new one starts full: nothing is lost)."""
+        limits = self.limits
+        full = [
+            key
+            for key, (tokens, stamp) in self._buckets.items()
+            if tokens + (now - stamp) * limits[key[1]] >= max(limits[key[1]], 1.0)
+        ]
+        for key in full:
+            del self._buckets[key]

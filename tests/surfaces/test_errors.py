@@ -18,7 +18,7 @@ from hxim.services.tokens import TokenService
 
 # the server of `extra_server` (conftest) rate-limits the "users" family to 5 requests/s per app,
 # and issues tokens for an hour
-EXTRA_ENV = {"HXIM_RATE_LIMITS": json.dumps({"users": 5}), "HXIM_TOKEN_TTL_SECONDS": "3600"}
+EXTRA_ENV = {"HXIM_RATE_LIMITS": json.dumps({"users": 5, "token": 5}), "HXIM_TOKEN_TTL_SECONDS": "3600"}
 ERROR_KEYS = ["error", "timestamp", "duration", "exception", "error_description"]
 SHIRO = "org.apache.shiro.authz.UnauthorizedException"
 SECURITY = "org.apache.usergrid.rest.exceptions.SecurityException"
@@ -460,6 +460,33 @@ def test_rate_limit_per_app_and_family(limited: Server) -> None:
     # the bucket refills
     time.sleep(0.5)
     assert main.get("/users").status_code == 200
+
+
+def test_rate_limits_are_per_caller_and_after_authentication(limited: Server) -> None:
+    """Requests that authenticate as nobody are refused before they spend a budget; each user
+    has a budget apart from the admin's; token grants without a token spend their address's."""
+    admin, api = Api(limited, "main"), Api(limited, "main", token=None)
+    name = unique("rl")
+    admin.register(name)
+    time.sleep(1.2)  # the admin's bucket is full again
+    bad = [admin.get("/users", token="YWMtnot-a-token") for _ in range(30)]
+    assert {r.status_code for r in bad} == {401}
+    assert all(r.status_code == 200 for r in _burst(admin, "/users", 4))  # the admin's budget is whole
+    time.sleep(1.2)
+    user = Api(limited, "main", token=admin.user_token(name))
+    assert all(r.status_code == 200 for r in [user.get(f"/users/{name}") for _ in range(4)])
+    assert all(r.status_code == 200 for r in _burst(admin, "/users", 4))  # not spent by the user
+    # failed password grants from one address do not stop the backend's grant from another
+    creds = api.creds
+    with httpx.Client(base_url=limited.base_url, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+        for _ in range(20):
+            other.post(f"/{creds.org}/{creds.app}/token",
+                       json={"grant_type": "password", "username": name, "password": "wrong"})
+        r = other.post(f"/{creds.org}/{creds.app}/token",
+                       json={"grant_type": "password", "username": name, "password": "secret1"})
+        assert r.status_code == 429, r.text
+    grant = {"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": creds.client_secret}
+    assert api.post("/token", json=grant).status_code == 200
 
 
 def test_configured_token_ttl(limited: Server) -> None:

@@ -21,7 +21,7 @@ from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
 from hxim.http import pipeline
 from hxim.http.auth import Access, check_grant
-from hxim.http.pipeline import TOO_LARGE, Face, bearer_token, check_rate, read_json
+from hxim.http.pipeline import TOO_LARGE, Face, bearer_token, caller, check_rate, read_json
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App, User
 from hxim.services.apps import secret_matches
@@ -108,14 +108,22 @@ def endpoint(
             name = request.path_params["app"]
             path = request.url.path[len(org) + len(name) + 2 :]
             app = await node.apps.get(org, name, f"{org}/{name}{path}")
-            check_rate(node, app, family)
             call = Call(request, node, app, started, path)
-            await _authorize(call, family, access, who)
+            await _authorize(call, family, access, who)  # first: a caller that is nobody spends nothing
+            if family in node.limiter.limits:
+                grant = call.grant
+                check_rate(node, app, family, caller(grant is not None and grant.is_admin, _uid(call), request))
             return call
 
         return pipeline.endpoint(EASEMOB, enter, fn)
 
     return wrap
+
+
+def _uid(call: Call) -> int | None:
+    if call.user is not None:
+        return call.user.id
+    return None
 
 
 async def _authorize(call: Call, family: str, access: Access, who: str) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "Face",
     "Refused",
     "bearer_token",
+    "caller",
     "check_rate",
     "declared_past",
     "endpoint",
@@ -111,10 +112,21 @@ def bearer_token(request: Request, query: str | None = None) -> str | None:
     return request.query_params.get(query) if query is not None else None
 
 
-def check_rate(node: Node, app: App, family: str) -> None:
-    """Refuse (429 `reach_limit`) a call past the app's rate limit for the API family."""
-    if not node.limiter.allow(app.id, family):
+def check_rate(node: Node, app: App, family: str, caller: str) -> None:
+    """Refuse (429 `reach_limit`) a call past the caller's rate limit for the API family; the
+    caller is who the request authenticated as (`admin`, `user:{id}`), or `address:{ip}`."""
+    if not node.limiter.allow(app.id, family, caller):
         raise errors.reach_limit()
+
+
+def caller(grant_admin: bool, user_id: int | None, request: Request | None) -> str:
+    """The budget a request spends: the app admin's, one user's, or its address's."""
+    if grant_admin:
+        return "admin"
+    if user_id is not None:
+        return f"user:{user_id}"
+    client = request.client if request is not None else None
+    return f"address:{client.host if client else ''}"
 
 
 # --- the body ----------------------------------------------------------------------------------

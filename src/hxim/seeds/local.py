@@ -22,7 +22,7 @@ from hxim.http import easemob_ops as ops
 from hxim.http import group_render
 from hxim.http.auth import Access
 from hxim.http.group_render import GROUPS
-from hxim.http.pipeline import check_rate
+from hxim.http.pipeline import caller, check_rate
 from hxim.http.render import error_body
 from hxim.model import App
 from hxim.seeds.easemob_api import EasemobApi, Reply
@@ -105,13 +105,15 @@ class LocalEasemobApi:
         started = time.perf_counter()
         try:
             app = await local_app(self.node, self.appkey, path)
-            check_rate(self.node, app, family)
             ctx = LocalCtx(self.node, app, started, path, self.base)
             if token is None:
                 # the seed API's own rights: those of the app's admin
                 ctx.grant = Grant(APP, app.uuid, app.uuid, app.token_epoch & 0xFFFFFFFF, 0)
             else:
                 ctx.grant, ctx.user = await ops.authorize(self.node, app, token, family, access, method, path, named)
+            if family in self.node.limiter.limits:
+                admin = ctx.grant is not None and ctx.grant.is_admin
+                check_rate(self.node, app, family, caller(admin, ctx.user.id if ctx.user else None, None))
             return 200, await op(ctx)
         except HximError as err:
             return err.status, error_body(err, started)
