@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     )
     message_targets_max: int = Field(600, ge=1, le=100_000, description="Targets per POST /messages")
     http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30, description="Largest JSON request body")
+    http_header_timeout_seconds: float = Field(
+        10, gt=0, le=3600, description="Time a connection has to send a complete request line and headers "
+        "(from opening, or from a request's first byte when kept alive); then it is closed"
+    )
+    http_body_timeout_seconds: float = Field(
+        30, gt=0, le=3600, description="Time a request has to send its whole JSON body (408 past it)"
+    )
     login_failure_window_seconds: float = Field(
         60, gt=0, le=86400, description="Window over which failed logins are counted (SASL, password grants)"
     )

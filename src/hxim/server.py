@@ -16,6 +16,7 @@ from hxim.c2s.listener import start_tcp_listener
 from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
+from hxim.http.protocol import with_head_timeout
 
 __all__ = ["serve"]
 
@@ -34,7 +35,7 @@ def serve(settings: Settings) -> int:
         host=settings.http_host,
         port=settings.http_port,
         loop="uvloop",
-        http="httptools",
+        http=with_head_timeout(settings.http_header_timeout_seconds),  # httptools, heads on a deadline
         access_log=False,
         log_level="warning",
         backlog=2048,

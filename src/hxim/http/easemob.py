@@ -21,7 +21,7 @@ from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
 from hxim.http import pipeline
 from hxim.http.auth import Access, check_grant
-from hxim.http.pipeline import TOO_LARGE, Face, bearer_token, caller, check_rate, read_json
+from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, bearer_token, caller, check_rate, read_json
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App, User
 from hxim.services.apps import secret_matches
@@ -57,7 +57,7 @@ class Call(ops.OpContext):
 
     async def json(self, limit: int | None = None) -> Any:
         settings = self.node.settings
-        return await read_json(self.request, EASEMOB, limit or settings.http_max_body_bytes, settings.json_max_depth)
+        return await read_json(self.request, EASEMOB, settings, limit)
 
     def ok(self, action: str, **fields: Any) -> Response:
         return json_response(envelope(action=action, app=self.app, uri=self.uri(), started=self.started, **fields))
@@ -84,6 +84,8 @@ class EasemobFace(Face):
     def body_refused(self, reason: str, description: str, limit: int) -> Exception:
         if reason == TOO_LARGE:
             return errors.too_large(limit)
+        if reason == BODY_TIMEOUT:
+            return errors.web_application(408, description, "javax.ws.rs.WebApplicationException")
         if reason == "syntax":
             return errors.json_parse(f"Unexpected character: {description}")
         return errors.illegal_argument(description)

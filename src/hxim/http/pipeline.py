@@ -15,6 +15,7 @@ Easemob face also renders the services' `HximError`s, in Easemob's error JSON.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -29,9 +30,11 @@ from hxim.http.render import json_response
 
 if TYPE_CHECKING:
     from hxim.app import Node
+    from hxim.config import Settings
     from hxim.model import App
 
 __all__ = [
+    "BODY_TIMEOUT",
     "TOO_LARGE",
     "Endpoint",
     "Face",
@@ -45,6 +48,7 @@ __all__ = [
 ]
 
 TOO_LARGE = "too_large"  # a body past its limit; json_input names the other reasons to refuse a body
+BODY_TIMEOUT = "timeout"  # a body that took longer than http_body_timeout_seconds
 
 C = TypeVar("C")
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -69,8 +73,8 @@ class Face(ABC):
 
     @abstractmethod
     def body_refused(self, reason: str, description: str, limit: int) -> Exception:
-        """The face's refusal of a body: `TOO_LARGE` (past `limit` bytes), or json_input's
-        `syntax`, `depth` or `nul`, which `description` says in English."""
+        """The face's refusal of a body: `TOO_LARGE` (past `limit` bytes), `BODY_TIMEOUT`, or
+        json_input's `syntax`, `depth` or `nul`, which `description` says in English."""
 
     def render(self, refused: Refused, started: float) -> Response:
         return json_response(refused.detail, refused.status)
@@ -138,26 +142,39 @@ def declared_past(request: Request, limit: int) -> bool:
     return declared is not None and declared.isdigit() and int(declared) > limit
 
 
-async def read_json(request: Request, face: Face, limit: int, max_depth: int) -> Any:
+async def read_json(request: Request, face: Face, settings: Settings, limit: int | None = None) -> Any:
     """The request body parsed as JSON whatever the Content-Type says; None when there is none or
-    it is blank. A body past `limit` bytes, or JSON that json_input refuses, is refused in the
-    face's words."""
+    it is blank. A body past `limit` bytes (`http_max_body_bytes` by default), one that takes
+    longer than `http_body_timeout_seconds` to arrive, or JSON that json_input refuses, is refused
+    in the face's words."""
+    limit = limit or settings.http_max_body_bytes
     too_large = f"the body is larger than {limit} bytes"
     if declared_past(request, limit):
         raise face.body_refused(TOO_LARGE, too_large, limit)
     if request.headers.get("content-length") in (None, "0") and "transfer-encoding" not in request.headers:
         return None  # no body (RFC 9112 §6.3)
+    try:
+        raw = await asyncio.wait_for(_body(request, limit), settings.http_body_timeout_seconds)
+    except TimeoutError:
+        seconds = settings.http_body_timeout_seconds
+        raise face.body_refused(BODY_TIMEOUT, f"the body did not arrive within {seconds:g} seconds", limit) from None
+    if raw is None:
+        raise face.body_refused(TOO_LARGE, too_large, limit)
+    if not raw.strip():
+        return None
+    try:
+        return json_input.loads(raw, settings.json_max_depth)
+    except json_input.JsonRejected as exc:
+        raise face.body_refused(exc.reason, exc.description, limit) from None
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The body's bytes, or None as soon as it passes `limit`."""
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise face.body_refused(TOO_LARGE, too_large, limit)
+            return None
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return None
-    try:
-        return json_input.loads(raw, max_depth)
-    except json_input.JsonRejected as exc:
-        raise face.body_refused(exc.reason, exc.description, limit) from None
+    return b"".join(chunks)

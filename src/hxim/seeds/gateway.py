@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from hxim.config import Settings
 from hxim.http import pipeline
-from hxim.http.pipeline import TOO_LARGE, Face, Refused, read_json
+from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, Refused, read_json
 from hxim.http.render import json_response
 from hxim.seeds.easemob_api import EasemobApi, Reply
 
@@ -40,6 +40,7 @@ NO_TOKEN = "请先获取授权信息"
 BAD_PARAMS = "请求参数异常"
 FORBIDDEN = "无权获取授权信息"
 BODY_TOO_LARGE = "请求体过大"
+BODY_TIMED_OUT = "请求体发送超时"
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
@@ -58,6 +59,8 @@ class GatewayFace(Face):
     one that is not JSON the gateway accepts 400 `请求参数异常`."""
 
     def body_refused(self, reason: str, description: str, limit: int) -> Exception:
+        if reason == BODY_TIMEOUT:
+            return Refused(408, BODY_TIMED_OUT)
         return Refused(413, BODY_TOO_LARGE) if reason == TOO_LARGE else Refused(400, BAD_PARAMS)
 
     def render(self, refused: Refused, started: float) -> Response:
@@ -110,7 +113,7 @@ def gateway(body_limit: str = "http_max_body_bytes") -> Callable[[GatewayCall], 
 
     async def enter(request: Request, started: float) -> GatewayRequest:
         settings: Settings = request.app.state.node.settings
-        body = await read_json(request, GATEWAY, getattr(settings, body_limit), settings.json_max_depth)
+        body = await read_json(request, GATEWAY, settings, getattr(settings, body_limit))
         if not isinstance(body, dict):
             raise Refused(400, BAD_PARAMS)
         token = body.get("token")

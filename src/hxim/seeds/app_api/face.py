@@ -19,7 +19,7 @@ from starlette.responses import Response
 from hxim.app import Node
 from hxim.errors import HximError
 from hxim.http import pipeline
-from hxim.http.pipeline import TOO_LARGE, Face, Refused, bearer_token, read_json
+from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, Refused, bearer_token, read_json
 from hxim.model import App
 from hxim.seeds.easemob_api import EasemobApi, Reply
 from hxim.seeds.local import local_app
@@ -46,7 +46,8 @@ FORBIDDEN = "没有权限执行该操作"
 NO_USER = "用户不存在或已经被删除"
 NOT_CONFIGURED = "环信未开启或者配置信息不全"
 
-_REJECTED = {  # json_input's reasons, in this API's words
+_REJECTED = {  # json_input's reasons (and the pipeline's timeout), in this API's words
+    "timeout": "请求体发送超时",
     "syntax": "请求体不是有效的 JSON",
     "depth": "请求体的 JSON 嵌套过深",
     "nul": "请求体含有不允许的字符 U+0000",
@@ -84,7 +85,7 @@ class AppApiFace(Face):
     def body_refused(self, reason: str, description: str, limit: int) -> Exception:
         if reason == TOO_LARGE:
             return messages(413, "请求体过大")
-        return messages(400, _REJECTED[reason])
+        return messages(408 if reason == BODY_TIMEOUT else 400, _REJECTED[reason])
 
 
 APP_API = AppApiFace()
@@ -118,7 +119,7 @@ async def _inputs(request: Request, node: Node) -> dict[str, Any]:
     """Laravel's `input()`: the query string, overridden by the fields of a JSON object body."""
     merged: dict[str, Any] = dict(request.query_params)
     settings = node.settings
-    body = await read_json(request, APP_API, settings.http_max_body_bytes, settings.json_max_depth)
+    body = await read_json(request, APP_API, settings)
     if isinstance(body, dict):
         merged.update(body)
     return merged
