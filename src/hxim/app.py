@@ -19,13 +19,14 @@ from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
-from hxim.services.groups import CHATROOM, GROUP, RoomService
 from hxim.services.login_throttle import LoginThrottle
 from hxim.services.messages import MessageService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
+from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
+from hxim.services.rooms import RoomServices
 from hxim.services.tokens import TokenService
 from hxim.services.users import UserService
 from hxim.storage import Database
@@ -65,11 +66,12 @@ class Node:
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
         notifier = RoomNotifier(self.users, self.notices, self.router)
-        self.groups = RoomService(self.db, settings, self.ids, notifier, GROUP)
-        self.chatrooms = RoomService(self.db, settings, self.ids, notifier, CHATROOM)
-        self.users.delete_hooks.append(self.groups.delete_owned)  # owned groups and chat rooms go too
+        self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
+        self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)
+        self.users.delete_hooks.append(self.groups.rooms.delete_owned)  # owned groups and chat rooms go too
         self.messages = MessageService(
-            self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups, self.chatrooms
+            self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
+            self.chatrooms.rooms,
         )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.c2s = C2S(self)  # XMPP client sessions (TCP listener started by server.py, /ws/ route)

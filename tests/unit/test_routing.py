@@ -24,6 +24,7 @@ from hxim.config import Settings
 from hxim.hub import BlockPush, Event, Kick, Notice, PresenceChanged, Relay, RosterPush
 from hxim.model import App, Message, User
 from hxim.services.messages import SendMessage
+from hxim.services.rooms import NewRoom
 
 
 class Recorder:
@@ -128,8 +129,8 @@ async def _block(w: World) -> None:
 
 
 async def _group(w: World) -> str:
-    body = {"groupname": "g", "public": True, "owner": "alice", "members": ["bob", "carol"]}
-    return (await w.node.groups.create(w.app, body)).room_id
+    room = NewRoom(name="g", owner="alice", members=("bob", "carol"))
+    return (await w.node.groups.rooms.create(w.app, room)).room_id
 
 
 async def _recall_1to1(w: World) -> None:
@@ -154,7 +155,7 @@ async def _group_message(w: World) -> None:
 async def _kick_from_group(w: World) -> None:
     rid = await _group(w)
     w.clear()
-    await w.node.groups.remove_members(w.app, rid, ["bob", "carol"])
+    await w.node.groups.members.remove_members(w.app, rid, ["bob", "carol"])
 
 
 async def _presence(w: World) -> None:
@@ -237,7 +238,7 @@ def test_routing(
             world.clear()
             await action(world)
             await asyncio.sleep(0)  # (nothing is deferred, but let a turn pass as a surface would)
-            rooms = [g for g, _ in await world.node.groups.joined(world.app, "alice")]
+            rooms = [g for g, _ in await world.node.groups.rooms.joined(world.app, "alice")]
             room = rooms[0] if rooms else ""
             for resource, session in world.sessions.items():
                 expected = [line.replace("%ROOM%", room) for line in received.get(resource, [])]

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING
 from hxim import errors, json_input
 from hxim.c2s.messaging import bounce, parse_body, send_ack
 from hxim.c2s.session import CLIENT
-from hxim.services.groups import parse_room_id
 from hxim.services.messages import SendMessage
+from hxim.services.room_common import parse_room_id
+from hxim.services.rooms import NewRoom
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result
 
@@ -110,7 +111,7 @@ async def _membership(session: C2SSession, rid: str) -> tuple[str, str | None] |
     assert app is not None and user is not None
     for kind, service in (("group", node.groups), ("chatroom", node.chatrooms)):
         try:
-            members = await service.members(app, rid)
+            members = await service.rooms.members(app, rid)
         except errors.HximError:
             continue
         role = next((r for name, r in members if name.lower() == user.key), None)
@@ -135,10 +136,10 @@ async def on_presence(session: C2SSession, el: ET.Element) -> bool:
     easemob = el.find(ROOMTYPE) is not None  # the SDK's chat-room join and quit (§7.8)
     try:
         if kind == "chatroom" and not leaving and role is None:
-            await node.chatrooms.join(app, rid, user.username)  # the other occupants are told (§7.8)
+            await node.chatrooms.members.join(app, rid, user.username)  # the other occupants are told (§7.8)
             role = "member"
         elif kind == "chatroom" and leaving and role == "member":
-            await node.chatrooms.remove_member(app, rid, user.username, actor=user.username)
+            await node.chatrooms.members.remove_member(app, rid, user.username, actor=user.username)
         elif kind == "group" and not leaving and role is None:
             return await _join_group(session, el, rid)
     except errors.HximError as exc:
@@ -187,9 +188,9 @@ async def _create(session: C2SSession, el: ET.Element, rid: str) -> bool:
     if ident is None:
         session.reply_error(el, "not-acceptable", "Room ids are numbers.")
         return True
-    body = {"groupname": rid, "public": False, "membersonly": True, "owner": user.username}
+    room = NewRoom(name=rid, owner=user.username, public=False, membersonly=True)
     try:
-        await session.ctx.node.groups.create(app, body, ident=ident)
+        await session.ctx.node.groups.rooms.create(app, room, ident=ident)
     except errors.HximError as exc:
         session.reply_error(el, "not-allowed", exc.description)
         return True
@@ -208,13 +209,13 @@ async def _join_group(session: C2SSession, el: ET.Element, rid: str) -> bool:
     group refuses. The notices come from the group service (`RoomNotifier`)."""
     node, app, user = session.ctx.node, session.app, session.user
     assert app is not None and user is not None
-    room = await node.groups.get(app, rid)
+    room = await node.groups.rooms.get(app, rid)
     if not room.public:
         session.reply_error(el, "registration-required", "Only members can enter this group.")
         _iq_quirk(session, el, "error")
         return True
     try:
-        await node.groups.apply(app, rid, user.username, el.findtext(CLIENT + "status") or "")
+        await node.groups.members.apply(app, rid, user.username, el.findtext(CLIENT + "status") or "")
     except errors.HximError as exc:
         session.reply_error(el, "forbidden" if exc.status == 403 else "not-allowed", exc.description)
         _iq_quirk(session, el, "error")
@@ -236,7 +237,7 @@ async def on_disco_items(session: C2SSession, el: ET.Element) -> bool:
     if to.local is None:
         services = (ctx.node.groups,) if session.json_bodies else (ctx.node.groups, ctx.node.chatrooms)
         for service in services:
-            for rid, name in await service.joined(app, user.username):
+            for rid, name in await service.rooms.joined(app, user.username):
                 ET.SubElement(query, "{" + ITEMS + "}item", {"jid": session.room_jid(rid), "name": name})
     else:
         room_id = await _room(session, to)
@@ -245,7 +246,7 @@ async def on_disco_items(session: C2SSession, el: ET.Element) -> bool:
             session.reply_error(el, "item-not-found", "No such room.")
             return True
         service = ctx.node.groups if found[0] == "group" else ctx.node.chatrooms
-        for name, _ in await service.members(app, room_id):
+        for name, _ in await service.rooms.members(app, room_id):
             ET.SubElement(query, "{" + ITEMS + "}item", {"jid": f"{el.get('to')}/{name}", "name": name})
     session.send(iq_result(el, query, from_=el.get("to")))
     return True
@@ -263,14 +264,14 @@ async def on_disco_info(session: C2SSession, el: ET.Element) -> bool:
     room = None
     for service in (session.ctx.node.groups, session.ctx.node.chatrooms):
         try:
-            room = await service.get(app, rid)
+            room = await service.rooms.get(app, rid)
             break
         except errors.HximError:
             continue
     if room is None:
         session.reply_error(el, "item-not-found", "No such room.")
         return True
-    members = len(await service.members(app, rid))
+    members = len(await service.rooms.members(app, rid))
     query = ET.Element("{" + INFO + "}query")
     ET.SubElement(query, "{" + INFO + "}identity", {"category": "conference", "type": "text", "name": room.name})
     membersonly = room.membersonly if room.kind == "group" else False

@@ -2,7 +2,7 @@
 §7.11): the muc#admin affiliation lists and changes, the muc#owner configuration form and
 `<destroy/>`, mediated invitations, and the notices those actions send.
 
-Every action goes through the same `RoomService` calls as the REST API, so REST and XMPP show one
+Every action goes through the same room services as the REST API, so REST and XMPP show one
 state. Who may do what follows Easemob: the owner and admins manage members and the blacklist; a
 member may invite when the group allows invites, and may always remove itself (standard MUC
 forbids that); only the owner configures or destroys. IQ replies carry the request's `to`
@@ -42,8 +42,9 @@ from hxim import errors
 from hxim.c2s import notices
 from hxim.c2s.session import CLIENT
 from hxim.hub import Notice
-from hxim.services.groups import ADMIN, MEMBER, OWNER, Room, RoomService
 from hxim.services.notices import NoticeKind
+from hxim.services.room_common import ADMIN, MEMBER, OWNER, Room
+from hxim.services.rooms import RoomChanges, RoomServices
 from hxim.xmpp.jid import JID
 from hxim.xmpp.stanza import iq_result
 
@@ -66,7 +67,7 @@ _D = "{" + DATA + "}"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-async def _room(session: C2SSession, el: ET.Element) -> tuple[RoomService, Room] | None:
+async def _room(session: C2SSession, el: ET.Element) -> tuple[RoomServices, Room] | None:
     """The group or chat room an IQ or message is addressed to (a bare room JID of the app)."""
     ctx, app = session.ctx, session.app
     jid = JID.try_parse(el.get("to"))
@@ -77,19 +78,19 @@ async def _room(session: C2SSession, el: ET.Element) -> tuple[RoomService, Room]
         return None
     for service in (ctx.node.groups, ctx.node.chatrooms):
         try:
-            return service, await service.get(app, found[1])
+            return service, await service.rooms.get(app, found[1])
         except errors.HximError:
             continue
     return None
 
 
-async def affiliation(service: RoomService, session: C2SSession, rid: str, username: str) -> str | None:
+async def affiliation(service: RoomServices, session: C2SSession, rid: str, username: str) -> str | None:
     """`owner`, `admin`, `member`, or None for a user of the session's app."""
     app = session.app
     assert app is not None
     key = username.lower()
-    role = next((r for n, r in await service.members(app, rid) if n.lower() == key), None)
-    if role == MEMBER and key in {n.lower() for n in await service.admins(app, rid)}:
+    role = next((r for n, r in await service.rooms.members(app, rid) if n.lower() == key), None)
+    if role == MEMBER and key in {n.lower() for n in await service.moderation.admins(app, rid)}:
         return ADMIN
     return role
 
@@ -221,13 +222,13 @@ async def on_admin_get(session: C2SSession, el: ET.Element) -> bool:
     aff = wanted.get("affiliation") if wanted is not None else None
     rid = room.room_id
     if aff == "outcast":
-        names = await service.blocks(app, rid)
+        names = await service.moderation.blocks(app, rid)
     elif aff == "admin":
-        names = await service.admins(app, rid)
+        names = await service.moderation.admins(app, rid)
     elif aff == "owner":
         names = [room.owner]
     elif aff == "member":  # admins are members too, as Easemob lists them (the owner comes from §7.3)
-        names = [n for n, r in await service.members(app, rid) if r == MEMBER]
+        names = [n for n, r in await service.rooms.members(app, rid) if r == MEMBER]
     else:
         session.reply_error(el, "bad-request", "Ask for one affiliation.")
         return True
@@ -258,33 +259,33 @@ async def on_admin_set(session: C2SSession, el: ET.Element) -> bool:
         if what and all(n != name for n, _ in changes):
             changes.append((name, what))
     try:
-        blocked = {n.lower() for n in await service.blocks(app, rid)}
+        blocked = {n.lower() for n in await service.moderation.blocks(app, rid)}
         for name, what in changes:
             if what == "member":
                 if name in blocked:  # [146] unbans with affiliation='member' (and re-adds)
                     _require(manager)
-                    await service.unblock(app, rid, [name])
-                    await service.add_members(app, rid, [name])
+                    await service.moderation.unblock(app, rid, [name])
+                    await service.members.add_members(app, rid, [name])
                     continue
                 _require(manager or (mine is not None and room.allowinvites))
-                await service.add_members(app, rid, [name])
+                await service.members.add_members(app, rid, [name])
             elif what in ("none", "kick"):
                 if name == user.key and what == "none":  # leaveGroupBySelf (§7.4)
-                    await service.remove_member(app, rid, name, actor=user.username)
+                    await service.members.remove_member(app, rid, name, actor=user.username)
                 elif name in blocked:  # unban ([184])
                     _require(manager)
-                    await service.unblock(app, rid, [name])
+                    await service.moderation.unblock(app, rid, [name])
                 else:  # kick (the service's hook tells the user)
                     _require(manager)
-                    await service.remove_member(app, rid, name, actor=user.username)
+                    await service.members.remove_member(app, rid, name, actor=user.username)
             elif what == "outcast":
                 _require(manager)
-                results = await service.block(app, rid, [name], actor=user.username)
+                results = await service.moderation.block(app, rid, [name], actor=user.username)
                 if results and results[0].error is not None:
                     raise results[0].error
             elif what == "admin":
                 _require(mine == OWNER)
-                await service.add_admin(app, rid, name, actor=user.username)
+                await service.moderation.add_admin(app, rid, name, actor=user.username)
             else:
                 session.reply_error(el, "not-acceptable", f"Affiliation {what} cannot be set here.")
                 return True
@@ -333,27 +334,27 @@ def _config_form(room: Room) -> ET.Element:
     return x
 
 
-def _submitted(x: ET.Element, room: Room) -> dict[str, Any]:
-    """The `RoomService.modify` body for a submitted form: only what it sets and changes."""
-    body: dict[str, Any] = {}
+def _submitted(x: ET.Element, room: Room) -> RoomChanges | None:
+    """The changes a submitted form asks for (None: it changes nothing)."""
+    changes: dict[str, Any] = {}
     for field in x.findall(_D + "field"):
         var, value = field.get("var", ""), field.findtext(_D + "value")
         if value is None:
             continue
         if var == "muc#roomconfig_roomname" and value and value != room.name:
-            body["groupname" if room.kind == "group" else "name"] = value
+            changes["name"] = value
         elif var == "muc#roomconfig_roomdesc" and value != room.description:
-            body["description"] = value
+            changes["description"] = value
         elif var == "muc#roomconfig_maxusers" and value.isdigit() and int(value) != room.maxusers:
-            body["maxusers"] = int(value)
+            changes["maxusers"] = int(value)
         elif var in _BOOL_FIELDS and room.kind == "group":
             flag = value in ("1", "true")
             if flag != getattr(room, _BOOL_FIELDS[var]):
-                body[_BOOL_FIELDS[var]] = flag
-    return body
+                changes[_BOOL_FIELDS[var]] = flag
+    return RoomChanges(**changes) if changes else None
 
 
-async def _owned_room(session: C2SSession, el: ET.Element) -> tuple[RoomService, Room] | bool | None:
+async def _owned_room(session: C2SSession, el: ET.Element) -> tuple[RoomServices, Room] | bool | None:
     """The room of a muc#owner IQ when the session's user owns it; None: not addressed to a room
     (not ours to answer); True: refused, and answered with `forbidden`."""
     found = await _room(session, el)
@@ -390,11 +391,11 @@ async def on_owner_set(session: C2SSession, el: ET.Element) -> bool:
     x = el[0].find(_D + "x")
     try:
         if destroy is not None:  # the service's hook tells every member
-            await service.delete(app, rid, actor=user.username, reason=destroy.findtext(_O + "reason") or "")
+            await service.rooms.delete(app, rid, actor=user.username, reason=destroy.findtext(_O + "reason") or "")
         elif x is not None and x.get("type") == "submit":
-            body = _submitted(x, room)
-            if body:
-                await service.modify(app, rid, body)
+            changes = _submitted(x, room)
+            if changes is not None:
+                await service.rooms.modify(app, rid, changes)
         elif x is None or x.get("type") != "cancel":
             session.reply_error(el, "bad-request", "Submit the form or destroy the room.")
             return True

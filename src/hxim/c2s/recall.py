@@ -19,8 +19,8 @@ from hxim import errors
 from hxim.c2s import notices
 from hxim.c2s.messaging import send_ack
 from hxim.c2s.session import CLIENT
-from hxim.services.groups import parse_room_id
 from hxim.services.notices import NoticeKind
+from hxim.services.room_common import parse_room_id
 from hxim.xmpp.stanza import error_reply
 
 if TYPE_CHECKING:

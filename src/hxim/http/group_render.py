@@ -16,7 +16,8 @@ from typing import Any
 from hxim import errors
 from hxim.http.easemob_ops import OpContext
 from hxim.model import now_ms
-from hxim.services.groups import OWNER, ItemResult, Room, RoomService
+from hxim.services.room_common import OWNER, ItemResult, Room
+from hxim.services.rooms import RoomServices
 
 __all__ = [
     "Kind",
@@ -37,7 +38,7 @@ class Kind:
     family: str  # the path segment and API family: "chatgroups" | "chatrooms"
     id_key: str  # how answers name a room: "groupid" | "id"
 
-    def service(self, ctx: OpContext) -> RoomService:
+    def service(self, ctx: OpContext) -> RoomServices:
         return ctx.node.groups if self.family == "chatgroups" else ctx.node.chatrooms
 
     @property

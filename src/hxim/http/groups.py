@@ -28,13 +28,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
-from hxim.http import group_render
+from hxim.http import group_render, room_bodies
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint
 from hxim.http.group_render import GROUPS, ROOMS, Kind, item_result
 from hxim.model import App
 from hxim.services.group_policy import Level
-from hxim.services.groups import ItemResult
+from hxim.services.room_common import ItemResult
 
 __all__ = ["routes"]
 
@@ -116,7 +116,7 @@ def _actor(call: Call) -> str | None:
 async def _targets(call: Call, kind: Kind, rid: str, names: Any) -> None:
     """A group admin (user token) may act on plain members only (`group_policy.target_refusal`)."""
     if not call.is_admin and call.user is not None:
-        await kind.service(call).permit_targets(call.app, rid, call.user, names)
+        await kind.service(call).members.permit_targets(call.app, rid, call.user, names)
 
 
 # --- handlers --------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def build(kind: Kind) -> dict[str, Handler]:
                     assert call.user is not None
                     params = call.request.path_params
                     rids = _names(params["ids"]) if "ids" in params else [params["id"]]
-                    await kind.service(call).permit(call.app, rids, call.user, level)
+                    await kind.service(call).members.permit(call.app, rids, call.user, level)
                 return await fn(call)
 
             checked.__name__ = fn.__name__
@@ -162,10 +162,11 @@ def build(kind: Kind) -> dict[str, Handler]:
                     raise errors.forbidden_op(
                         f"user: {call.user.username} can not create a group owned by user: {named}"
                     )
-            elif not await call.node.chatrooms.is_super_admin(call.user):
+            elif not await call.node.chatrooms.moderation.is_super_admin(call.user):
                 raise permission_error(call.app, call.request.method, call.path)
             owner = call.user.username
-        room = await kind.service(call).create(call.app, body, default_owner=owner)
+        command = room_bodies.new_room(kind.is_group, body, call.node.settings, default_owner=owner)
+        room = await kind.service(call).rooms.create(call.app, command)
         return _ok(call, group_render.created(kind, room))
 
     # The Web IM SDK lists chat rooms with the user's token (webim-xmpp.md §2.4); groups stay admin-only.
@@ -173,7 +174,7 @@ def build(kind: Kind) -> dict[str, Handler]:
     async def list_rooms(call: Call) -> Response:
         s = call.node.settings
         limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
-        found, cursor = await kind.service(call).page(call.app, limit, call.request.query_params.get("cursor"))
+        found, cursor = await kind.service(call).rooms.page(call.app, limit, call.request.query_params.get("cursor"))
         if kind.is_group:
             data = [
                 {
@@ -195,44 +196,45 @@ def build(kind: Kind) -> dict[str, Handler]:
         """One or several comma-separated ids. One unknown id: 404 `do not find this group:X`;
         in a multi-id GET each unknown id gets `{"id": X, "error": "group id doesn't exist"}`."""
         rids = _names(call.arg("ids"))
-        found = await kind.service(call).details(call.app, rids)
+        found = await kind.service(call).rooms.details(call.app, rids)
         data = group_render.details(kind, rids, found, call.arg("ids"))
         return _ok(call, data, count=len(data))
 
     @rule(Level.OWNER)
     async def modify(call: Call) -> Response:
-        data = await kind.service(call).modify(call.app, call.arg("ids"), await call.json())
+        changes, data = room_bodies.room_changes(kind.is_group, await call.json(), call.node.settings)
+        await kind.service(call).rooms.modify(call.app, call.arg("ids"), changes)
         return _ok(call, data)
 
     @rule(Level.OWNER)
     async def delete(call: Call) -> Response:
         # the SDK 1.8's dissolveGroup adds `?version=v3`, which changes nothing here
-        room = await kind.service(call).delete(call.app, call.arg("ids"), actor=_actor(call))
+        room = await kind.service(call).rooms.delete(call.app, call.arg("ids"), actor=_actor(call))
         return _ok(call, group_render.deleted(kind, room))
 
     @rule(Level.MEMBER)
     async def members(call: Call) -> Response:
         pagenum, pagesize = _paging(call)
-        found = await kind.service(call).members(call.app, call.arg("id"), pagenum, pagesize)
+        found = await kind.service(call).rooms.members(call.app, call.arg("id"), pagenum, pagesize)
         data = [{role: name} for name, role in found]
         return _ok(call, data, params=bool(call.request.query_params), count=len(data))
 
     @rule(Level.INVITER)
     async def add_member(call: Call) -> Response:
         rid = call.arg("id")
-        user = await kind.service(call).add_member(call.app, rid, call.arg("username"))
+        user = await kind.service(call).members.add_member(call.app, rid, call.arg("username"))
         return _ok(call, {"result": True, "action": "add_member", kind.id_key: rid, "user": user.username})
 
     @rule(Level.INVITER)
     async def add_members(call: Call) -> Response:
         rid = call.arg("id")
-        added = await kind.service(call).add_members(call.app, rid, (await _body(call)).get("usernames"))
+        added = await kind.service(call).members.add_members(call.app, rid, (await _body(call)).get("usernames"))
         return _ok(call, group_render.members_added(kind, rid, added))
 
     @rule(Level.ADMIN)
     async def remove_members(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
-        svc = kind.service(call)
+        svc = kind.service(call).members
         await _targets(call, kind, rid, _names(segment))
         if "," not in segment:
             user = await svc.remove_member(call.app, rid, segment, actor=_actor(call))
@@ -242,30 +244,32 @@ def build(kind: Kind) -> dict[str, Handler]:
 
     @rule(Level.MEMBER)
     async def admins(call: Call) -> Response:
-        names = await kind.service(call).admins(call.app, call.arg("id"))
+        names = await kind.service(call).moderation.admins(call.app, call.arg("id"))
         return _ok(call, names, count=len(names))
 
     @rule(Level.OWNER)
     async def add_admin(call: Call) -> Response:
         body = await _body(call)
-        name = await kind.service(call).add_admin(call.app, call.arg("id"), body.get("newadmin"), actor=_actor(call))
+        moderation = kind.service(call).moderation
+        name = await moderation.add_admin(call.app, call.arg("id"), body.get("newadmin"), actor=_actor(call))
         return _ok(call, {"result": "success", "newadmin": name})
 
     @rule(Level.OWNER)
     async def remove_admin(call: Call) -> Response:
-        name = await kind.service(call).remove_admin(call.app, call.arg("id"), call.arg("username"), actor=_actor(call))
+        moderation = kind.service(call).moderation
+        name = await moderation.remove_admin(call.app, call.arg("id"), call.arg("username"), actor=_actor(call))
         return _ok(call, {"result": "success", "oldadmin": name})
 
     @rule(Level.MEMBER)
     async def blocks(call: Call) -> Response:
-        names = await kind.service(call).blocks(call.app, call.arg("id"))
+        names = await kind.service(call).moderation.blocks(call.app, call.arg("id"))
         return _ok(call, names, count=len(names))
 
     @rule(Level.ADMIN)
     async def block_one(call: Call) -> Response:
         rid = call.arg("id")
         await _targets(call, kind, rid, [call.arg("usernames")])
-        items = await kind.service(call).block(call.app, rid, [call.arg("usernames")], actor=_actor(call))
+        items = await kind.service(call).moderation.block(call.app, rid, [call.arg("usernames")], actor=_actor(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, False)
 
     @rule(Level.ADMIN)
@@ -273,25 +277,25 @@ def build(kind: Kind) -> dict[str, Handler]:
         rid = call.arg("id")
         names = (await _body(call)).get("usernames")
         await _targets(call, kind, rid, names)
-        items = await kind.service(call).block(call.app, rid, names, actor=_actor(call))
+        items = await kind.service(call).moderation.block(call.app, rid, names, actor=_actor(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, True)
 
     @rule(Level.ADMIN)
     async def unblock(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
-        items = await kind.service(call).unblock(call.app, rid, _names(segment))
+        items = await kind.service(call).moderation.unblock(call.app, rid, _names(segment))
         return _one_or_many(call, kind, rid, "remove_blocks", items, "," in segment)
 
     @rule(Level.MEMBER)
     async def mutes(call: Call) -> Response:
-        found = await kind.service(call).mutes(call.app, call.arg("id"))
+        found = await kind.service(call).moderation.mutes(call.app, call.arg("id"))
         data = [{"expire": expire, "user": name} for name, expire in found]
         return _ok(call, data, count=len(data))
 
     @rule(Level.ADMIN)
     async def mute(call: Call) -> Response:
         body = await _body(call)
-        svc = kind.service(call)
+        svc = kind.service(call).moderation
         await _targets(call, kind, call.arg("id"), body.get("usernames"))
         items = await svc.mute(
             call.app, call.arg("id"), body.get("usernames"), body.get("mute_duration"), actor=_actor(call)
@@ -302,7 +306,7 @@ def build(kind: Kind) -> dict[str, Handler]:
     async def unmute(call: Call) -> Response:
         names = _names(call.arg("usernames"))
         await _targets(call, kind, call.arg("id"), names)
-        items = await kind.service(call).unmute(call.app, call.arg("id"), names, actor=_actor(call))
+        items = await kind.service(call).moderation.unmute(call.app, call.arg("id"), names, actor=_actor(call))
         data = []
         for i in items:
             entry: dict[str, Any] = {"result": i.result}
@@ -316,35 +320,35 @@ def build(kind: Kind) -> dict[str, Handler]:
     async def mute_all(call: Call) -> Response:
         body = await call.json()
         duration = body.get("mute_duration") if isinstance(body, dict) else None
-        await kind.service(call).mute_all(call.app, call.arg("id"), duration)
+        await kind.service(call).moderation.mute_all(call.app, call.arg("id"), duration)
         return _ok(call, {"mute": True})
 
     @rule(Level.ADMIN)
     async def unmute_all(call: Call) -> Response:
-        await kind.service(call).unmute_all(call.app, call.arg("id"))
+        await kind.service(call).moderation.unmute_all(call.app, call.arg("id"))
         return _ok(call, {"mute": False})
 
     @rule(Level.MEMBER)
     async def whitelist(call: Call) -> Response:
-        names = await kind.service(call).whitelist(call.app, call.arg("id"))
+        names = await kind.service(call).moderation.whitelist(call.app, call.arg("id"))
         return _ok(call, names, count=len(names))
 
     @rule(Level.ADMIN)
     async def whitelist_one(call: Call) -> Response:
         rid = call.arg("id")
-        items = await kind.service(call).whitelist_add(call.app, rid, [call.arg("usernames")])
+        items = await kind.service(call).moderation.whitelist_add(call.app, rid, [call.arg("usernames")])
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, False)
 
     @rule(Level.ADMIN)
     async def whitelist_many(call: Call) -> Response:
         rid = call.arg("id")
-        items = await kind.service(call).whitelist_add(call.app, rid, (await _body(call)).get("usernames"))
+        items = await kind.service(call).moderation.whitelist_add(call.app, rid, (await _body(call)).get("usernames"))
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, True)
 
     @rule(Level.ADMIN)
     async def whitelist_remove(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
-        items = await kind.service(call).whitelist_remove(call.app, rid, _names(segment))
+        items = await kind.service(call).moderation.whitelist_remove(call.app, rid, _names(segment))
         return _one_or_many(call, kind, rid, "remove_user_whitelist", items, "," in segment)
 
     # --- what the Web IM SDK 1.8 calls with the user's token (§2.7); groups only ------------------
@@ -354,7 +358,8 @@ def build(kind: Kind) -> dict[str, Handler]:
         rid = call.arg("id")
         if call.user is None:  # the app admin token names nobody who could leave
             raise errors.invalid_parameter("quit needs the token of the member who leaves")
-        user = await kind.service(call).remove_member(call.app, rid, call.user.username, actor=call.user.username)
+        members = kind.service(call).members
+        user = await members.remove_member(call.app, rid, call.user.username, actor=call.user.username)
         return _ok(call, {"result": True, "action": "quit", kind.id_key: rid, "user": user.username})
 
     @rule(Level.ANYONE)
@@ -365,7 +370,7 @@ def build(kind: Kind) -> dict[str, Handler]:
             raise errors.invalid_parameter("apply needs the token of the user who asks to join")
         body = await call.json()
         message = body.get("message", "") if isinstance(body, dict) else ""
-        joined = await kind.service(call).apply(call.app, rid, call.user.username, message)
+        joined = await kind.service(call).members.apply(call.app, rid, call.user.username, message)
         data = {"result": True, "action": "apply", kind.id_key: rid, "user": call.user.username, "joined": joined}
         return _ok(call, data)
 
@@ -375,7 +380,7 @@ def build(kind: Kind) -> dict[str, Handler]:
         rid = call.arg("id")
         body = await _body(call)
         accept = body.get("verifyResult")
-        name = await kind.service(call).verify(
+        name = await kind.service(call).members.verify(
             call.app, rid, body.get("applicant"), accept, body.get("reason"), _actor(call)
         )
         return _ok(call, {"result": True, "action": "apply_verify", kind.id_key: rid, "user": name,
@@ -389,13 +394,13 @@ def build(kind: Kind) -> dict[str, Handler]:
         reason = body.get("reason", "")
         if not isinstance(reason, str):
             raise errors.invalid_parameter("reason must be a string")
-        invited = await kind.service(call).invite(call.app, rid, body.get("usernames"), _actor(call), reason)
+        invited = await kind.service(call).members.invite(call.app, rid, body.get("usernames"), _actor(call), reason)
         return _ok(call, {"result": True, "action": "invite", kind.id_key: rid, "invitees": invited})
 
     @endpoint(fam, Access.SELF)
     async def joined(call: Call) -> Response:
         pagenum, pagesize = _paging(call)
-        found = await kind.service(call).joined(call.app, call.arg("username"), pagenum, pagesize)
+        found = await kind.service(call).rooms.joined(call.app, call.arg("username"), pagenum, pagesize)
         if kind.is_group:
             data = [{"groupid": i, "groupname": n} for i, n in found]
         else:
@@ -445,19 +450,19 @@ def build(kind: Kind) -> dict[str, Handler]:
 @endpoint("chatrooms")
 async def super_admins(call: Call) -> Response:
     pagenum, pagesize = _paging(call)
-    names = await call.node.chatrooms.super_admins(call.app, pagenum, pagesize)
+    names = await call.node.chatrooms.moderation.super_admins(call.app, pagenum, pagesize)
     return _ok(call, names, params=bool(call.request.query_params), count=len(names))
 
 
 @endpoint("chatrooms")
 async def add_super_admin(call: Call) -> Response:
-    name = await call.node.chatrooms.add_super_admin(call.app, (await _body(call)).get("superadmin"))
+    name = await call.node.chatrooms.moderation.add_super_admin(call.app, (await _body(call)).get("superadmin"))
     return _ok(call, {"result": "success", "newSuperAdmin": name})
 
 
 @endpoint("chatrooms")
 async def remove_super_admin(call: Call) -> Response:
-    name = await call.node.chatrooms.remove_super_admin(call.app, call.arg("username"))
+    name = await call.node.chatrooms.moderation.remove_super_admin(call.app, call.arg("username"))
     return _ok(call, {"result": "success", "oldSuperAdmin": name})
 
 
@@ -524,7 +529,7 @@ def _public_routes() -> list[Route]:
     async def public_groups(call: Call) -> Response:
         s = call.node.settings
         limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
-        found, cursor = await call.node.groups.page(
+        found, cursor = await call.node.groups.rooms.page(
             call.app, limit, call.request.query_params.get("cursor"), public_only=True
         )
         data = [{"groupid": r.room_id, "groupname": r.name} for r in found]

@@ -19,7 +19,7 @@ from hxim import errors
 from hxim.app import Node
 from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
-from hxim.http import group_render
+from hxim.http import group_render, room_bodies
 from hxim.http.auth import Access
 from hxim.http.group_render import GROUPS
 from hxim.http.pipeline import caller, check_rate
@@ -234,7 +234,7 @@ class LocalEasemobApi:
     # --- groups (answered as http/groups.py answers, by http/group_render.py) ---------------------------
     async def create_group(self, token: str | None, body: dict[str, Any]) -> Reply:
         async def op(c: LocalCtx) -> Any:
-            room = await c.node.groups.create(c.app, body)
+            room = await c.node.groups.rooms.create(c.app, room_bodies.new_room(True, body, c.node.settings))
             return ops.ok(c, "post", entities=[], data=group_render.created(GROUPS, room))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "POST", "/chatgroups", op)
@@ -243,7 +243,7 @@ class LocalEasemobApi:
         joined = ",".join(group_ids)
 
         async def op(c: LocalCtx) -> Any:
-            found = await c.node.groups.details(c.app, group_ids)
+            found = await c.node.groups.rooms.details(c.app, group_ids)
             data = group_render.details(GROUPS, group_ids, found, joined)
             return ops.ok(c, "get", entities=[], data=data, count=len(data))
 
@@ -251,28 +251,29 @@ class LocalEasemobApi:
 
     async def modify_group(self, token: str | None, group_id: str, body: dict[str, Any]) -> Reply:
         async def op(c: LocalCtx) -> Any:
-            data = await c.node.groups.modify(c.app, group_id, body)
+            changes, data = room_bodies.room_changes(True, body, c.node.settings)
+            await c.node.groups.rooms.modify(c.app, group_id, changes)
             return ops.ok(c, "put", entities=[], data=data)
 
         return await self._run(token, "chatgroups", Access.ADMIN, "PUT", f"/chatgroups/{group_id}", op)
 
     async def delete_group(self, token: str | None, group_id: str) -> Reply:
         async def op(c: LocalCtx) -> Any:
-            room = await c.node.groups.delete(c.app, group_id)
+            room = await c.node.groups.rooms.delete(c.app, group_id)
             return ops.ok(c, "delete", entities=[], data=group_render.deleted(GROUPS, room))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "DELETE", f"/chatgroups/{group_id}", op)
 
     async def group_admins(self, token: str | None, group_id: str) -> Reply:
         async def op(c: LocalCtx) -> Any:
-            names = await c.node.groups.admins(c.app, group_id)
+            names = await c.node.groups.moderation.admins(c.app, group_id)
             return ops.ok(c, "get", entities=[], data=names, count=len(names))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "GET", f"/chatgroups/{group_id}/admin", op)
 
     async def add_members(self, token: str | None, group_id: str, usernames: list[str]) -> Reply:
         async def op(c: LocalCtx) -> Any:
-            added = await c.node.groups.add_members(c.app, group_id, usernames)
+            added = await c.node.groups.members.add_members(c.app, group_id, usernames)
             return ops.ok(c, "post", entities=[], data=group_render.members_added(GROUPS, group_id, added))
 
         return await self._run(token, "chatgroups", Access.ADMIN, "POST", f"/chatgroups/{group_id}/users", op)
@@ -281,7 +282,7 @@ class LocalEasemobApi:
         segment = ",".join(usernames)
 
         async def op(c: LocalCtx) -> Any:
-            svc = c.node.groups
+            svc = c.node.groups.members
             if len(usernames) == 1:
                 user = await svc.remove_member(c.app, group_id, usernames[0])
                 data: Any = group_render.member_result(GROUPS, group_id, "remove_member", user.username)

@@ -36,7 +36,7 @@ from hxim.storage.messages import (
 )
 
 if TYPE_CHECKING:
-    from hxim.services.groups import RoomService
+    from hxim.services.rooms import RoomService
 
 __all__ = ["ADMIN", "CHAT_TYPES", "MessageService", "SendMessage", "Sent"]
 CUSTOM_EVENT_RE = re.compile(r"[a-zA-Z0-9\-_/.]{1,32}")

@@ -23,7 +23,7 @@ from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.users import UserService
 
 if TYPE_CHECKING:
-    from hxim.services.groups import RoomService
+    from hxim.services.rooms import RoomService
 
 __all__ = ["RoomEvent", "RoomNotifier"]
 
