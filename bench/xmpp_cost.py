@@ -47,6 +47,7 @@ from pathlib import Path
 import uvloop
 
 from hxim.app import Node
+from hxim.c2s import C2S
 from hxim.c2s.listener import TcpConnection
 from hxim.config import Settings
 
@@ -101,10 +102,10 @@ async def _until(transport: MemoryTransport, marker: bytes) -> None:
             raise SystemExit(f"the server did not answer with {marker!r}") from None
 
 
-async def _login(node: Node, username: str, roster: bool = False) -> TcpConnection:
+async def _login(c2s: C2S, username: str, roster: bool = False) -> TcpConnection:
     """Logs in as the load probe of ../shared/peers does: PLAIN, bind, presence (and with
     `roster`, a roster get, whose answer shows that the presence was handled)."""
-    conn = TcpConnection(node.c2s, None, set())
+    conn = TcpConnection(c2s, None, set())
     transport = MemoryTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     conn.data_received(HEADER)
@@ -165,6 +166,7 @@ async def measure_logins(count: int, reps: int, users: int, concurrency: int = 1
     settings = _settings()
     names = [f"u{i}" for i in range(max(users, count * (reps + 1)))]
     node = await _node_with_users(settings, names)
+    c2s = C2S(node)
     _collect_as_served(settings)
     kept: list[TcpConnection] = []  # the sessions stay, as the probe's idle clients do
     results = []
@@ -172,7 +174,7 @@ async def measure_logins(count: int, reps: int, users: int, concurrency: int = 1
         batch = names[rep * count : (rep + 1) * count]
         t0 = time.process_time()
         for i in range(0, count, concurrency):
-            kept += await asyncio.gather(*(_login(node, n, roster=True) for n in batch[i : i + concurrency]))
+            kept += await asyncio.gather(*(_login(c2s, n, roster=True) for n in batch[i : i + concurrency]))
         if rep:
             results.append((time.process_time() - t0) / count * 1e6)
     node.close()
@@ -184,9 +186,10 @@ async def measure(pairs: int, batch: int, rounds: int, reps: int) -> list[float]
     settings = _settings()
     names = [f"u{i}" for i in range(2 * pairs)]
     node = await _node_with_users(settings, names)
-    senders = [await _login(node, names[2 * k]) for k in range(pairs)]
+    c2s = C2S(node)
+    senders = [await _login(c2s, names[2 * k]) for k in range(pairs)]
     for k in range(pairs):
-        await _login(node, names[2 * k + 1])
+        await _login(c2s, names[2 * k + 1])
     stanzas = [
         f"<message type='chat' to='{names[2 * k + 1]}@easemob.com' id='m{k}'>"
         f"<body>t=1764600000.123456;</body></message>".encode()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 
-from hxim.c2s import C2S
 from hxim.config import Settings
 from hxim.hub import MemoryRegistry, Router
 from hxim.model import App, IdGenerator
@@ -74,7 +73,6 @@ class Node:
             self.chatrooms.rooms,
         )
         self.tokens: TokenService  # set by open(): its key lives in the database
-        self.c2s = C2S(self)  # XMPP client sessions (TCP listener started by server.py, /ws/ route)
         self.default_app: App | None = None
 
     def open(self, create_default: bool = True) -> list[tuple[App, str]]:

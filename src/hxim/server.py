@@ -11,12 +11,14 @@ import uvicorn
 import uvloop
 
 from hxim.app import Node
+from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.listener import start_tcp_listener
+from hxim.c2s.websocket import OVERSIZE_NOTICE
 from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
-from hxim.http.protocol import with_head_timeout
+from hxim.http.protocol import with_head_timeout, with_oversize_notice
 
 __all__ = ["serve"]
 
@@ -29,7 +31,8 @@ def serve(settings: Settings) -> int:
     for app, secret in created:
         print("created the default app; keep these credentials, they are printed only once:", flush=True)
         print_app(app, False, secret)
-    http_app = build_http_app(node)
+    c2s = C2S(node)  # XMPP client sessions: the TCP listener below, WebSocket and BOSH in the HTTP app
+    http_app = build_http_app(node, c2s)
     config = uvicorn.Config(
         http_app,
         host=settings.http_host,
@@ -40,13 +43,14 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         backlog=2048,
         timeout_keep_alive=30,
+        ws=with_oversize_notice({"/ws": OVERSIZE_NOTICE}),  # a stream error before the 1009 close
         ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
         ws_per_message_deflate=settings.xmpp_ws_deflate,
     )
-    server = _NodeServer(config, node, http_app.state.bosh)
+    server = _NodeServer(config, c2s, http_app.state.bosh)
 
     async def run() -> None:
-        xmpp = await start_tcp_listener(node.c2s)  # same loop as uvicorn
+        xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
         if xmpp is not None:
             server.listeners.append(xmpp)
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
@@ -77,7 +81,7 @@ def serve(settings: Settings) -> int:
         finally:
             if xmpp is not None:
                 xmpp.close()
-            await node.c2s.end_all("system-shutdown")  # none left unless uvicorn ended without its shutdown
+            await c2s.end_all("system-shutdown")  # none left unless uvicorn ended without its shutdown
 
     try:
         # uvloop for the whole node: HTTP, WebSocket and the XMPP listener share this loop
@@ -98,9 +102,9 @@ class _NodeServer(uvicorn.Server):
     first: a client that reconnects at once (the Web IM SDK does after `<close/>`) is refused,
     not let in by a node about to cut it again."""
 
-    def __init__(self, config: uvicorn.Config, node: Node, bosh: BoshManager) -> None:
+    def __init__(self, config: uvicorn.Config, c2s: C2S, bosh: BoshManager) -> None:
         super().__init__(config)
-        self.node = node
+        self.c2s = c2s
         self.bosh = bosh
         self.listeners: list[asyncio.AbstractServer] = []  # the XMPP TCP listener
 
@@ -108,5 +112,5 @@ class _NodeServer(uvicorn.Server):
         for listener in [*self.servers, *self.listeners]:
             listener.close()
         self.bosh.shutdown()
-        await self.node.c2s.end_all("system-shutdown")
+        await self.c2s.end_all("system-shutdown")
         await super().shutdown(sockets)

@@ -4,8 +4,12 @@ conventions (webim-xmpp.md §3, §4): Easemob JSON bodies, the server ack, confl
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import re
+import socket
+import struct
 
 import pytest
 import websockets.sync.client as ws_client
@@ -142,6 +146,42 @@ def test_framing_and_subprotocol(xserver: XServer) -> None:
         assert "<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in error
         assert error.startswith("<stream:error xmlns:stream='http://etherx.jabber.org/streams'>")
         assert ws.recv(5) == "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
+
+
+def test_a_stanza_too_big_ends_the_stream_with_an_error(xserver: XServer) -> None:
+    """Past the stanza limit (10,000 bytes on this server) the stream ends with policy-violation."""
+    url = xserver.server.base_url.replace("http://", "ws://") + "/ws/"
+    with ws_client.connect(url, subprotocols=["xmpp"], open_timeout=5) as ws:
+        ws.send(f"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='{DOMAIN}' version='1.0'/>")
+        ws.recv(5), ws.recv(5)  # <open/>, features
+        ws.send("<message xmlns='jabber:client'><body>" + "x" * 12_000 + "</body></message>")
+        assert "<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in ws.recv(5)
+        assert ws.recv(5) == "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
+
+
+def test_a_10mb_message_gets_a_stream_error_before_the_1009_close(xserver: XServer) -> None:
+    """A message past the WebSocket limit is refused by its length, before it is read: the client
+    reads the policy-violation stream error and <close/>, then the 1009 close frame."""
+    host, port = xserver.server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(f"GET /ws/ HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Protocol: xmpp\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        # a text frame that says it holds 10 MiB (mask all zeros), and its first 64 KiB
+        sock.sendall(bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 10 * 1024 * 1024) + b"\0" * 4 + b"x" * 65536)
+        got = head.partition(b"\r\n\r\n")[2]
+        while chunk := sock.recv(65536):
+            got += chunk
+            if b"\x88" in got.partition(b"<close ")[2]:
+                break
+    error, _, rest = got.partition(b"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+    assert b"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><policy-violation " in error, got
+    assert rest[:1] == b"\x88" and struct.unpack("!H", rest[2:4]) == (1009,), got
 
 
 def test_web_im_blacklist_is_the_block_list(xserver: XServer) -> None:

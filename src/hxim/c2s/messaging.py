@@ -34,7 +34,7 @@ from hxim.services.messages import SendMessage
 from hxim.services.notices import NoticeKind
 from hxim.xmpp.jid import JID
 from hxim.xmpp.messages import RECEIPTS_NS
-from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of
+from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of, render_attrs
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
@@ -202,7 +202,7 @@ def _relay(session: C2SSession, el: ET.Element, key: str, resource: str | None) 
 def _render_relay(session: C2SSession, relay: Relay) -> None:
     """A stanza another client sent this user, from its full JID as this client writes JIDs."""
     sender = escape_attr(f"{session.peer_jid(relay.sender)}/{relay.resource}")
-    attrs = "".join(f" {k}='{escape_attr(v)}'" for k, v in relay.attrs)
+    attrs = render_attrs(relay.attrs)
     head = f"<{relay.kind}{session.xmlns_attr} from='{sender}' to='{escape_attr(session.full_jid)}'{attrs}"
     tail = f">{relay.xml}</{relay.kind}>" if relay.xml else "/>"
     session.send((head + tail).encode())

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hxim import errors
+from hxim.c2s import login
 from hxim.hub import Event, PresenceChanged
 from hxim.model import App, Message, User
 from hxim.xmpp import namespaces as ns
@@ -49,6 +49,7 @@ from hxim.xmpp.jid import JID, user_node
 from hxim.xmpp.messages import message_stanza
 from hxim.xmpp.reader import Framing
 from hxim.xmpp.stanza import error_reply, serialize
+from hxim.xmpp.states import State
 from hxim.xmpp.stream import C2SStream
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ class C2SSession:
         self._ended = False  # _END queued: nothing more is written
         self._output_closed = False  # _END written: the transport is closing
         self.registered = False
-        self._login: tuple[str, str] | None = None  # (app id, user key) of the SASL attempt under way
+        self.login: tuple[str, str] | None = None  # (app id, user key) of the SASL attempt under way
         # flood limit (token bucket over stanzas received)
         self._rate = s.xmpp_flood_rate
         self._burst = float(s.xmpp_flood_burst)
@@ -181,10 +182,16 @@ class C2SSession:
     # --- the hub's Session protocol ---------------------------------------------------------------
     @property
     def available(self) -> bool:
-        return self._available and not self._ended
+        return self._available and not self._over
+
+    @property
+    def _over(self) -> bool:
+        """Nothing more may be written: the session ended, or the stream did (bad input ends it
+        with a stream error before the events read with it are handled)."""
+        return self._ended or self.stream.state is State.CLOSED
 
     def deliver(self, message: Message) -> bool:
-        if self._ended:
+        if self._over:
             return False
         if self._held is not None:
             if len(self._held) >= self.ctx.settings.xmpp_queue_max:
@@ -198,7 +205,7 @@ class C2SSession:
 
     def push(self, event: Event) -> bool:
         """Render a hub event for this client (`C2S.renderers` holds each event type's renderer)."""
-        if self._ended:
+        if self._over:
             return False
         self.ctx.renderers[type(event)](self, event)
         return True
@@ -297,11 +304,11 @@ class C2SSession:
             if not await self.ctx.dispatch.dispatch(self, ev.kind, ev.element):
                 self._unhandled(ev)
         elif isinstance(ev, AuthRequested):
-            await self._auth_plain(ev)
+            await login.plain(self, ev)
         elif isinstance(ev, CredentialsRequested):
-            await self._auth_scram(ev)
+            await login.scram(self, ev)
         elif isinstance(ev, (AuthFailed, Authenticated)):
-            self._auth_outcome(ev)
+            login.outcome(self, ev)
         elif isinstance(ev, BindRequested):
             self._bind(ev)
         elif isinstance(ev, Bound):
@@ -340,82 +347,12 @@ class C2SSession:
             self.reply_error(ev.element, "service-unavailable")
 
     # --- authentication ---------------------------------------------------------------------------
-    def _authenticated(self, app: App, user: User, prefix: str | None) -> JID:
+    def authenticated(self, app: App, user: User, prefix: str | None) -> JID:
+        """The session's identity, once its credentials are checked (`login`); its bare JID."""
         self.app, self.user, self.prefix = app, user, prefix
         self.app_uuid = app.uuid
         self.user_key = user.key
         return JID(user_node(prefix, user.username), self.ctx.domain)
-
-    @property
-    def address(self) -> str:
-        """The peer's address without its port (what failed logins are counted by)."""
-        return self.peer.rsplit(":", 1)[0]
-
-    def _throttled(self, app_id: str, key: str) -> bool:
-        """Refuse an attempt while this address must wait for this account (`LoginThrottle`);
-        else remember whose login this is, so that its failure is counted."""
-        self._login = (app_id, key)
-        wait = self.ctx.node.logins.wait(app_id, key, self.address)
-        if wait:
-            self.stream.reject("temporary-auth-failure", f"Too many failed logins: try again in {wait} seconds.")
-            return True
-        return False
-
-    def _auth_outcome(self, ev: AuthFailed | Authenticated) -> None:
-        login, self._login = self._login, None
-        if login is None:
-            return
-        if isinstance(ev, Authenticated):
-            self.ctx.node.logins.succeeded(*login, self.address)
-        elif ev.condition not in ("temporary-auth-failure", "aborted"):
-            self.ctx.node.logins.failed(*login, self.address)
-
-    async def _auth_plain(self, ev: AuthRequested) -> None:
-        found = await self.ctx.resolve_node(ev.username)
-        if found is None:
-            if not self._throttled("", ev.username.lower()):
-                self.stream.reject("not-authorized")
-            return
-        app, name, prefix = found
-        if self._throttled(app.id, name):
-            return
-        node = self.ctx.node
-        try:
-            if ev.password.startswith("$t$"):
-                grant = node.tokens.check(ev.password[3:])
-                if grant.app_uuid != app.uuid:
-                    raise errors.bad_access_token("Unable to authenticate")
-                user = await node.users.user_for_grant(app, grant)
-                if user.key != name:
-                    raise errors.bad_access_token("Unable to authenticate")
-            else:
-                user = await node.users.authenticate(app, name, ev.password)
-        except errors.HximError as exc:
-            self.stream.reject("account-disabled" if exc.error == "unauthorized" else "not-authorized")
-            return
-        jid = self._authenticated(app, user, prefix)
-        if ev.authzid and ev.authzid != ev.username and JID.try_parse(ev.authzid) != jid:
-            self.stream.reject("invalid-authzid")
-            return
-        self.stream.accept(jid)
-
-    async def _auth_scram(self, ev: CredentialsRequested) -> None:
-        found = await self.ctx.resolve_node(ev.username)
-        if self._throttled(found[0].id if found else "", found[1] if found else ev.username.lower()):
-            return
-        creds = None
-        if found is not None:
-            app, name, prefix = found
-            stored = await self.ctx.node.users.credentials(app, name)
-            if stored is not None and stored[0].activated:
-                user, creds = stored
-                jid = self._authenticated(app, user, prefix)
-                if ev.authzid and JID.try_parse(ev.authzid) != jid and ev.authzid != ev.username:
-                    self.stream.reject("invalid-authzid")
-                    return
-                self.stream.provide_credentials(creds, jid)
-                return
-        self.stream.provide_credentials(None, None)
 
     def _bind(self, ev: BindRequested) -> None:
         self.resource = ev.resource
@@ -450,7 +387,8 @@ class C2SSession:
         """Queue a stanza for this client (an element, or bytes framed for this session). Past
         `xmpp_queue_max` stanzas other than stored messages waiting for a slow client, the
         session is closed: nothing of them is kept elsewhere, and the client is too far behind."""
-        if self._ended:
+        if self._over:
+            self._pull_stream()  # the stream's own end, if it is still to be written
             return
         self._pull_stream()
         queue = self._queue

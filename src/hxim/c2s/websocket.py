@@ -13,12 +13,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hxim.c2s.session import C2SSession
+from hxim.xmpp.errors import StreamError
+from hxim.xmpp.frames import render_close, render_stream_error
 
-__all__ = ["WsTransport", "xmpp_websocket"]
+__all__ = ["OVERSIZE_NOTICE", "WsTransport", "xmpp_websocket"]
 
 log = logging.getLogger("hxim.c2s")
 
 PAUSE_AT = 64  # messages waiting to be sent before the session holds its output
+
+# What a client reads before the 1009 close when it sends a message larger than the WebSocket
+# limit (the stanza limit and room for framing): the end of the stream, as for a stanza too big.
+OVERSIZE_NOTICE = [
+    render_stream_error(StreamError("policy-violation", "That message is larger than this server takes."), "websocket"),
+    render_close("websocket"),
+]
 
 
 class WsTransport:
@@ -84,8 +93,7 @@ class WsTransport:
 
 
 async def xmpp_websocket(ws: WebSocket) -> None:
-    node = ws.app.state.node
-    ctx = node.c2s
+    ctx = ws.app.state.c2s
     if not ctx.settings.xmpp_enabled or "xmpp" not in ws.scope.get("subprotocols", []):
         await ws.close(1002)
         return

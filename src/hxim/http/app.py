@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from hxim import errors
 from hxim.app import Node
+from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
 from hxim.http import easemob, easemob_app_users, groups, messages
@@ -82,7 +83,8 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return error_response(err, time.perf_counter())
 
 
-def build_http_app(node: Node) -> Starlette:
+def build_http_app(node: Node, c2s: C2S) -> Starlette:
+    """The HTTP application of a node: the REST faces, and XMPP over WebSocket and BOSH for `c2s`."""
     # The seed APIs reach Easemob through one EasemobApi each: this node, or a remote in upstream mode.
     hx_api, app_api_easemob = build_easemob_apis(node)
 
@@ -97,7 +99,7 @@ def build_http_app(node: Node) -> Starlette:
         lifespan=lifespan,
     )
     xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
-    bosh = BoshManager(node.c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
+    bosh = BoshManager(c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
@@ -116,6 +118,7 @@ def build_http_app(node: Node) -> Starlette:
         ],
     )
     app.state.node = node
+    app.state.c2s = c2s
     app.state.bosh = bosh
     app.state.hx_easemob = hx_api
     app.state.app_api_easemob = app_api_easemob

@@ -1,4 +1,5 @@
-"""The HTTP connection: uvicorn's httptools protocol with a deadline for each request's head.
+"""The HTTP connection: uvicorn's httptools protocol with a deadline for each request's head,
+and its WebSocket protocol with a last word before a message that is too big is refused.
 
 uvicorn closes a kept-alive connection that stays silent between requests
 (`timeout_keep_alive`), but waits for ever for a request that has not finished its head: a
@@ -7,6 +8,11 @@ at a time (slowloris), holds its socket and its memory as long as its peer likes
 line and headers must be complete within `http_header_timeout_seconds` of the connection opening,
 or of the request's first byte on a kept-alive connection; past that the connection is closed.
 Bodies are the request pipeline's (`pipeline.read_json`, `http_body_timeout_seconds`).
+
+A WebSocket message larger than uvicorn's `ws_max_size` is refused by the WebSocket library
+before the application sees it: close code 1009, and nothing else. A protocol that frames its own
+errors (XMPP over WebSocket ends with a `policy-violation` stream error, RFC 7395 §3.6) gives, per
+path prefix, the text messages to send before that close frame (`with_oversize_notice`).
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import PayloadTooBig
+from websockets.frames import Frame, Opcode
 
-__all__ = ["with_head_timeout"]
+__all__ = ["with_head_timeout", "with_oversize_notice"]
 
 
 class _HeadTimeoutProtocol(HttpToolsProtocol):
@@ -60,3 +69,26 @@ class _HeadTimeoutProtocol(HttpToolsProtocol):
 def with_head_timeout(seconds: float) -> type[HttpToolsProtocol]:
     """The protocol class to give uvicorn (`Config(http=…)`): heads must be complete in `seconds`."""
     return type("HttpProtocol", (_HeadTimeoutProtocol,), {"head_timeout": seconds})
+
+
+class _OversizeNoticeProtocol(WebSocketsSansIOProtocol):
+    notices: tuple[tuple[str, bytes], ...] = ()  # (path prefix, frames to send before a 1009 close)
+
+    def handle_parser_exception(self) -> None:
+        if isinstance(self.conn.parser_exc, PayloadTooBig) and self.handshake_complete:
+            path = self.scope["path"]
+            frames = next((f for prefix, f in self.notices if path.startswith(prefix)), b"")
+            if frames:  # written ahead of the close frame the library has queued
+                self.transport.write(frames)
+        super().handle_parser_exception()
+
+
+def with_oversize_notice(notices: dict[str, list[bytes]]) -> type[WebSocketsSansIOProtocol]:
+    """The WebSocket protocol class to give uvicorn (`Config(ws=…)`): on a path that starts with
+    a key of `notices`, a message over `ws_max_size` is answered with those text messages, then
+    the 1009 close."""
+    framed = tuple(
+        (prefix, b"".join(Frame(Opcode.TEXT, m).serialize(mask=False) for m in messages))
+        for prefix, messages in notices.items()
+    )
+    return type("WebSocketProtocol", (_OversizeNoticeProtocol,), {"notices": framed})

@@ -26,7 +26,14 @@ from hxim.errors import HximError
 from hxim.model import App, IdGenerator, User
 from hxim.services.room_notices import RoomEvent, RoomNotifier
 from hxim.storage import Database
-from hxim.storage.groups import ADMIN, MEMBER, OWNER, Room, membership_counts_txn, room_txn
+from hxim.storage.groups import (
+    ADMIN,
+    MEMBER,
+    OWNER,
+    Room,
+    membership_counts_txn,
+    room_txn,
+)
 from hxim.storage.users import get_user_txn, get_users_by_keys_txn
 
 __all__ = [

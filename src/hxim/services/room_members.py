@@ -19,16 +19,18 @@ from hxim.storage.groups import (
     MEMBER,
     OWNER,
     Room,
-    add_application_txn,
     add_members_txn,
-    applied_ids_txn,
-    blocked_ids_txn,
     names_with_role_txn,
-    remove_applications_txn,
     remove_members_txn,
     roles_txn,
     room_txn,
     rooms_by_ids_txn,
+)
+from hxim.storage.room_lists import (
+    add_application_txn,
+    applied_ids_txn,
+    blocked_ids_txn,
+    remove_applications_txn,
 )
 
 __all__ = ["MembershipService"]

@@ -22,6 +22,7 @@ Pure functions: no I/O, no session state.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import orjson
@@ -74,7 +75,10 @@ def message_stanza(
         text = str(bodies[0].get("msg", ""))
     else:
         doc = {"from": m.sender, "to": m.to, "bodies": bodies, "ext": m.ext if m.ext is not None else {}}
-        text = orjson.dumps(doc).decode()
+        try:
+            text = orjson.dumps(doc).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate, only in a str built in-process: U+FFFD
+            text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
         if "\ufffe" in text or "\uffff" in text:  # legal in JSON, not in XML: escaped, kept exact
             text = text.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
     if receipt_request:

@@ -264,8 +264,8 @@ class StreamReader:
         """Parse more input: any chunk in TCP framing, one whole message in WebSocket framing."""
         if self._error is not None:
             raise self._error
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        if isinstance(data, str):  # a lone surrogate becomes bytes that are not UTF-8: a stream error
+            data = data.encode("utf-8", "surrogatepass")
         if self._ended or not data:
             return []
         try:

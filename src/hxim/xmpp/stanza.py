@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from hxim.xmpp import namespaces as ns
-from hxim.xmpp.errors import STANZA_CONDITIONS
+from hxim.xmpp.errors import STANZA_CONDITIONS, StanzaError
+from hxim.xmpp.jid import JID
 
 __all__ = [
     "STANZA_KINDS",
+    "check_stanza",
     "element",
     "error_reply",
     "escape_attr",
@@ -35,6 +37,7 @@ __all__ = [
     "iq_result",
     "local_name",
     "namespace_of",
+    "render_attrs",
     "serialize",
 ]
 
@@ -91,6 +94,30 @@ def _split(tag: str) -> tuple[str, str]:
     return "", tag
 
 
+def _write_attrs(items: Iterable[tuple[str, str]], out: list[str]) -> None:
+    extra: dict[str, str] = {}
+    for key, value in items:
+        if key[:1] == "{":
+            if key.startswith(_XML_PREFIX):
+                key = "xml:" + key[len(_XML_PREFIX) :]
+            else:  # a namespaced attribute: declare a prefix for it on this element
+                auri, aname = _split(key)
+                prefix = extra.get(auri)
+                if prefix is None:
+                    prefix = extra[auri] = f"a{len(extra)}"
+                    out.append(f" xmlns:{prefix}='{escape_attr(auri)}'")
+                key = f"{prefix}:{aname}"
+        out.append(f" {key}='{escape_attr(value)}'")
+
+
+def render_attrs(items: Iterable[tuple[str, str]]) -> str:
+    """Attributes as parsed (`{uri}name` keys for namespaced ones) written into a start tag, with
+    the prefixes they need declared (`xml:` needs none)."""
+    out: list[str] = []
+    _write_attrs(items, out)
+    return "".join(out)
+
+
 def _write(el: ET.Element, default_ns: str, out: list[str]) -> None:
     uri, name = _split(el.tag)
     out.append("<" + name)
@@ -99,19 +126,7 @@ def _write(el: ET.Element, default_ns: str, out: list[str]) -> None:
             out.append(f" xmlns='{escape_attr(uri)}'")
         default_ns = uri
     if el.attrib:
-        extra: dict[str, str] = {}
-        for key, value in el.attrib.items():
-            if key[:1] == "{":
-                if key.startswith(_XML_PREFIX):
-                    key = "xml:" + key[len(_XML_PREFIX) :]
-                else:  # a namespaced attribute: declare a prefix for it on this element
-                    auri, aname = _split(key)
-                    prefix = extra.get(auri)
-                    if prefix is None:
-                        prefix = extra[auri] = f"a{len(extra)}"
-                        out.append(f" xmlns:{prefix}='{escape_attr(auri)}'")
-                    key = f"{prefix}:{aname}"
-            out.append(f" {key}='{escape_attr(value)}'")
+        _write_attrs(el.attrib.items(), out)
     if len(el) or el.text:
         out.append(">")
         if el.text:
@@ -193,3 +208,26 @@ def error_reply(
     if app_condition is not None:
         err.append(app_condition)
     return reply
+
+
+_IQ_TYPES = frozenset({"get", "set", "result", "error"})
+_PRESENCE_TYPES = frozenset(
+    {None, "error", "probe", "subscribe", "subscribed", "unavailable", "unsubscribe", "unsubscribed"}
+)
+
+
+def check_stanza(kind: str, el: ET.Element) -> None:
+    """The rules every stanza from a client must follow (RFC 6120 §8.1–§8.2, RFC 6121 §4.7.1): a
+    `to` that is a JID; an IQ with an id, a known type and, for `get`/`set`, exactly one child; a
+    presence of a known type. Raises the `StanzaError` to answer with."""
+    to = el.get("to")
+    if to is not None and JID.try_parse(to) is None:
+        raise StanzaError("jid-malformed", "The to address is not a valid JID.")
+    stype = el.get("type")
+    if kind == "iq":
+        if not el.get("id") or stype not in _IQ_TYPES:
+            raise StanzaError("bad-request", "An IQ needs an id and a valid type.")
+        if stype in ("get", "set") and len(el) != 1:
+            raise StanzaError("bad-request", "An IQ get or set needs exactly one child element.")
+    elif kind == "presence" and stype not in _PRESENCE_TYPES:
+        raise StanzaError("bad-request", "Unknown presence type.")

@@ -24,13 +24,10 @@ Web IM SDK needs `<open/>` in a message of its own, and prefixes declared in eve
 
 from __future__ import annotations
 
-import base64
-import os
 import secrets
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Collection, Sequence
-from enum import Enum
 from typing import Final, Literal
 
 from hxim.model import Credentials
@@ -52,34 +49,23 @@ from hxim.xmpp.events import (
     StreamClosed,
     StreamOpened,
 )
+from hxim.xmpp.frames import (
+    render_close,
+    render_features,
+    render_header,
+    render_stream_error,
+    sasl_element,
+    stream_id,
+)
 from hxim.xmpp.jid import JID, InvalidJID
 from hxim.xmpp.reader import Framing, ReaderEvent, StreamEnd, StreamHeader, StreamReader, TopElement
-from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, serialize
+from hxim.xmpp.stanza import check_stanza, error_reply, escape_text, serialize
+from hxim.xmpp.states import TRANSITIONS, State
 
-__all__ = ["TRANSITIONS", "C2SStream", "FromPolicy", "State", "render_close", "render_stream_error"]
+__all__ = ["C2SStream", "FromPolicy"]
 
 FromPolicy = Literal["reject", "stamp"]
 
-
-class State(Enum):
-    AWAIT_OPEN = "await-open"  # waiting for the client's stream header (first, or after a restart)
-    NEGOTIATING = "negotiating"  # pre-authentication features sent: STARTTLS or SASL expected
-    TLS_PENDING = "tls-pending"  # <proceed/> sent: the transport runs the TLS handshake
-    AUTHENTICATING = "authenticating"  # a SASL exchange is under way
-    BINDING = "binding"  # authenticated, restarted: the bind IQ expected
-    ESTABLISHED = "established"  # resource bound: stanzas flow
-    CLOSED = "closed"  # over; the transport writes what is left and closes the connection
-
-
-TRANSITIONS: Final[dict[State, frozenset[State]]] = {
-    State.AWAIT_OPEN: frozenset({State.NEGOTIATING, State.BINDING, State.CLOSED}),
-    State.NEGOTIATING: frozenset({State.TLS_PENDING, State.AUTHENTICATING, State.CLOSED}),
-    State.TLS_PENDING: frozenset({State.AWAIT_OPEN, State.CLOSED}),
-    State.AUTHENTICATING: frozenset({State.NEGOTIATING, State.AWAIT_OPEN, State.CLOSED}),
-    State.BINDING: frozenset({State.ESTABLISHED, State.CLOSED}),
-    State.ESTABLISHED: frozenset({State.CLOSED}),
-    State.CLOSED: frozenset(),
-}
 
 _CLIENT = "{" + ns.CLIENT + "}"
 _KINDS: Final[dict[str, StanzaKind]] = {
@@ -88,56 +74,11 @@ _KINDS: Final[dict[str, StanzaKind]] = {
     _CLIENT + "iq": "iq",
 }
 _STANZA_NAMES = frozenset({"message", "presence", "iq"})
-_IQ_TYPES = frozenset({"get", "set", "result", "error"})
-_PRESENCE_TYPES = frozenset(
-    {None, "error", "probe", "subscribe", "subscribed", "unavailable", "unsubscribe", "unsubscribed"}
-)
 _TLS = "{" + ns.TLS + "}"
 _SASL = "{" + ns.SASL + "}"
 _BIND_TAG = "{" + ns.BIND + "}bind"
 _RESOURCE_TAG = "{" + ns.BIND + "}resource"
 _SESSION_TAG = "{" + ns.SESSION + "}session"
-
-
-_RANDOM = bytearray()  # unused bytes of the OS's CSPRNG, read 4 KiB at a time
-os.register_at_fork(after_in_child=_RANDOM.clear)  # a child never hands out its parent's ids
-
-
-def stream_id() -> str:
-    """A new stream id: 16 URL-safe characters from 12 random bytes (RFC 6120 §4.7.3 asks for
-    unique and unpredictable ids). The bytes come from `os.urandom` in blocks, which spares a
-    login two system calls."""
-    if len(_RANDOM) < 12:
-        _RANDOM.extend(os.urandom(4096))
-    chunk = bytes(_RANDOM[-12:])
-    del _RANDOM[-12:]
-    return base64.urlsafe_b64encode(chunk).decode("ascii")
-
-_STREAM_DECL = f"xmlns:stream='{ns.STREAMS}'"
-_XML_DECL = b"<?xml version='1.0'?>"
-
-
-def _sasl_element(name: str, data: bytes | None = None) -> bytes:
-    if data is None:
-        return f"<{name} xmlns='{ns.SASL}'/>".encode()
-    return f"<{name} xmlns='{ns.SASL}'>{sasl.b64encode(data)}</{name}>".encode()
-
-
-def render_stream_error(error: StreamError, framing: Framing = "tcp") -> bytes:
-    """`<stream:error>` for `error` (RFC 6120 §4.9): the condition, the `<text>`, then any
-    application condition, each child carrying its own namespace (the Web IM SDK stops reading at
-    the first child without `xmlns='urn:ietf:params:xml:ns:xmpp-streams'`, webim-xmpp.md §3.8).
-    Over WebSocket the `stream` prefix is declared on the element itself (RFC 7395 §3.3.3)."""
-    cond = f"<{error.condition} xmlns='{ns.STREAM_ERRORS}'/>"
-    text = f"<text xmlns='{ns.STREAM_ERRORS}'>{escape_text(error.text)}</text>" if error.text else ""
-    app = f"<{error.app_condition} xmlns='{error.app_ns}'/>" if error.app_condition and error.app_ns else ""
-    decl = f" {_STREAM_DECL}" if framing == "websocket" else ""
-    return f"<stream:error{decl}>{cond}{text}{app}</stream:error>".encode()
-
-
-def render_close(framing: Framing = "tcp") -> bytes:
-    """The end of our side of the stream: `</stream:stream>` or RFC 7395's `<close/>`."""
-    return f"<close xmlns='{ns.FRAMING}'/>".encode() if framing == "websocket" else b"</stream:stream>"
 
 
 class C2SStream:
@@ -496,7 +437,7 @@ class C2SStream:
         mech = self._mech
         assert mech is not None
         if isinstance(step, sasl.Challenge):
-            self._out.append(_sasl_element("challenge", step.data))
+            self._out.append(sasl_element("challenge", step.data))
         elif isinstance(step, sasl.PasswordCheck):
             self._waiting = "auth"
             self._auth_username = step.username
@@ -514,7 +455,7 @@ class C2SStream:
     def _succeed(self, jid: JID, data: bytes | None) -> None:
         mech = self._mech
         assert mech is not None
-        self._out.append(_sasl_element("success", data))
+        self._out.append(sasl_element("success", data))
         self.jid = jid.bare
         self.authenticated = True
         self._mech = None
@@ -567,17 +508,9 @@ class C2SStream:
         el.set("from", self._jid_text)
         stype = el.get("type")
         try:
-            to = el.get("to")
-            if to is not None:
-                try:
-                    JID.parse(to)
-                except InvalidJID:
-                    raise StanzaError("jid-malformed", "The to address is not a valid JID.") from None
-            if kind == "iq":
-                if self._on_iq(el, stype):
-                    return
-            elif kind == "presence" and stype not in _PRESENCE_TYPES:
-                raise StanzaError("bad-request", "Unknown presence type.")
+            check_stanza(kind, el)
+            if kind == "iq" and self._on_iq(el, stype):
+                return
         except StanzaError as exc:
             if stype != "error":  # never answer an error with an error (RFC 6120 §8.3.1)
                 self._out.append(self._serialize(error_reply(el, exc.condition, exc.text, type=exc.type)))
@@ -585,12 +518,8 @@ class C2SStream:
         self._events.append(StanzaReceived(kind, el))
 
     def _on_iq(self, el: ET.Element, stype: str | None) -> bool:
-        """Validate an IQ (RFC 6120 §8.2.3); answer the ones the stream owns. True if answered."""
-        if not el.get("id") or stype not in _IQ_TYPES:
-            raise StanzaError("bad-request", "An IQ needs an id and a valid type.")
+        """Answer the IQs the stream owns (the legacy session, a second bind). True if answered."""
         if stype in ("get", "set"):
-            if len(el) != 1:
-                raise StanzaError("bad-request", "An IQ get or set needs exactly one child element.")
             child = el[0].tag
             to = el.get("to")
             if stype == "set" and (to is None or to.lower() == self.domain.lower()):
@@ -614,13 +543,7 @@ class C2SStream:
         self._header_sent = True
         if not self.stream_id:
             self.stream_id = stream_id()
-        common = (
-            f"from='{escape_attr(self.domain)}' id='{self.stream_id}' version='1.0' xml:lang='{escape_attr(self.lang)}'"
-        )
-        if self.framing == "websocket":
-            self._out.append(f"<open xmlns='{ns.FRAMING}' {common}/>".encode())
-        else:
-            self._out.append(_XML_DECL + f"<stream:stream xmlns='{ns.CLIENT}' {_STREAM_DECL} {common}>".encode())
+        self._out.append(render_header(self.framing, self.domain, self.stream_id, self.lang))
 
     def _send_features(self) -> None:
         parts: list[str] = []
@@ -636,8 +559,7 @@ class C2SStream:
             if self.offer_session:
                 parts.append(f"<session xmlns='{ns.SESSION}'><optional/></session>")
             parts.extend(serialize(f, None).decode() for f in self.extra_features)
-        decl = f" {_STREAM_DECL}" if self.framing == "websocket" else ""
-        self._out.append(f"<stream:features{decl}>{''.join(parts)}</stream:features>".encode())
+        self._out.append(render_features(self.framing, parts))
 
     def _close_stream(self, condition: str | None, *, by_peer: bool) -> None:
         if self.state is State.CLOSED:

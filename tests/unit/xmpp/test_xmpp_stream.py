@@ -24,8 +24,10 @@ from hxim.xmpp.events import (
     StreamClosed,
     StreamOpened,
 )
+from hxim.xmpp.frames import stream_id
 from hxim.xmpp.jid import JID
-from hxim.xmpp.stream import TRANSITIONS, C2SStream, State, stream_id
+from hxim.xmpp.states import TRANSITIONS, State
+from hxim.xmpp.stream import C2SStream
 
 SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 ALICE = JID.parse("alice@example.com")
@@ -622,7 +624,7 @@ def test_constructor_checks() -> None:
 
 def test_renderers_for_the_io_layer() -> None:
     from hxim.xmpp.errors import StreamError
-    from hxim.xmpp.stream import render_close, render_stream_error
+    from hxim.xmpp.frames import render_close, render_stream_error
 
     err = StreamError("system-shutdown", "The server is restarting.")
     assert render_stream_error(err) == stream_error("system-shutdown", "The server is restarting.")
