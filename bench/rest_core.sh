@@ -4,16 +4,18 @@
 # Starts one `hxim serve` pinned to CPU 0 on a fresh data directory (SQLite by default, or
 # PostgreSQL with --pg URL), creates an app, and drives it with the shared harness
 # ../shared/rest-peers/bench_rest.sh --shape easemob (wrk pinned to CPU 1). Results: the
-# harness prints a median table; this script copies it to bench/results/NAME.md.
+# harness prints a median table; this script copies it to bench/results/NAME.md. Operations of
+# today's API that the harness does not know (send_users: POST /messages/users) come from
+# bench/rest_extra_ops.lua.
 #
 # usage: bench/rest_core.sh [--pg postgresql://postgres@127.0.0.1/DB] [--name NAME]
-#                           [--ops "register_batch get_user add_friend send_message offline_count"]
+#                           [--ops "register_batch get_user add_friend send_message offline_count send_users"]
 #                           [--conns "16"] [--duration 10] [--reps 3] [--batch 60]
 # needs: wrk (apt-get install wrk), the repo's .venv, ../shared beside the repo.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=$(cd "$ROOT/../shared" && pwd)
-PG="" NAME="" OPS="register_batch get_user add_friend send_message offline_count"
+PG="" NAME="" OPS="register_batch get_user add_friend send_message offline_count send_users"
 CONNS=16 DURATION=10 REPS=3 BATCH=60 PORT=35380
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,9 +39,13 @@ WORK=$(mktemp -d /tmp/hxim-bench.XXXXXX)
 # neutral, beside links to the rest of the harness, so that nothing in ../shared changes.
 mkdir -p "$WORK/harness/rest-peers"
 ln -s "$SHARED/peers" "$WORK/harness/peers"
-for f in rest.lua seed.py measure.py summarize.py results; do
+for f in seed.py measure.py summarize.py results; do
     ln -s "$SHARED/rest-peers/$f" "$WORK/harness/rest-peers/$f"
 done
+# rest.lua with the operations of today's API (bench/rest_extra_ops.lua) added to its builders
+awk -v extra="$ROOT/bench/rest_extra_ops.lua" \
+    '/^function request\(\)/ { while ((getline line < extra) > 0) print line; print "" } { print }' \
+    "$SHARED/rest-peers/rest.lua" >"$WORK/harness/rest-peers/rest.lua"
 sed 's/^    \[ -n "\$WORK" \] && \(echo "server: .*\)$/    if [ -n "$WORK" ]; then \1; fi/' \
     "$SHARED/rest-peers/bench_rest.sh" >"$WORK/harness/rest-peers/bench_rest.sh"
 HARNESS=$WORK/harness/rest-peers/bench_rest.sh

@@ -185,7 +185,19 @@ class Settings(BaseSettings):
     contact_requests_max: int = Field(
         1000, ge=1, le=1_000_000, description="Friend requests (XMPP `subscribe`) a user may have waiting for an answer"
     )
-    message_targets_max: int = Field(600, ge=1, le=100_000, description="Targets per POST /messages")
+    message_targets_max: int = Field(
+        600, ge=1, le=100_000, description="Users per POST /messages or /messages/users (`to`, `target`)"
+    )
+    message_group_targets_max: int = Field(3, ge=1, le=1000, description="Groups per POST /messages/chatgroups")
+    message_chatroom_targets_max: int = Field(
+        10, ge=1, le=1000, description="Chat rooms per POST /messages/chatrooms"
+    )
+    message_directed_users_max: int = Field(
+        20, ge=1, le=10_000, description="`users` of a directed group or chat-room message"
+    )
+    message_roam_ignore_max: int = Field(
+        20, ge=0, le=10_000, description="`roam_ignore_users` of one message (users who do not read it back)"
+    )
     http_max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30, description="Largest JSON request body")
     http_header_timeout_seconds: float = Field(
         10, gt=0, le=3600, description="Time a connection has to send a complete request line and headers "

@@ -117,6 +117,10 @@ class Message:
     timestamp: int
     bodies: list[dict[str, Any]]
     ext: dict[str, Any] | None = None
+    # who sees it when reading the conversation back (roaming): a directed room message only its
+    # recipients and its sender, and never the users it is hidden from (user keys, case-folded)
+    only: tuple[str, ...] | None = None
+    hidden: tuple[str, ...] = ()
 
     @property
     def msg_id(self) -> str:
@@ -127,6 +131,12 @@ class Message:
         if self.ext is not None:
             out["ext"] = self.ext
         return out
+
+    def roams_to(self, key: str) -> bool:
+        """Whether user `key` reads this message back in its conversation."""
+        if key in self.hidden:
+            return False
+        return self.only is None or key in self.only or key == self.sender.lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,7 @@ def test_room_messages_keep_no_offline_copies(api: Api) -> None:
     rid = make_room(api, owner, [a, b])
     r = api.post("/messages", json={"target_type": "chatrooms", "target": [rid], "from": a,
                                     "msg": {"type": "txt", "msg": "hello room"}})
-    assert r.status_code == 200 and r.json()["data"] == {rid: "success"}
+    assert r.status_code == 200 and r.json()["data"][rid].isdigit()
     assert [offline(api, u) for u in (owner, a, b)] == [0, 0, 0]
     # the message is stored once, as a chat-room message
     history = api.get("/chatmessages?ql=select * where timestamp>0&limit=1000").json()["entities"]

@@ -516,9 +516,9 @@ def test_group_message_rules(api: Api) -> None:
     gid = make_group(api, owner, [admin, a, b, white])
     envelope(api.post(f"/chatgroups/{gid}/admin", json={"newadmin": admin}), "post")
     r = send(api, gid, a)
-    assert r.status_code == 200 and r.json()["data"] == {gid: "success"}
+    assert r.status_code == 200 and r.json()["data"][gid].isdigit()
     assert [offline(api, u) for u in (owner, admin, a, b, white)] == [1, 1, 0, 1, 1]
-    assert send(api, gid).json()["data"] == {gid: "success"}  # from "admin", the app itself
+    assert send(api, gid).json()["data"][gid].isdigit()  # from "admin", the app itself
     assert offline(api, a) == 1
     group_error(send(api, gid, outsider), 403, "forbidden_op", f"user: {outsider} doesn't exist in group: {gid}",
                 "ForbiddenOpException")

@@ -79,7 +79,7 @@ def test_group_message_to_2000_members(crowd: Crowd) -> None:
     assert set(before.values()) == {0}
     r = api.post("/messages", json={"target_type": "chatgroups", "target": [gid], "from": sender,
                                     "msg": {"type": "txt", "msg": "hello everyone"}})
-    assert r.status_code == 200 and r.json()["data"] == {gid: "success"}
+    assert r.status_code == 200 and list(r.json()["data"]) == [gid] and r.json()["data"][gid].isdigit()
     # a muted member is refused, and nothing of theirs is stored
     r = api.post("/messages", json={"target_type": "chatgroups", "target": [gid], "from": muted,
                                     "msg": {"type": "txt", "msg": "refused"}})
@@ -101,6 +101,6 @@ def test_chatroom_message_to_2000_members_keeps_no_offline_copies(crowd: Crowd) 
     fill(api, f"/chatrooms/{rid}", names[101:])
     r = api.post("/messages", json={"target_type": "chatrooms", "target": [rid], "from": names[5],
                                     "msg": {"type": "txt", "msg": "hello room"}})
-    assert r.status_code == 200 and r.json()["data"] == {rid: "success"}
+    assert r.status_code == 200 and list(r.json()["data"]) == [rid] and r.json()["data"][rid].isdigit()
     assert counts(api, names[:50]) == before
     assert history_count(api, rid) == 1

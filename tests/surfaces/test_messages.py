@@ -64,8 +64,8 @@ def test_send_envelope_and_offline_count(api: Api) -> None:
     assert body["path"] == "/messages"
     assert body["application"] == api.creds.application
     assert body["uri"].endswith(f"/{api.creds.org}/{api.creds.app}/messages")
-    assert set(body["data"].values()) == {"success"}
-    assert len(body["data"]) == 2
+    ids = list(body["data"].values())  # one message id per target, as today's Easemob answers
+    assert len(ids) == 2 and all(i.isdigit() for i in ids) and len(set(ids)) == 2
     send(api, [a])
     r = api.get(f"/users/{a.lower()}/offline_msg_count")
     assert r.status_code == 200, r.text
@@ -80,16 +80,16 @@ def test_targets_echoed_as_given(api: Api) -> None:
     a = unique("Echo")
     api.register(a)
     body = send(api, [a.lower()])
-    assert body["data"] == {a.lower(): "success"}
+    assert list(body["data"]) == [a.lower()]
 
 
-def test_unknown_targets_still_success(api: Api) -> None:
+def test_unknown_targets_still_answered(api: Api) -> None:
     a = unique()
     api.register(a)
     ghost1, ghost2 = unique("ghost"), unique("ghost")
     body = send(api, [ghost1, a, ghost2])
-    assert body["data"] == {ghost1: "success", a: "success", ghost2: "success"}
     assert list(body["data"]) == [ghost1, a, ghost2]
+    assert all(i.isdigit() for i in body["data"].values())
     assert offline_count(api, a) == 1
 
 
@@ -118,14 +118,14 @@ def test_from_and_no_ext(api: Api) -> None:
     assert entity["payload"] == {"bodies": [MSGS["txt"]]}
 
 
-def test_use_msg_id_gives_distinct_ids(api: Api) -> None:
+def test_ids_are_distinct_with_or_without_use_msg_id(api: Api) -> None:
     a, b = unique(), unique()
     api.register(a, b)
     body = send(api, [a, b, unique("ghost")], query="?useMsgId=true")
     ids = list(body["data"].values())
     assert all(i.isdigit() for i in ids) and len(set(ids)) == 3
-    plain = send(api, [a], query="?useMsgId=false")
-    assert plain["data"] == {a: "success"}
+    plain = send(api, [a], query="?useMsgId=false")  # the old switch changes nothing now
+    assert plain["data"][a].isdigit() and plain["data"][a] not in ids
 
 
 def test_offline_msg_status(api: Api) -> None:

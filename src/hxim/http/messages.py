@@ -16,12 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.config import Settings
 from hxim.http import easemob_ops as ops
+from hxim.http import pipeline
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.render import json_response
 from hxim.model import App, Message
-from hxim.services.messages import ADMIN, CHAT_TYPES
+from hxim.services.messages import ADMIN, CHAT_TYPES, MSG_FIELDS, SendMessage
 from hxim.xmpp.jid import JID, muc_domain, user_node
 from hxim.xmpp.messages import message_stanza
 from hxim.xmpp.namespaces import CLIENT
@@ -37,9 +39,88 @@ XMLNS_CLIENT = f" xmlns='{CLIENT}'"
 
 @endpoint("messages")
 async def send_message(call: Call) -> Response:
+    """The legacy `POST /messages`: each target answered with its message's id, as today's
+    Easemob does (the `/hx` gateway keeps its document's `"success"`)."""
     body = await call.json(call.node.settings.message_max_body_bytes)
-    use_ids = call.request.query_params.get("useMsgId", "").lower() == "true"
-    return json_response(await ops.send_message(call, body, use_ids))
+    return json_response(await ops.send_message(call, body, use_ids=True))
+
+
+# --- today's send routes: POST /messages/{users|chatgroups|chatrooms}[/users] -----------------
+
+_KINDS = {"users": "chat", "chatgroups": "groupchat", "chatrooms": "chatroom"}
+
+
+def _send_error(description: str) -> errors.HximError:
+    return errors.HximError(400, "message_send_error", description, "MessageSendException", "bad-request")
+
+
+def _names(value: Any, field: str, limit: int) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise _send_error(f"param {field} can't be empty")
+    if len(value) > limit:
+        raise _send_error(f"params {field}'s size can't exceed limit {limit}")
+    return tuple(value)
+
+
+def today_command(body: Any, kind: str, directed: bool, settings: Settings) -> SendMessage:
+    """The body of `POST /messages/{kind}` (`directed`: `…/{kind}/users`) as the command it asks
+    for: `from` (default `admin`), `to`, `type` and `body` (one message body of that type), `ext`,
+    `sync_device`, `routetype` (`ROUTE_ONLINE`: no offline copies), `roam_ignore_users`, and for a
+    directed message the members it is for (`users`)."""
+    if not isinstance(body, dict):
+        raise errors.HximError(
+            400, "invalid_request_body", "Request body is invalid. Please check body is correct.",
+            "InvalidRequestBodyException", "bad-request",
+        )
+    chat_type = _KINDS[kind]
+    sender = body.get("from", ADMIN)
+    if not isinstance(sender, str) or not sender:
+        raise _send_error("param from can't be empty")
+    limit = {
+        "chat": settings.message_targets_max,
+        "groupchat": settings.message_group_targets_max,
+        "chatroom": settings.message_chatroom_targets_max,
+    }[chat_type]
+    targets = _names(body.get("to"), "to", 1 if directed else limit)
+    mtype, content = body.get("type"), body.get("body")
+    if not isinstance(mtype, str) or not mtype:
+        raise _send_error("param type can't be empty")
+    if mtype not in MSG_FIELDS:
+        raise _send_error(f"param type must be one of {', '.join(MSG_FIELDS)}")
+    if not isinstance(content, dict) or not content:
+        raise _send_error("param body can't be empty")
+    ext = body.get("ext")
+    if "ext" in body and not isinstance(ext, dict):
+        raise _send_error("param ext must be JSONObject")
+    sync, route = body.get("sync_device", False), body.get("routetype")
+    if not isinstance(sync, bool):
+        raise _send_error("param sync_device must be true or false")
+    if route is not None and route != "ROUTE_ONLINE":
+        raise _send_error("param routetype can only be ROUTE_ONLINE")
+    hidden: tuple[str, ...] = ()
+    if body.get("roam_ignore_users"):
+        hidden = _names(body["roam_ignore_users"], "roam_ignore_users", settings.message_roam_ignore_max)
+    only = None
+    if directed:
+        only = tuple(u.lower() for u in _names(body.get("users"), "users", settings.message_directed_users_max))
+    return SendMessage(
+        chat_type, targets, ({**content, "type": mtype},), ext, sender,
+        online_only=route is not None, only=only, hidden=tuple(u.lower() for u in hidden), sync_device=sync,
+    )
+
+
+def _sender(kind: str, directed: bool) -> pipeline.Endpoint:
+    path = f"/messages/{kind}" + ("/users" if directed else "")
+
+    @endpoint("messages")
+    async def send(call: Call) -> Response:
+        settings = call.node.settings
+        cmd = today_command(await call.json(settings.message_max_body_bytes), kind, directed, settings)
+        sent = await call.node.messages.send(call.app, cmd)
+        return call.ok("post", path=path, data={target: m.msg_id for target, m in sent})
+
+    send.__name__ = send.__qualname__ = f"send_{kind}" + ("_directed" if directed else "")
+    return send
 
 
 def _recall_error(status: int, description: str) -> errors.HximError:
@@ -201,6 +282,11 @@ async def message_roaming(call: Call) -> Response:
 P = "/{org}/{app}"
 routes = [
     Route(P + "/messages", send_message, methods=["POST"]),
+    *(
+        Route(P + f"/messages/{kind}" + ("/users" if directed else ""), _sender(kind, directed), methods=["POST"])
+        for kind in _KINDS
+        for directed in ((False, True) if kind != "users" else (False,))
+    ),
     Route(P + "/messages/msg_recall", recall, methods=["POST"]),
     Route(P + "/chatmessages", chatmessages, methods=["GET"]),
     Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),

@@ -93,6 +93,10 @@ class SendMessage(NamedTuple):
     sender: str = ADMIN
     from_client: bool = False
     resource: str | None = None  # a client's message to one resource of its one target
+    online_only: bool = False  # reaches only who is online now: no offline copies (ROUTE_ONLINE)
+    only: tuple[str, ...] | None = None  # a directed room message: these members only (keys)
+    hidden: tuple[str, ...] = ()  # users who do not read it back in their conversation (keys)
+    sync_device: bool = False  # the sender's own online sessions get it too
 
 
 Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
@@ -166,9 +170,28 @@ class MessageService:
             if rooms is None:
                 raise errors.illegal_argument(f"chat type {cmd.chat_type} is not one of {', '.join(CHAT_TYPES)}")
             plans = [await rooms.resolve(app, t, cmd.sender) for t in targets]
-        stored = await self.store_and_route(app, cmd.sender, plans, list(cmd.bodies), cmd.ext)
+            if cmd.only is not None:
+                only = set(cmd.only)
+                for plan in plans:
+                    plan.users = [u for u in plan.users if u.key in only]
+        if cmd.online_only:
+            for plan in plans:
+                plan.offline = False
+        stored = await self.store_and_route(
+            app, cmd.sender, plans, list(cmd.bodies), cmd.ext, only=cmd.only, hidden=cmd.hidden
+        )
+        if cmd.sync_device and cmd.sender != ADMIN:
+            self._sync_sender(app, cmd.sender.lower(), plans, stored)
         # each target as the caller wrote it (a user's stored name may differ in case)
         return list(zip(targets, stored, strict=True))
+
+    def _sync_sender(self, app: App, key: str, plans: list[Recipients], stored: list[Message]) -> None:
+        """A copy of each message for the sender's own online sessions (not one that already
+        reached them as a recipient: a message to oneself)."""
+        deliver = self.router.deliver
+        for plan, message in zip(plans, stored, strict=True):
+            if all(u.key != key for u in plan.users):
+                deliver(app.uuid, message, (key,))
 
     async def _user_plans(self, app: App, cmd: SendMessage, sender: User | None) -> list[Recipients]:
         """Whom a 1:1 message reaches. Users with a session come as their session loaded them
@@ -235,6 +258,9 @@ class MessageService:
         plans: list[Recipients],
         bodies: list[dict[str, Any]],
         ext: dict[str, Any] | None,
+        *,
+        only: tuple[str, ...] | None = None,
+        hidden: tuple[str, ...] = (),
     ) -> list[Message]:
         """Persist first, then route: store one message per plan with the offline entries of its
         recipients who have no available session, then hand it to the others' sessions."""
@@ -244,7 +270,7 @@ class MessageService:
             ident = self.ids.next()
             # the timestamp is the id's own millisecond, so ids and timestamps order alike
             stamp = IdGenerator.timestamp_of(ident)
-            message = Message(ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext)
+            message = Message(ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext, only, hidden)
             keys = [u.key for u in plan.users]
             online = self.router.online(app.uuid, keys) if keys else set()
             if plan.resource is not None:  # the resource named: reached if bound, available or not
@@ -405,7 +431,7 @@ class MessageService:
             sides = [(name, user.key)] if peer_key == user.key else [(name, user.key), (user.username, peer_key)]
             chat_types = ("chat",)
         limit = self.settings.message_roaming_page_size
-        found = await self.db.read(conversation_txn, app.id, sides, chat_types, before, limit + 1)
+        found = await self.db.read(conversation_txn, app.id, sides, chat_types, before, limit + 1, user.key)
         page = found[:limit]
         next_key = encode_cursor(page[-1].id) if page else (key or "")
         return page, len(found) <= limit, next_key

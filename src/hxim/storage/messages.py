@@ -56,6 +56,11 @@ def _uuid_text(u: uuid.UUID) -> str:
 
 
 def _row(m: Message) -> dict[str, Any]:
+    doc = m.payload()
+    if m.only is not None:  # who reads it back: kept beside the payload, never shown with it
+        doc["only"] = m.only
+    if m.hidden:
+        doc["hidden"] = m.hidden
     return {
         "id": m.id,
         "app_uuid": _uuid_text(m.app_uuid),
@@ -63,7 +68,7 @@ def _row(m: Message) -> dict[str, Any]:
         "sender": m.sender,
         "recipient": m.to,
         "timestamp": m.timestamp,
-        "payload": orjson.dumps(m.payload()).decode(),
+        "payload": orjson.dumps(doc).decode(),
     }
 
 
@@ -71,7 +76,11 @@ def _message(row: Any) -> Message:
     """A Message from a row of every `messages` column in table order (a Row or a plain tuple)."""
     ident, app_uuid, chat_type, sender, to, stamp, payload = row[:7]
     doc = orjson.loads(payload)
-    return Message(ident, uuid.UUID(app_uuid), chat_type, sender, to, stamp, doc.get("bodies", []), doc.get("ext"))
+    only = doc.get("only")
+    return Message(
+        ident, uuid.UUID(app_uuid), chat_type, sender, to, stamp, doc.get("bodies", []), doc.get("ext"),
+        tuple(only) if only is not None else None, tuple(doc.get("hidden", ())),
+    )
 
 
 def store_messages_txn(conn: Connection, batch: list[tuple[Message, list[int]]]) -> None:
@@ -174,13 +183,16 @@ def conversation_txn(
     chat_types: tuple[str, ...],
     before: int | None,
     limit: int,
+    reader: str,
 ) -> list[Message]:
-    """Up to `limit` messages of one conversation with ids below `before`, newest first.
+    """Up to `limit` messages of one conversation, as user `reader` reads it back, with ids below
+    `before`, newest first.
 
     `sides` are (recipient, sender key or None for any sender): a 1:1 chat has two (each user
     as the recipient of the other, senders compared case-folded, as REST `from` keeps the case
-    its caller wrote), a group one. Each side is one backward range scan of the
-    (app_uuid, recipient, id) index; the sides are merged here.
+    its caller wrote), a group one. Each side is backward range scans of the
+    (app_uuid, recipient, id) index, past the messages the reader does not see; the sides are
+    merged here.
     """
     found: dict[int, Message] = {}
     for recipient, sender_key in sides:
@@ -191,8 +203,16 @@ def conversation_txn(
         )
         if sender_key is not None:
             query = query.where(func.lower(messages.c.sender) == sender_key)
-        if before is not None:
-            query = query.where(messages.c.id < before)
-        for row in conn.execute(query.order_by(messages.c.id.desc()).limit(limit)):
-            found[row.id] = _message(row)
+        end, kept = before, 0
+        while kept < limit:
+            scan = query if end is None else query.where(messages.c.id < end)
+            rows = conn.execute(scan.order_by(messages.c.id.desc()).limit(limit)).all()
+            for row in rows:
+                message = _message(row)
+                if message.roams_to(reader):
+                    found[row.id] = message
+                    kept += 1
+            if len(rows) < limit:
+                break
+            end = rows[-1].id
     return [found[i] for i in sorted(found, reverse=True)[:limit]]
