@@ -185,3 +185,46 @@ def test_cli_first_app_created_is_the_only_app(server: Server) -> None:
     r = server.cli("app", "list", "--json")
     assert r.returncode == 0, r.stderr
     assert "hxim#default" not in {a["appkey"] for a in json.loads(r.stdout)}
+
+
+# --- grant_type inherit: a user's token for the app's backend, by name ---------------------------
+
+
+def test_inherit_grant_with_the_admin_token(api: Api) -> None:
+    name = unique("Inh")
+    api.register(name)
+    r = api.post("/token", json={"grant_type": "inherit", "username": name, "ttl": "3600"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert list(body) == ["access_token", "expires_in", "user"] and body["expires_in"] == 3600
+    assert body["user"]["username"] == name.lower() or body["user"]["username"] == name
+    # the token is the user's own: it reads the user, and not another
+    assert api.get(f"/users/{name}", token=body["access_token"]).status_code == 200
+    other = unique("oth")
+    api.register(other)
+    assert api.get(f"/users/{other}", token=body["access_token"]).status_code == 401
+
+
+def test_inherit_creates_the_user_when_asked(api: Api) -> None:
+    name = unique("auto")
+    _bare_error(api.post("/token", json={"grant_type": "inherit", "username": name}), 404, "invalid_grant",
+                "user not found")
+    assert api.get(f"/users/{name}").status_code == 404  # not created without autoCreateUser
+    r = api.post("/token", json={"grant_type": "inherit", "username": name, "autoCreateUser": True, "ttl": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["expires_in"] == 5184000  # ttl 0: the longest lifetime this server gives
+    assert api.get(f"/users/{name}").status_code == 200
+    again = api.post("/token", json={"grant_type": "inherit", "username": name, "autoCreateUser": True})
+    assert again.status_code == 200 and again.json()["user"]["uuid"] == r.json()["user"]["uuid"]
+    bad = api.post("/token", json={"grant_type": "inherit", "username": "no spaces allowed", "autoCreateUser": True})
+    assert bad.status_code == 400 and bad.json()["error"] == "illegal_argument"
+
+
+def test_inherit_needs_the_admin_token_and_an_active_user(api: Api) -> None:
+    name = unique("inh")
+    api.register(name)
+    grant = {"grant_type": "inherit", "username": name}
+    assert api.post("/token", token=None, json=grant).status_code == 401
+    assert api.post("/token", token=api.user_token(name), json=grant).status_code == 401
+    assert api.post("/users/" + name + "/deactivate").status_code == 200
+    _bare_error(api.post("/token", json=grant), 400, "invalid_grant", "user not activated")

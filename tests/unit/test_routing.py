@@ -35,6 +35,7 @@ class Recorder:
         self.app_uuid: uuid.UUID = app.uuid
         self.user_key = user.key
         self.resource = resource
+        self.device = "recorder"
         self.user: User | None = user
         self.presence: PresenceChanged | None = PresenceChanged(user.username, resource, True) if available else None
         self._available = available

@@ -365,6 +365,7 @@ class BoshManager:
             ctx,
             conn,
             framing="websocket",
+            device="xmpp-bosh",
             mechanisms=s.xmpp_ws_mechanisms,
             secure=request.url.scheme == "https",
             peer=f"{client.host}:{client.port}" if client else "",

@@ -70,6 +70,7 @@ class TcpConnection(asyncio.Protocol):
             self.ctx,
             self,
             framing="tcp",
+            device="xmpp",
             mechanisms=s.xmpp_tcp_mechanisms,
             starttls=self.tls is not None,
             tls_required=self.tls is not None and not s.xmpp_allow_plaintext,

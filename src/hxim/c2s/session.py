@@ -121,12 +121,14 @@ class C2SSession:
         tls_required: bool = False,
         secure: bool = False,
         peer: str = "",
+        device: str = "xmpp",
     ) -> None:
         s = ctx.settings
         self.ctx = ctx
         self.transport = transport
         self.framing: Framing = framing
         self.peer = peer
+        self.device = device  # what kind of client this is, as the REST API lists a user's devices
         self.stream = C2SStream(
             ctx.domain,
             framing=framing,

@@ -104,6 +104,7 @@ async def xmpp_websocket(ws: WebSocket) -> None:
         ctx,
         transport,
         framing="websocket",
+        device="xmpp-websocket",
         mechanisms=ctx.settings.xmpp_ws_mechanisms,
         secure=ws.url.scheme == "wss",
         peer=f"{client.host}:{client.port}" if client else "",

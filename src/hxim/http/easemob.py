@@ -7,7 +7,9 @@ renders the answer in Usergrid's envelope. Handlers never touch storage.
 
 from __future__ import annotations
 
+import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -153,8 +155,11 @@ async def token(call: Call) -> Response:
         raise errors.invalid_grant("the request body must be a JSON object with grant_type")
     grant_type = body.get("grant_type")
     ttl = body.get("ttl")
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
-        raise errors.illegal_argument("ttl must be a positive number of seconds")
+    if isinstance(ttl, str) and ttl.isdigit():  # Easemob's own examples send it as a string
+        ttl = int(ttl)
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
+        raise errors.illegal_argument("ttl must be a number of seconds")
+    # 0 ("never expires" at Easemob) and anything longer get the longest lifetime this server gives
     ttl = min(ttl, call.node.settings.token_ttl_seconds) if ttl else call.node.settings.token_ttl_seconds
     tokens, logins = call.node.tokens, call.node.logins
     address = call.request.client.host if call.request.client else ""
@@ -187,9 +192,38 @@ async def token(call: Call) -> Response:
         return json_response(
             {"access_token": tokens.issue_user(call.app, user, ttl), "expires_in": ttl, "user": user_entity(user)}
         )
+    if grant_type == "inherit":
+        return json_response(await _inherit(call, body, ttl))
     raise HximError(
         400, "unsupported_grant_type", f"grant_type [{grant_type}] is not supported", None, bare=True
     )
+
+
+async def _inherit(call: Call, body: dict[str, Any], ttl: int) -> dict[str, Any]:
+    """`grant_type: inherit`: the app's backend, with its admin token, takes a token for one of
+    its users by name, no password asked; with `autoCreateUser` a user who does not exist yet is
+    registered first (with a random password: they log in with tokens)."""
+    await ops.authorize(call.node, call.app, bearer_token(call.request), "token", Access.ADMIN, "POST", call.path)
+    username, create = body.get("username"), body.get("autoCreateUser", False)
+    if not isinstance(username, str) or not username:
+        raise errors.illegal_argument("username can't be empty")
+    if not isinstance(create, bool):
+        raise errors.illegal_argument("autoCreateUser must be true or false")
+    users = call.node.users
+    user = await users.find(call.app, username)
+    if user is None and create:
+        try:
+            (user,) = await users.register(call.app, [{"username": username, "password": secrets.token_urlsafe(24)}])
+        except HximError as exc:
+            if exc.error != "duplicate_unique_property_exists":
+                raise
+            user = await users.find(call.app, username)  # registered by a concurrent request
+    if user is None:
+        raise HximError(404, "invalid_grant", "user not found", None, "item-not-found", bare=True)
+    if not user.activated:
+        raise errors.invalid_grant("user not activated")
+    return {"access_token": call.node.tokens.issue_user(call.app, user, ttl), "expires_in": ttl,
+            "user": user_entity(user)}
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -286,6 +320,24 @@ async def activate(call: Call) -> Response:
 async def disconnect(call: Call) -> Response:
     kicked = await call.node.users.disconnect(call.app, call.arg("username"))
     return call.ok("get", entities=[], data={"result": kicked}, count=0)
+
+
+@endpoint("users")
+async def disconnect_device(call: Call) -> Response:
+    """`DELETE /users/{u}/disconnect/{resource}`: end the one session bound to that resource."""
+    kicked = await call.node.users.disconnect(call.app, call.arg("username"), call.arg("resource"))
+    return call.ok("delete", entities=[], data={"result": kicked})
+
+
+@endpoint("users")
+async def devices(call: Call) -> Response:
+    """`GET /users/{u}/resources`: the user's live sessions, every protocol's. `device_uuid` is
+    stable for one user and resource; `device_name` says what kind of client holds it."""
+    user, found = await call.node.users.devices(call.app, call.arg("username"))
+    data = [
+        {"res": res, "device_uuid": str(uuid.uuid5(user.uuid, res)), "device_name": device} for res, device in found
+    ]
+    return call.ok("get", path=f"/users/{user.username}/resources", entities=[], data=data)
 
 
 @endpoint("status", Access.SELF)
@@ -457,6 +509,8 @@ routes = [
     Route(P + "/users/{username}/deactivate", deactivate, methods=["POST"]),
     Route(P + "/users/{username}/activate", activate, methods=["POST"]),
     Route(P + "/users/{username}/disconnect", disconnect, methods=["GET"]),
+    Route(P + "/users/{username}/disconnect/{resource}", disconnect_device, methods=["DELETE"]),
+    Route(P + "/users/{username}/resources", devices, methods=["GET"]),
     Route(P + "/users/{username}/status", status, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_count", offline_count, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_status/{msg_id}", offline_status, methods=["GET"]),

@@ -25,6 +25,7 @@ class Session(Protocol):
     app_uuid: uuid.UUID
     user_key: str
     resource: str
+    device: str  # the kind of client (its protocol and transport), as a user's devices are listed
     user: User | None
     presence: PresenceChanged | None  # the last available presence, while available
 

@@ -93,6 +93,9 @@ class Router:
                 taken += 1
         return taken
 
-    def kick(self, app_uuid: uuid.UUID, key: str, reason: str, text: str | None = None) -> int:
-        """End every session of the user; returns how many there were."""
-        return self.push(app_uuid, key, Kick(reason, text), available=False)
+    def kick(
+        self, app_uuid: uuid.UUID, key: str, reason: str, text: str | None = None, *, resource: str | None = None
+    ) -> int:
+        """End every session of the user (only the one bound to `resource` when given); returns how
+        many there were."""
+        return self.push(app_uuid, key, Kick(reason, text), resource=resource, available=False)

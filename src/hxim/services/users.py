@@ -275,9 +275,15 @@ class UserService:
             self.router.kick(app.uuid, user.key, "not-authorized")
         return await self.get(app, str(user.uuid))
 
-    async def disconnect(self, app: App, ident: str) -> bool:
+    async def disconnect(self, app: App, ident: str, resource: str | None = None) -> bool:
+        """End the user's sessions, or the one bound to `resource`; whether there was any."""
         user = await self.get(app, ident)
-        return self.router.kick(app.uuid, user.key, "policy-violation") > 0
+        return self.router.kick(app.uuid, user.key, "policy-violation", resource=resource) > 0
+
+    async def devices(self, app: App, ident: str) -> tuple[User, list[tuple[str, str]]]:
+        """The user's live sessions, available or not: (resource, kind of client) of each."""
+        user = await self.get(app, ident)
+        return user, [(s.resource, s.device) for s in self.router.resources(app.uuid, user.key, available=False)]
 
     async def status(self, app: App, ident: str) -> tuple[User, bool]:
         user = await self.get(app, ident)
