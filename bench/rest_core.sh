@@ -4,19 +4,23 @@
 # Starts one `hxim serve` pinned to CPU 0 on a fresh data directory (SQLite by default, or
 # PostgreSQL with --pg URL), creates an app, and drives it with the shared harness
 # ../shared/rest-peers/bench_rest.sh --shape easemob (wrk pinned to CPU 1). Results: the
-# harness prints a median table; this script copies it to bench/results/NAME.md. Operations of
-# today's API that the harness does not know (send_users: POST /messages/users) come from
-# bench/rest_extra_ops.lua.
+# harness prints a median table; this script copies it to bench/results/NAME.md.
+#
+# Two steps are hxim's own, beyond the peers' load, from bench/rest_extra_ops.lua (added to a copy
+# of the harness's rest.lua): send_users (POST /messages/users) and get_metadata
+# (GET /metadata/user/{u}, user attributes; the seeded accounts u1..u2000 get three attributes
+# each first).
 #
 # usage: bench/rest_core.sh [--pg postgresql://postgres@127.0.0.1/DB] [--name NAME]
-#                           [--ops "register_batch get_user add_friend send_message offline_count send_users"]
+#                           [--ops "register_batch get_user add_friend send_message offline_count
+#                                   send_users get_metadata"]
 #                           [--conns "16"] [--duration 10] [--reps 3] [--batch 60]
 # needs: wrk (apt-get install wrk), the repo's .venv, ../shared beside the repo.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=$(cd "$ROOT/../shared" && pwd)
-PG="" NAME="" OPS="register_batch get_user add_friend send_message offline_count send_users"
-CONNS=16 DURATION=10 REPS=3 BATCH=60 PORT=35380
+PG="" NAME="" OPS="register_batch get_user add_friend send_message offline_count send_users get_metadata"
+CONNS=16 DURATION=10 REPS=3 BATCH=60 PORT=35380 NUSERS=2000
 while [ $# -gt 0 ]; do
     case "$1" in
     --pg) PG=$2; shift ;;
@@ -69,9 +73,26 @@ print(json.load(urllib.request.urlopen(req))["access_token"])
 PY
 )
 echo "hxim pid $PID on $(nproc) cores, server pinned to CPU 0; data in $WORK" >&2
+case " $OPS " in
+*" get_metadata "*)  # the accounts first (the harness's seeding then finds them), then their attributes
+    "$ROOT/.venv/bin/python" "$SHARED/rest-peers/seed.py" --shape easemob --url "http://127.0.0.1:$PORT" \
+        --org bench --app im --token "$TOKEN" --nusers "$NUSERS" >&2
+    TOKEN=$TOKEN NUSERS=$NUSERS "$ROOT/.venv/bin/python" - <<PY
+import http.client, os
+conn = http.client.HTTPConnection("127.0.0.1", $PORT, timeout=30)
+headers = {"Authorization": "Bearer " + os.environ["TOKEN"], "Content-Type": "application/x-www-form-urlencoded"}
+for i in range(1, int(os.environ["NUSERS"]) + 1):
+    body = f"nickname=user%20{i}&avatarurl=https://example.com/avatar/{i}.png&ext=bench"
+    conn.request("PUT", f"/bench/im/metadata/user/u{i}", body, headers)
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 200, (i, r.status)
+PY
+    ;;
+esac
 bash "$HARNESS" --shape easemob --url "http://127.0.0.1:$PORT" --org bench --app im --token "$TOKEN" \
     --server-pid "$PID" --name "$NAME" --ops "$OPS" --conns "$CONNS" --duration "$DURATION" \
-    --reps "$REPS" --batch "$BATCH"
+    --reps "$REPS" --batch "$BATCH" --nusers "$NUSERS"
 mkdir -p "$ROOT/bench/results"
 cp "$SHARED/rest-peers/results/$NAME.md" "$ROOT/bench/results/$NAME.md"
 echo "table copied to bench/results/$NAME.md" >&2

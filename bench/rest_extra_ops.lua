@@ -5,3 +5,6 @@ builders.easemob.send_users = function(i)
   return post(apppath .. "/messages/users", string.format(
     '{"from":"%s","to":["%s"],"type":"txt","body":{"msg":"bench message %d"}}', peer(i), user(i), i))
 end
+builders.easemob.get_metadata = function(i)
+  return get(apppath .. "/metadata/user/" .. user(i))
+end

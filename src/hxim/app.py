@@ -27,6 +27,7 @@ from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
 from hxim.services.tokens import TokenService
+from hxim.services.user_metadata import UserMetadataService
 from hxim.services.users import UserService
 from hxim.storage import Database
 from hxim.storage.apps import server_key_txn
@@ -64,6 +65,7 @@ class Node:
         )
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
+        self.user_metadata = UserMetadataService(self.db, settings)  # user attributes (/metadata/user/…)
         notifier = RoomNotifier(self.users, self.notices, self.router)
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)

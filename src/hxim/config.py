@@ -35,6 +35,7 @@ RATE_FAMILIES = (
     "chatmessages",
     "chatgroups",
     "chatrooms",
+    "metadata",
 )
 
 
@@ -264,6 +265,28 @@ class Settings(BaseSettings):
     fanout_cache_members: int = Field(
         200_000, ge=0, le=100_000_000, description="Room members kept in memory for message fan-out; 0 = none"
     )
+    # user attributes (/metadata/user/…, Easemob's user_attribute_* pages)
+    user_metadata_user_max_bytes: int = Field(
+        2048, ge=1, le=1 << 20, description="Total size of one user's attributes (UTF-8 bytes of keys and values)"
+    )
+    user_metadata_app_max_bytes: int = Field(
+        10 << 30, ge=1, le=1 << 50, description="Total size of the attributes of all users of one app, bytes"
+    )
+    user_metadata_key_max_bytes: int = Field(
+        128, ge=1, le=255, description="Longest attribute name, UTF-8 bytes (Easemob documents none)"
+    )
+    user_metadata_field_max_lengths: dict[str, int] = Field(
+        default_factory=lambda: {
+            "nickname": 64, "avatarurl": 256, "phone": 32, "mail": 64, "sign": 256, "birth": 64
+        },
+        description="Longest value, characters, of the attributes the client SDKs know by name",
+    )
+    user_metadata_body_max_bytes: int = Field(
+        4096, ge=256, le=1 << 20, description="Largest PUT /metadata/user/{u} body"
+    )
+    user_metadata_batch_max: int = Field(
+        100, ge=1, le=10_000, description="`targets` per POST /metadata/user/get"
+    )
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")
     hx_gateway_key: str = Field(
@@ -333,6 +356,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown rate-limit families {sorted(unknown)}; known: {RATE_FAMILIES}")
         if any(v < 0 for v in value.values()):
             raise ValueError("rate limits must be >= 0")
+        return value
+
+    @field_validator("user_metadata_field_max_lengths")
+    @classmethod
+    def _positive_lengths(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(v < 1 for v in value.values()):
+            raise ValueError("user attribute lengths must be >= 1")
         return value
 
     @field_validator("xmpp_tcp_mechanisms", "xmpp_ws_mechanisms")

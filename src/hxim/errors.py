@@ -32,6 +32,9 @@ __all__ = [
     "too_large",
     "reach_limit",
     "web_application",
+    "metadata_auth",
+    "metadata_size",
+    "metadata_batch",
 ]
 
 _USERGRID = "org.apache.usergrid"
@@ -229,3 +232,20 @@ def reach_limit() -> HximError:
 
 def web_application(status: int, description: str, exception: str) -> HximError:
     return HximError(status, "web_application", description, exception, "bad-request")
+
+
+# --- user attributes (Easemob's user_attribute_* pages: their own error types, no exception) ---
+
+
+def metadata_auth() -> HximError:
+    """A user token acting on another user's attributes."""
+    return HximError(401, "metadata_error", "auth error", None, "not-authorized")
+
+
+def metadata_size(description: str) -> HximError:
+    """Attributes past a size limit (one user's total, one field's length, the app's total)."""
+    return HximError(403, "FORBIDDEN", description, None, "resource-constraint")
+
+
+def metadata_batch(limit: int) -> HximError:
+    return HximError(400, "BAD_REQUEST", f"exceed allowed batch size {limit}", None)

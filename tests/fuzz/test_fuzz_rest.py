@@ -1,6 +1,7 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
-of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`), the `/hx`
-gateway (`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
+of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`,
+`http/user_metadata.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
+(`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
 users, a group, a chat room, two app users) or to random text, and random requests: JSON of every
@@ -36,7 +37,7 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import easemob, easemob_app_users, groups, messages
+from hxim.http import easemob, easemob_app_users, groups, messages, user_metadata
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -50,6 +51,7 @@ def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the REST faces, HEAD left out (it is GET without a body)."""
     tables: list[list[Route]] = [
         easemob.routes, messages.routes, groups.routes, easemob_app_users.routes, gateway.routes, app_api_routes,
+        user_metadata.routes,
     ]
     out = []
     for table in tables:
@@ -73,6 +75,7 @@ FIELDS = [
     "pagesize", "version", "force", "token", "login", "user_id", "user_ids", "is_admin", "password_hash", "sex",
     "bio", "location", "avatar", "bg", "verified", "extra", "certification", "member", "im_group_id", "group_face",
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
+    "targets", "properties", "avatarurl",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids"]
@@ -249,7 +252,8 @@ def calls(draw: st.DrawFn, t: Target, method: str, path: str) -> Call:
         content = draw(st.sampled_from(RAW_JSON).map(str.encode) | garbage(200))
     # headers: the content type and the caller
     headers: dict[str, str] = {}
-    ctype = draw(st.sampled_from(["application/json", "application/json", "text/plain;charset=UTF-8", None]))
+    ctype = draw(st.sampled_from(["application/json", "application/json", "text/plain;charset=UTF-8", None,
+                                  "application/x-www-form-urlencoded"]))
     if ctype is not None and content:
         headers["Content-Type"] = ctype
     if face == "easemob":

@@ -4,9 +4,9 @@ gateway and the `/api/v2` app API.
 Every request on them takes the same steps, written here once. `endpoint` starts the clock, runs
 the face's entry step (its authentication scheme: a token from `bearer_token` or, on the gateway,
 from the body; on the Easemob face also the app's rate limit, `check_rate`), runs the handler, and
-renders whatever stops the request. Bodies are read with `read_json`: within the route's limit
-(`http_max_body_bytes`, or the route's own) and decoded by `json_input.loads` (depth limit, no
-U+0000).
+renders whatever stops the request. Bodies are read with `read_json` (`read_body` for the raw
+bytes): within the route's limit (`http_max_body_bytes`, or the route's own) and decoded by
+`json_input.loads` (depth limit, no U+0000).
 
 A face plugs in only what differs, as a `Face`: how it words a refused body, and how it renders a
 refusal. Every face refuses with `Refused` (its status and what the face shows for it); the
@@ -44,6 +44,7 @@ __all__ = [
     "check_rate",
     "declared_past",
     "endpoint",
+    "read_body",
     "read_json",
 ]
 
@@ -142,17 +143,16 @@ def declared_past(request: Request, limit: int) -> bool:
     return declared is not None and declared.isdigit() and int(declared) > limit
 
 
-async def read_json(request: Request, face: Face, settings: Settings, limit: int | None = None) -> Any:
-    """The request body parsed as JSON whatever the Content-Type says; None when there is none or
-    it is blank. A body past `limit` bytes (`http_max_body_bytes` by default), one that takes
-    longer than `http_body_timeout_seconds` to arrive, or JSON that json_input refuses, is refused
-    in the face's words."""
+async def read_body(request: Request, face: Face, settings: Settings, limit: int | None = None) -> bytes:
+    """The request body's bytes (empty when there is none). A body past `limit` bytes
+    (`http_max_body_bytes` by default), or one that takes longer than `http_body_timeout_seconds`
+    to arrive, is refused in the face's words."""
     limit = limit or settings.http_max_body_bytes
     too_large = f"the body is larger than {limit} bytes"
     if declared_past(request, limit):
         raise face.body_refused(TOO_LARGE, too_large, limit)
     if request.headers.get("content-length") in (None, "0") and "transfer-encoding" not in request.headers:
-        return None  # no body (RFC 9112 §6.3)
+        return b""  # no body (RFC 9112 §6.3)
     try:
         raw = await asyncio.wait_for(_body(request, limit), settings.http_body_timeout_seconds)
     except TimeoutError:
@@ -160,12 +160,19 @@ async def read_json(request: Request, face: Face, settings: Settings, limit: int
         raise face.body_refused(BODY_TIMEOUT, f"the body did not arrive within {seconds:g} seconds", limit) from None
     if raw is None:
         raise face.body_refused(TOO_LARGE, too_large, limit)
+    return raw
+
+
+async def read_json(request: Request, face: Face, settings: Settings, limit: int | None = None) -> Any:
+    """The request body (`read_body`) parsed as JSON whatever the Content-Type says; None when
+    there is none or it is blank. JSON that json_input refuses is refused in the face's words."""
+    raw = await read_body(request, face, settings, limit)
     if not raw.strip():
         return None
     try:
         return json_input.loads(raw, settings.json_max_depth)
     except json_input.JsonRejected as exc:
-        raise face.body_refused(exc.reason, exc.description, limit) from None
+        raise face.body_refused(exc.reason, exc.description, limit or settings.http_max_body_bytes) from None
 
 
 async def _body(request: Request, limit: int) -> bytes | None:

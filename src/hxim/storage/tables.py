@@ -43,6 +43,7 @@ __all__ = [
     "room_applications",
     "app_users",
     "app_group_faces",
+    "user_metadata",
 ]
 
 metadata = MetaData(
@@ -315,4 +316,19 @@ app_group_faces = Table(
     Column("group_id", String(64), primary_key=True),
     Column("face", String(2048), nullable=False),  # a chat-file UUID or an http(s) URL
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# --- user attributes (Easemob's /metadata/user/…): a user's key-value pairs, gone with the user ---
+# `size` is the UTF-8 length of key and value together: the limits (per user, per app) and the
+# app's capacity are sums of it.
+
+user_metadata = Table(
+    "user_metadata",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Index(None, "app_uuid", "size"),
 )
