@@ -189,6 +189,12 @@ def login_throttled(seconds: int) -> HximError:
     )
 
 
+def rewrite_error(status: int, description: str) -> HximError:
+    """A modification Easemob would refuse (`message_rewrite_error`, its message_modify page)."""
+    condition = {403: "not-allowed", 404: "item-not-found", 409: "conflict"}.get(status, "bad-request")
+    return HximError(status, "message_rewrite_error", description, "MessageRewriteException", condition)
+
+
 def recall_window(seconds: int) -> HximError:
     """A recall past `message_recall_seconds` (Easemob: 403 `message_recall_error`)."""
     return HximError(

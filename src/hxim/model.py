@@ -12,6 +12,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -121,6 +122,8 @@ class Message:
     # recipients and its sender, and never the users it is hidden from (user keys, case-folded)
     only: tuple[str, ...] | None = None
     hidden: tuple[str, ...] = ()
+    # set once it is modified: {"by": user or "admin", "at": ms, "count": edits so far}
+    edited: dict[str, Any] | None = None
 
     @property
     def msg_id(self) -> str:
@@ -130,7 +133,23 @@ class Message:
         out: dict[str, Any] = {"bodies": self.bodies}
         if self.ext is not None:
             out["ext"] = self.ext
+        if self.edited is not None:
+            out["edited"] = self.edited
         return out
+
+    def to_doc(self) -> dict[str, Any]:
+        """The message as plain JSON-ready values (what crosses the hub in an event)."""
+        return {
+            "id": self.id, "app": str(self.app_uuid), "chat_type": self.chat_type, "sender": self.sender,
+            "to": self.to, "timestamp": self.timestamp, **self.payload(),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Message:
+        return cls(
+            doc["id"], UUID(doc["app"]), doc["chat_type"], doc["sender"], doc["to"], doc["timestamp"],
+            list(doc["bodies"]), doc.get("ext"), edited=doc.get("edited"),
+        )
 
     def roams_to(self, key: str) -> bool:
         """Whether user `key` reads this message back in its conversation."""

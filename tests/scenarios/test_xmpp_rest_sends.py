@@ -46,3 +46,28 @@ def test_rest_sends_reach_xmpp_sessions(xserver: XServer) -> None:
             await client.close()
 
     run(scenario)
+
+
+def test_a_modified_message_reaches_online_sessions_as_a_correction(xserver: XServer) -> None:
+    a, b = unique("ma"), unique("mb")
+    api = xserver.api
+    api.register(a, b)
+
+    async def scenario() -> None:
+        alice, bob = Client(xserver, a), Client(xserver, b)
+        await alice.online()
+        await bob.online()
+        r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "teh"}})
+        msg_id = r.json()["data"][b]
+        assert (await bob.next_message())["body"] == "teh"
+        r = api.put(f"/messages/rewrite/{msg_id}", json={"user": a, "new_msg": {"type": "txt", "msg": "the"}})
+        assert r.status_code == 200, r.text
+        for client in (bob, alice):  # the recipient, and the sender's own session
+            got = await client.next_message()
+            assert got["body"] == "the" and got["id"] != msg_id
+            replace = got.xml.find("{urn:xmpp:message-correct:0}replace")
+            assert replace is not None and replace.get("id") == msg_id
+        await alice.close()
+        await bob.close()
+
+    run(scenario)

@@ -182,3 +182,78 @@ def test_only_the_app_admin_sends(api: Api) -> None:
     assert api.post("/messages/users", json=body, token=api.user_token(a)).status_code == 401
     assert api.post("/messages/users", json=body, token=None).status_code == 401
     assert offline(api, b) == 0
+
+
+# --- modify: PUT /messages/rewrite/{msg_id} -------------------------------------------------------
+
+
+def test_rewrite_a_text_message(api: Api) -> None:
+    a, b = people(api, 2)
+    ids = sent(api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "helo"},
+                                                 "ext": {"k": 1, "keep": True}}), "/messages/users")
+    r = api.put(f"/messages/rewrite/{ids[b]}", json={"user": a, "new_msg": {"type": "txt", "msg": "hello"},
+                                                      "new_ext": {"k": 2}})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == "success" and r.json()["action"] == "put"
+    entity = history_entity(api, ids[b])
+    assert entity["payload"]["bodies"] == [{"type": "txt", "msg": "hello"}]
+    assert entity["payload"]["ext"] == {"k": 2, "keep": True}  # merged by default
+    assert entity["payload"]["edited"]["by"] == a and entity["payload"]["edited"]["count"] == 1
+    # replaced, not merged; and by the app
+    r = api.put(f"/messages/rewrite/{ids[b]}", json={"new_msg": {"type": "text", "msg": "hi"}, "new_ext": {"x": 1},
+                                                      "is_combine_ext": False})
+    assert r.status_code == 200, r.text
+    entity = history_entity(api, ids[b])
+    assert entity["payload"]["ext"] == {"x": 1} and entity["payload"]["edited"]["by"] == "admin"
+    assert entity["payload"]["edited"]["count"] == 2
+    assert ids[b] in roamed_ids(api, b, f"{a}@easemob.com")  # the offline reader reads it changed
+    r = api.post(f"/users/{b}/messageroaming", content=json.dumps(
+        {"queue": f"{a}@easemob.com", "start": -1, "end": -1}).encode(), headers={"Content-Type": "text/plain"})
+    newest = r.json()["data"]["msgs"][0]
+    assert '"msg":"hi"' in newest.replace("&quot;", '"')
+
+
+def test_rewrite_custom_and_ext_only_types(api: Api) -> None:
+    a, b = people(api, 2)
+    custom = sent(api.post("/messages/users", json={"from": a, "to": [b], "type": "custom",
+                                                    "body": {"customEvent": "e1", "customExts": {"a": "1"}}}),
+                  "/messages/users")[b]
+    r = api.put(f"/messages/rewrite/{custom}", json={"new_msg": {"type": "custom", "customEvent": "e2",
+                                                                 "customExts": {"b": "2"}}})
+    assert r.status_code == 200, r.text
+    assert history_entity(api, custom)["payload"]["bodies"] == [
+        {"type": "custom", "customEvent": "e2", "customExts": {"b": "2"}}]
+    img = sent(api.post("/messages/users", json={"from": a, "to": [b], "type": "img", "body": BODIES["img"]}),
+               "/messages/users")[b]
+    r = api.put(f"/messages/rewrite/{img}", json={"new_msg": {"type": "image", "url": "https://elsewhere"},
+                                                   "new_ext": {"caption": "c"}})
+    assert r.status_code == 200, r.text
+    entity = history_entity(api, img)
+    assert entity["payload"]["bodies"] == [{**BODIES["img"], "type": "img"}]  # only its ext may change
+    assert entity["payload"]["ext"] == {"caption": "c"}
+
+
+def test_rewrite_errors(api: Api) -> None:
+    a, b = people(api, 2)
+    cmd = sent(api.post("/messages/users", json={"from": a, "to": [b], "type": "cmd", "body": {"action": "go"}}),
+               "/messages/users")[b]
+    txt = sent(api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "m"}}),
+               "/messages/users")[b]
+    unsupported = "The message is of a type that is currently not supported for modification."
+    assert_error(api.put(f"/messages/rewrite/{cmd}", json={"new_msg": {"type": "cmd", "action": "x"}}), 400,
+                 "message_rewrite_error", unsupported)
+    assert_error(api.put(f"/messages/rewrite/{txt}", json={"new_msg": {"type": "custom", "customEvent": "x"}}),
+                 400, "message_rewrite_error", unsupported)
+    assert_error(api.put(f"/messages/rewrite/{txt}", json={}), 400, "illegal_argument", "new_msg is required")
+    assert_error(api.put(f"/messages/rewrite/{txt}", json=[1]), 400, "invalid_request_body")
+    assert_error(api.put("/messages/rewrite/12ab", json={"new_msg": {"type": "txt", "msg": "x"}}), 400,
+                 "InvalidMessageIdException", "The provided message ID is not a valid number.")
+    assert_error(api.put("/messages/rewrite/1234567", json={"new_msg": {"type": "txt", "msg": "x"}}), 404,
+                 "message_rewrite_error", "The message is unavailable or has expired.")
+    for i in range(10):
+        assert api.put(f"/messages/rewrite/{txt}", json={"new_msg": {"type": "txt", "msg": f"v{i}"}}).status_code == 200
+    assert_error(api.put(f"/messages/rewrite/{txt}", json={"new_msg": {"type": "txt", "msg": "eleventh"}}), 403,
+                 "message_rewrite_error", "The message has reached its edit limit and cannot be modified further.")
+    assert history_entity(api, txt)["payload"]["bodies"] == [{"type": "txt", "msg": "v9"}]
+    assert api.put(f"/messages/rewrite/{txt}", json={"new_msg": {"type": "txt", "msg": "x"}},
+                   token=api.user_token(a)).status_code == 401

@@ -30,6 +30,8 @@ from hxim.c2s import notices
 from hxim.c2s.direct import relay
 from hxim.c2s.session import CLIENT
 from hxim.hub import Notice, Relay
+from hxim.hub.events import Edited
+from hxim.model import Message
 from hxim.services.messages import SendMessage
 from hxim.services.notices import NoticeKind
 from hxim.xmpp.jid import JID
@@ -208,7 +210,13 @@ def _render_relay(session: C2SSession, relay: Relay) -> None:
     session.send((head + tail).encode())
 
 
-RENDERERS = {Relay: _render_relay}
+def _render_edit(session: C2SSession, edit: Edited) -> None:
+    """A stored message was modified: its new content, as the correction of the first."""
+    message = Message.from_doc(edit.message)
+    session.send(session.render_message(message, correction=int((message.edited or {}).get("count", 1))))
+
+
+RENDERERS = {Relay: _render_relay, Edited: _render_edit}
 
 
 async def replay_offline(session: C2SSession) -> None:

@@ -517,8 +517,9 @@ class C2SSession:
         task.add_done_callback(_SALVAGING.discard)
 
     # --- rendering stored messages ----------------------------------------------------------------
-    def render_message(self, m: Message, delayed: bool = False) -> bytes:
-        """A stored message as this client expects it (module docstring, docs/routing.md)."""
+    def render_message(self, m: Message, delayed: bool = False, correction: int = 0) -> bytes:
+        """A stored message as this client expects it (module docstring, docs/routing.md);
+        `correction`: as the XEP-0308 correction of its first form."""
         return message_stanza(
             m,
             prefix=self.prefix,
@@ -527,7 +528,8 @@ class C2SSession:
             json_body=self.json_bodies,
             xmlns_attr=self.xmlns_attr,
             delayed=delayed,
-            receipt_request=self.ctx.receipts.wants(m.id),
+            receipt_request=self.ctx.receipts.wants(m.id) and not correction,
+            correction=correction,
         ).encode()
 
 

@@ -23,7 +23,7 @@ from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.render import json_response
 from hxim.model import App, Message
-from hxim.services.messages import ADMIN, CHAT_TYPES, MSG_FIELDS, SendMessage
+from hxim.services.messages import ADMIN, CHAT_TYPES, MSG_FIELDS, Rewrite, SendMessage
 from hxim.xmpp.jid import JID, muc_domain, user_node
 from hxim.xmpp.messages import message_stanza
 from hxim.xmpp.namespaces import CLIENT
@@ -162,6 +162,52 @@ async def recall(call: Call) -> Response:
     return call.ok("post", path="/messages/msg_recall", data=data)
 
 
+# --- modify ------------------------------------------------------------------------------------
+
+_TYPE_NAMES = {"image": "img", "location": "loc", "text": "txt"}  # as the page's examples also write them
+
+
+def _invalid_body() -> errors.HximError:
+    return errors.HximError(
+        400, "invalid_request_body", "Request body is invalid. Please check body is correct.",
+        "InvalidRequestBodyException", "bad-request",
+    )
+
+
+@endpoint("messages")
+async def rewrite(call: Call) -> Response:
+    """`PUT /messages/rewrite/{msg_id}` (Easemob's message_modify): `new_msg` (its `type`, and
+    `msg` or `customEvent`/`customExts`), `new_ext` merged (`is_combine_ext`, default true) or
+    replacing the old `ext`, `user` the modifier (default `admin`)."""
+    msg_id = call.arg("msg_id")
+    if not msg_id.isdigit():
+        raise errors.HximError(400, "InvalidMessageIdException", "The provided message ID is not a valid number.")
+    body = await call.json(call.node.settings.message_max_body_bytes)
+    if not isinstance(body, dict):
+        raise _invalid_body()
+    new_msg, new_ext, combine = body.get("new_msg"), body.get("new_ext"), body.get("is_combine_ext", True)
+    by = body.get("user", ADMIN)
+    if not new_msg:
+        raise errors.illegal_argument("new_msg is required")
+    if (
+        not isinstance(new_msg, dict)
+        or not isinstance(new_msg.get("type"), str)
+        or (new_ext is not None and not isinstance(new_ext, dict))
+        or not isinstance(combine, bool)
+        or not isinstance(by, str)
+        or not by
+    ):
+        raise _invalid_body()
+    messages = call.node.messages
+    message = await messages.find(call.app, int(msg_id))
+    if message is None:
+        raise errors.rewrite_error(404, "The message is unavailable or has expired.")
+    mtype = str(_TYPE_NAMES.get(new_msg["type"], new_msg["type"]))
+    fields = {k: v for k, v in new_msg.items() if k != "type"}
+    await messages.rewrite(call.app, message, Rewrite(by, mtype, fields, new_ext, combine))
+    return call.ok("put", path=f"/messages/rewrite/{msg_id}", data="success")
+
+
 # --- chat history ------------------------------------------------------------------------------
 
 _QL = re.compile(
@@ -288,6 +334,7 @@ routes = [
         for directed in ((False, True) if kind != "users" else (False,))
     ),
     Route(P + "/messages/msg_recall", recall, methods=["POST"]),
+    Route(P + "/messages/rewrite/{msg_id}", rewrite, methods=["PUT"]),
     Route(P + "/chatmessages", chatmessages, methods=["GET"]),
     Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
 ]

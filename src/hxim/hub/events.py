@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BlockPush", "Event", "Kick", "Notice", "PresenceChanged", "Relay", "RosterPush"]
+__all__ = ["BlockPush", "Edited", "Event", "Kick", "Notice", "PresenceChanged", "Relay", "RosterPush"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +94,13 @@ class Relay:
     xml: str
 
 
-Event = Notice | PresenceChanged | RosterPush | BlockPush | Kick | Relay
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """A stored message was modified: its new content, as `Message.to_doc` writes it (id, chat
+    type, sender, recipient, timestamp, bodies, ext and `edited`: who, when, how many times). The
+    users it was for and its sender are told; later readers read the new content from storage."""
+
+    message: Mapping[str, Any]
+
+
+Event = Notice | PresenceChanged | RosterPush | BlockPush | Kick | Relay | Edited

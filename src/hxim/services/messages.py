@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hxim import errors
 from hxim.config import Settings
 from hxim.hub import Notice, Router
+from hxim.hub.events import Edited
 from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
 from hxim.services.blocks import BlockIndex
 from hxim.services.notices import NoticeKind, NoticeService
@@ -32,13 +35,14 @@ from hxim.storage.messages import (
     offline_remove_txn,
     offline_restore_txn,
     recall_message_txn,
+    rewrite_message_txn,
     store_message_groups_txn,
 )
 
 if TYPE_CHECKING:
     from hxim.services.rooms import RoomService
 
-__all__ = ["ADMIN", "CHAT_TYPES", "MessageService", "SendMessage", "Sent"]
+__all__ = ["ADMIN", "CHAT_TYPES", "REWRITABLE", "MessageService", "Rewrite", "SendMessage", "Sent"]
 CUSTOM_EVENT_RE = re.compile(r"[a-zA-Z0-9\-_/.]{1,32}")
 
 # Required fields and their JSON types, per message type (easemob-rest.md §5.1).
@@ -100,6 +104,27 @@ class SendMessage(NamedTuple):
 
 
 Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
+
+# What a modification may change, per message type (Easemob's message_modify page): the `ext`
+# of all of these, and these fields of the body. Command messages cannot be modified.
+REWRITABLE: dict[str, frozenset[str]] = {
+    "txt": frozenset({"msg"}),
+    "custom": frozenset({"customEvent", "customExts"}),
+    **{t: frozenset() for t in ("img", "audio", "video", "file", "loc")},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """A modification of a stored message: by whom (a user, or `admin`), the body's type as the
+    caller names it, the body fields to change, and the new `ext`, merged into the old one or
+    replacing it."""
+
+    by: str
+    type: str
+    fields: Mapping[str, Any]
+    ext: Mapping[str, Any] | None = None
+    combine_ext: bool = True
 
 
 class MessageService:
@@ -392,6 +417,41 @@ class MessageService:
             return []  # the room is gone: nobody left to tell
         sender = message.sender.lower()
         return await self.users.get_many(app, [n for n in names if n != sender])
+
+    # --- modify -----------------------------------------------------------------------------------
+    async def rewrite(self, app: App, message: Message, change: Rewrite) -> Message:
+        """Modify a stored message (Easemob's message_modify): a text's `msg`, a custom message's
+        `customEvent` and `customExts`, and the `ext` of any message but a command, merged into
+        the old one or replacing it. At most `message_edit_max` times. The users it was for and
+        its sender are told at once (an `Edited` event); whoever reads it later reads it changed."""
+        body = message.bodies[0] if len(message.bodies) == 1 else {}
+        mtype = body.get("type")
+        if mtype not in REWRITABLE or change.type != mtype:
+            raise errors.rewrite_error(
+                400, "The message is of a type that is currently not supported for modification."
+            )
+        edits = int((message.edited or {}).get("count", 0))
+        if edits >= self.settings.message_edit_max:
+            raise errors.rewrite_error(403, "The message has reached its edit limit and cannot be modified further.")
+        new_body = {**body, **{k: v for k, v in change.fields.items() if k in REWRITABLE[mtype]}}
+        self.check_body(new_body)
+        ext = message.ext
+        if change.ext is not None:
+            ext = {**(message.ext or {}), **change.ext} if change.combine_ext else dict(change.ext)
+        edited = {"by": change.by, "at": now_ms(), "count": edits + 1}
+        new = replace(message, bodies=[new_body], ext=ext, edited=edited)
+        if not await self.db.write(rewrite_message_txn, str(app.uuid), edits, new):
+            if await self.find(app, message.id) is None:
+                raise errors.rewrite_error(404, "The message is unavailable or has expired.")
+            raise errors.HximError(409, "concurrent_operation_error", "The message has been edited by another.",
+                                   None, "conflict")
+        event = Edited(new.to_doc())
+        keys = {u.key for u in await self._recipients(app, message)}
+        if message.sender != ADMIN:
+            keys.add(message.sender.lower())
+        for key in keys:
+            self.router.push(app.uuid, key, event)
+        return new
 
     # --- history ----------------------------------------------------------------------------------
     async def history(

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from hxim.model import Message
 from hxim.storage.database import Query, insert_ignore
@@ -23,6 +23,7 @@ __all__ = [
     "message_exists_txn",
     "message_txn",
     "recall_message_txn",
+    "rewrite_message_txn",
     "history_txn",
     "conversation_txn",
 ]
@@ -79,7 +80,7 @@ def _message(row: Any) -> Message:
     only = doc.get("only")
     return Message(
         ident, uuid.UUID(app_uuid), chat_type, sender, to, stamp, doc.get("bodies", []), doc.get("ext"),
-        tuple(only) if only is not None else None, tuple(doc.get("hidden", ())),
+        tuple(only) if only is not None else None, tuple(doc.get("hidden", ())), doc.get("edited"),
     )
 
 
@@ -120,6 +121,18 @@ def offline_remove_txn(conn: Connection, user_id: int, message_ids: list[int]) -
 def message_txn(conn: Connection, app_uuid: str, message_id: int) -> Message | None:
     row = conn.execute(select(messages).where(messages.c.id == message_id, messages.c.app_uuid == app_uuid)).first()
     return _message(row) if row is not None else None
+
+
+def rewrite_message_txn(conn: Connection, app_uuid: str, edits: int, new: Message) -> bool:
+    """Replace a message's content with `new`'s if it has been edited `edits` times so far (the
+    row locked meanwhile); False when it is gone or someone edited it first."""
+    row = conn.execute(
+        select(messages.c.payload).where(messages.c.id == new.id, messages.c.app_uuid == app_uuid).with_for_update()
+    ).first()
+    if row is None or (orjson.loads(row.payload).get("edited") or {}).get("count", 0) != edits:
+        return False
+    conn.execute(update(messages).where(messages.c.id == new.id).values(payload=_row(new)["payload"]))
+    return True
 
 
 def recall_message_txn(conn: Connection, message_id: int, user_ids: list[int]) -> list[int]:

@@ -31,10 +31,11 @@ from hxim.model import Message
 from hxim.xmpp.jid import muc_domain, user_node
 from hxim.xmpp.stanza import escape_attr, escape_text
 
-__all__ = ["DELAY_NS", "RECEIPTS_NS", "ROOMTYPE_CHATROOM", "delay_stamp", "message_stanza"]
+__all__ = ["CORRECT_NS", "DELAY_NS", "RECEIPTS_NS", "ROOMTYPE_CHATROOM", "delay_stamp", "message_stanza"]
 
 DELAY_NS = "urn:xmpp:delay"
 RECEIPTS_NS = "urn:xmpp:receipts"
+CORRECT_NS = "urn:xmpp:message-correct:0"  # XEP-0308, last message correction
 ROOMTYPE_CHATROOM = "<roomtype xmlns='easemob:x:roomtype' type='chatroom'/>"
 
 
@@ -53,13 +54,16 @@ def message_stanza(
     xmlns_attr: str = "",
     delayed: bool = False,
     receipt_request: bool = False,
+    correction: int = 0,
 ) -> str:
     """The stanza of stored message `m` addressed `to` (a full or bare JID).
 
     `prefix` is the appkey the client writes in JIDs (None: bare user names), `json_body` whether
     the client reads Easemob JSON, `xmlns_attr` `" xmlns='jabber:client'"` where the stanza stands
     alone (a WebSocket frame, a history string) or "" inside a TCP stream, `delayed` adds the
-    XEP-0203 `<delay>`, `receipt_request` a XEP-0184 `<request/>`.
+    XEP-0203 `<delay>`, `receipt_request` a XEP-0184 `<request/>`. `correction` (the message's
+    edit count) makes it XEP-0308's correction of the message as first sent: an id of its own and
+    `<replace id='…'/>` naming the original.
     """
     if m.chat_type == "chat":
         sender = f"{user_node(prefix, m.sender)}@{domain}"
@@ -85,7 +89,11 @@ def message_stanza(
         extra += f"<request xmlns='{RECEIPTS_NS}'/>"
     if delayed:
         extra += f"<delay xmlns='{DELAY_NS}' from='{escape_attr(domain)}' stamp='{delay_stamp(m.timestamp)}'/>"
+    ident = f"{m.id}"
+    if correction:
+        extra += f"<replace xmlns='{CORRECT_NS}' id='{m.id}'/>"
+        ident = f"{m.id}-edit-{correction}"
     return (
         f"<message{xmlns_attr} type='{stype}' from='{escape_attr(sender)}' "
-        f"to='{escape_attr(to)}' id='{m.id}'><body>{escape_text(text)}</body>{extra}</message>"
+        f"to='{escape_attr(to)}' id='{ident}'><body>{escape_text(text)}</body>{extra}</message>"
     )
