@@ -1,5 +1,6 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
-of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`), the `/hx`
+of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`,
+`http/contacts.py`), the `/hx`
 gateway (`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
@@ -36,7 +37,7 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import easemob, easemob_app_users, groups, messages
+from hxim.http import contacts, easemob, easemob_app_users, groups, messages
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -50,6 +51,7 @@ def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the REST faces, HEAD left out (it is GET without a body)."""
     tables: list[list[Route]] = [
         easemob.routes, messages.routes, groups.routes, easemob_app_users.routes, gateway.routes, app_api_routes,
+        contacts.routes,
     ]
     out = []
     for table in tables:
