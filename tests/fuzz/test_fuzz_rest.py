@@ -75,9 +75,11 @@ FIELDS = [
     "pagesize", "version", "force", "token", "login", "user_id", "user_ids", "is_admin", "password_hash", "sex",
     "bio", "location", "avatar", "bg", "verified", "extra", "certification", "member", "im_group_id", "group_face",
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
+    "check_list", "remark",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
-               "group_id", "joined", "force", "type", "username", "login", "password", "user_ids"]
+               "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",
+               "needReturnRemark"]
 
 
 @dataclass
