@@ -186,6 +186,14 @@ class Settings(BaseSettings):
     contact_requests_max: int = Field(
         1000, ge=1, le=1_000_000, description="Friend requests (XMPP `subscribe`) a user may have waiting for an answer"
     )
+    contacts_page_max: int = Field(50, ge=1, le=10_000, description="Largest `limit` of GET /user/{u}/contacts")
+    contacts_import_max: int = Field(
+        10, ge=1, le=10_000, description="Usernames per POST /users/{u}/contacts/import"
+    )
+    contacts_check_max: int = Field(
+        100, ge=1, le=10_000, description="Usernames in `check_list` of POST /contacts/check and /blocks/check"
+    )
+    contact_remark_max_length: int = Field(100, ge=1, le=10_000, description="Longest contact remark, characters")
     message_targets_max: int = Field(
         600, ge=1, le=100_000, description="Users per POST /messages or /messages/users (`to`, `target`)"
     )

@@ -1,5 +1,6 @@
-"""The Easemob REST surface: `/{org}/{app}/…` (easemob-rest.md §1–§5, §8, §9.1), and the REST calls
-of the Web IM SDK beyond it (message roaming, webim-xmpp.md §2.6).
+"""The Easemob REST surface: `/{org}/{app}/…` (easemob-rest.md §1–§3, §5, §8, §9.1), and the REST
+calls of the Web IM SDK beyond it (message roaming, webim-xmpp.md §2.6). Contacts and blocks (§4)
+are in `http/contacts.py`.
 
 Each handler authenticates (through `endpoint`), parses, calls one service function and
 renders the answer in Usergrid's envelope. Handlers never touch storage.
@@ -25,7 +26,7 @@ from hxim.http import pipeline
 from hxim.http.auth import Access, check_grant
 from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, bearer_token, caller, check_rate, read_json
 from hxim.http.render import envelope, error_response, json_response, user_entity
-from hxim.model import App, User
+from hxim.model import App
 from hxim.services.apps import secret_matches
 
 __all__ = ["routes", "Call", "EASEMOB", "endpoint"]
@@ -372,52 +373,6 @@ async def offline_status(call: Call) -> Response:
     return call.ok("get", entities=[], data={msg_id: "delivered" if delivered else "undelivered"}, count=0)
 
 
-# --- contacts and blocks -----------------------------------------------------------------------
-
-
-async def _owner(call: Call) -> User:
-    if call.user is not None:
-        return call.user
-    return await call.node.users.get(call.app, call.arg("owner"))
-
-
-@endpoint("contacts", Access.SELF, who="owner")
-async def add_contact(call: Call) -> Response:
-    return json_response(await ops.add_contact(call, call.arg("owner"), call.arg("friend")))
-
-
-@endpoint("contacts", Access.SELF, who="owner")
-async def remove_contact(call: Call) -> Response:
-    return json_response(await ops.remove_contact(call, call.arg("owner"), call.arg("friend")))
-
-
-@endpoint("contacts", Access.SELF, who="owner")
-async def list_contacts(call: Call) -> Response:
-    return json_response(await ops.list_contacts(call, call.arg("owner")))
-
-
-@endpoint("blocks", Access.SELF, who="owner")
-async def list_blocks(call: Call) -> Response:
-    return json_response(await ops.list_blocks(call, call.arg("owner")))
-
-
-@endpoint("blocks", Access.SELF, who="owner")
-async def add_blocks(call: Call) -> Response:
-    owner = await _owner(call)
-    body = await call.json()
-    added = await call.node.contacts.block(call.app, owner, body.get("usernames") if isinstance(body, dict) else None)
-    return json_response(
-        envelope(action="post", app=call.app, uri=call.uri(""), started=call.started, entities=[], data=added)
-    )
-
-
-@endpoint("blocks", Access.SELF, who="owner")
-async def remove_block(call: Call) -> Response:
-    owner = await _owner(call)
-    target = await call.node.contacts.unblock(call.app, owner, call.arg("blocked"))
-    return call.ok("delete", params={}, path=f"/users/{owner.uuid}/blocks", entities=[user_entity(target)])
-
-
 # --- chat files --------------------------------------------------------------------------------
 
 
@@ -514,12 +469,6 @@ routes = [
     Route(P + "/users/{username}/status", status, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_count", offline_count, methods=["GET"]),
     Route(P + "/users/{username}/offline_msg_status/{msg_id}", offline_status, methods=["GET"]),
-    Route(P + "/users/{owner}/contacts/users", list_contacts, methods=["GET"]),
-    Route(P + "/users/{owner}/contacts/users/{friend}", add_contact, methods=["POST"]),
-    Route(P + "/users/{owner}/contacts/users/{friend}", remove_contact, methods=["DELETE"]),
-    Route(P + "/users/{owner}/blocks/users", list_blocks, methods=["GET"]),
-    Route(P + "/users/{owner}/blocks/users", add_blocks, methods=["POST"]),
-    Route(P + "/users/{owner}/blocks/users/{blocked}", remove_block, methods=["DELETE"]),
     Route(P + "/chatfiles", upload, methods=["POST"]),
     Route(P + "/chatfiles/{file}", download, methods=["GET"]),
 ]

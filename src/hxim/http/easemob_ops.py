@@ -1,7 +1,7 @@
 """The Easemob REST operations, apart from HTTP: authorise, call a service, render the body.
 
-Each Easemob REST handler in `http/easemob.py` parses its request, calls one function here
-and sends what it returns; `seeds/local.py` calls the same functions to answer the
+Each Easemob REST handler in `http/easemob.py` and `http/contacts.py` parses its request, calls
+one function here and sends what it returns; `seeds/local.py` calls the same functions to answer the
 seed APIs without an HTTP hop, so the `/hx` gateway's `data` is byte for byte what the REST
 API renders for the same operation. A function takes an `OpContext` (the app, the caller and
 how to render URIs), returns the success body and raises `HximError` for a refusal.

@@ -14,11 +14,17 @@ both users' sessions, and each sees the other's presence come or go), a request 
 pending or was answered without a friendship (`none` with `ask`, then `remove`, to the
 requester's), and blocks (`BlockPush` to the owner's sessions, and between contacts the presence
 effects of XEP-0191 §3.3–§3.4). A user's deletion ends their friendships and the requests made
-to them, told the same way (`_users_deleted`).
+to them, told the same way (`_users_deleted`). The batch calls of today's Easemob API (importing
+contacts, removing them all) make and end friendships one pair at a time through the same paths,
+so they are told alike.
+
+A contact may carry its owner's remark (one-sided: each of the two has their own); it goes with
+the friendship.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from hxim import errors
@@ -28,7 +34,7 @@ from hxim.model import App, User, now_ms
 from hxim.services.blocks import BlockIndex
 from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.presence import PresenceService
-from hxim.services.users import UserService
+from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
 from hxim.storage.social import (
@@ -39,10 +45,13 @@ from hxim.storage.social import (
     block_count_txn,
     block_names_txn,
     contact_counts_txn,
+    contact_keys_txn,
     contact_names_txn,
+    contact_page_txn,
     has_request_txn,
     is_contact_txn,
     jid_blocks_txn,
+    remove_all_contacts_txn,
     remove_block_txn,
     remove_blocks_txn,
     remove_contact_pair_txn,
@@ -50,12 +59,33 @@ from hxim.storage.social import (
     remove_request_txn,
     request_count_txn,
     roster_txn,
+    set_remark_txn,
     ties_txn,
 )
 
-__all__ = ["Answer", "ContactService"]
+__all__ = ["Answer", "ContactService", "Imported"]
 
 Answer = tuple[str, "str | None"]  # a subscription presence's type and its status text
+
+
+@dataclass
+class Imported:
+    """What an import did with each name asked for (each name once, whatever its case)."""
+
+    added: list[str] = field(default_factory=list)  # contacts now (or already)
+    unknown: list[str] = field(default_factory=list)  # no such user
+    over_limit: list[str] = field(default_factory=list)  # one of the two had `contacts_max` contacts
+    failed: list[str] = field(default_factory=list)  # not a possible contact: the owner themselves
+
+
+def _limit_reached(description: str, error: str = "forbidden_op") -> errors.HximError:
+    return errors.HximError(
+        403,
+        error,
+        description,
+        "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
+        "resource-constraint",
+    )
 
 
 
@@ -91,13 +121,7 @@ class ContactService:
         counts = await self.db.read(contact_counts_txn, [owner.id, friend.id])
         for user in (owner, friend):
             if counts.get(user.id, 0) >= self.settings.contacts_max:
-                raise errors.HximError(
-                    403,
-                    "forbidden_op",
-                    f"user [{user.username}] already has {self.settings.contacts_max} contacts",
-                    "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
-                    "resource-constraint",
-                )
+                raise _limit_reached(f"user [{user.username}] already has {self.settings.contacts_max} contacts")
         await self._pairs.submit((owner.id, friend.id, now_ms()))
         await self._pair_changed(app, owner, friend, True, told)
 
@@ -107,6 +131,56 @@ class ContactService:
         friend = await self.users.get(app, friend_name)
         await self.db.write(remove_contact_pair_txn, owner.id, friend.id)
         await self._pair_changed(app, owner, friend, False, self._answer(owner, status))
+        return friend
+
+    async def import_contacts(self, app: App, owner: User, names: list[str]) -> Imported:
+        """`owner` and each user of `names` become contacts, each pair as `add` makes it (told the
+        same way), while `contacts_max` allows. Refused (403 `exceed_limit`) when `owner` has no
+        room left to begin with."""
+        counts = await self.db.read(contact_counts_txn, [owner.id])
+        if counts.get(owner.id, 0) >= self.settings.contacts_max:
+            raise _limit_reached("Inviter's contact max count.", "exceed_limit")
+        found = {u.key: u for u in await self.users.get_many(app, names)}
+        already = await self.db.read(contact_keys_txn, owner.id, list(found))
+        asked: dict[str, str] = {}
+        for name in names:
+            asked.setdefault(name.lower(), name)
+        out = Imported()
+        for key, name in asked.items():
+            friend = found.get(key)
+            if friend is None:
+                out.unknown.append(name)
+            elif friend.id == owner.id:
+                out.failed.append(name)
+            elif friend.key in already:
+                out.added.append(friend.username)
+            else:
+                try:
+                    await self._add(app, owner, friend)
+                except errors.HximError as exc:
+                    if exc.status != 403:
+                        raise
+                    out.over_limit.append(friend.username)
+                else:
+                    out.added.append(friend.username)
+        return out
+
+    async def remove_all(self, app: App, owner: User) -> list[User]:
+        """Every friendship of `owner` ends (both sides, and the remarks with them; blocks stay),
+        each told as `remove` tells it; returns the former contacts."""
+        gone = await self.db.write(remove_all_contacts_txn, owner.id)
+        for friend in gone:
+            await self._pair_changed(app, owner, friend, False)
+        return gone
+
+    async def set_remark(self, app: App, owner: User, friend_name: str, remark: str) -> User:
+        """`owner`'s remark on their contact `friend_name` (400 when the two are not contacts)."""
+        most = self.settings.contact_remark_max_length
+        if len(remark) > most:
+            raise errors.illegal_argument(f"remark must be at most {most} characters")
+        friend = await self.users.get(app, friend_name)
+        if not await self.db.write(set_remark_txn, owner.id, friend.id, remark):
+            raise errors.illegal_argument("updateRemark they are not friends, please add as a friend first.")
         return friend
 
     async def _pair_changed(self, app: App, owner: User, friend: User, added: bool, told: Notice | None = None) -> None:
@@ -138,6 +212,22 @@ class ContactService:
     async def names(self, owner: User) -> list[str]:
         return await self.db.read(contact_names_txn, owner.id)
 
+    async def page(
+        self, owner: User, limit: int, cursor: str | None
+    ) -> tuple[list[tuple[str, str | None]], str | None]:
+        """A page of `owner`'s contacts, newest first: ([(username, remark)], the next page's
+        cursor while more remain)."""
+        before = decode_cursor(cursor, 2) if cursor else None
+        rows = await self.db.read(contact_page_txn, owner.id, limit + 1, before)
+        page = rows[:limit]
+        next_cursor = encode_cursor(page[-1][2], page[-1][3]) if len(rows) > limit else None
+        return [(name, remark) for name, remark, _, _ in page], next_cursor
+
+    async def are_contacts(self, owner: User, names: list[str]) -> list[bool]:
+        """For each of `names` (any case), whether that user is `owner`'s contact."""
+        keys = await self.db.read(contact_keys_txn, owner.id, list({n.lower() for n in names}))
+        return [n.lower() in keys for n in names]
+
     async def roster(self, owner: User) -> tuple[list[str], list[str]]:
         """`owner`'s contacts and unanswered requests (`names`, `requests`) in one query."""
         return await self.db.read(roster_txn, owner.id)
@@ -167,12 +257,8 @@ class ContactService:
         if await self.blocks.blockers_of(owner, [target]):
             return target, False  # dropped (XEP-0191 §3.3)
         if await self.db.read(request_count_txn, owner.id) >= self.settings.contact_requests_max:
-            raise errors.HximError(
-                403,
-                "forbidden_op",
-                f"user [{owner.username}] already has {self.settings.contact_requests_max} friend requests waiting",
-                "org.apache.usergrid.services.exceptions.ForbiddenServiceOperationException",
-                "resource-constraint",
+            raise _limit_reached(
+                f"user [{owner.username}] already has {self.settings.contact_requests_max} friend requests waiting"
             )
         new = await self.db.write(add_request_txn, owner.id, target.id, now_ms())
         if new:
@@ -272,6 +358,11 @@ class ContactService:
 
     async def blocked_names(self, owner: User) -> list[str]:
         return await self.db.read(block_names_txn, owner.id)
+
+    async def are_blocked(self, owner: User, names: list[str]) -> list[bool]:
+        """For each of `names` (any case), whether `owner` blocks that user."""
+        keys = await self.blocks.blocked_keys(owner)
+        return [n.lower() in keys for n in names]
 
     # --- addresses that name no user of the app (XEP-0191 items) ------------------------------------
     async def blocked_jids(self, owner: User) -> list[str]:

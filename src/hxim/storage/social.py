@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, literal_column, select, tuple_, union_all
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 
 from hxim.model import User
 from hxim.storage.database import Query, insert_ignore
@@ -30,6 +43,10 @@ __all__ = [
     "has_request_txn",
     "request_count_txn",
     "remove_blocks_txn",
+    "contact_page_txn",
+    "contact_keys_txn",
+    "set_remark_txn",
+    "remove_all_contacts_txn",
 ]
 
 
@@ -136,6 +153,60 @@ def is_contact_txn(conn: Connection, owner: int, other: int) -> bool:
 
 def contact_names_txn(conn: Connection, owner_id: int) -> list[str]:
     return _names(conn, contacts, "contact_id", owner_id)
+
+
+def contact_page_txn(
+    conn: Connection, owner_id: int, limit: int, before: tuple[int, int] | None
+) -> list[tuple[str, str | None, int, int]]:
+    """`owner`'s contacts newest first, from the (created, contact id) position `before` on:
+    (username, remark, created, contact id)."""
+    query = (
+        select(users.c.username, contacts.c.remark, contacts.c.created, contacts.c.contact_id)
+        .join(contacts, contacts.c.contact_id == users.c.id)
+        .where(contacts.c.owner_id == owner_id)
+    )
+    if before is not None:
+        created, ident = before
+        query = query.where(
+            or_(contacts.c.created < created, and_(contacts.c.created == created, contacts.c.contact_id < ident))
+        )
+    query = query.order_by(contacts.c.created.desc(), contacts.c.contact_id.desc()).limit(limit)
+    return [(name, remark, created, ident) for name, remark, created, ident in conn.execute(query)]
+
+
+def contact_keys_txn(conn: Connection, owner_id: int, keys: list[str]) -> set[str]:
+    """Which of the (case-folded) usernames `keys` are `owner`'s contacts."""
+    if not keys:
+        return set()
+    query = (
+        select(users.c.username_key)
+        .join(contacts, contacts.c.contact_id == users.c.id)
+        .where(contacts.c.owner_id == owner_id, users.c.username_key.in_(keys))
+    )
+    return {row[0] for row in conn.execute(query)}
+
+
+def set_remark_txn(conn: Connection, owner_id: int, contact_id: int, remark: str) -> bool:
+    """`owner`'s remark on their contact; False when the two are not contacts."""
+    stmt = (
+        update(contacts)
+        .where(contacts.c.owner_id == owner_id, contacts.c.contact_id == contact_id)
+        .values(remark=remark)
+    )
+    return bool(conn.execute(stmt).rowcount)
+
+
+def remove_all_contacts_txn(conn: Connection, owner_id: int) -> list[User]:
+    """End every friendship of `owner` (both sides' rows, remarks with them); returns the former
+    contacts, oldest first."""
+    mine = select(contacts.c.contact_id.label("other"), contacts.c.created).where(contacts.c.owner_id == owner_id)
+    theirs = select(contacts.c.owner_id.label("other"), contacts.c.created).where(contacts.c.contact_id == owner_id)
+    ids = list(dict.fromkeys(row[0] for row in conn.execute(union_all(mine, theirs).order_by("created", "other"))))
+    if not ids:
+        return []
+    conn.execute(delete(contacts).where(or_(contacts.c.owner_id == owner_id, contacts.c.contact_id == owner_id)))
+    found = get_users_by_ids_txn(conn, ids)
+    return [found[i] for i in ids if i in found]
 
 
 def roster_txn(conn: Connection, owner_id: int) -> tuple[list[str], list[str]]:

@@ -108,6 +108,7 @@ contacts = Table(
     Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("contact_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("created", BigInteger, nullable=False),
+    Column("remark", Text, nullable=True),  # the owner's note on this contact (null: none)
     Index(None, "contact_id"),
 )
 

@@ -1,0 +1,202 @@
+"""Contacts (friends) and block lists over the Easemob REST surface: the lists of
+easemob-rest.md §4, and today's calls of Easemob's server documentation (`user_friend_*` pages:
+remarks, the paged list, import, removing every contact, checking relations in a batch).
+
+Each handler authenticates (through `endpoint`), parses, calls `ContactService` and renders the
+answer in Usergrid's envelope (or, for the newer calls, in the shape their page shows). A user
+token may act on its own lists only: the user the path names (`Access.SELF`), or the `username`
+of a check's body.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hxim import errors
+from hxim.http import easemob_ops as ops
+from hxim.http.auth import Access, permission_error
+from hxim.http.easemob import Call, endpoint, limit_param
+from hxim.http.render import envelope, json_response, user_entity
+from hxim.model import User
+
+__all__ = ["routes"]
+
+
+async def _owner(call: Call, param: str = "owner") -> User:
+    if call.user is not None:
+        return call.user
+    return await call.node.users.get(call.app, call.arg(param))
+
+
+# --- the lists of easemob-rest.md §4 ------------------------------------------------------------
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def add_contact(call: Call) -> Response:
+    return json_response(await ops.add_contact(call, call.arg("owner"), call.arg("friend")))
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def remove_contact(call: Call) -> Response:
+    return json_response(await ops.remove_contact(call, call.arg("owner"), call.arg("friend")))
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def list_contacts(call: Call) -> Response:
+    return json_response(await ops.list_contacts(call, call.arg("owner")))
+
+
+@endpoint("blocks", Access.SELF, who="owner")
+async def list_blocks(call: Call) -> Response:
+    return json_response(await ops.list_blocks(call, call.arg("owner")))
+
+
+@endpoint("blocks", Access.SELF, who="owner")
+async def add_blocks(call: Call) -> Response:
+    owner = await _owner(call)
+    body = await call.json()
+    added = await call.node.contacts.block(call.app, owner, body.get("usernames") if isinstance(body, dict) else None)
+    return json_response(
+        envelope(action="post", app=call.app, uri=call.uri(""), started=call.started, entities=[], data=added)
+    )
+
+
+@endpoint("blocks", Access.SELF, who="owner")
+async def remove_block(call: Call) -> Response:
+    owner = await _owner(call)
+    target = await call.node.contacts.unblock(call.app, owner, call.arg("blocked"))
+    return call.ok("delete", params={}, path=f"/users/{owner.uuid}/blocks", entities=[user_entity(target)])
+
+
+# --- today's calls: remarks, the paged list, batches, checks -----------------------------------
+
+
+def _status_ok(call: Call, action: str, data: Any = None) -> Response:
+    """The answer of the newer calls that report `"status":"ok"` instead of an entity."""
+    body: dict[str, Any] = {"action": action, "uri": call.uri(), "status": "ok"}
+    if data is not None:
+        body["data"] = data
+    body["timestamp"] = int(time.time() * 1000)
+    body["duration"] = int((time.perf_counter() - call.started) * 1000)
+    return json_response(body)
+
+
+@endpoint("contacts", Access.SELF, who="owner")
+async def set_remark(call: Call) -> Response:
+    body = await call.json()
+    remark = body.get("remark") if isinstance(body, dict) else None
+    if not isinstance(remark, str):
+        raise errors.illegal_argument("remark must be a string")
+    await call.node.contacts.set_remark(call.app, await _owner(call), call.arg("friend"), remark)
+    return _status_ok(call, "put")
+
+
+@endpoint("contacts", Access.SELF)
+async def contacts_page(call: Call) -> Response:
+    query = call.request.query_params
+    most = call.node.settings.contacts_page_max
+    raw = query.get("limit")
+    if raw is not None and raw.isdigit() and int(raw) > most:
+        raise errors.illegal_argument(f"getContacts | page size more than max limit : {most}")
+    limit = limit_param(call, 10, most)
+    with_remarks = query.get("needReturnRemark", "").lower() == "true"
+    owner = await _owner(call, "username")
+    found, cursor = await call.node.contacts.page(owner, limit, query.get("cursor") or None)
+    items = [{"remark": remark, "username": name} if with_remarks else {"username": name} for name, remark in found]
+    return json_response(
+        envelope(
+            action="get",
+            app=None,
+            uri=call.uri(),
+            started=call.started,
+            entities=[],
+            data={"contacts": items},
+            cursor=cursor,
+            count=len(items),
+        )
+    )
+
+
+@endpoint("contacts", Access.SELF)
+async def import_contacts(call: Call) -> Response:
+    body = await call.json()
+    names = body.get("usernames") if isinstance(body, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise errors.illegal_argument("usernames must be a non-empty array of usernames")
+    most = call.node.settings.contacts_import_max
+    if len(names) > most:
+        raise errors.illegal_argument(f"request user over flow limit:{most}.")
+    done = await call.node.contacts.import_contacts(call.app, await _owner(call, "username"), names)
+    data = {
+        "UnKnowFailed": done.failed,
+        "success": done.added,
+        "NotExistFailed": done.unknown,
+        "maxLimitFailed": done.over_limit,
+    }
+    return _status_ok(call, "post", data)
+
+
+@endpoint("contacts", Access.SELF)
+async def remove_all_contacts(call: Call) -> Response:
+    await call.node.contacts.remove_all(call.app, await _owner(call, "username"))
+    return call.ok("delete", path=call.path, entities=[])
+
+
+async def _check_request(call: Call) -> tuple[User, list[str]]:
+    """The user and the names of a `/contacts/check` or `/blocks/check` body."""
+    body = await call.json()
+    fields = body if isinstance(body, dict) else {}
+    name = fields.get("username")
+    if not isinstance(name, str) or not name.strip():
+        raise errors.illegal_argument("username cannot be blank")
+    names = fields.get("check_list")
+    most = call.node.settings.contacts_check_max
+    if not isinstance(names, list) or not 1 <= len(names) <= most:
+        raise errors.illegal_argument(f"check_list size must be between 1 and {most}")
+    if not all(isinstance(n, str) for n in names):
+        raise errors.illegal_argument("check_list must be an array of usernames")
+    if call.user is None:
+        return await call.node.users.get(call.app, name), names
+    if name.lower() not in (call.user.key, str(call.user.uuid)):
+        raise permission_error(call.app, call.request.method, call.path)
+    return call.user, names
+
+
+def _relations(call: Call, names: list[str], found: list[bool], yes: str, no: str) -> Response:
+    entities = [{"username": n, "relation": yes if f else no} for n, f in zip(names, found, strict=True)]
+    return call.ok("post", path=call.path, entities=entities)
+
+
+@endpoint("contacts", Access.ANY)
+async def check_contacts(call: Call) -> Response:
+    owner, names = await _check_request(call)
+    return _relations(call, names, await call.node.contacts.are_contacts(owner, names), "friend", "not_friend")
+
+
+@endpoint("blocks", Access.ANY)
+async def check_blocks(call: Call) -> Response:
+    owner, names = await _check_request(call)
+    return _relations(call, names, await call.node.contacts.are_blocked(owner, names), "blacklist", "not_blacklist")
+
+
+# --- the route table ---------------------------------------------------------------------------
+
+P = "/{org}/{app}"
+routes = [
+    Route(P + "/users/{owner}/contacts/users", list_contacts, methods=["GET"]),
+    Route(P + "/users/{owner}/contacts/users/{friend}", add_contact, methods=["POST"]),
+    Route(P + "/users/{owner}/contacts/users/{friend}", remove_contact, methods=["DELETE"]),
+    Route(P + "/users/{owner}/blocks/users", list_blocks, methods=["GET"]),
+    Route(P + "/users/{owner}/blocks/users", add_blocks, methods=["POST"]),
+    Route(P + "/users/{owner}/blocks/users/{blocked}", remove_block, methods=["DELETE"]),
+    Route(P + "/users/{username}/contacts/import", import_contacts, methods=["POST"]),
+    Route(P + "/user/{owner}/contacts/users/{friend}", set_remark, methods=["PUT"]),
+    Route(P + "/user/{username}/contacts", contacts_page, methods=["GET"]),
+    Route(P + "/contacts/check", check_contacts, methods=["POST"]),
+    Route(P + "/contacts/users/{username}", remove_all_contacts, methods=["DELETE"]),
+    Route(P + "/blocks/check", check_blocks, methods=["POST"]),
+]
