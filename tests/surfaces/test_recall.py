@@ -80,3 +80,31 @@ def test_refusals(api: Api) -> None:
                  token=token)
     assert r.status_code == 401, r.text
     assert _offline(api, b) == 1
+
+
+def test_batch_recall_answers_each_message(api: Api) -> None:
+    a, b = unique("ba"), unique("bb")
+    api.register(a, b)
+    first, second, kept = _send(api, a, b), _send(api, a, b), _send(api, a, b, text="stays")
+    r = api.post("/messages/batch_recall", json={"msgs": [
+        {"msg_id": first, "to": b, "from": a, "chat_type": "chat", "force": False},
+        {"msg_id": second, "to": b, "chat_type": "chat", "force": True, "sync_device": False},
+        {"msg_id": "999999", "to": b, "chat_type": "chat", "force": False},
+        {"msg_id": kept, "to": "someone-else", "chat_type": "chat", "force": False},
+    ]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["path"] == "/messages/batch_recall" and body["action"] == "post"
+    assert body["data"][:2] == [
+        {"recalled": "yes", "chattype": "chat", "from": a, "to": b, "msg_id": first},
+        {"recalled": "yes", "chattype": "chat", "from": "admin", "to": b, "msg_id": second},
+    ]
+    assert body["data"][2]["recalled"] == "no" and body["data"][2]["reason"] == "not_found msg"
+    assert body["data"][3]["recalled"] == "no" and body["data"][3]["reason"] == "can't find msg to"
+    assert _offline(api, b) == 1  # only the kept one waits
+    assert_error(api.post("/messages/batch_recall", json={"msgs": []}), 400, "message_recall_error",
+                 "param msgs can't be empty")
+    too_many = [{"msg_id": "1", "to": b, "chat_type": "chat", "force": False}] * 31
+    assert_error(api.post("/messages/batch_recall", json={"msgs": too_many}), 400, "message_recall_error",
+                 "param msgs's size can't exceed limit 30")
+    assert api.post("/messages/batch_recall", json={"msgs": []}, token=api.user_token(a)).status_code == 401

@@ -127,13 +127,9 @@ def _recall_error(status: int, description: str) -> errors.HximError:
     return errors.HximError(status, "message_recall_error", description, "EasemobMessageRecallException", "not-allowed")
 
 
-@endpoint("messages")
-async def recall(call: Call) -> Response:
-    """`POST /messages/msg_recall`: the app withdraws one message, 1:1, group or chat room, as its
-    sender (`from`, default `admin`) may over XMPP; `force` recalls a message past the recall
-    window. The recipients who had it, and with `sync_device` (default true) the sender's own
-    sessions, are told."""
-    body = await call.json()
+async def _recall_one(call: Call, body: Any) -> dict[str, Any]:
+    """One recall as `msg_recall` and each item of `batch_recall` ask it: the answer's data, or
+    the refusal raised."""
     if not isinstance(body, dict):
         raise errors.illegal_argument("this is an invalid request.")
     for name in ("msg_id", "to", "chat_type"):
@@ -158,8 +154,39 @@ async def recall(call: Call) -> Response:
         if exc.error == "message_recall_error":  # past the window: in Easemob's words
             raise _recall_error(403, "exceed recall time limit") from None
         raise
-    data = {"recalled": "yes", "chattype": chat_type, "from": sender, "to": to, "msg_id": msg_id}
+    return {"recalled": "yes", "chattype": chat_type, "from": sender, "to": to, "msg_id": msg_id}
+
+
+@endpoint("messages")
+async def recall(call: Call) -> Response:
+    """`POST /messages/msg_recall`: the app withdraws one message, 1:1, group or chat room, as its
+    sender (`from`, default `admin`) may over XMPP; `force` recalls a message past the recall
+    window. The recipients who had it, and with `sync_device` (default true) the sender's own
+    sessions, are told."""
+    data = await _recall_one(call, await call.json())
     return call.ok("post", path="/messages/msg_recall", data=data)
+
+
+@endpoint("messages")
+async def batch_recall(call: Call) -> Response:
+    """`POST /messages/batch_recall` `{"msgs": [...]}`: each item as `msg_recall` takes it, at most
+    `message_recall_batch_max`; each answered `recalled: yes`, or `no` with the refusal's words."""
+    body = await call.json()
+    items = body.get("msgs") if isinstance(body, dict) else None
+    limit = call.node.settings.message_recall_batch_max
+    if not isinstance(items, list) or not items:
+        raise _recall_error(400, "param msgs can't be empty")
+    if len(items) > limit:
+        raise _recall_error(400, f"param msgs's size can't exceed limit {limit}")
+    data = []
+    for item in items:
+        try:
+            data.append(await _recall_one(call, item))
+        except errors.HximError as exc:
+            ask = item if isinstance(item, dict) else {}
+            data.append({"recalled": "no", "reason": exc.description, "chattype": ask.get("chat_type"),
+                         "from": ask.get("from", ADMIN), "to": ask.get("to"), "msg_id": ask.get("msg_id")})
+    return call.ok("post", path="/messages/batch_recall", data=data)
 
 
 # --- modify ------------------------------------------------------------------------------------
@@ -334,6 +361,7 @@ routes = [
         for directed in ((False, True) if kind != "users" else (False,))
     ),
     Route(P + "/messages/msg_recall", recall, methods=["POST"]),
+    Route(P + "/messages/batch_recall", batch_recall, methods=["POST"]),
     Route(P + "/messages/rewrite/{msg_id}", rewrite, methods=["PUT"]),
     Route(P + "/chatmessages", chatmessages, methods=["GET"]),
     Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
