@@ -204,6 +204,9 @@ class Settings(BaseSettings):
     message_directed_users_max: int = Field(
         20, ge=1, le=10_000, description="`users` of a directed group or chat-room message"
     )
+    roaming_delete_max: int = Field(
+        50, ge=1, le=10_000, description="Message ids per one-sided roaming delete (`msgIdList`)"
+    )
     message_recall_batch_max: int = Field(30, ge=1, le=1000, description="Messages per POST /messages/batch_recall")
     message_edit_max: int = Field(10, ge=1, le=1000, description="How many times one message may be modified")
     message_roam_ignore_max: int = Field(

@@ -9,6 +9,7 @@ other surface.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -22,8 +23,17 @@ from hxim.http import pipeline
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.render import json_response
-from hxim.model import App, Message
-from hxim.services.messages import ADMIN, CHAT_TYPES, MSG_FIELDS, Rewrite, SendMessage
+from hxim.model import App, Message, User
+from hxim.services.messages import (
+    ADMIN,
+    ALL_CONVERSATIONS,
+    CHAT_TYPES,
+    MSG_FIELDS,
+    Rewrite,
+    SendMessage,
+    chat_conversation,
+    room_conversation,
+)
 from hxim.xmpp.jid import JID, muc_domain, user_node
 from hxim.xmpp.messages import message_stanza
 from hxim.xmpp.namespaces import CLIENT
@@ -235,6 +245,106 @@ async def rewrite(call: Call) -> Response:
     return call.ok("put", path=f"/messages/rewrite/{msg_id}", data="success")
 
 
+# --- one-sided deletes: /rest/message/roaming/... and DELETE /users/{u}/user_channel ------------
+
+
+def _roaming_error(error: str, description: str) -> errors.HximError:
+    return errors.HximError(400, error, description, None, "bad-request")
+
+
+def _roaming_done() -> Response:
+    return json_response({"requestStatusCode": "ok", "timestamp": int(time.time() * 1000)})
+
+
+async def _roaming_owner(call: Call, peer_param: str | None) -> tuple[User, str]:
+    """The user whose roaming is cut (the path's `userId`) and the conversation the query names:
+    the peer (`userId` in the query, for a 1:1 chat) or the group or chat room (`groupId`)."""
+    owner = await call.node.users.get(call.app, call.arg("user"))
+    if peer_param is None:
+        return owner, ALL_CONVERSATIONS
+    value = call.request.query_params.get(peer_param, "")
+    if not value:
+        raise _roaming_error("Bad Request", f"{peer_param} is required")
+    if peer_param == "groupId":
+        return owner, room_conversation(value)
+    peer = await call.node.users.find(call.app, value)
+    return owner, chat_conversation(peer.key if peer is not None else value)
+
+
+def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
+    @endpoint("messages")
+    async def delete_by_ids(call: Call) -> Response:
+        """One-sided delete of messages by id (`msgIdList`, comma-separated, at most
+        `roaming_delete_max`) from the user's conversation: they no longer read them back."""
+        owner, _ = await _roaming_owner(call, peer_param)
+        raw = call.request.query_params.get("msgIdList", "")
+        ids = [i.strip() for i in raw.split(",") if i.strip()]
+        limit = call.node.settings.roaming_delete_max
+        if not ids:
+            raise _roaming_error("Bad Request", "msgIdList is required")
+        if len(ids) > limit:
+            raise _roaming_error("param exception", f"delete msg list limit can not greater than {limit}")
+        if not all(i.isdigit() for i in ids):
+            raise _roaming_error("param exception", "msgIdList must hold message ids")
+        await call.node.messages.forget_messages(owner, [int(i) for i in ids])
+        return _roaming_done()
+
+    return delete_by_ids
+
+
+def _roaming_by_time(peer_param: str) -> pipeline.Endpoint:
+    @endpoint("messages")
+    async def delete_by_time(call: Call) -> Response:
+        """One-sided clearing of the user's conversation up to `delTime` (ms)."""
+        owner, conversation = await _roaming_owner(call, peer_param)
+        raw = call.request.query_params.get("delTime", "")
+        if not raw.isdigit():
+            raise _roaming_error("Bad Request", "delTime must be a time in milliseconds")
+        await call.node.messages.forget_conversation(owner, conversation, int(raw))
+        return _roaming_done()
+
+    return delete_by_time
+
+
+@endpoint("messages")
+async def roaming_delete_all(call: Call) -> Response:
+    """`POST /rest/message/roaming/user/{u}/delete/all`: the user no longer reads back anything
+    sent so far, in any conversation."""
+    owner, conversation = await _roaming_owner(call, None)
+    await call.node.messages.forget_conversation(owner, conversation)
+    return _roaming_done()
+
+
+@endpoint("messages")
+async def delete_conversation(call: Call) -> Response:
+    """`DELETE /users/{u}/user_channel` `{"channel", "type": "chat"|"groupchat", "delete_roam"}`
+    (Easemob's conversation_delete): with `delete_roam` the user no longer reads the
+    conversation's messages back."""
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise _invalid_body()
+    channel, kind, roam = body.get("channel"), body.get("type"), body.get("delete_roam")
+    if not isinstance(channel, str) or not channel:
+        raise errors.illegal_argument("field channel cannot be null or empty")
+    if not isinstance(kind, str) or not kind:
+        raise errors.illegal_argument("field type cannot be null or empty")
+    if kind not in ("chat", "groupchat"):
+        raise errors.illegal_argument("field type must be chat or groupchat")
+    if roam is None:
+        raise errors.illegal_argument("field delete_roam cannot be null")
+    if not isinstance(roam, bool):
+        raise _invalid_body()
+    owner = await call.node.users.get(call.app, call.arg("username"))
+    if roam:
+        peer = await call.node.users.find(call.app, channel) if kind == "chat" else None
+        conversation = (
+            chat_conversation(peer.key if peer is not None else channel) if kind == "chat"
+            else room_conversation(channel)
+        )
+        await call.node.messages.forget_conversation(owner, conversation)
+    return call.ok("delete", path="/users/user_channel", entities=[], data={"result": "ok"})
+
+
 # --- chat history ------------------------------------------------------------------------------
 
 _QL = re.compile(
@@ -363,6 +473,12 @@ routes = [
     Route(P + "/messages/msg_recall", recall, methods=["POST"]),
     Route(P + "/messages/batch_recall", batch_recall, methods=["POST"]),
     Route(P + "/messages/rewrite/{msg_id}", rewrite, methods=["PUT"]),
+    Route(P + "/rest/message/roaming/chat/user/{user}", _roaming_by_ids("userId"), methods=["DELETE"]),
+    Route(P + "/rest/message/roaming/group/user/{user}", _roaming_by_ids("groupId"), methods=["DELETE"]),
+    Route(P + "/rest/message/roaming/chat/user/{user}/time", _roaming_by_time("userId"), methods=["DELETE"]),
+    Route(P + "/rest/message/roaming/group/user/{user}/time", _roaming_by_time("groupId"), methods=["DELETE"]),
+    Route(P + "/rest/message/roaming/user/{user}/delete/all", roaming_delete_all, methods=["POST"]),
+    Route(P + "/users/{username}/user_channel", delete_conversation, methods=["DELETE"]),
     Route(P + "/chatmessages", chatmessages, methods=["GET"]),
     Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
 ]

@@ -38,11 +38,25 @@ from hxim.storage.messages import (
     rewrite_message_txn,
     store_message_groups_txn,
 )
+from hxim.storage.roaming import ALL_CONVERSATIONS, cut_conversation_txn, hide_messages_txn
 
 if TYPE_CHECKING:
     from hxim.services.rooms import RoomService
 
-__all__ = ["ADMIN", "CHAT_TYPES", "REWRITABLE", "MessageService", "Rewrite", "SendMessage", "Sent"]
+__all__ = [
+    "ADMIN", "ALL_CONVERSATIONS", "CHAT_TYPES", "REWRITABLE", "MessageService", "Rewrite", "SendMessage", "Sent",
+    "chat_conversation", "room_conversation",
+]
+
+
+def chat_conversation(peer: str) -> str:
+    """A user's 1:1 conversation with `peer`, as what they forget of it is kept."""
+    return f"chat:{peer.lower()}"
+
+
+def room_conversation(room_id: str) -> str:
+    """A user's conversation in a group or chat room."""
+    return f"room:{int(room_id)}" if room_id.isdigit() else f"room:{room_id}"
 CUSTOM_EVENT_RE = re.compile(r"[a-zA-Z0-9\-_/.]{1,32}")
 
 # Required fields and their JSON types, per message type (easemob-rest.md §5.1).
@@ -453,6 +467,16 @@ class MessageService:
             self.router.push(app.uuid, key, event)
         return new
 
+    # --- what a user no longer reads back (one-sided) ------------------------------------------------
+    async def forget_messages(self, user: User, message_ids: list[int]) -> None:
+        """`user` no longer reads these messages back; the other side still does."""
+        await self.db.write(hide_messages_txn, user.id, message_ids)
+
+    async def forget_conversation(self, user: User, conversation: str, until: int | None = None) -> None:
+        """`user` no longer reads back what `conversation` (`chat_conversation`,
+        `room_conversation`, or `ALL_CONVERSATIONS`) held up to `until` (ms; None: now)."""
+        await self.db.write(cut_conversation_txn, user.id, conversation, now_ms() if until is None else until)
+
     # --- history ----------------------------------------------------------------------------------
     async def history(
         self,
@@ -485,13 +509,17 @@ class MessageService:
                 raise errors.forbidden_op(f"user: {user.username} doesn't exist in group: {other}")
             sides: list[tuple[str, str | None]] = [(str(int(other)), None)]  # as stored: "012" is 12
             chat_types: tuple[str, ...] = ROOM_CHAT_TYPES
+            conversation = room_conversation(other)
         else:
             peer = await self.users.find(app, other)
             name, peer_key = (peer.username, peer.key) if peer is not None else (other, other.lower())
             sides = [(name, user.key)] if peer_key == user.key else [(name, user.key), (user.username, peer_key)]
             chat_types = ("chat",)
+            conversation = chat_conversation(peer_key)
         limit = self.settings.message_roaming_page_size
-        found = await self.db.read(conversation_txn, app.id, sides, chat_types, before, limit + 1, user.key)
+        found = await self.db.read(
+            conversation_txn, app.id, sides, chat_types, before, limit + 1, user.key, user.id, conversation
+        )
         page = found[:limit]
         next_key = encode_cursor(page[-1].id) if page else (key or "")
         return page, len(found) <= limit, next_key

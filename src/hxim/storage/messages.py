@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 
 from hxim.model import Message
 from hxim.storage.database import Query, insert_ignore
+from hxim.storage.roaming import visible_to
 from hxim.storage.tables import messages, offline
 
 __all__ = [
@@ -197,6 +198,8 @@ def conversation_txn(
     before: int | None,
     limit: int,
     reader: str,
+    reader_id: int,
+    conversation: str,
 ) -> list[Message]:
     """Up to `limit` messages of one conversation, as user `reader` reads it back, with ids below
     `before`, newest first.
@@ -204,15 +207,17 @@ def conversation_txn(
     `sides` are (recipient, sender key or None for any sender): a 1:1 chat has two (each user
     as the recipient of the other, senders compared case-folded, as REST `from` keeps the case
     its caller wrote), a group one. Each side is backward range scans of the
-    (app_uuid, recipient, id) index, past the messages the reader does not see; the sides are
-    merged here.
+    (app_uuid, recipient, id) index, past the messages the reader does not see (`conversation`
+    names it for what the reader deleted of it: storage/roaming.py); the sides are merged here.
     """
     found: dict[int, Message] = {}
+    visible = visible_to(conn, reader_id, conversation)
     for recipient, sender_key in sides:
         query = select(messages).where(
             messages.c.app_uuid == app_uuid,
             messages.c.recipient == recipient,
             messages.c.chat_type.in_(chat_types),
+            *visible,
         )
         if sender_key is not None:
             query = query.where(func.lower(messages.c.sender) == sender_key)

@@ -171,6 +171,24 @@ offline = Table(
     sqlite_with_rowid=False,
 )
 
+# What a user no longer reads back of their conversations (message roaming), the others being
+# unaffected: messages deleted one by one, and conversations cleared up to a time (`until`, ms;
+# conversation "chat:{peer key}", "room:{id}", or "*" for every conversation of the user).
+roaming_deleted = Table(
+    "roaming_deleted",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
+)
+roaming_cuts = Table(
+    "roaming_cuts",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation", String(300), primary_key=True),
+    Column("until", BigInteger, nullable=False),
+)
+
 # Stanzas other than messages kept for a user with no available session (friend requests,
 # room invitations and notices, webim-xmpp.md §9(d).4): `kind` says which, `payload` is the JSON
 # the XMPP side renders them from (each client writes JIDs its own way). Removed once replayed.
