@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
@@ -248,6 +249,13 @@ class Settings(BaseSettings):
     )
     chatfile_max_bytes: int = Field(10 * 1024 * 1024, ge=1, le=1 << 31, description="Largest uploaded chat file")
     history_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `limit` of GET /chatmessages")
+    history_file_timezone: str = Field(
+        "UTC", description="Time zone of the hour GET /chatmessages/{yyyyMMddHH} names (Easemob's China "
+        "cluster: Asia/Shanghai)"
+    )
+    history_file_link_seconds: int = Field(
+        3600, ge=60, le=7 * 86400, description="How long the download link GET /chatmessages/{time} answers stays valid"
+    )
     message_roaming_page_size: int = Field(
         20, ge=1, le=1000, description="Messages per page of POST /users/{u}/messageroaming (the Web IM SDK's history)"
     )
@@ -376,6 +384,15 @@ class Settings(BaseSettings):
     def _positive_lengths(cls, value: dict[str, int]) -> dict[str, int]:
         if any(v < 1 for v in value.values()):
             raise ValueError("user attribute lengths must be >= 1")
+        return value
+
+    @field_validator("history_file_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as UTC or Asia/Shanghai)") from None
         return value
 
     @field_validator("xmpp_tcp_mechanisms", "xmpp_ws_mechanisms")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -145,3 +148,40 @@ def test_user_token_refused(api: Api) -> None:
     name = unique()
     api.register(name)
     assert_error(api.get("/chatmessages", token=api.user_token(name)), 401, "unauthorized")
+
+
+# --- GET /chatmessages/{yyyyMMddHH}: an hour's messages as a gzip file -----------------------------
+
+
+def test_an_hours_messages_as_a_gzip_file(api: Api) -> None:
+    a, b = unique("hf"), unique("hf")
+    api.register(a, b)
+    r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "in the file"},
+                                          "ext": {"k": "v"}})
+    msg_id = r.json()["data"][b]
+    hour = datetime.now(UTC).strftime("%Y%m%d%H")
+    r = api.get(f"/chatmessages/{hour}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["action"] == "get" and len(body["data"]) == 1
+    url = body["data"][0]["url"]
+    assert "Expires=" in url and "Signature=" in url
+    path = url.split(f"/{api.creds.org}/{api.creds.app}", 1)[1]
+    got = api.get(path, token=None)  # the link is its own credential
+    assert got.status_code == 200 and got.headers["content-type"] == "application/gzip"
+    records = [json.loads(line) for line in gzip.decompress(got.content).splitlines()]
+    mine = [rec for rec in records if rec["msg_id"] == msg_id]
+    assert mine == [{"msg_id": msg_id, "timestamp": mine[0]["timestamp"], "direction": "outgoing", "to": b,
+                     "from": a, "chat_type": "chat",
+                     "payload": {"bodies": [{"type": "txt", "msg": "in the file"}], "ext": {"k": "v"},
+                                 "from": a, "to": b}}]
+    # a link that was changed, or has expired, is refused
+    assert api.get(path.replace("Signature=", "Signature=0"), token=None).status_code == 403
+    expired = path.split("?")[0] + "?Expires=1&Signature=00"
+    assert api.get(expired, token=None).status_code == 403
+    # an hour with nothing in it, a time that is not one, and a user's token
+    assert_error(api.get("/chatmessages/2001010100"), 404, "storage_object_not_found")
+    assert_error(api.get("/chatmessages/20011301"), 400, "illegal_argument",
+                 f"illegal arguments: appkey: {api.creds.org}#{api.creds.app}, time: 20011301")
+    assert_error(api.get("/chatmessages/2001133100"), 400, "illegal_argument")
+    assert api.get(f"/chatmessages/{hour}", token=api.user_token(a)).status_code == 401

@@ -8,12 +8,19 @@ other surface.
 
 from __future__ import annotations
 
+import hmac
 import re
 import time
 import uuid
+import zlib
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-from starlette.responses import Response
+import orjson
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from hxim import errors
@@ -385,6 +392,78 @@ def history_entity(app: App, m: Message) -> dict[str, Any]:
     }
 
 
+def _hour(call: Call, text: str) -> tuple[int, int]:
+    """The hour `yyyyMMddHH` names, in `history_file_timezone`, as [start, end) in ms."""
+    try:
+        if len(text) != 10 or not text.isdigit():
+            raise ValueError(text)
+        zone = ZoneInfo(call.node.settings.history_file_timezone)
+        start = datetime.strptime(text, "%Y%m%d%H").replace(tzinfo=zone)
+    except ValueError:
+        raise errors.illegal_argument(f"illegal arguments: appkey: {call.app.appkey}, time: {text}") from None
+    begin = int(start.timestamp() * 1000)
+    return begin, begin + 3600 * 1000
+
+
+def _file_signature(call: Call, text: str, expires: int) -> str:
+    return call.node.tokens.sign(f"chatmessages:{call.app.uuid}:{text}:{expires}")
+
+
+@endpoint("chatmessages")
+async def history_file(call: Call) -> Response:
+    """`GET /chatmessages/{yyyyMMddHH}` (Easemob's message_historical): a link to one hour's
+    messages as a gzip file, valid for `history_file_link_seconds`; 404 when that hour holds none."""
+    text = call.arg("time")
+    start, end = _hour(call, text)
+    async for _ in call.node.messages.between(call.app, start, end):
+        break
+    else:
+        raise errors.HximError(
+            404, "storage_object_not_found",
+            f"Failed to find chat message history download url for appkey: {call.app.appkey}, "
+            f"time: {text}", None, "item-not-found",
+        )
+    expires = int(time.time()) + call.node.settings.history_file_link_seconds
+    query = urlencode({"Expires": expires, "Signature": _file_signature(call, text, expires)})
+    url = f"{call.base()}/{call.app.org}/{call.app.name}/chatmessages/{text}/file?{query}"
+    return call.ok("get", data=[{"url": url}])
+
+
+@endpoint("chatmessages", Access.NONE)
+async def history_file_download(call: Call) -> Response:
+    """The file a `GET /chatmessages/{time}` link names: gzip, one JSON record per line, as
+    Easemob's history files hold them (`msg_id`, `timestamp`, `direction`, `to`, `from`,
+    `chat_type`, `payload` with `from` and `to`). The link is its own credential, until it expires."""
+    text = call.arg("time")
+    params = call.request.query_params
+    expires = params.get("Expires", "")
+    if (
+        not expires.isdigit()
+        or int(expires) < time.time()
+        or not hmac.compare_digest(params.get("Signature", ""), _file_signature(call, text, int(expires)))
+    ):
+        raise errors.HximError(403, "forbidden", "This link is not valid or has expired.", None, "forbidden")
+    start, end = _hour(call, text)
+    messages = call.node.messages
+
+    async def lines() -> AsyncIterator[bytes]:
+        gz = zlib.compressobj(wbits=31)  # gzip framing
+        async for page in messages.between(call.app, start, end):
+            chunk = b"".join(orjson.dumps(_history_record(m)) + b"\n" for m in page)
+            yield gz.compress(chunk)
+        yield gz.flush()
+
+    headers = {"Content-Disposition": f'attachment; filename="{call.app.appkey}-{text}.gz"'}
+    return StreamingResponse(lines(), media_type="application/gzip", headers=headers)
+
+
+def _history_record(m: Message) -> dict[str, Any]:
+    payload: dict[str, Any] = {"bodies": m.bodies, "ext": m.ext if m.ext is not None else {}}
+    payload.update({"from": m.sender, "to": m.to})
+    return {"msg_id": m.msg_id, "timestamp": m.timestamp, "direction": "outgoing", "to": m.to, "from": m.sender,
+            "chat_type": m.chat_type, "payload": payload}
+
+
 @endpoint("chatmessages")
 async def chatmessages(call: Call) -> Response:
     conditions, descending = parse_ql(call.request.query_params.get("ql"))
@@ -480,5 +559,7 @@ routes = [
     Route(P + "/rest/message/roaming/user/{user}/delete/all", roaming_delete_all, methods=["POST"]),
     Route(P + "/users/{username}/user_channel", delete_conversation, methods=["DELETE"]),
     Route(P + "/chatmessages", chatmessages, methods=["GET"]),
+    Route(P + "/chatmessages/{time}", history_file, methods=["GET"]),
+    Route(P + "/chatmessages/{time}/file", history_file_download, methods=["GET"]),
     Route(P + "/users/{username}/messageroaming", message_roaming, methods=["POST"]),
 ]

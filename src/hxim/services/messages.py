@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -492,6 +492,18 @@ class MessageService:
         found = found[:limit]
         next_cursor = encode_cursor(found[-1].timestamp, found[-1].id) if more and found else None
         return found, next_cursor
+
+    async def between(self, app: App, start: int, end: int) -> AsyncIterator[list[Message]]:
+        """Every message of the app sent in [start, end) (ms), oldest first, a page at a time."""
+        after: tuple[int, int] | None = None
+        page = self.settings.history_page_max
+        while True:
+            found = await self.db.read(history_txn, app.id, [(">=", start), ("<", end)], False, after, page)
+            if found:
+                yield found
+            if len(found) < page:
+                return
+            after = (found[-1].timestamp, found[-1].id)
 
     async def conversation(
         self, app: App, user: User, other: str, room: bool, key: str | None

@@ -60,6 +60,10 @@ class TokenService:
         body = _PREFIX + _BODY.pack(1, kind, app_uuid.bytes, subject.bytes, epoch & 0xFFFFFFFF, expires)
         return b64url(body + self._mac(body))
 
+    def sign(self, text: str) -> str:
+        """A signature of `text` by this server's key (for links it hands out and checks later)."""
+        return hmac.digest(self._key, text.encode(), hashlib.sha256).hex()[:32]
+
     def issue_app(self, app: App, ttl: int | None = None) -> str:
         return self._issue(APP, app.uuid, app.uuid, app.token_epoch, ttl or self.ttl_seconds)
 
