@@ -246,8 +246,11 @@ def test_rewrite_errors(api: Api) -> None:
                  400, "message_rewrite_error", unsupported)
     assert_error(api.put(f"/messages/rewrite/{txt}", json={}), 400, "illegal_argument", "new_msg is required")
     assert_error(api.put(f"/messages/rewrite/{txt}", json=[1]), 400, "invalid_request_body")
-    assert_error(api.put("/messages/rewrite/12ab", json={"new_msg": {"type": "txt", "msg": "x"}}), 400,
-                 "InvalidMessageIdException", "The provided message ID is not a valid number.")
+    for bad in ("12ab", "\u00b2"):  # "²" is a digit to str.isdigit, not a number to int()
+        assert_error(api.put(f"/messages/rewrite/{bad}", json={"new_msg": {"type": "txt", "msg": "x"}}), 400,
+                     "InvalidMessageIdException", "The provided message ID is not a valid number.")
+    r = api.get(f"/users/{a}/offline_msg_status/\u00b2")
+    assert r.status_code == 404, r.text
     assert_error(api.put("/messages/rewrite/1234567", json={"new_msg": {"type": "txt", "msg": "x"}}), 404,
                  "message_rewrite_error", "The message is unavailable or has expired.")
     for i in range(10):

@@ -74,7 +74,7 @@ def _version(text: str | None) -> str:
     """The `ver` to answer: ours, or the client's if it is lower (XEP-0124 §7.2)."""
     ours = f"{BOSH_VERSION[0]}.{BOSH_VERSION[1]}"
     major, _, minor = (text or "").partition(".")
-    if not (major.isdigit() and minor.isdigit()) or (int(major), int(minor)) >= BOSH_VERSION:
+    if not (major.isdecimal() and minor.isdecimal()) or (int(major), int(minor)) >= BOSH_VERSION:
         return ours
     return f"{int(major)}.{int(minor)}"
 
@@ -386,7 +386,7 @@ class BoshManager:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isdecimal() and int(length) > limit:
         raise BoshError("policy-violation", "The request body is too large.")
     chunks: list[bytes] = []
     size = 0

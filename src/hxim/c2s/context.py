@@ -49,7 +49,7 @@ class ReceiptMap:
         return msg_id in self._ids
 
     def client_id(self, server_id: str) -> str | None:
-        return self._ids.get(int(server_id)) if server_id.isdigit() else None
+        return self._ids.get(int(server_id)) if server_id.isdecimal() else None
 
 
 def _kick(session: C2SSession, event: Kick) -> None:

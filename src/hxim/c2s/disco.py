@@ -101,7 +101,7 @@ async def on_version_notice(session: C2SSession, el: ET.Element) -> bool:
     the 1.4.6 SDK (`1.4.2`) breaks on error messages that carry a JSON body (§4.11, §4.12)."""
     if el[0].findtext("{" + VERSION + "}name") == "easemob":
         parts = (el[0].findtext("{" + VERSION + "}version") or "").split(".")
-        if all(p.isdigit() for p in parts):
+        if all(p.isdecimal() for p in parts):
             session.sdk_version = tuple(int(p) for p in parts)
     return True
 

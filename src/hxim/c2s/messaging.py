@@ -92,7 +92,7 @@ async def _offline_acked(session: C2SSession, el: ET.Element) -> None:
     """A §4.5 receipt for a replayed offline message: its offline entry goes (§9(d).5)."""
     acked = el.find("{" + RECEIPTS_NS + "}received")
     ident = acked.get("id", "") if acked is not None else ""
-    if ident.isdigit() and int(ident) in session.offline_unacked:
+    if ident.isdecimal() and int(ident) in session.offline_unacked:
         session.offline_unacked.discard(int(ident))
         assert session.user is not None
         await session.ctx.node.messages.mark_delivered(session.user, [int(ident)])

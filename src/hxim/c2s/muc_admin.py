@@ -345,7 +345,7 @@ def _submitted(x: ET.Element, room: Room) -> RoomChanges | None:
             changes["name"] = value
         elif var == "muc#roomconfig_roomdesc" and value != room.description:
             changes["description"] = value
-        elif var == "muc#roomconfig_maxusers" and value.isdigit() and int(value) != room.maxusers:
+        elif var == "muc#roomconfig_maxusers" and value.isdecimal() and int(value) != room.maxusers:
             changes["maxusers"] = int(value)
         elif var in _BOOL_FIELDS and room.kind == "group":
             flag = value in ("1", "true")

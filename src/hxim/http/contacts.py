@@ -100,7 +100,7 @@ async def contacts_page(call: Call) -> Response:
     query = call.request.query_params
     most = call.node.settings.contacts_page_max
     raw = query.get("limit")
-    if raw is not None and raw.isdigit() and int(raw) > most:
+    if raw is not None and raw.isdecimal() and int(raw) > most:
         raise errors.illegal_argument(f"getContacts | page size more than max limit : {most}")
     limit = limit_param(call, 10, most)
     with_remarks = query.get("needReturnRemark", "").lower() == "true"

@@ -156,7 +156,7 @@ async def token(call: Call) -> Response:
         raise errors.invalid_grant("the request body must be a JSON object with grant_type")
     grant_type = body.get("grant_type")
     ttl = body.get("ttl")
-    if isinstance(ttl, str) and ttl.isdigit():  # Easemob's own examples send it as a string
+    if isinstance(ttl, str) and ttl.isdecimal():  # Easemob's own examples send it as a string
         ttl = int(ttl)
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
         raise errors.illegal_argument("ttl must be a number of seconds")
@@ -234,7 +234,7 @@ def limit_param(call: Call, default: int, maximum: int) -> int:
     raw = call.request.query_params.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not raw.isdecimal() or not 1 <= int(raw) <= maximum:
         raise errors.illegal_argument(f"limit must be a number from 1 to {maximum}")
     return int(raw)
 

@@ -49,7 +49,7 @@ def _int_param(call: Call, name: str, low: int, high: int) -> int | None:
     raw = call.request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not low <= int(raw) <= high:
         raise errors.invalid_parameter(f"{name} must be a number from {low} to {high}")
     return int(raw)
 

@@ -160,7 +160,7 @@ async def _recall_one(call: Call, body: Any) -> dict[str, Any]:
         raise _recall_error(400, f"chat_type must be one of {', '.join(CHAT_TYPES)}")
     if not isinstance(sender, str) or not sender or not isinstance(sync, bool):
         raise errors.illegal_argument("from must be a user name and sync_device true or false")
-    message = await call.node.messages.find(call.app, int(msg_id)) if msg_id.isdigit() else None
+    message = await call.node.messages.find(call.app, int(msg_id)) if msg_id.isdecimal() else None
     if message is None:
         raise _recall_error(403, "not_found msg")
     if message.chat_type != chat_type or message.to.lower() != to.lower():
@@ -224,7 +224,7 @@ async def rewrite(call: Call) -> Response:
     `msg` or `customEvent`/`customExts`), `new_ext` merged (`is_combine_ext`, default true) or
     replacing the old `ext`, `user` the modifier (default `admin`)."""
     msg_id = call.arg("msg_id")
-    if not msg_id.isdigit():
+    if not msg_id.isdecimal():
         raise errors.HximError(400, "InvalidMessageIdException", "The provided message ID is not a valid number.")
     body = await call.json(call.node.settings.message_max_body_bytes)
     if not isinstance(body, dict):
@@ -291,7 +291,7 @@ def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
             raise _roaming_error("Bad Request", "msgIdList is required")
         if len(ids) > limit:
             raise _roaming_error("param exception", f"delete msg list limit can not greater than {limit}")
-        if not all(i.isdigit() for i in ids):
+        if not all(i.isdecimal() for i in ids):
             raise _roaming_error("param exception", "msgIdList must hold message ids")
         await call.node.messages.forget_messages(owner, [int(i) for i in ids])
         return _roaming_done()
@@ -305,7 +305,7 @@ def _roaming_by_time(peer_param: str) -> pipeline.Endpoint:
         """One-sided clearing of the user's conversation up to `delTime` (ms)."""
         owner, conversation = await _roaming_owner(call, peer_param)
         raw = call.request.query_params.get("delTime", "")
-        if not raw.isdigit():
+        if not raw.isdecimal():
             raise _roaming_error("Bad Request", "delTime must be a time in milliseconds")
         await call.node.messages.forget_conversation(owner, conversation, int(raw))
         return _roaming_done()
@@ -395,7 +395,7 @@ def history_entity(app: App, m: Message) -> dict[str, Any]:
 def _hour(call: Call, text: str) -> tuple[int, int]:
     """The hour `yyyyMMddHH` names, in `history_file_timezone`, as [start, end) in ms."""
     try:
-        if len(text) != 10 or not text.isdigit():
+        if len(text) != 10 or not text.isdecimal():
             raise ValueError(text)
         zone = ZoneInfo(call.node.settings.history_file_timezone)
         start = datetime.strptime(text, "%Y%m%d%H").replace(tzinfo=zone)
@@ -438,7 +438,7 @@ async def history_file_download(call: Call) -> Response:
     params = call.request.query_params
     expires = params.get("Expires", "")
     if (
-        not expires.isdigit()
+        not expires.isdecimal()
         or int(expires) < time.time()
         or not hmac.compare_digest(params.get("Signature", ""), _file_signature(call, text, int(expires)))
     ):

@@ -140,7 +140,7 @@ def caller(grant_admin: bool, user_id: int | None, request: Request | None) -> s
 def declared_past(request: Request, limit: int) -> bool:
     """Whether the request declares a Content-Length past `limit`: refused before it is read."""
     declared = request.headers.get("content-length")
-    return declared is not None and declared.isdigit() and int(declared) > limit
+    return declared is not None and declared.isdecimal() and int(declared) > limit
 
 
 async def read_body(request: Request, face: Face, settings: Settings, limit: int | None = None) -> bytes:

@@ -73,7 +73,7 @@ class UpstreamEasemobApi:
         delay = min(s.upstream_backoff_seconds * (2**attempt), s.upstream_backoff_max_seconds)
         if response is not None:
             after = response.headers.get("retry-after", "")
-            if after.isdigit():
+            if after.isdecimal():
                 delay = min(max(delay, float(after)), s.upstream_backoff_max_seconds)
         return delay
 

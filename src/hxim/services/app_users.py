@@ -65,7 +65,7 @@ CACHE_SIZE = 100_000  # app users and group faces kept per node
 def parse_app_user_id(value: Any) -> int | None:
     """An app user id from an int or a digit string; None for anything else."""
     if type(value) is str:
-        if value.isdigit() and len(value) <= 19 and value.isascii():
+        if value.isdecimal() and len(value) <= 19 and value.isascii():
             number = int(value)
             return number if 0 < number <= MAX_ID else None
         return None
@@ -73,7 +73,7 @@ def parse_app_user_id(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if 0 < value <= MAX_ID else None
-    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+    if isinstance(value, str) and value.isdecimal() and len(value) <= 19:
         number = int(value)
         return number if 0 < number <= MAX_ID else None
     return None

@@ -56,7 +56,7 @@ def chat_conversation(peer: str) -> str:
 
 def room_conversation(room_id: str) -> str:
     """A user's conversation in a group or chat room."""
-    return f"room:{int(room_id)}" if room_id.isdigit() else f"room:{room_id}"
+    return f"room:{int(room_id)}" if room_id.isdecimal() else f"room:{room_id}"
 CUSTOM_EVENT_RE = re.compile(r"[a-zA-Z0-9\-_/.]{1,32}")
 
 # Required fields and their JSON types, per message type (easemob-rest.md §5.1).
@@ -338,7 +338,7 @@ class MessageService:
     async def offline_status(self, app: App, ident: str, msg_id: str) -> tuple[User, bool]:
         """Whether message `msg_id` has been delivered to the user (no offline copy waits)."""
         user = await self.users.get(app, ident)
-        if not msg_id.isdigit() or not await self.db.read(message_exists_txn, app.id, int(msg_id)):
+        if not msg_id.isdecimal() or not await self.db.read(message_exists_txn, app.id, int(msg_id)):
             raise errors.HximError(
                 404,
                 "service_resource_not_found",

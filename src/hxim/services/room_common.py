@@ -80,7 +80,7 @@ class ItemResult:
 
 def parse_room_id(text: str) -> int | None:
     """A room id from its numeric string; None for anything that cannot name a room."""
-    if not text.isdigit() or len(text) > 19:
+    if not text.isdecimal() or len(text) > 19:
         return None
     value = int(text)
     return value if 0 < value <= _MAX_ID else None

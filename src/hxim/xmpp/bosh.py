@@ -103,7 +103,7 @@ class BoshRequest:
         value = self.attrs.get(name)
         if value is None:
             return default
-        if not value.isdigit() or len(value) > 9:
+        if not value.isdecimal() or len(value) > 9:
             raise BoshError("bad-request", f"The {name} attribute must be a non-negative integer.")
         return int(value)
 
@@ -138,7 +138,7 @@ def parse_body(data: bytes, max_bytes: int) -> BoshRequest:
         raise BoshError("bad-request", "The request must be one <body/> in the httpbind namespace.")
     body = events[0].element
     rid_text = body.get("rid", "")
-    if not rid_text.isdigit() or len(rid_text) > 16 or not 0 < int(rid_text) <= _MAX_RID:
+    if not rid_text.isdecimal() or len(rid_text) > 16 or not 0 < int(rid_text) <= _MAX_RID:
         raise BoshError("bad-request", "The rid attribute must be a positive integer.")
     return BoshRequest(int(rid_text), dict(body.attrib), list(body))
 

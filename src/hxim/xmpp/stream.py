@@ -347,7 +347,7 @@ class C2SStream:
             raise StreamError("host-unknown", "This server does not serve that domain.")
         version = header.attrs.get("version", "")
         major, _, _minor = version.partition(".")
-        if not major.isdigit() or int(major) < 1:
+        if not major.isdecimal() or int(major) < 1:
             raise StreamError("unsupported-version", "XMPP version 1.0 or later is required.")
         self.client_lang = header.attrs.get("{" + ns.XML + "}lang")
         self._streams_opened += 1

@@ -39,7 +39,7 @@ def group_id(inputs: dict[str, Any]) -> str:
     value = inputs.get("im_group_id")
     if value is None or value == "":
         raise invalid({"im_group_id": ["群组ID不能为空"]})
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdecimal():
         raise invalid({"im_group_id": ["im_group_id 必须是个整数"]})
     return str(value)
 
@@ -52,7 +52,7 @@ def group_ids(inputs: dict[str, Any], limit: int) -> list[str]:
     ids: list[str] = []
     for part in parts:
         text = str(part).strip() if isinstance(part, int | str) and not isinstance(part, bool) else ""
-        if not text.isdigit():
+        if not text.isdecimal():
             raise invalid({"im_group_id": ["im_group_id 必须是以英文逗号隔开的群组 ID"]})
         ids.append(text)
     if len(ids) > limit:
@@ -93,7 +93,7 @@ def maxusers(inputs: dict[str, Any], high: int, errors: dict[str, list[str]]) ->
     value = inputs.get("maxusers")
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
         errors["maxusers"] = [f"maxusers 必须介于 1 - {high} 之间"]
