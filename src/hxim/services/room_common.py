@@ -3,38 +3,30 @@
 easemob-rest.md §6 (groups) and §7 (chat rooms). Both kinds share one model; each service of
 rooms (`RoomService`: a room and who it reaches; `MembershipService`: who is in it;
 `ModerationService`: admins, blocks, mutes, the whitelist) is built per kind on `RoomKind`, whose
-helpers run the transactions and name the errors. Nothing here knows about HTTP: every refusal is
-an `HximError` carrying the group service's error code and Easemob's description pattern (§6.4).
+helpers name the errors. Nothing here knows about HTTP: every refusal is an `HximError` carrying
+the group service's error code and Easemob's description pattern (§6.4).
 
 Every change that checks and then writes (capacity, quotas, roles) runs as one write transaction
-that first takes the room's row lock, so concurrent calls cannot overshoot a limit. Changes that
-the users concerned are told about are reported to the `RoomNotifier` after they commit,
-whichever surface made them.
+of storage (`storage.rooms`, `storage.room_members`, `storage.room_moderation`) that first takes
+the room's row lock, so concurrent calls cannot overshoot a limit; a transaction that may not go
+on writes nothing and says why (`Refused`), and `refused_error` names the error. Changes that the
+users concerned are told about are reported to the `RoomNotifier` after they commit, whichever
+surface made them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-
-from sqlalchemy import Connection
 
 from hxim import errors
 from hxim.config import Settings
 from hxim.errors import HximError
-from hxim.model import App, IdGenerator, User
+from hxim.model import App, IdGenerator
 from hxim.services.room_notices import RoomEvent, RoomNotifier
 from hxim.storage import Database
-from hxim.storage.groups import (
-    ADMIN,
-    MEMBER,
-    OWNER,
-    Room,
-    membership_counts_txn,
-    room_txn,
-)
-from hxim.storage.users import get_user_txn, get_users_by_keys_txn
+from hxim.storage.groups import ADMIN, MEMBER, OWNER, Room
+from hxim.storage.room_checks import ItemOutcome, Refusal, Refused
 
 __all__ = [
     "ADMIN",
@@ -48,6 +40,7 @@ __all__ = [
     "ItemResult",
     "RoomKind",
     "parse_room_id",
+    "refused_error",
 ]
 
 GROUP = "group"
@@ -98,14 +91,51 @@ def not_in(name: str, rid: str) -> str:
     return f"user: {name} doesn't exist in group: {rid}"
 
 
-def blacklisted(user: User, room: Room) -> HximError:
-    return errors.forbidden_op(
-        f"can not join this group, reason:user: {user.username} is in the blacklist of group: {room.room_id}\n"
-    )
-
-
 def owner_op() -> HximError:
     return errors.forbidden_op("forbidden operation on group owner!")
+
+
+# The other refusals are 403 `forbidden_op`, described with the user (`name`), the room's id
+# (`gid`) and the limit in question (`limit`; `admins`: the admins the limit allows).
+_FORBIDDEN = {
+    Refusal.NOT_MEMBER: not_in("{name}", "{gid}"),
+    Refusal.ALREADY_MEMBER: "can not join this group, reason:user: {name} already in group: {gid}\n",
+    Refusal.BLOCKED: "can not join this group, reason:user: {name} is in the blacklist of group: {gid}\n",
+    Refusal.ROOM_FULL: "can not join this group, reason:group: {gid} members count would exceed maxusers {limit}\n",
+    Refusal.TOO_MANY_ROOMS: "can not join this group, reason：user {name} has joined too many groups/chatroom!",
+    Refusal.NOT_PUBLIC: "group: {gid} is not public, user: {name} can not apply",
+    Refusal.NOT_APPLIED: "user: {name} has not applied to join group: {gid}",
+    Refusal.MAXUSERS_BELOW_MEMBERS: "current user count is larger than the maxUsers that you want to update !",
+    Refusal.SAME_OWNER: "new owner and old owner are the same",
+    Refusal.ALREADY_ADMIN: "user: {name} is already admin of group: {gid}",
+    Refusal.NOT_ADMIN: "user:{name} is not admin of group:{gid}",
+    Refusal.TOO_MANY_ADMINS: (
+        "group: {gid} already has {admins} admins, the most allowed (owner plus admins at most {limit})"
+    ),
+    Refusal.NOT_BLOCKED: "user: {name} is not in the blacklist of group: {gid}",
+    Refusal.NOT_WHITELISTED: "user: {name} is not in the whitelist of group: {gid}",
+    Refusal.ALREADY_SUPER_ADMIN: "user: {name} is already a super admin",
+    Refusal.NOT_SUPER_ADMIN: "user: {name} is not a super admin",
+}
+
+
+def refused_error(refused: Refused, rid: str = "") -> HximError:
+    """The error a refused room transaction answers with (§6.4); `rid`: the room's id as the caller
+    wrote it. Some calls word a refusal their own way before they come here."""
+    if refused.why is Refusal.NO_ROOM:
+        return not_found(rid)
+    if refused.why is Refusal.NO_USER:
+        return no_user(refused.name)
+    if refused.why is Refusal.OWNER:
+        return owner_op()
+    ident = parse_room_id(rid)
+    text = _FORBIDDEN[refused.why].format(
+        name=refused.name,
+        gid=str(ident) if ident is not None else rid,  # as the room's own id writes it
+        limit=refused.limit,
+        admins=refused.limit - 1,
+    )
+    return errors.forbidden_op(text)
 
 
 class RoomKind:
@@ -140,18 +170,27 @@ class RoomKind:
         if names:
             await self.notifier.tell(self.rooms, app, rid, event, names, actor, detail)
 
-    def _room(self, conn: Connection, app: App, rid: str, lock: bool = False) -> Room:
+    @staticmethod
+    def _ident(rid: str) -> int:
+        """The room id in `rid`; a text that cannot name a room is a room that does not exist."""
         ident = parse_room_id(rid)
-        room = room_txn(conn, app.id, self.kind, ident, lock) if ident is not None else None
-        if room is None:
+        if ident is None:
             raise not_found(rid)
-        return room
+        return ident
 
-    async def _write(self, fn: Callable[[Connection], T]) -> T:
-        return await self.db.write(fn)
+    @staticmethod
+    def _ok(result: T | Refused, rid: str = "") -> T:
+        """What a room transaction returned, unless it refused: then its error."""
+        if isinstance(result, Refused):
+            raise refused_error(result, rid)
+        return result
 
-    async def _read(self, fn: Callable[[Connection], T]) -> T:
-        return await self.db.read(fn)
+    def _items(self, result: list[ItemOutcome] | Refused, rid: str) -> list[ItemResult]:
+        """A batch's outcome per user (`ItemResult`), unless the transaction refused."""
+        return [
+            ItemResult(name, refused_error(Refused(why, (name,)), rid) if why is not None else None)
+            for name, why in self._ok(result, rid)
+        ]
 
     def _names(self, names: Any, what: str = "usernames") -> list[str]:
         """A non-empty list of at most `room_batch_max` distinct user names, in order."""
@@ -166,26 +205,6 @@ class RoomKind:
                 seen.add(name.lower())
                 out.append(name)
         return out
-
-    @staticmethod
-    def _users(conn: Connection, app: App, names: list[str]) -> dict[str, User]:
-        """The users with these names, by case-folded name (missing ones left out)."""
-        return {u.key: u for u in get_users_by_keys_txn(conn, app.id, [n.lower() for n in names])}
-
-    @staticmethod
-    def _user(conn: Connection, app: App, name: Any) -> User:
-        user = get_user_txn(conn, app.id, name.lower()) if isinstance(name, str) and name else None
-        if user is None:
-            raise no_user(str(name))
-        return user
-
-    def _quota(self, conn: Connection, joining: list[User]) -> None:
-        counts = membership_counts_txn(conn, self.kind, [u.id for u in joining])
-        for user in joining:
-            if counts.get(user.id, 0) >= self.per_user_max:
-                raise errors.forbidden_op(
-                    f"can not join this group, reason：user {user.username} has joined too many groups/chatroom!"
-                )
 
     @staticmethod
     def _page(pagenum: int | None, pagesize: int | None) -> tuple[int, int | None]:

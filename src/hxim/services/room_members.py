@@ -7,30 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
-
 from hxim import errors
 from hxim.model import App, User, now_ms
 from hxim.services.group_policy import Level, refusal, target_refusal
-from hxim.services.room_common import ItemResult, RoomKind, blacklisted, no_user, not_in, owner_op, parse_room_id
+from hxim.services.room_common import ItemResult, RoomKind, parse_room_id
 from hxim.services.room_notices import RoomEvent
-from hxim.storage.groups import (
-    ADMIN,
-    MEMBER,
-    OWNER,
-    Room,
-    add_members_txn,
-    names_with_role_txn,
-    remove_members_txn,
-    roles_txn,
-    room_txn,
-    rooms_by_ids_txn,
-)
-from hxim.storage.room_lists import (
-    add_application_txn,
-    applied_ids_txn,
-    blocked_ids_txn,
-    remove_applications_txn,
+from hxim.storage.room_checks import Refusal, Refused
+from hxim.storage.room_members import (
+    admit_member_txn,
+    admit_members_txn,
+    answer_application_txn,
+    apply_to_join_txn,
+    drop_member_txn,
+    drop_members_txn,
+    invite_users_txn,
+    rooms_and_roles_txn,
+    target_roles_txn,
 )
 
 __all__ = ["MembershipService"]
@@ -40,76 +32,33 @@ class MembershipService(RoomKind):
     """The members of groups (`kind="group"`) or chat rooms (`kind="chatroom"`)."""
 
     # --- members ----------------------------------------------------------------------------------
-    def _admit(self, conn: Connection, room: Room, joining: list[User]) -> None:
-        """Refuse users who are blocked, or who would overfill the room or their quota."""
-        blocked = blocked_ids_txn(conn, room.id, [u.id for u in joining])
-        for user in joining:
-            if user.id in blocked:
-                raise blacklisted(user, room)
-        if room.members + len(joining) > room.maxusers:
-            raise errors.forbidden_op(
-                f"can not join this group, reason:group: {room.room_id} members count would exceed maxusers "
-                f"{room.maxusers}\n"
-            )
-        self._quota(conn, joining)
-
     async def add_member(self, app: App, rid: str, username: str) -> User:
-        def txn(conn: Connection) -> User:
-            room = self._room(conn, app, rid, lock=True)
-            user = self._user(conn, app, username)
-            if roles_txn(conn, room.id, [user.id]):
-                raise errors.forbidden_op(
-                    f"can not join this group, reason:user: {user.username} already in group: {room.room_id}\n"
-                )
-            self._admit(conn, room, [user])
-            add_members_txn(conn, room.id, [user.id], MEMBER, now_ms())
-            return user
+        added = await self.db.write(
+            admit_member_txn, app.id, self.kind, self._ident(rid), username, self.per_user_max, now_ms()
+        )
+        return self._ok(added, rid)
 
-        return await self._write(txn)
-
-    def _outsiders(self, conn: Connection, app: App, room: Room, wanted: list[str]) -> list[User]:
-        """The users named in `wanted` who are not members yet; an unknown name fails the call."""
-        found = self._users(conn, app, wanted)
-        for name in wanted:
-            if name.lower() not in found:
-                raise errors.illegal_argument(f"group member {name} doesn't exist")
-        users = [found[n.lower()] for n in wanted]
-        present = roles_txn(conn, room.id, [u.id for u in users])
-        return [u for u in users if u.id not in present]
-
-    def _enrol(self, conn: Connection, room: Room, users: list[User]) -> None:
-        """Make `users` (none of them a member yet) plain members."""
-        if users:
-            self._admit(conn, room, users)
-            add_members_txn(conn, room.id, [u.id for u in users], MEMBER, now_ms())
+    @staticmethod
+    def _refuse_unknown(result: object) -> None:
+        """An unknown user named in a batch that adds or invites fails the whole call."""
+        if isinstance(result, Refused) and result.why is Refusal.NO_USER:
+            raise errors.illegal_argument(f"group member {result.name} doesn't exist")
 
     async def add_members(self, app: App, rid: str, names: Any) -> list[str]:
         """Add users; those already members are skipped. Returns the names added."""
         wanted = self._names(names)
-
-        def txn(conn: Connection) -> list[str]:
-            room = self._room(conn, app, rid, lock=True)
-            joining = self._outsiders(conn, app, room, wanted)
-            self._enrol(conn, room, joining)
-            return [u.username for u in joining]
-
-        return await self._write(txn)
+        added = await self.db.write(
+            admit_members_txn, app.id, self.kind, self._ident(rid), wanted, self.per_user_max, now_ms()
+        )
+        self._refuse_unknown(added)
+        return self._ok(added, rid)
 
     async def remove_member(self, app: App, rid: str, username: str, actor: str | None = None) -> User:
         """Remove one member: kicked by `actor` (None: the app), or leaving when it is the user."""
-
-        def txn(conn: Connection) -> User:
-            room = self._room(conn, app, rid, lock=True)
-            user = self._user(conn, app, username)
-            role = roles_txn(conn, room.id, [user.id]).get(user.id)
-            if role is None:
-                raise errors.forbidden_op(f"users [{user.username}] are not members of this group!")
-            if role == OWNER:
-                raise owner_op()
-            remove_members_txn(conn, room.id, [user.id])
-            return user
-
-        user = await self._write(txn)
+        gone = await self.db.write(drop_member_txn, app.id, self.kind, self._ident(rid), username)
+        if isinstance(gone, Refused) and gone.why is Refusal.NOT_MEMBER:
+            raise errors.forbidden_op(f"users [{gone.name}] are not members of this group!")
+        user = self._ok(gone, rid)
         await self._tell(app, rid, RoomEvent.KICKED, [user.username], actor)
         return user
 
@@ -117,29 +66,7 @@ class MembershipService(RoomKind):
         self, app: App, rid: str, names: list[str], actor: str | None = None
     ) -> list[ItemResult]:
         wanted = self._names(names)
-
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            roles = roles_txn(conn, room.id, [u.id for u in found.values()])
-            out: list[ItemResult] = []
-            gone: list[int] = []
-            for name in wanted:
-                user = found.get(name.lower())
-                role = roles.get(user.id) if user else None
-                if user is None:
-                    out.append(ItemResult(name, no_user(name)))
-                elif role is None:
-                    out.append(ItemResult(user.username, errors.forbidden_op(not_in(user.username, room.room_id))))
-                elif role == OWNER:
-                    out.append(ItemResult(user.username, owner_op()))
-                else:
-                    gone.append(user.id)
-                    out.append(ItemResult(user.username))
-            remove_members_txn(conn, room.id, gone)
-            return out
-
-        out = await self._write(txn)
+        out = self._items(await self.db.write(drop_members_txn, app.id, self.kind, self._ident(rid), wanted), rid)
         await self._tell(app, rid, RoomEvent.KICKED, [r.user for r in out if r.result], actor)
         return out
 
@@ -160,25 +87,11 @@ class MembershipService(RoomKind):
                 f"message must be a string of at most {self.settings.room_description_max_length} characters"
             )
 
-        def txn(conn: Connection) -> tuple[User, list[str] | None]:
-            room = self._room(conn, app, rid, lock=True)
-            user = self._user(conn, app, username)
-            if roles_txn(conn, room.id, [user.id]):
-                raise errors.forbidden_op(
-                    f"can not join this group, reason:user: {user.username} already in group: {room.room_id}\n"
-                )
-            if not room.public:
-                raise errors.forbidden_op(f"group: {room.room_id} is not public, user: {user.username} can not apply")
-            if not room.membersonly:
-                self._admit(conn, room, [user])
-                add_members_txn(conn, room.id, [user.id], MEMBER, now_ms())
-                return user, None
-            if blocked_ids_txn(conn, room.id, [user.id]):
-                raise blacklisted(user, room)
-            add_application_txn(conn, room.id, user.id, reason, now_ms())
-            return user, [room.owner, *names_with_role_txn(conn, room.id, ADMIN)]
-
-        user, managers = await self._write(txn)
+        ident = self._ident(rid)
+        applied = await self.db.write(
+            apply_to_join_txn, app.id, self.kind, ident, username, reason, self.per_user_max, now_ms()
+        )
+        user, managers = self._ok(applied, rid)
         if managers is None:
             await self._tell(app, rid, RoomEvent.JOINED, [user.username], user.username)
             await self._tell(app, rid, RoomEvent.ACCEPTED, [user.username])
@@ -200,18 +113,11 @@ class MembershipService(RoomKind):
                 f"reason must be a string of at most {self.settings.room_description_max_length} characters"
             )
 
-        def txn(conn: Connection) -> str:
-            room = self._room(conn, app, rid, lock=True)
-            user = self._user(conn, app, applicant)
-            if not applied_ids_txn(conn, room.id, [user.id]):
-                raise errors.forbidden_op(f"user: {user.username} has not applied to join group: {room.room_id}")
-            remove_applications_txn(conn, room.id, [user.id])
-            if accept and not roles_txn(conn, room.id, [user.id]):
-                self._admit(conn, room, [user])
-                add_members_txn(conn, room.id, [user.id], MEMBER, now_ms())
-            return user.username
-
-        name = await self._write(txn)
+        ident = self._ident(rid)
+        answered = await self.db.write(
+            answer_application_txn, app.id, self.kind, ident, applicant, accept, self.per_user_max, now_ms()
+        )
+        name = self._ok(answered, rid)
         if accept:
             await self._tell(app, rid, RoomEvent.JOINED, [name], name)
             await self._tell(app, rid, RoomEvent.ACCEPTED, [name], actor)
@@ -224,16 +130,12 @@ class MembershipService(RoomKind):
         confirmation (`invite_need_confirm` false) adds them at once and tells the others
         (`joined`). Returns the names invited; unknown users fail the whole call."""
         wanted = self._names(names)
-
-        def txn(conn: Connection) -> tuple[list[str], bool]:
-            room = self._room(conn, app, rid, lock=True)
-            invited = self._outsiders(conn, app, room, wanted)
-            direct = self.is_group and not room.invite_need_confirm
-            if direct:
-                self._enrol(conn, room, invited)
-            return [u.username for u in invited], direct
-
-        invited, direct = await self._write(txn)
+        ident = self._ident(rid)
+        result = await self.db.write(
+            invite_users_txn, app.id, self.kind, ident, wanted, self.is_group, self.per_user_max, now_ms()
+        )
+        self._refuse_unknown(result)
+        invited, direct = self._ok(result, rid)
         if direct:
             for name in invited:
                 await self._tell(app, rid, RoomEvent.JOINED, [name], name)
@@ -245,31 +147,27 @@ class MembershipService(RoomKind):
         """Refuse (403) unless `user` may act at `level` on each of the rooms; ids that name no
         room are left to the operation, which reports them in its own way."""
         idents = [i for i in (parse_room_id(r) for r in rids) if i is not None]
-
-        def txn(conn: Connection) -> None:
-            for room in rooms_by_ids_txn(conn, app.id, self.kind, idents) if idents else []:
-                refused = refusal(level, room, user.username, roles_txn(conn, room.id, [user.id]).get(user.id))
-                if refused is not None:
-                    raise refused
-
-        await self._read(txn)
+        if not idents:
+            return
+        for room, role in await self.db.read(rooms_and_roles_txn, app.id, self.kind, idents, user.id):
+            refused = refusal(level, room, user.username, role)
+            if refused is not None:
+                raise refused
 
     async def permit_targets(self, app: App, rid: str, user: User, names: Any) -> None:
         """Refuse (403) an admin's action on other admins or the owner (only the owner may)."""
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             return  # the operation refuses the malformed list itself
 
-        def txn(conn: Connection) -> None:
-            ident = parse_room_id(rid)
-            room = room_txn(conn, app.id, self.kind, ident) if ident is not None else None
-            if room is None:
-                return
-            found = self._users(conn, app, names[: self.settings.room_batch_max])
-            roles = roles_txn(conn, room.id, [user.id, *(u.id for u in found.values())])
-            targets = {u.username: roles[u.id] for u in found.values() if u.id in roles and u.id != user.id}
-            refused = target_refusal(room, roles.get(user.id), targets)
-            if refused is not None:
-                raise refused
-
-        await self._read(txn)
-
+        ident = parse_room_id(rid)
+        if ident is None:
+            return
+        found = await self.db.read(
+            target_roles_txn, app.id, self.kind, ident, user.id, names[: self.settings.room_batch_max]
+        )
+        if found is None:
+            return
+        room, role, targets = found
+        refused = target_refusal(room, role, targets)
+        if refused is not None:
+            raise refused

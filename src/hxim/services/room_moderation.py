@@ -5,162 +5,101 @@ webim-xmpp.md §7.9–§7.11).
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Connection
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hxim import errors
 from hxim.model import App, User, now_ms
-from hxim.services.room_common import MUTE_FOREVER, ItemResult, RoomKind, no_user, not_in, owner_op
+from hxim.services.room_common import MUTE_FOREVER, ItemResult, RoomKind, not_found, not_in
 from hxim.services.room_notices import RoomEvent
-from hxim.storage.groups import (
-    ADMIN,
-    MEMBER,
-    OWNER,
-    count_roles_txn,
-    names_with_role_txn,
-    roles_txn,
-    set_role_txn,
-    update_room_txn,
-)
+from hxim.storage.groups import ADMIN, names_with_role_txn
+from hxim.storage.room_checks import Refusal, Refused
 from hxim.storage.room_lists import (
-    add_room_blocks_txn,
-    add_super_admin_txn,
-    add_whitelist_txn,
-    blocked_ids_txn,
     mutes_txn,
-    remove_mutes_txn,
-    remove_room_blocks_txn,
-    remove_super_admin_txn,
-    remove_whitelist_txn,
     room_block_names_txn,
-    set_mutes_txn,
     super_admin_ids_txn,
     super_admin_names_txn,
-    whitelist_ids_txn,
     whitelist_names_txn,
 )
+from hxim.storage.room_moderation import (
+    RoomList,
+    add_admin_txn,
+    grant_super_admin_txn,
+    mute_members_txn,
+    mute_room_txn,
+    put_on_list_txn,
+    remove_admin_txn,
+    revoke_super_admin_txn,
+    take_off_list_txn,
+    unmute_members_txn,
+)
+from hxim.storage.rooms import in_room_txn
 
 __all__ = ["ModerationService"]
+
+T = TypeVar("T")
 
 
 class ModerationService(RoomKind):
     """Admins, blocks, mutes and the whitelist of groups or chat rooms, and chat-room super admins."""
 
+    async def _listed(self, app: App, rid: str, fn: Callable[..., T], *args: Any) -> T:
+        """One of a room's lists, read by `fn(conn, room id, *args)`; 404 for no such room."""
+        found = await self.db.read(in_room_txn, app.id, self.kind, self._ident(rid), fn, *args)
+        if found is None:
+            raise not_found(rid)
+        return found
+
     # --- admins -----------------------------------------------------------------------------------
     async def admins(self, app: App, rid: str) -> list[str]:
-        def txn(conn: Connection) -> list[str]:
-            return names_with_role_txn(conn, self._room(conn, app, rid).id, ADMIN)
-
-        return await self._read(txn)
+        return await self._listed(app, rid, names_with_role_txn, ADMIN)
 
     async def add_admin(self, app: App, rid: str, username: Any, actor: str | None = None) -> str:
         if not isinstance(username, str) or not username:
             raise errors.invalid_parameter("newadmin must be provided")
-
-        def txn(conn: Connection) -> str:
-            room = self._room(conn, app, rid, lock=True)
-            user = self._user(conn, app, username)
-            role = roles_txn(conn, room.id, [user.id]).get(user.id)
-            if role is None:
-                raise errors.resource_not_found(not_in(user.username, room.room_id))
-            if role == OWNER:
-                raise owner_op()
-            if role == ADMIN:
-                raise errors.forbidden_op(f"user: {user.username} is already admin of group: {room.room_id}")
-            limit = self.settings.room_owner_admins_max
-            if count_roles_txn(conn, room.id, (OWNER, ADMIN)) >= limit:
-                raise errors.forbidden_op(
-                    f"group: {room.room_id} already has {limit - 1} admins, the most allowed (owner plus admins "
-                    f"at most {limit})"
-                )
-            set_role_txn(conn, room.id, [user.id], ADMIN)
-            return user.username
-
-        name = await self._write(txn)
+        ident = self._ident(rid)
+        added = await self.db.write(
+            add_admin_txn, app.id, self.kind, ident, username, self.settings.room_owner_admins_max
+        )
+        if isinstance(added, Refused) and added.why is Refusal.NOT_MEMBER:
+            raise errors.resource_not_found(not_in(added.name, str(ident)))
+        name = self._ok(added, rid)
         await self._tell(app, rid, RoomEvent.ADMIN_ADDED, [name], actor)
         return name
 
     async def remove_admin(self, app: App, rid: str, username: str, actor: str | None = None) -> str:
-        def txn(conn: Connection) -> str:
-            room = self._room(conn, app, rid, lock=True)
-            user = self._user(conn, app, username)
-            if roles_txn(conn, room.id, [user.id]).get(user.id) != ADMIN:
-                raise errors.forbidden_op(f"user:{user.username} is not admin of group:{room.room_id}")
-            set_role_txn(conn, room.id, [user.id], MEMBER)
-            return user.username
-
-        name = await self._write(txn)
+        name = self._ok(await self.db.write(remove_admin_txn, app.id, self.kind, self._ident(rid), username), rid)
         await self._tell(app, rid, RoomEvent.ADMIN_REMOVED, [name], actor)
         return name
 
     # --- blocks -----------------------------------------------------------------------------------
     async def blocks(self, app: App, rid: str) -> list[str]:
-        def txn(conn: Connection) -> list[str]:
-            return room_block_names_txn(conn, self._room(conn, app, rid).id)
-
-        return await self._read(txn)
+        return await self._listed(app, rid, room_block_names_txn)
 
     async def block(self, app: App, rid: str, names: Any, actor: str | None = None) -> list[ItemResult]:
         """Block users from the room (they stop being members). Members only; never the owner."""
-        wanted = self._names(names)
-
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            ids = [u.id for u in found.values()]
-            roles = roles_txn(conn, room.id, ids)
-            already = blocked_ids_txn(conn, room.id, ids)
-            out: list[ItemResult] = []
-            new: list[int] = []
-            for name in wanted:
-                user = found.get(name.lower())
-                if user is None:
-                    out.append(ItemResult(name, no_user(name)))
-                elif user.id in already:
-                    out.append(ItemResult(user.username))
-                elif roles.get(user.id) == OWNER:
-                    out.append(ItemResult(user.username, owner_op()))
-                elif user.id not in roles:
-                    out.append(ItemResult(user.username, errors.forbidden_op(not_in(user.username, room.room_id))))
-                else:
-                    new.append(user.id)
-                    out.append(ItemResult(user.username))
-            add_room_blocks_txn(conn, room.id, new, now_ms())
-            return out
-
-        out = await self._write(txn)
+        out = await self._put_on(app, rid, RoomList.BLOCKS, names)
         await self._tell(app, rid, RoomEvent.BANNED, [r.user for r in out if r.result], actor)
         return out
 
     async def unblock(self, app: App, rid: str, names: Any) -> list[ItemResult]:
+        return await self._take_off(app, rid, RoomList.BLOCKS, names)
+
+    async def _put_on(self, app: App, rid: str, which: RoomList, names: Any) -> list[ItemResult]:
         wanted = self._names(names)
+        return self._items(
+            await self.db.write(put_on_list_txn, app.id, self.kind, self._ident(rid), which, wanted, now_ms()), rid
+        )
 
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            blocked = blocked_ids_txn(conn, room.id, [u.id for u in found.values()])
-            out: list[ItemResult] = []
-            for name in wanted:
-                user = found.get(name.lower())
-                if user is None:
-                    out.append(ItemResult(name, no_user(name)))
-                elif user.id not in blocked:
-                    reason = f"user: {user.username} is not in the blacklist of group: {room.room_id}"
-                    out.append(ItemResult(user.username, errors.forbidden_op(reason)))
-                else:
-                    out.append(ItemResult(user.username))
-            remove_room_blocks_txn(conn, room.id, list(blocked))
-            return out
-
-        return await self._write(txn)
+    async def _take_off(self, app: App, rid: str, which: RoomList, names: Any) -> list[ItemResult]:
+        wanted = self._names(names)
+        return self._items(
+            await self.db.write(take_off_list_txn, app.id, self.kind, self._ident(rid), which, wanted), rid
+        )
 
     # --- mutes ------------------------------------------------------------------------------------
     async def mutes(self, app: App, rid: str) -> list[tuple[str, int]]:
-        def txn(conn: Connection) -> list[tuple[str, int]]:
-            return mutes_txn(conn, self._room(conn, app, rid).id, now_ms())
-
-        return await self._read(txn)
+        return await self._listed(app, rid, mutes_txn, now_ms())
 
     @staticmethod
     def _expire(duration: Any, now: int, required: bool = True) -> int:
@@ -175,41 +114,17 @@ class ModerationService(RoomKind):
         wanted = self._names(names)
         now = now_ms()
         expire = self._expire(duration, now)
-
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            roles = roles_txn(conn, room.id, [u.id for u in found.values()])
-            outsiders = [
-                found[n.lower()].username if n.lower() in found else n
-                for n in wanted
-                if n.lower() not in found or found[n.lower()].id not in roles
-            ]
-            if outsiders:
-                raise errors.invalid_parameter(f"users [{', '.join(outsiders)}] are not members of this group!")
-            users = [found[n.lower()] for n in wanted]
-            if any(roles[u.id] == OWNER for u in users):
-                raise owner_op()
-            set_mutes_txn(conn, room.id, [(u.id, expire) for u in users])
-            return [ItemResult(u.username, expire=expire) for u in users]
-
-        out = await self._write(txn)
+        muted = await self.db.write(mute_members_txn, app.id, self.kind, self._ident(rid), wanted, expire)
+        if isinstance(muted, Refused) and muted.why is Refusal.NOT_MEMBER:
+            raise errors.invalid_parameter(f"users [{', '.join(muted.names)}] are not members of this group!")
+        out = [ItemResult(name, expire=expire) for name in self._ok(muted, rid)]
         await self._tell(app, rid, RoomEvent.MUTED, [r.user for r in out], actor)
         return out
 
     async def unmute(self, app: App, rid: str, names: Any, actor: str | None = None) -> list[ItemResult]:
         wanted = self._names(names)
-
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            remove_mutes_txn(conn, room.id, [u.id for u in found.values()])
-            return [
-                ItemResult(found[n.lower()].username) if n.lower() in found else ItemResult(n, no_user(n))
-                for n in wanted
-            ]
-
-        out = await self._write(txn)
+        unmuted = await self.db.write(unmute_members_txn, app.id, self.kind, self._ident(rid), wanted)
+        out = self._items(unmuted, rid)
         await self._tell(app, rid, RoomEvent.UNMUTED, [r.user for r in out if r.result], actor)
         return out
 
@@ -217,74 +132,24 @@ class ModerationService(RoomKind):
         """Mute every member but the owner, the admins and the whitelist (`ban`)."""
         now = now_ms()
         until = self._expire(duration, now, required=False)
-
-        def txn(conn: Connection) -> None:
-            room = self._room(conn, app, rid, lock=True)
-            update_room_txn(conn, room.id, {"mute_until": until, "modified": now})
-
-        await self._write(txn)
+        await self._mute_room(app, rid, until, now)
 
     async def unmute_all(self, app: App, rid: str) -> None:
-        def txn(conn: Connection) -> None:
-            room = self._room(conn, app, rid, lock=True)
-            update_room_txn(conn, room.id, {"mute_until": 0, "modified": now_ms()})
+        await self._mute_room(app, rid, 0, now_ms())
 
-        await self._write(txn)
+    async def _mute_room(self, app: App, rid: str, until: int, now: int) -> None:
+        if not await self.db.write(mute_room_txn, app.id, self.kind, self._ident(rid), until, now):
+            raise not_found(rid)
 
     # --- whitelist --------------------------------------------------------------------------------
     async def whitelist(self, app: App, rid: str) -> list[str]:
-        def txn(conn: Connection) -> list[str]:
-            return whitelist_names_txn(conn, self._room(conn, app, rid).id)
-
-        return await self._read(txn)
+        return await self._listed(app, rid, whitelist_names_txn)
 
     async def whitelist_add(self, app: App, rid: str, names: Any) -> list[ItemResult]:
-        wanted = self._names(names)
-
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            ids = [u.id for u in found.values()]
-            roles = roles_txn(conn, room.id, ids)
-            already = whitelist_ids_txn(conn, room.id, ids)
-            out: list[ItemResult] = []
-            new: list[int] = []
-            for name in wanted:
-                user = found.get(name.lower())
-                if user is None:
-                    out.append(ItemResult(name, no_user(name)))
-                elif user.id not in roles:
-                    out.append(ItemResult(user.username, errors.forbidden_op(not_in(user.username, room.room_id))))
-                else:
-                    if user.id not in already:
-                        new.append(user.id)
-                    out.append(ItemResult(user.username))
-            add_whitelist_txn(conn, room.id, new, now_ms())
-            return out
-
-        return await self._write(txn)
+        return await self._put_on(app, rid, RoomList.WHITELIST, names)
 
     async def whitelist_remove(self, app: App, rid: str, names: Any) -> list[ItemResult]:
-        wanted = self._names(names)
-
-        def txn(conn: Connection) -> list[ItemResult]:
-            room = self._room(conn, app, rid, lock=True)
-            found = self._users(conn, app, wanted)
-            listed = whitelist_ids_txn(conn, room.id, [u.id for u in found.values()])
-            out: list[ItemResult] = []
-            for name in wanted:
-                user = found.get(name.lower())
-                if user is None:
-                    out.append(ItemResult(name, no_user(name)))
-                elif user.id not in listed:
-                    reason = f"user: {user.username} is not in the whitelist of group: {room.room_id}"
-                    out.append(ItemResult(user.username, errors.forbidden_op(reason)))
-                else:
-                    out.append(ItemResult(user.username))
-            remove_whitelist_txn(conn, room.id, list(listed))
-            return out
-
-        return await self._write(txn)
+        return await self._take_off(app, rid, RoomList.WHITELIST, names)
 
     # --- chat-room super admins (per app) ----------------------------------------------------------
     async def super_admins(self, app: App, pagenum: int | None = None, pagesize: int | None = None) -> list[str]:
@@ -297,23 +162,7 @@ class ModerationService(RoomKind):
     async def add_super_admin(self, app: App, username: Any) -> str:
         if not isinstance(username, str) or not username:
             raise errors.invalid_parameter("superadmin must be provided")
-
-        def txn(conn: Connection) -> str:
-            user = self._user(conn, app, username)
-            if super_admin_ids_txn(conn, [user.id]):
-                raise errors.forbidden_op(f"user: {user.username} is already a super admin")
-            add_super_admin_txn(conn, app.id, user.id, now_ms())
-            return user.username
-
-        return await self._write(txn)
+        return self._ok(await self.db.write(grant_super_admin_txn, app.id, username, now_ms()))
 
     async def remove_super_admin(self, app: App, username: str) -> str:
-        def txn(conn: Connection) -> str:
-            user = self._user(conn, app, username)
-            if not super_admin_ids_txn(conn, [user.id]):
-                raise errors.forbidden_op(f"user: {user.username} is not a super admin")
-            remove_super_admin_txn(conn, user.id)
-            return user.username
-
-        return await self._write(txn)
-
+        return self._ok(await self.db.write(revoke_super_admin_txn, app.id, username))

@@ -11,34 +11,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-
 from hxim import errors
 from hxim.config import Settings
 from hxim.model import App, IdGenerator, Recipients, User, now_ms
-from hxim.services.room_common import ADMIN_SENDER, RoomKind, no_user, not_found, not_in, parse_room_id
+from hxim.services.room_common import (
+    ADMIN_SENDER,
+    RoomKind,
+    no_user,
+    not_found,
+    not_in,
+    parse_room_id,
+    refused_error,
+)
 from hxim.services.room_members import MembershipService
 from hxim.services.room_moderation import ModerationService
 from hxim.services.room_notices import RoomEvent, RoomNotifier
 from hxim.services.users import decode_cursor, encode_cursor
 from hxim.storage import Database
-from hxim.storage.groups import (
-    MEMBER,
-    OWNER,
-    MemberList,
-    Room,
-    delete_rooms_txn,
-    fanout_txn,
-    insert_room_txn,
-    joined_rooms_txn,
-    list_rooms_txn,
-    members_txn,
-    owned_rooms_txn,
-    roles_txn,
-    room_txn,
-    rooms_by_ids_txn,
-    set_role_txn,
-    update_room_txn,
+from hxim.storage.groups import MEMBER, OWNER, MemberList, Room, fanout_txn, list_rooms_txn, members_txn, room_txn
+from hxim.storage.room_checks import Refusal
+from hxim.storage.rooms import (
+    change_room_txn,
+    create_room_txn,
+    delete_owned_rooms_txn,
+    delete_room_txn,
+    in_room_txn,
+    is_room_member_txn,
+    rooms_with_members_txn,
+    user_rooms_txn,
 )
 
 __all__ = ["NewRoom", "RoomChanges", "RoomService", "RoomServices"]
@@ -114,49 +114,27 @@ class RoomService(RoomKind):
             raise errors.invalid_parameter("members must not contain the owner")
         if 1 + len(member_names) > maxusers:
             raise errors.invalid_parameter(f"members and owner are more than maxusers ({maxusers})")
-        owner_name, name, description, custom = cmd.owner, cmd.name, cmd.description, cmd.custom
         if self.is_group:
             public, membersonly = cmd.public, cmd.membersonly
             allowinvites, invite_need_confirm = cmd.allowinvites, cmd.invite_need_confirm
         else:
             public, membersonly, allowinvites, invite_need_confirm = True, False, False, False
-
-        def txn(conn: Connection) -> Room:
-            owner = self._user(conn, app, owner_name)
-            found = self._users(conn, app, member_names)
-            members = []
-            for n in member_names:
-                user = found.get(n.lower())
-                if user is None:
-                    raise no_user(n)
-                if user.id != owner.id and user not in members:
-                    members.append(user)
-            self._quota(conn, [owner, *members])
-            now = now_ms()
-            room_id = ident if ident is not None else self.ids.next()
-            values = {
-                "id": room_id,
-                "app_uuid": app.id,
-                "kind": self.kind,
-                "name": name,
-                "description": description,
-                "public": public,
-                "membersonly": membersonly,
-                "allowinvites": allowinvites,
-                "invite_need_confirm": invite_need_confirm,
-                "maxusers": maxusers,
-                "custom": custom,
-                "mute_until": 0,
-                "owner_id": owner.id,
-                "created": now,
-                "modified": now,
-            }
-            insert_room_txn(conn, values, [(owner.id, OWNER), *((m.id, MEMBER) for m in members)], now)
-            room = room_txn(conn, app.id, self.kind, room_id)
-            assert room is not None
-            return room
-
-        return await self._write(txn)
+        values: dict[str, Any] = {
+            "id": ident if ident is not None else self.ids.next(),
+            "app_uuid": app.id,
+            "kind": self.kind,
+            "name": cmd.name,
+            "description": cmd.description,
+            "public": public,
+            "membersonly": membersonly,
+            "allowinvites": allowinvites,
+            "invite_need_confirm": invite_need_confirm,
+            "maxusers": maxusers,
+            "custom": cmd.custom,
+            "mute_until": 0,
+        }
+        created = await self.db.write(create_room_txn, values, cmd.owner, member_names, self.per_user_max, now_ms())
+        return self._ok(created)
 
     async def get(self, app: App, rid: str) -> Room:
         """One room for a details view: unknown ids give 404 `do not find this group:X`."""
@@ -171,16 +149,12 @@ class RoomService(RoomKind):
         if len(rids) > self.settings.rooms_page_max:
             raise errors.invalid_parameter(f"at most {self.settings.rooms_page_max} ids per request")
         wanted = [i for i in (parse_room_id(r) for r in rids) if i is not None]
-
-        def txn(conn: Connection) -> list[tuple[str, Room | None, list[tuple[str, str]]]]:
-            found = {r.id: r for r in rooms_by_ids_txn(conn, app.id, self.kind, wanted)} if wanted else {}
-            out: list[tuple[str, Room | None, list[tuple[str, str]]]] = []
-            for rid in rids:
-                room = found.get(parse_room_id(rid) or 0)
-                out.append((rid, room, members_txn(conn, room.id) if room else []))
-            return out
-
-        return await self._read(txn)
+        found = await self.db.read(rooms_with_members_txn, app.id, self.kind, wanted) if wanted else {}
+        out: list[tuple[str, Room | None, list[tuple[str, str]]]] = []
+        for rid in rids:
+            room, members = found.get(parse_room_id(rid) or 0, (None, []))
+            out.append((rid, room, members))
+        return out
 
     async def page(
         self, app: App, limit: int, cursor: str | None, public_only: bool = False
@@ -196,12 +170,10 @@ class RoomService(RoomKind):
     ) -> list[tuple[str, str]]:
         """(room id, name) of the rooms the user belongs to."""
         offset, limit = self._page(pagenum, pagesize)
-
-        def txn(conn: Connection) -> list[tuple[str, str]]:
-            user = self._user(conn, app, username)
-            return [(str(i), n) for i, n in joined_rooms_txn(conn, self.kind, user.id, offset, limit)]
-
-        return await self._read(txn)
+        found = await self.db.read(user_rooms_txn, app.id, self.kind, username, offset, limit)
+        if found is None:
+            raise no_user(username)
+        return [(str(i), n) for i, n in found]
 
     # --- the members ----------------------------------------------------------------------------------
     async def members(
@@ -209,12 +181,10 @@ class RoomService(RoomKind):
     ) -> list[tuple[str, str]]:
         """(username, role) with role `owner` or `member` (admins are members here, as in §6.2)."""
         offset, limit = self._page(pagenum, pagesize)
-
-        def txn(conn: Connection) -> list[tuple[str, str]]:
-            room = self._room(conn, app, rid)
-            return [(n, OWNER if r == OWNER else MEMBER) for n, r in members_txn(conn, room.id, offset, limit)]
-
-        return await self._read(txn)
+        found = await self.db.read(in_room_txn, app.id, self.kind, self._ident(rid), members_txn, offset, limit)
+        if found is None:
+            raise not_found(rid)
+        return [(n, OWNER if r == OWNER else MEMBER) for n, r in found]
 
     # --- modify, transfer, delete -----------------------------------------------------------------
     async def modify(self, app: App, rid: str, changes: RoomChanges) -> None:
@@ -229,55 +199,34 @@ class RoomService(RoomKind):
                 if getattr(changes, column) is not None:
                     values[column] = getattr(changes, column)
         newowner = changes.newowner if self.is_group else None
-
-        def txn(conn: Connection) -> None:
-            room = self._room(conn, app, rid, lock=True)
-            if "maxusers" in values and values["maxusers"] < room.members:
-                raise errors.forbidden_op("current user count is larger than the maxUsers that you want to update !")
-            if newowner is not None:
-                self._transfer(conn, app, room, newowner)
-            if values:
-                update_room_txn(conn, room.id, {**values, "modified": now_ms()})
-
-        await self._write(txn)
-
-    def _transfer(self, conn: Connection, app: App, room: Room, newowner: Any) -> None:
-        if not isinstance(newowner, str) or not newowner:
-            raise errors.invalid_parameter("newowner must be a user name")
-        user = self._user(conn, app, newowner)
-        if user.id == room.owner_id:
-            raise errors.forbidden_op("new owner and old owner are the same")
-        if user.id not in roles_txn(conn, room.id, [user.id]):
-            raise errors.forbidden_op(not_in(user.username, room.room_id))
-        set_role_txn(conn, room.id, [room.owner_id], MEMBER)
-        set_role_txn(conn, room.id, [user.id], OWNER)
-        update_room_txn(conn, room.id, {"owner_id": user.id, "modified": now_ms()})
+        await self._change(app, rid, values, newowner is not None, newowner)
 
     async def transfer(self, app: App, rid: str, newowner: Any) -> None:
-        def txn(conn: Connection) -> None:
-            self._transfer(conn, app, self._room(conn, app, rid, lock=True), newowner)
+        await self._change(app, rid, {}, True, newowner)
 
-        await self._write(txn)
+    async def _change(self, app: App, rid: str, values: dict[str, Any], transfer: bool, newowner: Any) -> None:
+        """Change the columns in `values` and, with `transfer`, hand the room to `newowner`."""
+        valid = isinstance(newowner, str) and bool(newowner)
+        # a name that cannot be one is looked up as "", refused as no user where the name is looked up
+        asked = (newowner if valid else "") if transfer else None
+        refused = await self.db.write(change_room_txn, app.id, self.kind, self._ident(rid), values, asked, now_ms())
+        if refused is None:
+            return
+        if refused.why is Refusal.NO_USER and not valid:
+            raise errors.invalid_parameter("newowner must be a user name")
+        raise refused_error(refused, rid)
 
     async def delete(self, app: App, rid: str, actor: str | None = None, reason: str = "") -> Room:
-        def txn(conn: Connection) -> tuple[Room, list[str]]:
-            room = self._room(conn, app, rid, lock=True)
-            names = [n for n, _ in members_txn(conn, room.id, 0, None)]
-            delete_rooms_txn(conn, [room.id])
-            return room, names
-
-        room, names = await self._write(txn)
+        found = await self.db.write(delete_room_txn, app.id, self.kind, self._ident(rid))
+        if found is None:
+            raise not_found(rid)
+        room, names = found
         await self._tell(app, room.room_id, RoomEvent.DESTROYED, names, actor, reason)
         return room
 
     async def delete_owned(self, app: App, victims: list[User]) -> None:
         """Delete every group and chat room the users own (a `UserService.delete_hooks` hook)."""
-
-        def txn(conn: Connection) -> None:
-            owned = owned_rooms_txn(conn, [u.id for u in victims])
-            delete_rooms_txn(conn, [rid for rid, _ in owned])
-
-        await self._write(txn)
+        await self.db.write(delete_owned_rooms_txn, [u.id for u in victims])
 
     # --- messages ---------------------------------------------------------------------------------
     async def is_member(self, app: App, rid: str, user: User) -> bool:
@@ -286,12 +235,7 @@ class RoomService(RoomKind):
         ident = parse_room_id(rid)
         if ident is None:
             return False
-
-        def txn(conn: Connection) -> bool:
-            room = room_txn(conn, app.id, self.kind, ident)
-            return room is not None and user.id in roles_txn(conn, room.id, [user.id])
-
-        return await self._read(txn)
+        return await self.db.read(is_room_member_txn, app.id, self.kind, ident, user.id)
 
     def _forget(self, ident: int) -> None:
         old = self._fanout_cache.pop(ident, None)
