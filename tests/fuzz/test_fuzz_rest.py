@@ -1,7 +1,7 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
-of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`,
-`http/user_metadata.py`, `http/contacts.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
-(`seeds/app_api/routes.py`).
+of `http/easemob.py`, `http/messages.py`, `http/history.py`, `http/groups.py`,
+`http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`), the `/hx` gateway
+(`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
 users, a group, a chat room, two app users) or to random text, and random requests: JSON of every
@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import contacts, easemob, easemob_app_users, groups, messages, user_metadata
+from hxim.http import contacts, easemob, easemob_app_users, groups, history, messages, user_metadata
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -50,8 +50,8 @@ EXAMPLES = 12  # per route and method
 def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the REST faces, HEAD left out (it is GET without a body)."""
     tables: list[list[Route]] = [
-        easemob.routes, messages.routes, groups.routes, easemob_app_users.routes, gateway.routes, app_api_routes,
-        user_metadata.routes,
+        easemob.routes, messages.routes, history.routes, groups.routes, easemob_app_users.routes, gateway.routes,
+        app_api_routes, user_metadata.routes,
         contacts.routes,
     ]
     out = []
