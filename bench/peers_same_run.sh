@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prosody, ejabberd and hxim under the same load in one pass (issue 5: "in the same run"):
+# Prosody, ejabberd and hxim under the same load in one pass:
 # the shared harness (../shared/peers) from a private copy, one profile after the other, then
 # one table from the three summaries.
 #

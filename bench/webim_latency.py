@@ -1,6 +1,6 @@
 """Delivery latency of Web IM SDK 1.x traffic over XMPP-over-WebSocket (RFC 7395, `/ws/`, subprotocol
 `xmpp`): one-way p50/p99/max, the server-ack round trip, loss, achieved rate and server CPU per
-message, at a ladder of rates (issue 6). `--transport tcp` runs the same ladder on the TCP listener
+message, at a ladder of rates. `--transport tcp` runs the same ladder on the TCP listener
 with plain XMPP bodies and no acks (the load of bench/xmpp_load.py), for the comparison.
 
 The load is not a browser: worker processes (asyncio on uvloop, `--procs`, pinned to

@@ -7,7 +7,7 @@ send are handed to `data_received`, and what the server writes is counted. User 
 its own wake-up, as at low rates; 10: as at several thousand messages/s, where they share them).
 
 With `--logins N`, it measures logins instead: N users not logged in yet log in per repetition,
-100 at a time, as the probe of ../shared/peers does (PLAIN, bind, presence, roster get); the
+100 at a time, as the peers' probe does (PLAIN, bind, presence, roster get); the
 sessions stay open.
 
 Two measures:
@@ -103,7 +103,7 @@ async def _until(transport: MemoryTransport, marker: bytes) -> None:
 
 
 async def _login(c2s: C2S, username: str, roster: bool = False) -> TcpConnection:
-    """Logs in as the load probe of ../shared/peers does: PLAIN, bind, presence (and with
+    """Logs in as the peers' load probe does: PLAIN, bind, presence (and with
     `roster`, a roster get, whose answer shows that the presence was handled)."""
     conn = TcpConnection(c2s, None, set())
     transport = MemoryTransport()

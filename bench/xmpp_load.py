@@ -1,5 +1,5 @@
 """XMPP load generator over real sockets: logins/s, 1:1 messages/s, one-way latency, loss, and
-memory per idle session (issue 5's targets; peers' figures in ../shared/peers/).
+memory per idle session (the peers' figures: docs/benchmarks.md).
 
 It starts `hxim serve` on a fresh SQLite data dir (pinned to `--cpu` with taskset when present;
 plain TCP allowed, flood limit off), registers `--users` users over REST, then runs `--procs`

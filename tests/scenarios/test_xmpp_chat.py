@@ -1,5 +1,5 @@
 """XMPP over TCP with slixmpp: roster, presence, 1:1 chat, offline replay, blocking, and the REST
-API seeing the same state (issue 5)."""
+API seeing the same state."""
 
 from __future__ import annotations
 

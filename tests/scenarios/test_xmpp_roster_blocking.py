@@ -1,5 +1,5 @@
 """Roster subscription states, blocking pushes and blocked presence over XMPP/TCP with slixmpp
-(RFC 6121 §2–§3, XEP-0191 §3.2–§3.4), with REST making some of the changes (issue 5)."""
+(RFC 6121 §2–§3, XEP-0191 §3.2–§3.4), with REST making some of the changes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Upstream mode: both seed APIs drive a remote Easemob-compatible REST API (issue 4).
+"""Upstream mode: both seed APIs drive a remote Easemob-compatible REST API.
 
 The remote is a second hxim that the test starts; the local server is configured with
 `upstream_*` settings against it. Shown here: the seed documents' calls working through the
