@@ -23,6 +23,7 @@ from hxim.services.messages import MessageService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
+from hxim.services.presence_subscriptions import PresenceSubscriptions
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
@@ -70,6 +71,12 @@ class Node:
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)
         self.users.delete_hooks.append(self.groups.rooms.delete_owned)  # owned groups and chat rooms go too
+        # Easemob presence: statuses set over REST, subscriptions, told of sessions coming and going
+        self.presence_subscriptions = PresenceSubscriptions(
+            self.db, settings, self.router, self.presence, self.groups.rooms
+        )
+        self.presence.device_hooks.append(self.presence_subscriptions.device_changed)
+        self.users.delete_hooks.append(self.presence_subscriptions.forget)
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
             self.chatrooms.rooms,

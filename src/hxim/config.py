@@ -37,6 +37,7 @@ RATE_FAMILIES = (
     "chatgroups",
     "chatrooms",
     "metadata",
+    "presence",
 )
 
 
@@ -307,6 +308,32 @@ class Settings(BaseSettings):
     )
     user_metadata_batch_max: int = Field(
         100, ge=1, le=10_000, description="`targets` per POST /metadata/user/get"
+    )
+    # presence (/users/{u}/presence…, /presence/online/…: Easemob's presence_* pages)
+    presence_ext_max_bytes: int = Field(
+        1024, ge=0, le=1 << 20, description="Longest `ext` (custom status text) of a device's presence, UTF-8 bytes"
+    )
+    presence_status_max_length: int = Field(
+        16, ge=1, le=64, description="Longest `{status}` (digits: 0 offline, 1 online, others custom) set over REST"
+    )
+    presence_resource_max_length: int = Field(
+        255, ge=1, le=255, description="Longest `{resource}` (device) a presence is set for, characters"
+    )
+    presence_batch_max: int = Field(
+        100, ge=1, le=10_000, description="Users per presence subscribe, unsubscribe or batch get"
+    )
+    presence_subscriptions_max: int = Field(
+        3000, ge=1, le=1_000_000, description="Users one user may follow; past it a new subscription replaces "
+        "the one closest to its expiry"
+    )
+    presence_subscribers_max: int = Field(
+        3000, ge=1, le=1_000_000, description="Users who may follow one user (more are refused)"
+    )
+    presence_expiry_max_seconds: int = Field(
+        2_592_000, ge=1, le=10 * 365 * 86400, description="Longest presence subscription, seconds"
+    )
+    presence_sublist_page_max: int = Field(
+        100, ge=1, le=10_000, description="Largest `pageSize` of GET /users/{u}/presence/sublist"
     )
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")

@@ -1,7 +1,7 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
 of `http/easemob.py`, `http/messages.py`, `http/history.py`, `http/groups.py`,
-`http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`), the `/hx` gateway
-(`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
+`http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`, `http/presence.py`), the `/hx`
+gateway (`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
 users, a group, a chat room, two app users) or to random text, and random requests: JSON of every
@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import contacts, easemob, easemob_app_users, groups, history, messages, user_metadata
+from hxim.http import contacts, easemob, easemob_app_users, groups, history, messages, presence, user_metadata
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -51,8 +51,7 @@ def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the REST faces, HEAD left out (it is GET without a body)."""
     tables: list[list[Route]] = [
         easemob.routes, messages.routes, history.routes, groups.routes, easemob_app_users.routes, gateway.routes,
-        app_api_routes, user_metadata.routes,
-        contacts.routes,
+        app_api_routes, user_metadata.routes, contacts.routes, presence.routes,
     ]
     out = []
     for table in tables:
@@ -80,7 +79,7 @@ FIELDS = [
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",
-               "needReturnRemark"]
+               "needReturnRemark", "pageNum", "pageSize"]
 
 
 @dataclass
@@ -162,7 +161,7 @@ def path_values(t: Target, name: str) -> st.SearchStrategy[str]:
         real = [t.alice, t.bob, "admin"]
     elif name in ("usernames",):
         real = [t.bob, f"{t.alice},{t.bob}", f"{t.bob},,nobody"]
-    elif name in ("id", "ids"):
+    elif name in ("id", "ids", "group_id"):
         real = [t.group, t.room, f"{t.group},{t.room}", *(str(u) for u in t.app_users)]
     elif name == "msg_id":
         real = ["1", "18446744073709551616"]

@@ -21,7 +21,7 @@ import pytest
 from hxim import errors
 from hxim.app import Node
 from hxim.config import Settings
-from hxim.hub import BlockPush, Event, Kick, Notice, PresenceChanged, Relay, RosterPush
+from hxim.hub import BlockPush, Event, Kick, Notice, PresenceChanged, PresenceStatus, Relay, RosterPush
 from hxim.model import App, Message, User
 from hxim.services.messages import SendMessage
 from hxim.services.rooms import NewRoom
@@ -68,6 +68,8 @@ def describe(event: Event) -> str:
         return f"notice {event.kind} from {event.sender} {details}".rstrip()
     if isinstance(event, PresenceChanged):
         return f"presence {event.user}/{event.resource} {'available' if event.available else 'unavailable'}"
+    if isinstance(event, PresenceStatus):
+        return f"status {event.user}/{event.resource} {event.status} {event.ext}".rstrip()
     if isinstance(event, RosterPush):
         return f"roster {event.contact} {event.subscription}{' ask' if event.ask else ''}"
     if isinstance(event, BlockPush):
@@ -174,6 +176,16 @@ async def _presence_blocked(w: World) -> None:
     await w.node.presence.broadcast(w.app, w.users["alice"], event, ["bob"])
 
 
+async def _follow_alice(w: World) -> None:
+    for follower in ("bob", "dave"):
+        await w.node.presence_subscriptions.subscribe(w.app, follower, ["alice"], 3600)
+
+
+async def _alice_arrives(w: World) -> None:
+    event = PresenceChanged("alice", "a1", True)
+    await w.node.presence.broadcast(w.app, w.users["alice"], event, ["bob"], arrived=True)
+
+
 async def _conflict(w: World) -> None:
     w.node.router.bind(Recorder(w.node, w.app, w.users["bob"], "b1", True))
 
@@ -218,6 +230,12 @@ ROWS: list[tuple[str, list[Step], Step, dict[str, list[str]], dict[str, Any]]] =
      [], _kick_from_group,
      {"b1": ["notice room-removed from alice code=307,nick=bob,room=%ROOM%"]},
      {"kept carol": ["notice room-removed from alice code=307,nick=carol,room=%ROOM%"]}),
+    ("a status set over REST: the followers' available resources and the user's own",
+     [_follow_alice], lambda w: w.node.presence_subscriptions.set_status(w.app, "alice", "a1", "2", "busy"),
+     {"a1": ["status alice/a1 2 busy"], "b1": ["status alice/a1 2 busy"], "d1": ["status alice/a1 2 busy"]}, {}),
+    ("a followed resource arrives: followers told, contacts who follow once (the roster presence)",
+     [_contacts, _follow_alice], _alice_arrives,
+     {"b1": ["presence alice/a1 available"], "d1": ["status alice/a1 1"]}, {}),
     ("REST disconnect: every session of the user ends",
      [], lambda w: w.node.users.disconnect(w.app, "bob"),
      {"b1": ["kick policy-violation"], "b2": ["kick policy-violation"]}, {}),

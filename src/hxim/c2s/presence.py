@@ -18,6 +18,10 @@ the subscription presences that add and remove contacts (§3, mutual as Easemob 
   refreshes its group list; such presences of users are not sent to those sessions (`_misread`).
   Every other client, the 1.8.4 SDK included, gets the RFC 6121 broadcast. Room presences
   (`muc`) are not concerned: there that reading is the intended one.
+* Easemob presence (`PresenceStatus`, from `PresenceSubscriptions`: a followed user's status set
+  over REST, or one of their sessions come or gone) is rendered as a presence from the device's
+  full JID, `unavailable` for status `0`, with the custom text in `<status>` and the status in
+  `<x xmlns='urn:hxim:presence' status='…'/>` (`_render_status`).
 * Subscriptions (§3): `subscribe` to a user who is not a contact is a friend request, kept until
   it is answered (`ContactService.request`); the requester's resources get a roster push with
   `ask='subscribe'`. It is forwarded to the contact (answered
@@ -41,11 +45,12 @@ from typing import TYPE_CHECKING, Any
 from hxim import errors
 from hxim.c2s import muc, notices, roster
 from hxim.c2s.session import CLIENT
-from hxim.hub import PresenceChanged
+from hxim.hub import PresenceChanged, PresenceStatus
 from hxim.services.notices import NoticeKind
+from hxim.services.presence_subscriptions import OFFLINE
 from hxim.xmpp import namespaces as ns
 from hxim.xmpp.jid import JID
-from hxim.xmpp.stanza import escape_attr, local_name, serialize
+from hxim.xmpp.stanza import escape_attr, escape_text, local_name, serialize
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
@@ -56,6 +61,7 @@ __all__ = ["RENDERERS", "broadcast_unavailable", "register"]
 _PRIORITY = CLIENT + "priority"
 _STATUS = CLIENT + "status"
 _SHOW = CLIENT + "show"
+_HXIM_PRESENCE = "urn:hxim:presence"  # the Easemob status of a followed user's device
 _BROADCASTS: set[asyncio.Task[None]] = set()  # unavailable broadcasts of ended sessions (kept referenced)
 
 
@@ -77,15 +83,16 @@ def _event(session: C2SSession, el: ET.Element | None, available: bool, directed
     )
 
 
-def _misread(target: C2SSession, event: PresenceChanged) -> bool:
-    """Would the 1.4.6 Web IM SDK take this user presence for `joinPublicGroupSuccess`? It does
-    for an available presence whose first `<status>` (at any depth) has no text and that has no
-    `<error>` (webim-xmpp.md §6; `connection.js` `handlePresence`)."""
+def _misread(target: C2SSession, available: bool, xml: str) -> bool:
+    """Would the 1.4.6 Web IM SDK take this user presence (children `xml`) for
+    `joinPublicGroupSuccess`? It does for an available presence whose first `<status>` (at any
+    depth) has no text and that has no `<error>` (webim-xmpp.md §6; `connection.js`
+    `handlePresence`)."""
     version = target.sdk_version
-    if version is None or version >= (1, 4, 13) or not event.available:
+    if version is None or version >= (1, 4, 13) or not available:
         return False
     status = None
-    for child in ET.fromstring(f"<presence xmlns='{ns.CLIENT}'>{event.xml}</presence>").iter():
+    for child in ET.fromstring(f"<presence xmlns='{ns.CLIENT}'>{xml}</presence>").iter():
         name = local_name(child.tag)
         if name == "error":
             return False
@@ -94,17 +101,31 @@ def _misread(target: C2SSession, event: PresenceChanged) -> bool:
     return status is None or not "".join(status.itertext())
 
 
-def _render(session: C2SSession, event: PresenceChanged) -> None:
-    """A user's presence, from their full JID as this client writes JIDs, children unchanged."""
-    if _misread(session, event):
+def _send(session: C2SSession, user: str, resource: str, available: bool, xml: str) -> None:
+    """A presence from `user`'s full JID as this client writes JIDs, with the children `xml`."""
+    if _misread(session, available, xml):
         return
-    sender = escape_attr(f"{session.peer_jid(event.user)}/{event.resource}")
-    kind = "" if event.available else " type='unavailable'"
+    sender = escape_attr(f"{session.peer_jid(user)}/{resource}")
+    kind = "" if available else " type='unavailable'"
     head = f"<presence{session.xmlns_attr} from='{sender}' to='{escape_attr(session.full_jid)}'{kind}"
-    session.send(f"{head}>{event.xml}</presence>".encode() if event.xml else f"{head}/>".encode())
+    session.send(f"{head}>{xml}</presence>".encode() if xml else f"{head}/>".encode())
 
 
-RENDERERS = {PresenceChanged: _render}
+def _render(session: C2SSession, event: PresenceChanged) -> None:
+    """A user's presence, children as their client sent them."""
+    _send(session, event.user, event.resource, event.available, event.xml)
+
+
+def _render_status(session: C2SSession, event: PresenceStatus) -> None:
+    """A followed user's Easemob presence (`PresenceSubscriptions`): from the device's full JID,
+    `unavailable` when the device is offline (`0`), the custom text in `<status>`, the status
+    itself in `<x xmlns='urn:hxim:presence' status='…'/>`."""
+    xml = f"<status>{escape_text(event.ext)}</status>" if event.ext else ""
+    xml += f"<x xmlns='{_HXIM_PRESENCE}' status='{escape_attr(event.status)}'/>"
+    _send(session, event.user, event.resource, event.status != OFFLINE, xml)
+
+
+RENDERERS = {PresenceChanged: _render, PresenceStatus: _render_status}
 
 
 def broadcast_unavailable(session: C2SSession, el: ET.Element | None = None) -> None:
@@ -135,8 +156,9 @@ async def on_available(session: C2SSession, el: ET.Element) -> bool:
     event = session.presence = _event(session, el, True)
     if first:
         session.hold_deliveries()
+    arrived = not session.available
     session._available = True  # the router now counts the user online
-    await service.broadcast(app, user, event, contacts)
+    await service.broadcast(app, user, event, contacts, arrived=arrived)
     if first:
         session.initial_presence_done = True
         for current in await service.current(app, user, contacts):  # the probe answer

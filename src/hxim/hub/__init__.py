@@ -6,7 +6,7 @@ registry serves one node; a deployment of several nodes swaps in one that reache
 behind the same interfaces.
 """
 
-from hxim.hub.events import BlockPush, Event, Kick, Notice, PresenceChanged, Relay, RosterPush
+from hxim.hub.events import BlockPush, Event, Kick, Notice, PresenceChanged, PresenceStatus, Relay, RosterPush
 from hxim.hub.registry import MemoryRegistry, Registry, Session
 from hxim.hub.router import Router
 
@@ -17,6 +17,7 @@ __all__ = [
     "MemoryRegistry",
     "Notice",
     "PresenceChanged",
+    "PresenceStatus",
     "Registry",
     "Relay",
     "RosterPush",

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BlockPush", "Edited", "Event", "Kick", "Notice", "PresenceChanged", "Relay", "RosterPush"]
+__all__ = [
+    "BlockPush", "Edited", "Event", "Kick", "Notice", "PresenceChanged", "PresenceStatus", "Relay", "RosterPush",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,22 @@ class PresenceChanged:
     status: str | None = None
     xml: str = ""
     directed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceStatus:
+    """A user's presence as Easemob's presence API shows it changed, for the users who follow it
+    (`presence_subscribe`) and the user's own sessions: device `resource` is now `status` (`0`
+    offline, `1` online, other digits a custom status set over REST). `devices` is every device's
+    status after the change, `ext` the user's custom text, `last_time` when they were last seen
+    coming or going (Unix seconds)."""
+
+    user: str
+    resource: str
+    status: str
+    ext: str
+    last_time: int
+    devices: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,4 +121,4 @@ class Edited:
     message: Mapping[str, Any]
 
 
-Event = Notice | PresenceChanged | RosterPush | BlockPush | Kick | Relay | Edited
+Event = Notice | PresenceChanged | PresenceStatus | RosterPush | BlockPush | Kick | Relay | Edited

@@ -13,6 +13,9 @@ The rules, whatever protocol the users' sessions speak:
 * A directed presence (RFC 6121 §4.6) goes to the named user (or one resource), contact or not,
   unless either blocks the other.
 * New contacts exchange current presences; former contacts see each other go (`between`).
+* When a resource becomes available or goes away, the `device_hooks` learn of it, with the users
+  the broadcast already told (`PresenceSubscriptions` tells the users who follow the user's
+  Easemob presence, but those: one change, one stanza each).
 
 The user's contacts come from the caller (an XMPP session keeps its roster), the sessions and
 their current presence from the router.
@@ -20,19 +23,24 @@ their current presence from the router.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
-from hxim.hub import PresenceChanged, Router
+from hxim.hub import Event, PresenceChanged, Router
 from hxim.model import App, User
 from hxim.services.blocks import BlockIndex
 
-__all__ = ["PresenceService"]
+__all__ = ["DeviceHook", "PresenceService"]
+
+# (app, user, resource, keys of the users already told): one of the user's resources became
+# available, or went away (the router says which: it lists the available sessions).
+DeviceHook = Callable[[App, User, str, set[str]], Awaitable[None]]
 
 
 class PresenceService:
     def __init__(self, router: Router, blocks: BlockIndex) -> None:
         self.router = router
         self.blocks = blocks
+        self.device_hooks: list[DeviceHook] = []
 
     def _users(self, app: App, keys: Iterable[str]) -> dict[str, User]:
         """The users among `keys` with an available session, as their sessions loaded them."""
@@ -44,16 +52,31 @@ class PresenceService:
                     break
         return found
 
-    async def broadcast(self, app: App, user: User, event: PresenceChanged, contacts: Iterable[str]) -> None:
-        """One resource's presence to its contacts and to the user's other resources."""
-        router = self.router
-        peers = self._users(app, sorted(contacts))
-        if peers:
-            hidden = await self.blocks.either_way(user, list(peers.values()))
-            for key in peers:
-                if key not in hidden:
-                    router.push(app.uuid, key, event)
-        router.push(app.uuid, user.key, event, skip=event.resource)
+    async def tell(self, app: App, user: User, event: Event, keys: Iterable[str]) -> set[str]:
+        """`event`, about `user`, to the available resources of the users `keys` but those who
+        block `user` or whom `user` blocks; returns the keys told."""
+        peers = self._users(app, sorted(keys))
+        if not peers:
+            return set()
+        hidden = await self.blocks.either_way(user, list(peers.values()))
+        told = set()
+        for key in peers:
+            if key not in hidden:
+                self.router.push(app.uuid, key, event)
+                told.add(key)
+        return told
+
+    async def broadcast(
+        self, app: App, user: User, event: PresenceChanged, contacts: Iterable[str], *, arrived: bool = False
+    ) -> None:
+        """One resource's presence to its contacts and to the user's other resources. `arrived`:
+        this presence made the resource available (an `unavailable` one always ends it)."""
+        told = await self.tell(app, user, event, contacts)
+        self.router.push(app.uuid, user.key, event, skip=event.resource)
+        if arrived or not event.available:
+            told.add(user.key)
+            for hook in self.device_hooks:
+                await hook(app, user, event.resource, told)
 
     async def current(self, app: App, user: User, keys: Iterable[str]) -> list[PresenceChanged]:
         """The current presence of each available resource of `keys` that `user` may see."""

@@ -44,6 +44,8 @@ __all__ = [
     "app_users",
     "app_group_faces",
     "user_metadata",
+    "presence_subscriptions",
+    "presence_status",
 ]
 
 metadata = MetaData(
@@ -350,4 +352,30 @@ user_metadata = Table(
     Column("value", Text, nullable=False),
     Column("size", Integer, nullable=False),
     Index(None, "app_uuid", "size"),
+)
+
+# Easemob presence (the presence_* REST pages): who follows whose presence until when (`expiry`,
+# milliseconds; an expired row is ignored and removed by the next write that meets it), and the
+# status and custom text set over REST for one device (`resource`) of a user, `updated` in
+# milliseconds. Both go with their users.
+
+presence_subscriptions = Table(
+    "presence_subscriptions",
+    metadata,
+    Column("subscriber_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("target_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("expiry", BigInteger, nullable=False),
+    Index(None, "target_id", "expiry"),
+)
+
+presence_status = Table(
+    "presence_status",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource", String(255), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("status", String(64), nullable=False),
+    Column("ext", Text, nullable=False),
+    Column("updated", BigInteger, nullable=False),
 )
