@@ -20,6 +20,7 @@ from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
 from hxim.services.messages import MessageService
+from hxim.services.mutes import GlobalMuteService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
@@ -70,9 +71,11 @@ class Node:
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)
         self.users.delete_hooks.append(self.groups.rooms.delete_owned)  # owned groups and chat rooms go too
+        self.mutes = GlobalMuteService(self.db, settings)  # global mutes, asked by every send
+        self.users.delete_hooks.append(self.mutes.forget_users)
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
-            self.chatrooms.rooms,
+            self.chatrooms.rooms, self.mutes,
         )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
@@ -86,6 +89,7 @@ class Node:
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
+        self.mutes.load_sync()
         created: list[tuple[App, str]] = []
         if create_default and not self.apps.list_sync():
             org, _, name = (self.settings.default_app or "hxim#default").partition("#")

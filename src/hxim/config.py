@@ -36,6 +36,7 @@ RATE_FAMILIES = (
     "chatgroups",
     "chatrooms",
     "metadata",
+    "mutes",
 )
 
 
@@ -287,6 +288,9 @@ class Settings(BaseSettings):
     user_metadata_batch_max: int = Field(
         100, ge=1, le=10_000, description="`targets` per POST /metadata/user/get"
     )
+    # global mutes (/mutes, Easemob's user_global_mute_* pages)
+    mutes_page_default: int = Field(10, ge=1, le=10_000, description="GET /mutes without pageSize")
+    mutes_page_max: int = Field(50, ge=1, le=10_000, description="Largest `pageSize` of GET /mutes")
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")
     hx_gateway_key: str = Field(

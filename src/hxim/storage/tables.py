@@ -44,6 +44,7 @@ __all__ = [
     "app_users",
     "app_group_faces",
     "user_metadata",
+    "user_mutes",
 ]
 
 metadata = MetaData(
@@ -331,4 +332,17 @@ user_metadata = Table(
     Column("value", Text, nullable=False),
     Column("size", Integer, nullable=False),
     Index(None, "app_uuid", "size"),
+)
+
+# --- global mutes (Easemob's user_global_mute_* pages): a user's sends refused per chat type ----
+# One row per (user, chat type) muted: `expire` in ms, or -1 for ever; unmuting removes the row.
+
+user_mutes = Table(
+    "user_mutes",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_type", String(16), primary_key=True),  # chat | groupchat | chatroom
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("expire", BigInteger, nullable=False),
+    Index(None, "app_uuid", "user_id"),
 )

@@ -1,0 +1,41 @@
+"""global mutes (user_mutes)
+
+Revision ID: 0013
+Revises: 0010
+Create Date: 2026-12-10 10:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "user_mutes",
+        sa.Column("user_id", ROW_ID, nullable=False),
+        sa.Column("chat_type", sa.String(length=16), nullable=False),
+        sa.Column("app_uuid", sa.String(length=36), nullable=False),
+        sa.Column("expire", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_mutes_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["app_uuid"], ["apps.uuid"], name=op.f("fk_user_mutes_app_uuid_apps"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "chat_type", name=op.f("pk_user_mutes")),
+    )
+    with op.batch_alter_table("user_mutes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_mutes_app_uuid_user_id"), ["app_uuid", "user_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("user_mutes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_mutes_app_uuid_user_id"))
+    op.drop_table("user_mutes")
