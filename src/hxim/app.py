@@ -16,6 +16,7 @@ from hxim.ratelimit import RateLimiter
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
+from hxim.services.collections import CollectionService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
@@ -67,6 +68,7 @@ class Node:
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
         self.user_metadata = UserMetadataService(self.db, settings)  # user attributes (/metadata/user/…)
+        self.collections = CollectionService(self.db, settings, self.users)  # user collections
         notifier = RoomNotifier(self.users, self.notices, self.router)
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)

@@ -20,7 +20,7 @@ from hxim.app import Node
 from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
-from hxim.http import easemob, easemob_app_users, groups, messages, mutes, user_metadata
+from hxim.http import collections, easemob, easemob_app_users, groups, messages, mutes, user_metadata
 from hxim.http.render import error_response
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
@@ -104,7 +104,7 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *xmpp_ws,
-         *bosh_routes, *user_metadata.routes, *mutes.routes],
+         *bosh_routes, *user_metadata.routes, *mutes.routes, *collections.routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )

@@ -45,6 +45,7 @@ __all__ = [
     "app_group_faces",
     "user_metadata",
     "user_mutes",
+    "user_collections",
 ]
 
 metadata = MetaData(
@@ -345,4 +346,20 @@ user_mutes = Table(
     Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
     Column("expire", BigInteger, nullable=False),
     Index(None, "app_uuid", "user_id"),
+)
+
+# --- user collections (Easemob's user_collection_* pages): each user's saved items ---------------
+# `id` is the client's (or a random UUID), unique per user; pages run in (created, id) order.
+
+user_collections = Table(
+    "user_collections",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("type", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("ext", Text),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index(None, "user_id", "created", "id"),
 )

@@ -1,4 +1,4 @@
-"""global mutes (user_mutes)
+"""global mutes (user_mutes), user collections (user_collections)
 
 Revision ID: 0013
 Revises: 0010
@@ -33,9 +33,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_mutes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_mutes_app_uuid_user_id"), ["app_uuid", "user_id"], unique=False)
+    op.create_table(
+        "user_collections",
+        sa.Column("user_id", ROW_ID, nullable=False),
+        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column("type", sa.Integer(), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("ext", sa.Text(), nullable=True),
+        sa.Column("created", sa.BigInteger(), nullable=False),
+        sa.Column("updated", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_collections_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "id", name=op.f("pk_user_collections")),
+    )
+    with op.batch_alter_table("user_collections", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_user_collections_user_id_created_id"), ["user_id", "created", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("user_collections", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_collections_user_id_created_id"))
+    op.drop_table("user_collections")
     with op.batch_alter_table("user_mutes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_mutes_app_uuid_user_id"))
     op.drop_table("user_mutes")
