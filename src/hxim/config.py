@@ -245,6 +245,17 @@ class Settings(BaseSettings):
         description="Serve a chat file whose id is random (UUID v4) to a GET without token or share-secret "
         "(apps load message.url as an image, with no headers); false: files always need them",
     )
+    chatfile_lifetime_seconds: int = Field(
+        0, ge=0, le=100 * 365 * 86400,
+        description="How long a chat file is kept after its upload, or its last `refresh` (PUT "
+        "/users/{u}/chatfiles/lifetime), unless made `forever`; 0 = every file for ever",
+    )
+    chatfile_purge_interval_seconds: int = Field(
+        3600, ge=1, le=365 * 86400, description="At most this often an upload removes the expired chat files"
+    )
+    chatfile_lifetime_batch_max: int = Field(
+        100, ge=1, le=10_000, description="`chatfile_ids` per PUT /users/{u}/chatfiles/lifetime"
+    )
     message_recall_seconds: int = Field(
         120, ge=0, le=365 * 86400, description="How long its sender may recall a message (XMPP); 0 = no limit"
     )

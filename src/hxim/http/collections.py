@@ -1,4 +1,5 @@
-"""User collections over the Easemob REST surface.
+"""User collections over the Easemob REST surface, and the chat-file lifetime that keeps a
+collected attachment.
 
 Easemob's user_collection_add_single (`POST /users/{u}/collections`), _add_batch
 (`POST /collections` `{"username","collections":[…]}`), _ext_modify
@@ -7,6 +8,11 @@ Easemob's user_collection_add_single (`POST /users/{u}/collections`), _add_batch
 `{"collection_ids":[…]}`): their answers are bare, `{"collection":{…}}`, `{"collections":[…]}`
 or `{"result":true}`, a collection being `{"id","type","data","ext","createdAt","updatedAt"}`.
 The app admin may act on anyone's collections, a user on their own.
+
+message_attachment_storage (`PUT /users/{u}/chatfiles/lifetime`
+`{"lifetime":"default"|"refresh"|"forever","chatfile_ids":[…]}`): `data` says `success` or
+`failed` for each file id; a user's token changes the files that user uploaded, the admin's any
+file of the app (services.files).
 """
 
 from __future__ import annotations
@@ -131,6 +137,26 @@ async def delete_collections(call: Call) -> Response:
     return json_response({"result": True})
 
 
+# --- chat-file lifetimes -------------------------------------------------------------------------
+
+
+@endpoint("files", Access.SELF)
+async def chatfile_lifetime(call: Call) -> Response:
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise errors.illegal_argument("the body must be a JSON object with lifetime and chatfile_ids")
+    lifetime, ids = body.get("lifetime"), body.get("chatfile_ids")
+    if not isinstance(lifetime, str):
+        lifetime = ""  # refused by the service in the docs' words
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise errors.illegal_argument("chatfile_ids must be an array of chat file ids")
+    user = call.user or await call.node.users.get(call.app, call.arg("username"))
+    uploader = call.user.username if call.user is not None else None
+    done = await call.node.files.set_lifetime(call.app, lifetime, ids, uploader)
+    data = {i: "success" if ok else "failed" for i, ok in done.items()}
+    return call.ok("put", path=f"/users/{user.username}/chatfiles/lifetime", data=data)
+
+
 U = "/{org}/{app}/users/{username}"
 routes = [
     Route("/{org}/{app}/collections", add_batch, methods=["POST"]),
@@ -138,4 +164,5 @@ routes = [
     Route(U + "/collections", list_collections, methods=["GET"]),
     Route(U + "/collections", delete_collections, methods=["DELETE"]),
     Route(U + "/collections/{collectionId}", set_ext, methods=["PUT"]),
+    Route(U + "/chatfiles/lifetime", chatfile_lifetime, methods=["PUT"]),
 ]

@@ -198,6 +198,10 @@ chatfiles = Table(
     Column("share_secret", String(128)),
     Column("created", BigInteger, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # its lifetime (Easemob's message_attachment_storage): kept for ever, or until
+    # `chatfile_lifetime_seconds` after `refreshed` (null: after `created`)
+    Column("forever", Boolean, nullable=False, server_default="0"),
+    Column("refreshed", BigInteger),
 )
 
 # --- groups and chat rooms (one membership model; `kind` is "group" or "chatroom") -------------

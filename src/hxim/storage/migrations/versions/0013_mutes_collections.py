@@ -1,4 +1,4 @@
-"""global mutes (user_mutes), user collections (user_collections)
+"""global mutes (user_mutes), user collections (user_collections), chat-file lifetimes
 
 Revision ID: 0013
 Revises: 0010
@@ -51,9 +51,15 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_user_collections_user_id_created_id"), ["user_id", "created", "id"], unique=False
         )
+    with op.batch_alter_table("chatfiles", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("forever", sa.Boolean(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("refreshed", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chatfiles", schema=None) as batch_op:
+        batch_op.drop_column("refreshed")
+        batch_op.drop_column("forever")
     with op.batch_alter_table("user_collections", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_collections_user_id_created_id"))
     op.drop_table("user_collections")
