@@ -24,7 +24,8 @@
 #     $ITEST_LOGS (default: a new /tmp/hxim-slixmpp-itests-logs.* directory).
 #
 # Settings (environment): ITEST_VENV (default: .venv of this checkout), ITEST_CACHE (default:
-# ~/.cache/hxim-slixmpp-itests), ITEST_TEST_TIMEOUT (seconds per test, 30), ITEST_MODULE_TIMEOUT
+# ~/.cache/hxim-slixmpp-itests), ITEST_TEST_TIMEOUT (seconds per test, 60;
+# slixmpp's own wait_until gives up after 30), ITEST_MODULE_TIMEOUT
 # (seconds per module, 240), ITEST_XMPP_PORT (force a port), ITEST_AIOHTTP=0 (do not fetch
 # aiohttp, which test_httpupload and test_sos need, else they skip), ITEST_LOGS.
 # HXIM_* variables of the caller are ignored: the server gets only the settings below.
@@ -36,7 +37,7 @@ VENV=${ITEST_VENV:-$ROOT/.venv}
 PY=$VENV/bin/python
 HXIM=$VENV/bin/hxim
 CACHE=${ITEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hxim-slixmpp-itests}
-TEST_TIMEOUT=${ITEST_TEST_TIMEOUT:-30}
+TEST_TIMEOUT=${ITEST_TEST_TIMEOUT:-60}
 MODULE_TIMEOUT=${ITEST_MODULE_TIMEOUT:-240}
 ORG=slixci
 APP=itests
@@ -102,6 +103,7 @@ import socket, sys
 want = int(sys.argv[1])
 for port in ([want] if want else []) + [0]:
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds (TIME_WAIT is fine)
     try:
         s.bind(("127.0.0.1", port))
     except OSError:
@@ -178,7 +180,8 @@ cat >"$SRC/run_one.py" <<'EOF'
 """Run one itests module; write `outcome<TAB>counts<TAB>reason` to argv[2], details to stdout.
 
 Harness only: the tests are not changed. Each async setUp/test/cleanup gets a time limit
-(ITEST_TEST_TIMEOUT), and ClientXMPP.default_port follows the server when it is not on 5222."""
+(ITEST_TEST_TIMEOUT), ClientXMPP.default_port follows the server when it is not on 5222, and a
+timeout names the event waited for and the last error stanza the clients received."""
 import asyncio, importlib, inspect, logging, os, sys, unittest
 from unittest import IsolatedAsyncioTestCase
 
@@ -188,20 +191,52 @@ PORT = int(os.environ["ITEST_XMPP_PORT_USED"])
 if os.environ.get("ITEST_EXTRA_PATH"):
     sys.path.append(os.environ["ITEST_EXTRA_PATH"])
 
-if PORT != 5222:
-    import slixmpp.clientxmpp
-    _init = slixmpp.clientxmpp.ClientXMPP.__init__
-    def _init_port(self, *args, **kwargs):
-        _init(self, *args, **kwargs)
+import slixmpp.clientxmpp
+import slixmpp.xmlstream.xmlstream
+
+ERRORS = []  # error stanzas the clients received, one line each, for the reasons of timeouts
+
+def _note_error(stanza):
+    try:
+        if stanza.name in ("iq", "message", "presence") and stanza["type"] == "error":
+            err = stanza["error"]
+            text = f" '{err['text']}'" if err["text"] else ""
+            ERRORS.append(f"{stanza.name} error {err['condition']}{text} from {stanza['from'] or 'the server'}")
+    except Exception:
+        pass
+    return stanza
+
+_init = slixmpp.clientxmpp.ClientXMPP.__init__
+def _init_client(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    if PORT != 5222:
         self.default_port = PORT
-    slixmpp.clientxmpp.ClientXMPP.__init__ = _init_port
+    self.add_filter("in", _note_error)
+slixmpp.clientxmpp.ClientXMPP.__init__ = _init_client
+
+def _last_error(since):
+    return f"; last error stanza: {ERRORS[-1]}" if len(ERRORS) > since else ""
+
+# the itests wait for events with wait_until (30 s by default): name the event when it times out
+_wait_until = slixmpp.xmlstream.xmlstream.XMLStream.wait_until
+async def _wait_until_named(self, event, timeout=30):
+    since = len(ERRORS)
+    try:
+        return await _wait_until(self, event, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"no '{event}' event within {timeout:g}s{_last_error(since)}") from None
+slixmpp.xmlstream.xmlstream.XMLStream.wait_until = _wait_until_named
 
 def _bounded(func):
     async def run(*args, **kwargs):
+        since = len(ERRORS)
         try:
             return await asyncio.wait_for(func(*args, **kwargs), LIMIT)
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"{getattr(func, '__name__', func)} still waiting after {LIMIT:g}s") from None
+        except asyncio.TimeoutError as exc:
+            if str(exc):  # a timeout of the test's own (above), not ours
+                raise
+            name = getattr(func, "__name__", func)
+            raise TimeoutError(f"{name} still waiting after {LIMIT:g}s{_last_error(since)}") from None
     return run
 
 _call_async, _call_maybe = IsolatedAsyncioTestCase._callAsync, IsolatedAsyncioTestCase._callMaybeAsync
@@ -219,7 +254,7 @@ def reason(err):
         try:
             cond, text = iq["error"]["condition"], iq["error"]["text"]
             kind = "IqTimeout" if type(exc).__name__ == "IqTimeout" else f"IqError {cond}"
-            return f"{kind}{': ' + text if text else ''} (iq to {iq['to'] or 'server'})"
+            return f"{kind}{': ' + text if text else ''} (from {iq['from'] or 'the server'})"
         except Exception:
             pass
     text = str(exc).strip().splitlines()
@@ -239,12 +274,24 @@ except Exception as exc:  # an import error is the module's outcome
 REASONS = {}  # test id -> one-line reason (TextTestResult keeps only formatted tracebacks)
 
 class Result(unittest.TextTestResult):
+    since = 0
+
+    def startTest(self, test):
+        self.since = len(ERRORS)
+        super().startTest(test)
+
+    def _keep(self, test, err):
+        why = reason(err)
+        if not why.startswith(("IqError", "TimeoutError")):  # those name their stanza already
+            why += _last_error(self.since)
+        REASONS[test.id()] = why
+
     def addError(self, test, err):
-        REASONS[test.id()] = reason(err)
+        self._keep(test, err)
         super().addError(test, err)
 
     def addFailure(self, test, err):
-        REASONS[test.id()] = reason(err)
+        self._keep(test, err)
         super().addFailure(test, err)
 
 result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result).run(suite)

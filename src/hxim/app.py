@@ -16,10 +16,12 @@ from hxim.ratelimit import RateLimiter
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
+from hxim.services.collections import CollectionService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
 from hxim.services.messages import MessageService
+from hxim.services.mutes import GlobalMuteService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
@@ -67,6 +69,7 @@ class Node:
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
         self.user_metadata = UserMetadataService(self.db, settings)  # user attributes (/metadata/user/…)
+        self.collections = CollectionService(self.db, settings, self.users)  # user collections
         notifier = RoomNotifier(self.users, self.notices, self.router)
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)
@@ -77,9 +80,11 @@ class Node:
         )
         self.presence.device_hooks.append(self.presence_subscriptions.device_changed)
         self.users.delete_hooks.append(self.presence_subscriptions.forget)
+        self.mutes = GlobalMuteService(self.db, settings)  # global mutes, asked by every send
+        self.users.delete_hooks.append(self.mutes.forget_users)
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
-            self.chatrooms.rooms,
+            self.chatrooms.rooms, self.mutes,
         )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
@@ -93,6 +98,7 @@ class Node:
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
+        self.mutes.load_sync()
         created: list[tuple[App, str]] = []
         if create_default and not self.apps.list_sync():
             org, _, name = (self.settings.default_app or "hxim#default").partition("#")

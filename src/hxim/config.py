@@ -38,6 +38,8 @@ RATE_FAMILIES = (
     "chatrooms",
     "metadata",
     "presence",
+    "mutes",
+    "collections",
 )
 
 
@@ -265,6 +267,17 @@ class Settings(BaseSettings):
         description="Serve a chat file whose id is random (UUID v4) to a GET without token or share-secret "
         "(apps load message.url as an image, with no headers); false: files always need them",
     )
+    chatfile_lifetime_seconds: int = Field(
+        0, ge=0, le=100 * 365 * 86400,
+        description="How long a chat file is kept after its upload, or its last `refresh` (PUT "
+        "/users/{u}/chatfiles/lifetime), unless made `forever`; 0 = every file for ever",
+    )
+    chatfile_purge_interval_seconds: int = Field(
+        3600, ge=1, le=365 * 86400, description="At most this often an upload removes the expired chat files"
+    )
+    chatfile_lifetime_batch_max: int = Field(
+        100, ge=1, le=10_000, description="`chatfile_ids` per PUT /users/{u}/chatfiles/lifetime"
+    )
     message_recall_seconds: int = Field(
         120, ge=0, le=365 * 86400, description="How long its sender may recall a message (XMPP); 0 = no limit"
     )
@@ -334,6 +347,26 @@ class Settings(BaseSettings):
     )
     presence_sublist_page_max: int = Field(
         100, ge=1, le=10_000, description="Largest `pageSize` of GET /users/{u}/presence/sublist"
+    )
+    # global mutes (/mutes, Easemob's user_global_mute_* pages)
+    mutes_page_default: int = Field(10, ge=1, le=10_000, description="GET /mutes without pageSize")
+    mutes_page_max: int = Field(50, ge=1, le=10_000, description="Largest `pageSize` of GET /mutes")
+    # user collections (/users/{u}/collections, /collections, Easemob's user_collection_* pages)
+    collection_id_max_length: int = Field(128, ge=1, le=128, description="Longest collection id, characters")
+    collection_data_max_length: int = Field(
+        20480, ge=1, le=1 << 24, description="Longest `data` of a collection, characters"
+    )
+    collection_ext_max_length: int = Field(
+        1024, ge=1, le=1 << 20, description="Longest `ext` of a collection, characters"
+    )
+    collection_batch_max: int = Field(
+        20, ge=1, le=10_000, description="Collections per POST /collections, and ids per DELETE"
+    )
+    collections_page_default: int = Field(100, ge=1, le=10_000, description="GET …/collections without `limit`")
+    collections_page_max: int = Field(200, ge=1, le=10_000, description="Largest `limit` of GET …/collections")
+    collections_per_user_max: int = Field(10_000, ge=1, le=10_000_000, description="Collections one user may keep")
+    collection_body_max_bytes: int = Field(
+        2 << 20, ge=1024, le=1 << 30, description="Largest request body of the collection calls"
     )
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")

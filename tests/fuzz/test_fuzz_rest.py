@@ -1,7 +1,8 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
 of `http/easemob.py`, `http/messages.py`, `http/history.py`, `http/groups.py`,
-`http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`, `http/presence.py`), the `/hx`
-gateway (`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
+`http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`, `http/presence.py`,
+`http/mutes.py`, `http/collections.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
+(`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
 users, a group, a chat room, two app users) or to random text, and random requests: JSON of every
@@ -37,7 +38,18 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import contacts, easemob, easemob_app_users, groups, history, messages, presence, user_metadata
+from hxim.http import (
+    collections,
+    contacts,
+    easemob,
+    easemob_app_users,
+    groups,
+    history,
+    messages,
+    mutes,
+    presence,
+    user_metadata,
+)
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -51,7 +63,7 @@ def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the REST faces, HEAD left out (it is GET without a body)."""
     tables: list[list[Route]] = [
         easemob.routes, messages.routes, history.routes, groups.routes, easemob_app_users.routes, gateway.routes,
-        app_api_routes, user_metadata.routes, contacts.routes, presence.routes,
+        app_api_routes, user_metadata.routes, contacts.routes, presence.routes, mutes.routes, collections.routes,
     ]
     out = []
     for table in tables:
@@ -76,10 +88,11 @@ FIELDS = [
     "bio", "location", "avatar", "bg", "verified", "extra", "certification", "member", "im_group_id", "group_face",
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
     "targets", "properties", "avatarurl", "check_list", "remark",
+    "chat", "groupchat", "chatroom", "collections", "collection_ids", "data", "createdAt", "lifetime", "chatfile_ids",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",
-               "needReturnRemark", "pageNum", "pageSize"]
+               "needReturnRemark", "pageNum", "pageSize", "begin_time", "end_time", "direction", "collection_id"]
 
 
 @dataclass

@@ -384,3 +384,52 @@ def test_unicode_password_and_limits(api: Api) -> None:
     assert_error(api.put(f"/users/{name}", json={}), 400, "illegal_argument")
     assert_error(api.post("/users", json={"username": unique(), "password": "pw", "nickname": 5}), 400,
                  "illegal_argument")
+
+
+# --- ql (old clients' `GET /users?ql=select * where username='x'`) ----------------------------------
+
+
+def test_list_filtered_by_ql(paged: tuple[Api, list[dict]]) -> None:
+    api, entities = paged
+    first, second, third = (e["username"] for e in entities[:3])
+    body = api.get("/users", params={"ql": f"select * where username='{second}'"}).json()
+    assert_envelope(body, GET_KEYS, "get")
+    assert body["params"] == {"ql": [f"select * where username='{second}'"]}
+    assert body["count"] == 1 and [e["username"] for e in body["entities"]] == [second]
+    assert_user_entity(body["entities"][0], second)
+    # any case of the name, `or`, double quotes, no `select *`; each user once, in the order named
+    ql = f"SELECT * WHERE username = '{third.upper()}' or username=\"{first}\" OR username='{third}'"
+    assert [e["username"] for e in api.get("/users", params={"ql": ql}).json()["entities"]] == [third, first]
+    ql = f"where username='{first}' or username='{unique('ghost')}'"
+    assert [e["username"] for e in api.get("/users", params={"ql": ql}).json()["entities"]] == [first]
+    assert [e["username"] for e in api.get("/users", params={"ql": f"username='{first}'"}).json()["entities"]] == [
+        first
+    ]
+    body = api.get("/users", params={"ql": f"select * where username='{unique('ghost')}'"}).json()
+    assert body["entities"] == [] and body["count"] == 0 and "cursor" not in body
+    # `limit` still applies; `select *` alone (or an empty ql) is every user
+    ql = f"select * where username='{first}' or username='{second}'"
+    assert [e["username"] for e in api.get("/users", params={"ql": ql, "limit": "1"}).json()["entities"]] == [first]
+    for ql in ("select *", ""):
+        body = api.get("/users", params={"ql": ql}).json()
+        assert body["count"] == 10 and "cursor" in body
+
+
+@pytest.mark.parametrize("ql", [
+    "select * where name='x'",
+    "select * where username='x' and nickname='y'",
+    "select * where username='x' order by created desc",
+    "select * where username contains 'x'",
+    "select username where username='x'",
+    "select * where username='x' or",
+    "select * where username=x",
+    "select * where created > 0",
+    "delete * where username='x'",
+])
+def test_list_refuses_a_ql_it_does_not_understand(api: Api, ql: str) -> None:
+    assert_error(api.get("/users", params={"ql": ql}), 400, "illegal_argument")
+
+
+def test_list_refuses_two_different_ql(api: Api) -> None:
+    r = api.get("/users", params=[("ql", "select * where username='a'"), ("ql", "select * where username='b'")])
+    assert_error(r, 400, "illegal_argument")

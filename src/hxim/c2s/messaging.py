@@ -7,7 +7,8 @@ entry when the recipient has no available session) and queued by the router on t
 available resources, which render it (`C2SSession.render_message`). A body that is
 Easemob JSON (`{"from","to","bodies","ext"}`, webim-xmpp.md §4.1) stores its `bodies` and `ext`;
 any other body is stored as `[{"type":"txt","msg": text}]`. The sender's id becomes the server
-id for recipients; a sender that speaks Easemob JSON gets the §4.4 server ack.
+id for recipients; a sender that speaks Easemob JSON gets the §4.4 server ack. A globally muted
+sender's message is bounced with `<forbidden/>` and `<user-muted xmlns='easemob:x:mute'/>`, as in rooms.
 
 Stanzas without a body, and receipts (`<received/>`, Easemob's `<delivery/>`/`<acked/>`), pass
 through the router to the recipient's available resources (a `Relay`) without being stored; a `<received id=…/>` that
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["RENDERERS", "bounce", "parse_body", "register", "replay_offline", "send_ack"]
 
 _BODY = CLIENT + "body"
+_USER_MUTED = "{easemob:x:mute}user-muted"  # a muted sender's refusal: the SDK's onMutedMessage (§4.9)
 _REQUEST = "{" + RECEIPTS_NS + "}request"
 
 
@@ -142,6 +144,8 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
             bounce(session, el, "service-unavailable", "No such user.")
         elif exc.condition == "service-unavailable":
             bounce(session, el, "service-unavailable", "The recipient has blocked you.")  # XEP-0191 §3.5
+        elif exc.condition == "forbidden":  # a globally muted sender (services.mutes), marked as muc's are
+            bounce(session, el, "forbidden", exc.description, ET.Element(_USER_MUTED))
         else:
             bounce(session, el, "bad-request", "The message body is not a valid Easemob message.")
         return True

@@ -10,6 +10,7 @@ how to render URIs), returns the success body and raises `HximError` for a refus
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "issue_admin_token",
     "register",
     "list_users",
+    "ql_usernames",
     "get_user",
     "reset_password",
     "status",
@@ -144,8 +146,46 @@ async def register(ctx: OpContext, body: Any) -> dict[str, Any]:
     return ok(ctx, "post", params={}, path="/users", entities=[user_entity(u) for u in created])
 
 
+_QL_SELECT = re.compile(r"\s*select\s+\*\s*", re.I)
+_QL_WHERE = re.compile(r"where\s+", re.I)
+_QL_TERM = r"username\s*=\s*(?:'([^']*)'|\"([^\"]*)\")"
+_QL_TERMS = re.compile(rf"{_QL_TERM}(?:\s+or\s+{_QL_TERM})*\s*", re.I)
+
+
+def ql_usernames(ql: str, most: int) -> list[str] | None:
+    """The usernames a Usergrid query on users asks for, case-folded and each once, or None for
+    every user. Understood: `[select *] [where] username='a' [or username='b' …]` (at most
+    `most` names) and `select *` alone; any other query is refused, never answered with a list
+    it did not ask for."""
+    text = ql.strip()
+    selected = _QL_SELECT.match(text)
+    if selected:
+        text = text[selected.end() :]
+    if not text:
+        return None
+    where = _QL_WHERE.match(text)
+    if where:
+        text = text[where.end() :]
+    if not _QL_TERMS.fullmatch(text):
+        raise errors.illegal_argument(
+            f"ql [{ql[:200]}] is not supported: use select * where username='a' [or username='b' …]"
+        )
+    names = list(dict.fromkeys(a.lower() or b.lower() for a, b in re.findall(_QL_TERM, text, re.I)))
+    if len(names) > most:
+        raise errors.illegal_argument(f"ql can name at most {most} users")
+    return names
+
+
 async def list_users(ctx: OpContext, limit: int, cursor: str | None, params: dict[str, list[str]]) -> dict[str, Any]:
-    found, next_cursor = await ctx.node.users.page(ctx.app, limit, cursor)
+    """`GET /users`: a page of the app's users in creation order, or those a `ql` names."""
+    queries = params.get("ql")
+    if queries and len(set(queries)) > 1:
+        raise errors.illegal_argument("ql can be given once")
+    names = ql_usernames(queries[0], ctx.node.settings.users_page_max) if queries else None
+    if names is None:
+        found, next_cursor = await ctx.node.users.page(ctx.app, limit, cursor)
+    else:
+        found, next_cursor = (await ctx.node.users.get_many(ctx.app, names))[:limit], None
     return ok(
         ctx,
         "get",

@@ -20,6 +20,7 @@ from hxim.hub import Notice, Router
 from hxim.hub.events import Edited
 from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
 from hxim.services.blocks import BlockIndex
+from hxim.services.mutes import GlobalMuteService, globally_muted
 from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
@@ -153,6 +154,7 @@ class MessageService:
         notices: NoticeService,
         groups: RoomService,
         chatrooms: RoomService,
+        mutes: GlobalMuteService,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -162,6 +164,7 @@ class MessageService:
         self.blocks = blocks
         self.notices = notices
         self.rooms = {"groupchat": groups, "chatroom": chatrooms}
+        self.mutes = mutes
         self._store = Batcher(db, store_message_groups_txn)
         self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
 
@@ -196,6 +199,8 @@ class MessageService:
     async def send(self, app: App, cmd: SendMessage, sender: User | None = None) -> list[Sent]:
         """Send `cmd`'s message to each of its targets (`sender`: the sending user, when the caller
         has them at hand); returns the stored message of each target, in order."""
+        if cmd.sender != ADMIN and self.mutes.muted(app, cmd.sender.lower(), cmd.chat_type):
+            raise globally_muted()  # on every path, REST and XMPP (services.mutes)
         targets = cmd.targets
         if len(targets) > self.settings.message_targets_max:
             raise errors.illegal_argument("params to's size can't exceed limit")

@@ -46,6 +46,8 @@ __all__ = [
     "user_metadata",
     "presence_subscriptions",
     "presence_status",
+    "user_mutes",
+    "user_collections",
 ]
 
 metadata = MetaData(
@@ -217,6 +219,10 @@ chatfiles = Table(
     Column("share_secret", String(128)),
     Column("created", BigInteger, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # its lifetime (Easemob's message_attachment_storage): kept for ever, or until
+    # `chatfile_lifetime_seconds` after `refreshed` (null: after `created`)
+    Column("forever", Boolean, nullable=False, server_default="0"),
+    Column("refreshed", BigInteger),
 )
 
 # --- groups and chat rooms (one membership model; `kind` is "group" or "chatroom") -------------
@@ -378,4 +384,33 @@ presence_status = Table(
     Column("status", String(64), nullable=False),
     Column("ext", Text, nullable=False),
     Column("updated", BigInteger, nullable=False),
+)
+
+# --- global mutes (Easemob's user_global_mute_* pages): a user's sends refused per chat type ----
+# One row per (user, chat type) muted: `expire` in ms, or -1 for ever; unmuting removes the row.
+
+user_mutes = Table(
+    "user_mutes",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_type", String(16), primary_key=True),  # chat | groupchat | chatroom
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("expire", BigInteger, nullable=False),
+    Index(None, "app_uuid", "user_id"),
+)
+
+# --- user collections (Easemob's user_collection_* pages): each user's saved items ---------------
+# `id` is the client's (or a random UUID), unique per user; pages run in (created, id) order.
+
+user_collections = Table(
+    "user_collections",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("type", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("ext", Text),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index(None, "user_id", "created", "id"),
 )
