@@ -16,6 +16,7 @@ from hxim.ratelimit import RateLimiter
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
+from hxim.services.broadcasts import BroadcastService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
@@ -74,6 +75,10 @@ class Node:
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
             self.chatrooms.rooms,
         )
+        # broadcasts run as jobs: `start_jobs` (on the serving loop) resumes the unfinished ones
+        self.broadcasts = BroadcastService(
+            self.db, settings, self.ids, self.messages, self.chatrooms.rooms, self.router
+        )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 
@@ -92,6 +97,13 @@ class Node:
             created.append(self.apps.create_sync(org, name or "default"))
         self.default_app = self.apps.default_sync(self.settings.default_app)
         return created
+
+    def start_jobs(self) -> None:
+        """Start the node's background work that needs the serving event loop: broadcasts."""
+        self.broadcasts.start()
+
+    async def stop_jobs(self) -> None:
+        await self.broadcasts.stop()
 
     def close(self) -> None:
         self.hasher.close()

@@ -20,7 +20,15 @@ from hxim.app import Node
 from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
-from hxim.http import contacts, easemob, easemob_app_users, groups, messages, user_metadata
+from hxim.http import (
+    broadcasts,
+    contacts,
+    easemob,
+    easemob_app_users,
+    groups,
+    messages,
+    user_metadata,
+)
 from hxim.http.render import error_response
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
@@ -90,7 +98,9 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        node.start_jobs()
         yield
+        await node.stop_jobs()
         await hx_api.aclose()
         await app_api_easemob.aclose()
 
@@ -104,7 +114,7 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *contacts.routes,
-         *xmpp_ws, *bosh_routes, *user_metadata.routes],
+         *xmpp_ws, *bosh_routes, *user_metadata.routes, *broadcasts.routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
