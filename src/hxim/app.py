@@ -27,6 +27,7 @@ from hxim.services.presence import PresenceService
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
+from hxim.services.stream_messages import StreamService
 from hxim.services.tokens import TokenService
 from hxim.services.user_metadata import UserMetadataService
 from hxim.services.users import UserService
@@ -79,6 +80,7 @@ class Node:
         self.broadcasts = BroadcastService(
             self.db, settings, self.ids, self.messages, self.chatrooms.rooms, self.router
         )
+        self.streams = StreamService(self.db, settings, self.messages, self.router)  # stream messages
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 

@@ -1,7 +1,7 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
 of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`,
-`http/user_metadata.py`, `http/contacts.py`, `http/broadcasts.py`), the `/hx` gateway
-(`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
+`http/user_metadata.py`, `http/contacts.py`, `http/broadcasts.py`, `http/stream_messages.py`), the
+`/hx` gateway (`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
 users, a group, a chat room, two app users) or to random text, and random requests: JSON of every
@@ -37,7 +37,16 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import broadcasts, contacts, easemob, easemob_app_users, groups, messages, user_metadata
+from hxim.http import (
+    broadcasts,
+    contacts,
+    easemob,
+    easemob_app_users,
+    groups,
+    messages,
+    stream_messages,
+    user_metadata,
+)
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -54,6 +63,7 @@ def _routes() -> list[tuple[str, str]]:
         user_metadata.routes,
         contacts.routes,
         broadcasts.routes,
+        stream_messages.routes,
     ]
     out = []
     for table in tables:
@@ -78,6 +88,7 @@ FIELDS = [
     "bio", "location", "avatar", "bg", "verified", "extra", "certification", "member", "im_group_id", "group_face",
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
     "targets", "properties", "avatarurl", "check_list", "remark", "chatroom_msg_level",
+    "body",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",

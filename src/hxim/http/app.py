@@ -27,6 +27,7 @@ from hxim.http import (
     easemob_app_users,
     groups,
     messages,
+    stream_messages,
     user_metadata,
 )
 from hxim.http.render import error_response
@@ -114,7 +115,7 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *contacts.routes,
-         *xmpp_ws, *bosh_routes, *user_metadata.routes, *broadcasts.routes],
+         *xmpp_ws, *bosh_routes, *user_metadata.routes, *broadcasts.routes, *stream_messages.routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
