@@ -20,6 +20,7 @@ from hxim.services.broadcasts import BroadcastService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
+from hxim.services.message_import import ImportService
 from hxim.services.messages import MessageService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
@@ -81,6 +82,7 @@ class Node:
             self.db, settings, self.ids, self.messages, self.chatrooms.rooms, self.router
         )
         self.streams = StreamService(self.db, settings, self.messages, self.router)  # stream messages
+        self.imports = ImportService(self.db, settings, self.ids, self.messages, self.groups.rooms)
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 

@@ -1,7 +1,8 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
 of `http/easemob.py`, `http/messages.py`, `http/groups.py`, `http/easemob_app_users.py`,
-`http/user_metadata.py`, `http/contacts.py`, `http/broadcasts.py`, `http/stream_messages.py`), the
-`/hx` gateway (`seeds/gateway.py`) and the app API (`seeds/app_api/routes.py`).
+`http/user_metadata.py`, `http/contacts.py`, `http/broadcasts.py`, `http/stream_messages.py`,
+`http/message_import.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
+(`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
 users, a group, a chat room, two app users) or to random text, and random requests: JSON of every
@@ -43,6 +44,7 @@ from hxim.http import (
     easemob,
     easemob_app_users,
     groups,
+    message_import,
     messages,
     stream_messages,
     user_metadata,
@@ -64,6 +66,7 @@ def _routes() -> list[tuple[str, str]]:
         contacts.routes,
         broadcasts.routes,
         stream_messages.routes,
+        message_import.routes,
     ]
     out = []
     for table in tables:
@@ -88,7 +91,7 @@ FIELDS = [
     "bio", "location", "avatar", "bg", "verified", "extra", "certification", "member", "im_group_id", "group_face",
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
     "targets", "properties", "avatarurl", "check_list", "remark", "chatroom_msg_level",
-    "body",
+    "body", "msg_timestamp", "need_download", "is_ack_read",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",

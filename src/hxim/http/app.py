@@ -26,6 +26,7 @@ from hxim.http import (
     easemob,
     easemob_app_users,
     groups,
+    message_import,
     messages,
     stream_messages,
     user_metadata,
@@ -115,7 +116,8 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *easemob_app_users.routes, *contacts.routes,
-         *xmpp_ws, *bosh_routes, *user_metadata.routes, *broadcasts.routes, *stream_messages.routes],
+         *xmpp_ws, *bosh_routes, *user_metadata.routes, *broadcasts.routes, *stream_messages.routes,
+         *message_import.routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
