@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_messages_today import offline
 
 from conftest import Api, Server, assert_envelope, assert_error, new_app, serve, start_server, stop_server, unique
 
@@ -63,10 +64,6 @@ def finished(api: Api, ident: int, timeout: float = 30) -> dict[str, Any]:
 
 def history(api: Api) -> list[dict[str, Any]]:
     return list(api.get("/chatmessages", params={"limit": 1000}).json()["entities"])
-
-
-def offline(api: Api, name: str) -> int:
-    return int(api.get(f"/users/{name}/offline_msg_count").json()["data"][name])
 
 
 def test_to_all_users_each_user_gets_one_message_kept_offline(server: Server) -> None:

@@ -6,19 +6,26 @@ refused; bodies are checked as the send routes check them."""
 
 from __future__ import annotations
 
-import json
 import time
-import xml.etree.ElementTree as ET
 from typing import Any
 
 import httpx
 import pytest
+from test_messages_today import history_entity as stored
+from test_messages_today import offline, roamed_ids
 
-from conftest import Api, Server, assert_envelope, assert_error, unique
+from conftest import Api, Server, assert_envelope, assert_error, new_app, unique
 
 ENVELOPE = ["action", "application", "path", "uri", "entities", "data", "timestamp", "duration", "organization",
             "applicationName"]
 DAY = 86_400_000
+
+
+
+@pytest.fixture(scope="module")
+def api(server: Server) -> Api:
+    """An app of this module's own: its history holds only this module's messages."""
+    return new_app(server)
 
 
 def people(api: Api, n: int) -> list[str]:
@@ -34,24 +41,6 @@ def imported(r: httpx.Response, path: str) -> str:
     assert body["path"] == path and body["entities"] == [] and list(body["data"]) == ["msg_id"], body
     assert body["data"]["msg_id"].isdigit()
     return str(body["data"]["msg_id"])
-
-
-def stored(api: Api, msg_id: str) -> dict[str, Any]:
-    for entity in api.get("/chatmessages", params={"limit": 1000}).json()["entities"]:
-        if entity["msg_id"] == msg_id:
-            return dict(entity)
-    raise AssertionError(f"message {msg_id} not stored")
-
-
-def roamed_ids(api: Api, user: str, queue: str) -> list[str]:
-    body = json.dumps({"queue": queue, "start": -1, "end": -1}).encode()
-    r = api.post(f"/users/{user}/messageroaming", content=body, headers={"Content-Type": "text/plain"})
-    assert r.status_code == 200, r.text
-    return [ET.fromstring(s).get("id", "") for s in r.json()["data"]["msgs"]]
-
-
-def offline(api: Api, name: str) -> int:
-    return int(api.get(f"/users/{name}/offline_msg_count").json()["data"][name])
 
 
 def test_a_1to1_message_keeps_its_time_and_sorts_by_it(api: Api) -> None:

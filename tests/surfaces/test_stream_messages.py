@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from test_messages_today import history_entity as stored
+from test_messages_today import offline
 
-from conftest import Api, Server, assert_envelope, assert_error, unique
+from conftest import Api, Server, assert_envelope, assert_error, new_app, unique
 
 EXTRA_ENV = {
     "HXIM_STREAM_MESSAGE_CHUNK_INTERVAL_SECONDS": "1",
@@ -21,6 +23,13 @@ EXTRA_ENV = {
 }
 ENVELOPE = ["action", "application", "path", "uri", "data", "timestamp", "duration", "organization",
             "applicationName"]
+
+
+
+@pytest.fixture(scope="module")
+def api(server: Server) -> Api:
+    """An app of this module's own: its history holds only this module's messages."""
+    return new_app(server)
 
 
 def people(api: Api, n: int) -> list[str]:
@@ -48,17 +57,6 @@ def first(api: Api, kind: str, sender: str, to: str, text: str, **extra: Any) ->
     msg_id = r.json()["data"]["msgId"]
     assert list(r.json()["data"]) == ["msgId"] and msg_id.isdigit()
     return str(msg_id)
-
-
-def stored(api: Api, msg_id: str) -> dict[str, Any]:
-    for entity in api.get("/chatmessages", params={"limit": 1000}).json()["entities"]:
-        if entity["msg_id"] == msg_id:
-            return dict(entity)
-    raise AssertionError(f"message {msg_id} not stored")
-
-
-def offline(api: Api, name: str) -> int:
-    return int(api.get(f"/users/{name}/offline_msg_count").json()["data"][name])
 
 
 def test_a_stream_to_a_user_is_one_message_completed_by_its_chunks(api: Api) -> None:
