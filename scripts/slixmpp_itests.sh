@@ -346,6 +346,8 @@ n_pass=$(awk -F'\t' '$2=="pass"' "$RESULTS" | wc -l)
 n_skip=$(awk -F'\t' '$2=="skip"' "$RESULTS" | wc -l)
 n_fail=$(awk -F'\t' '$2=="fail"' "$RESULTS" | wc -l)
 n_err=$(awk -F'\t' '$2=="error"' "$RESULTS" | wc -l)
+tests=$(awk -F'\t' '{split($3, c, "[/ ]"); p += c[1]; n += c[2]; if ($3 ~ /skip/) s += c[3] + 0}
+                     END {printf "%d of %d tests passed, %d skipped", p, n, s}' "$RESULTS")
 echo
-echo "slixmpp $VERSION itests against hxim: $n_pass of $total modules passed ($n_fail failed, $n_err errors, $n_skip skipped) in $((SECONDS - START))s"
+echo "slixmpp $VERSION itests against hxim: $n_pass of $total modules passed ($n_fail failed, $n_err errors, $n_skip skipped); $tests; $((SECONDS - START))s"
 echo "logs: $LOGS (server.log, <module>.out unittest output, <module>.log slixmpp debug log)"

@@ -126,13 +126,18 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         assert r.returncode == 0, r.stderr
         data = json.loads(r.stdout)
         apps[key] = AppCreds(data["org"], data["app"], data["client_id"], data["client_secret"], data["application"])
-    with open(tmp / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    return Server(backend, base, env, apps, serve(env, base, tmp / "server.log")), pg_name
+
+
+def serve(env: dict[str, str], base: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `hxim serve` with `env` (its output appended to `log_path`) and wait until it answers."""
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError((tmp / "server.log").read_text())
+            raise RuntimeError(log_path.read_text())
         try:
             httpx.get(base + "/", timeout=1)
             break
@@ -140,8 +145,8 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
             time.sleep(0.1)
     else:
         proc.kill()
-        raise RuntimeError("server did not start: " + (tmp / "server.log").read_text())
-    return Server(backend, base, env, apps, proc), pg_name
+        raise RuntimeError("server did not start: " + log_path.read_text())
+    return proc
 
 
 def stop_server(server: Server, pg_name: str | None) -> None:

@@ -16,10 +16,12 @@ from hxim.ratelimit import RateLimiter
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
+from hxim.services.broadcasts import BroadcastService
 from hxim.services.collections import CollectionService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
+from hxim.services.message_import import ImportService
 from hxim.services.messages import MessageService
 from hxim.services.mutes import GlobalMuteService
 from hxim.services.notices import NoticeService
@@ -29,6 +31,7 @@ from hxim.services.presence_subscriptions import PresenceSubscriptions
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
+from hxim.services.stream_messages import StreamService
 from hxim.services.tokens import TokenService
 from hxim.services.user_metadata import UserMetadataService
 from hxim.services.users import UserService
@@ -86,6 +89,12 @@ class Node:
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
             self.chatrooms.rooms, self.mutes,
         )
+        # broadcasts run as jobs: `start_jobs` (on the serving loop) resumes the unfinished ones
+        self.broadcasts = BroadcastService(
+            self.db, settings, self.ids, self.messages, self.chatrooms.rooms, self.router
+        )
+        self.streams = StreamService(self.db, settings, self.messages, self.router)  # stream messages
+        self.imports = ImportService(self.db, settings, self.ids, self.messages, self.groups.rooms)
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 
@@ -105,6 +114,13 @@ class Node:
             created.append(self.apps.create_sync(org, name or "default"))
         self.default_app = self.apps.default_sync(self.settings.default_app)
         return created
+
+    def start_jobs(self) -> None:
+        """Start the node's background work that needs the serving event loop: broadcasts."""
+        self.broadcasts.start()
+
+    async def stop_jobs(self) -> None:
+        await self.broadcasts.stop()
 
     def close(self) -> None:
         self.hasher.close()

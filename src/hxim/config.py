@@ -281,6 +281,36 @@ class Settings(BaseSettings):
     message_recall_seconds: int = Field(
         120, ge=0, le=365 * 86400, description="How long its sender may recall a message (XMPP); 0 = no limit"
     )
+    # broadcasts (Easemob's broadcast_to_* pages): jobs worked through in batches
+    broadcast_batch_size: int = Field(
+        200, ge=1, le=100_000, description="Targets (users or chat rooms) a broadcast sends to in one batch, one "
+        "transaction (users: at most `message_targets_max`)"
+    )
+    broadcast_batch_interval_ms: float = Field(
+        0, ge=0, le=3_600_000, description="Pause between two batches of a broadcast (spreads its load); 0 = none"
+    )
+    broadcast_users_per_day: int = Field(
+        3, ge=0, le=1_000_000, description="Broadcasts to all users (POST /messages/broadcast) an app may start in "
+        "24 hours; 0 = no limit"
+    )
+    broadcast_online_users_per_day: int = Field(
+        50, ge=0, le=1_000_000, description="Broadcasts to the online users (POST /messages/users/broadcast) an app "
+        "may start in 24 hours; 0 = no limit"
+    )
+    broadcast_chatrooms_per_day: int = Field(
+        100, ge=0, le=1_000_000, description="Broadcasts to every chat room (POST /messages/chatrooms/broadcast) an "
+        "app may start in 24 hours; 0 = no limit"
+    )
+    # stream messages (Easemob's message_stream_send_* pages)
+    stream_message_max_bytes: int = Field(
+        128 * 1024, ge=1, le=1 << 30, description="Text of all the chunks of one stream message, UTF-8 bytes"
+    )
+    stream_message_chunk_interval_seconds: float = Field(
+        30, gt=0, le=86400, description="Longest wait between two chunks of a stream message (then it ends)"
+    )
+    stream_message_total_seconds: float = Field(
+        1800, gt=0, le=7 * 86400, description="Longest time from a stream message's first chunk to its last"
+    )
     # groups and chat rooms (easemob-rest.md §6, §7)
     group_maxusers_default: int = Field(200, ge=1, le=100_000, description="maxusers of a new group")
     group_maxusers_max: int = Field(3000, ge=1, le=100_000, description="Largest maxusers of a group")

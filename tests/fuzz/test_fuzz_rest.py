@@ -1,7 +1,8 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
 of `http/easemob.py`, `http/messages.py`, `http/history.py`, `http/groups.py`,
 `http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`, `http/presence.py`,
-`http/mutes.py`, `http/collections.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
+`http/mutes.py`, `http/collections.py`, `http/broadcasts.py`, `http/stream_messages.py`,
+`http/message_import.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
 (`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
@@ -39,15 +40,18 @@ from starlette.routing import Route
 
 from conftest import Api, Server, unique
 from hxim.http import (
+    broadcasts,
     collections,
     contacts,
     easemob,
     easemob_app_users,
     groups,
     history,
+    message_import,
     messages,
     mutes,
     presence,
+    stream_messages,
     user_metadata,
 )
 from hxim.seeds import gateway
@@ -64,6 +68,7 @@ def _routes() -> list[tuple[str, str]]:
     tables: list[list[Route]] = [
         easemob.routes, messages.routes, history.routes, groups.routes, easemob_app_users.routes, gateway.routes,
         app_api_routes, user_metadata.routes, contacts.routes, presence.routes, mutes.routes, collections.routes,
+        broadcasts.routes, stream_messages.routes, message_import.routes,
     ]
     out = []
     for table in tables:
@@ -87,8 +92,9 @@ FIELDS = [
     "pagesize", "version", "force", "token", "login", "user_id", "user_ids", "is_admin", "password_hash", "sex",
     "bio", "location", "avatar", "bg", "verified", "extra", "certification", "member", "im_group_id", "group_face",
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
-    "targets", "properties", "avatarurl", "check_list", "remark",
+    "targets", "properties", "avatarurl", "check_list", "remark", "chatroom_msg_level",
     "chat", "groupchat", "chatroom", "collections", "collection_ids", "data", "createdAt", "lifetime", "chatfile_ids",
+    "body", "msg_timestamp", "need_download", "is_ack_read",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",

@@ -21,15 +21,18 @@ from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
 from hxim.http import (
+    broadcasts,
     collections,
     contacts,
     easemob,
     easemob_app_users,
     groups,
     history,
+    message_import,
     messages,
     mutes,
     presence,
+    stream_messages,
     user_metadata,
 )
 from hxim.http.render import error_response
@@ -101,7 +104,9 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        node.start_jobs()
         yield
+        await node.stop_jobs()
         await hx_api.aclose()
         await app_api_easemob.aclose()
 
@@ -116,7 +121,7 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     app.router = CollectionRouter(
         [*seeds, *groups.routes, *easemob.routes, *messages.routes, *history.routes, *easemob_app_users.routes,
          *contacts.routes, *xmpp_ws, *bosh_routes, *user_metadata.routes, *presence.routes, *mutes.routes,
-         *collections.routes],
+         *collections.routes, *broadcasts.routes, *stream_messages.routes, *message_import.routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -119,6 +120,7 @@ class SendMessage(NamedTuple):
 
 
 Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
+StoreBatch = Callable[[list[tuple[Message, list[int]]]], Awaitable[None]]  # (message, offline user ids)
 
 # What a modification may change, per message type (Easemob's message_modify page): the `ext`
 # of all of these, and these fields of the body. Command messages cannot be modified.
@@ -196,9 +198,12 @@ class MessageService:
         return msg
 
     # --- sending ----------------------------------------------------------------------------------
-    async def send(self, app: App, cmd: SendMessage, sender: User | None = None) -> list[Sent]:
+    async def send(
+        self, app: App, cmd: SendMessage, sender: User | None = None, *, store: StoreBatch | None = None
+    ) -> list[Sent]:
         """Send `cmd`'s message to each of its targets (`sender`: the sending user, when the caller
-        has them at hand); returns the stored message of each target, in order."""
+        has them at hand); returns the stored message of each target, in order. `store`: as for
+        `store_and_route`."""
         if cmd.sender != ADMIN and self.mutes.muted(app, cmd.sender.lower(), cmd.chat_type):
             raise globally_muted()  # on every path, REST and XMPP (services.mutes)
         targets = cmd.targets
@@ -222,7 +227,7 @@ class MessageService:
             for plan in plans:
                 plan.offline = False
         stored = await self.store_and_route(
-            app, cmd.sender, plans, list(cmd.bodies), cmd.ext, only=cmd.only, hidden=cmd.hidden
+            app, cmd.sender, plans, list(cmd.bodies), cmd.ext, only=cmd.only, hidden=cmd.hidden, store=store
         )
         if cmd.sync_device and cmd.sender != ADMIN:
             self._sync_sender(app, cmd.sender.lower(), plans, stored)
@@ -305,9 +310,12 @@ class MessageService:
         *,
         only: tuple[str, ...] | None = None,
         hidden: tuple[str, ...] = (),
+        store: StoreBatch | None = None,
     ) -> list[Message]:
         """Persist first, then route: store one message per plan with the offline entries of its
-        recipients who have no available session, then hand it to the others' sessions."""
+        recipients who have no available session, then hand it to the others' sessions. `store`
+        writes the batch in a transaction of the caller's (with more in it) instead of the group
+        commit; it runs inside `writing()`, and what it raises stops the routing."""
         batch: list[tuple[Message, list[int]]] = []
         online_by_msg: list[tuple[Message, list[User], bool]] = []
         for plan in plans:
@@ -322,7 +330,11 @@ class MessageService:
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
             batch.append((message, offline_ids))
             online_by_msg.append((message, [u for u in plan.users if u.key in online], plan.offline))
-        await self._store.submit(batch)
+        if store is None:
+            await self._store.submit(batch)
+        else:
+            async with self.writing():
+                await store(batch)
         # A user whose sessions ended while the batch was written, or refused the message (a full
         # queue), gets the offline entry they were spared: nothing accepted is lost.
         missed: list[tuple[int, int]] = []
@@ -540,3 +552,20 @@ class MessageService:
         page = found[:limit]
         next_key = encode_cursor(page[-1].id) if page else (key or "")
         return page, len(found) <= limit, next_key
+
+    # --- for other services -----------------------------------------------------------------------
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Around a write that stores messages outside the group commit: `settled()` waits for it
+        as for the rest."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._restoring.add(done)
+        try:
+            yield
+        finally:
+            self._restoring.discard(done)
+            done.set_result(None)
+
+    async def audience(self, app: App, message: Message) -> list[User]:
+        """The users a stored message was for (its peer, or its room's members but the sender)."""
+        return await self._recipients(app, message)

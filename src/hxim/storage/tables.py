@@ -48,6 +48,8 @@ __all__ = [
     "presence_status",
     "user_mutes",
     "user_collections",
+    "broadcasts",
+    "stream_messages",
 ]
 
 metadata = MetaData(
@@ -413,4 +415,50 @@ user_collections = Table(
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
     Index(None, "user_id", "created", "id"),
+)
+
+# --- broadcasts and stream messages (Easemob's broadcast_to_* and message_stream_send_* pages) ---
+
+# A broadcast is a job the node works through in batches of targets: its message (`message`: JSON
+# of `from`, `bodies`, `ext`), the kind of targets (`users`, `online_users`, `chatrooms`), and how far
+# it got: `cursor`, the position after the last target done in the order the kind reads them
+# ("" before the first), `done` targets passed and `sent` messages stored of `total` counted at
+# the start. A batch's messages and its move of the cursor are one transaction, so a node that
+# stops mid-way (even killed) resumes at the cursor, with nothing sent twice and nothing lost.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("cursor", String(128), nullable=False, server_default=""),
+    Column("total", BigInteger, nullable=False),
+    Column("done", BigInteger, nullable=False, server_default="0"),
+    Column("sent", BigInteger, nullable=False, server_default="0"),
+    Column("state", String(16), nullable=False),  # running | finished
+    Column("created", BigInteger, nullable=False),
+    Column("ended", BigInteger, nullable=True),
+    Index(None, "app_uuid", "kind", "created"),
+    Index(None, "state"),
+)
+
+# A stream message while its chunks arrive: the stored message (`messages`, same id) holds the
+# text so far; this row what the next chunk is checked against (who sends it to whom, the last
+# `seq`, the bytes so far, when it started and when the last chunk came) and whether it ended.
+stream_messages = Table(
+    "stream_messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("chat_type", String(16), nullable=False),
+    Column("sender", String(255), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("started", BigInteger, nullable=False),
+    Column("last", BigInteger, nullable=False),
+    Column("finished", Boolean, nullable=False, server_default="0"),
+    Index(None, "app_uuid", "last"),
 )
