@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["C2SSession", "Transport", "CLIENT", "copy_to"]
 
 log = logging.getLogger("hxim.c2s")
+_CLOSED = State.CLOSED  # a stream in this state takes no more output
 
 CLIENT = "{" + ns.CLIENT + "}"
 
@@ -184,16 +185,13 @@ class C2SSession:
     # --- the hub's Session protocol ---------------------------------------------------------------
     @property
     def available(self) -> bool:
-        return self._available and not self._over
+        # nothing is written once the session ended, or its stream did (bad input ends the stream
+        # with a stream error before the events read with it are handled)
+        return self._available and not self._ended and self.stream.state is not _CLOSED
 
-    @property
-    def _over(self) -> bool:
-        """Nothing more may be written: the session ended, or the stream did (bad input ends it
-        with a stream error before the events read with it are handled)."""
-        return self._ended or self.stream.state is State.CLOSED
 
     def deliver(self, message: Message) -> bool:
-        if self._over:
+        if self._ended or self.stream.state is _CLOSED:
             return False
         if self._held is not None:
             if len(self._held) >= self.ctx.settings.xmpp_queue_max:
@@ -207,7 +205,7 @@ class C2SSession:
 
     def push(self, event: Event) -> bool:
         """Render a hub event for this client (`C2S.renderers` holds each event type's renderer)."""
-        if self._over:
+        if self._ended or self.stream.state is _CLOSED:
             return False
         self.ctx.renderers[type(event)](self, event)
         return True
@@ -389,7 +387,7 @@ class C2SSession:
         """Queue a stanza for this client (an element, or bytes framed for this session). Past
         `xmpp_queue_max` stanzas other than stored messages waiting for a slow client, the
         session is closed: nothing of them is kept elsewhere, and the client is too far behind."""
-        if self._over:
+        if self._ended or self.stream.state is _CLOSED:
             self._pull_stream()  # the stream's own end, if it is still to be written
             return
         self._pull_stream()

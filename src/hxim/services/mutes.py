@@ -59,6 +59,8 @@ class GlobalMuteService:
         # app id -> user key -> chat type -> expire (ms, or FOREVER): the mutes in force, or
         # expired since and not yet seen
         self._active: dict[str, dict[str, dict[str, int]]] = {}
+        # the same dict, read as "might anyone be muted?" on the send path before asking `muted`
+        self.active = self._active
 
     def load_sync(self) -> None:
         """Read the mutes in force from storage (at start, before any message is sent)."""
