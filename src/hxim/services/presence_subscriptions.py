@@ -34,8 +34,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
-
 from hxim import errors
 from hxim.config import Settings
 from hxim.hub import PresenceStatus, Router
@@ -46,18 +44,15 @@ from hxim.storage import Database
 from hxim.storage.presence import (
     StatusRow,
     clear_status_txn,
-    drop_expired_txn,
-    evict_subscriptions_txn,
-    followers_txn,
-    put_status_txn,
-    put_subscriptions_txn,
-    remove_subscriptions_txn,
-    statuses_txn,
-    subscriber_counts_txn,
-    subscriptions_page_txn,
+    device_view_txn,
+    followed_ids_txn,
+    presences_txn,
+    set_status_txn,
+    subscribe_txn,
+    unsubscribe_txn,
+    user_subscriptions_txn,
+    with_status_ids_txn,
 )
-from hxim.storage.tables import users
-from hxim.storage.users import get_user_txn, get_users_by_keys_txn
 
 __all__ = ["PresenceSubscriptions", "UserPresence"]
 
@@ -88,6 +83,27 @@ class PresenceSubscriptions:
         self.rooms = rooms
         # (app uuid as an int, user key) -> when this node last saw a session of theirs come or go
         self._seen: dict[tuple[int, str], int] = {}
+        # per app, read at its first login or logout: the users someone follows, and those with a
+        # status set over REST (both only grow here: an id that no longer belongs costs a query)
+        self._followed_ids: dict[str, set[int]] = {}
+        self._status_ids: dict[str, set[int]] = {}
+
+    async def _followed(self, app: App, now: int) -> set[int]:
+        found = self._followed_ids.get(app.id)
+        if found is None:
+            found = self._followed_ids[app.id] = await self.db.read(followed_ids_txn, app.id, now)
+        return found
+
+    async def _statuses(self, app: App) -> set[int]:
+        found = self._status_ids.get(app.id)
+        if found is None:
+            found = self._status_ids[app.id] = await self.db.read(with_status_ids_txn, app.id)
+        return found
+
+    def _has_status(self, app: App, user: User) -> None:
+        known = self._status_ids.get(app.id)
+        if known is not None:  # else read with the row just written, when first needed
+            known.add(user.id)
 
     # --- what a user's presence is ----------------------------------------------------------------
     def _presence(self, app: App, user: User, rows: list[StatusRow], expiry: int | None = None) -> UserPresence:
@@ -142,15 +158,11 @@ class PresenceSubscriptions:
         assert ext is not None
         now = now_ms()
 
-        def txn(conn: Connection) -> tuple[User, list[str], list[StatusRow]]:
-            user = get_user_txn(conn, app.id, uid.lower())
-            if user is None:
-                raise errors.user_not_found()
-            put_status_txn(conn, app.id, user.id, resource, status, ext, now)
-            drop_expired_txn(conn, now, target_id=user.id)
-            return user, followers_txn(conn, user.id, now), statuses_txn(conn, [user.id]).get(user.id, [])
-
-        user, followers, rows = await self.db.write(txn)
+        done = await self.db.write(set_status_txn, app.id, uid.lower(), resource, status, ext, now)
+        if done is None:
+            raise errors.user_not_found()
+        user, followers, rows = done
+        self._has_status(app, user)
         event = self._event(self._presence(app, user, rows), resource)
         await self.presence.tell(app, user, event, followers)
         self.router.push(app.uuid, user.key, event)
@@ -163,12 +175,13 @@ class PresenceSubscriptions:
         self._seen[(app.uuid.int, user.key)] = now // 1000
         gone = all(s.resource != resource for s in self.router.resources(app.uuid, user.key))
 
-        def txn(conn: Connection) -> tuple[list[str], list[StatusRow]]:
-            followers = followers_txn(conn, user.id, now)
-            rows = statuses_txn(conn, [user.id]).get(user.id, []) if followers or gone else []
-            return followers, rows
-
-        followers, rows = await self.db.read(txn)
+        # most users are followed by nobody and set no status: no query for them (what a node
+        # knows of both is a superset: a stale entry only costs the query)
+        followed = user.id in await self._followed(app, now)
+        with_status = gone and user.id in await self._statuses(app)
+        if not followed and not with_status:
+            return
+        followers, rows = await self.db.read(device_view_txn, user.id, now, with_status)
         if gone and any(r.resource == resource for r in rows):
             await self.db.write(clear_status_txn, user.id, resource)
             rows = [r for r in rows if r.resource != resource]
@@ -195,47 +208,24 @@ class PresenceSubscriptions:
         now = now_ms()
         until = now + expiry * 1000
 
-        def txn(conn: Connection) -> tuple[list[User], dict[int, list[StatusRow]]]:
-            subscriber = self._locked_user(conn, app, uid)
-            targets = get_users_by_keys_txn(conn, app.id, keys)
-            ids = [t.id for t in targets]
-            drop_expired_txn(conn, now, subscriber_id=subscriber.id)
-            counts = subscriber_counts_txn(conn, ids, now, subscriber.id)
-            for target in targets:
-                if counts.get(target.id, 0) >= s.presence_subscribers_max:
-                    raise errors.illegal_argument(
-                        f"user {target.username} is followed by {s.presence_subscribers_max} users already"
-                    )
-            put_subscriptions_txn(conn, app.id, subscriber.id, ids, until)
-            evict_subscriptions_txn(conn, subscriber.id, s.presence_subscriptions_max, ids)
-            return targets, statuses_txn(conn, ids)
-
-        targets, rows = await self.db.write(txn)
-        return [self._presence(app, t, rows.get(t.id, []), until // 1000) for t in targets]
-
-    @staticmethod
-    def _locked_user(conn: Connection, app: App, uid: str) -> User:
-        """The user `uid`, their row locked (PostgreSQL; SQLite writes one at a time) so that
-        their concurrent subscriptions are counted against each other; 404 if there is none."""
-        user = get_user_txn(conn, app.id, uid.lower())
-        if user is None:
+        limits = (s.presence_subscribers_max, s.presence_subscriptions_max)
+        done = await self.db.write(subscribe_txn, app.id, uid.lower(), keys, now, until, *limits)
+        if done is None:
             raise errors.user_not_found()
-        conn.execute(select(users.c.id).where(users.c.id == user.id).with_for_update())
-        return user
+        if done.full is not None:
+            raise errors.illegal_argument(
+                f"user {done.full.username} is followed by {s.presence_subscribers_max} users already"
+            )
+        targets, rows = done.targets, done.rows
+        (await self._followed(app, now)).update(t.id for t in targets)
+        return [self._presence(app, t, rows.get(t.id, []), until // 1000) for t in targets]
 
     async def unsubscribe(self, app: App, uid: str, names: list[str]) -> None:
         """`uid` stops following `names` (nothing to stop, or no such user, is no error)."""
         keys = self._check_names(names, "usernames cannot be null", "too many unsub presences")
         now = now_ms()
 
-        def txn(conn: Connection) -> None:
-            subscriber = get_user_txn(conn, app.id, uid.lower())
-            if subscriber is not None:
-                targets = get_users_by_keys_txn(conn, app.id, keys)
-                remove_subscriptions_txn(conn, subscriber.id, [t.id for t in targets])
-                drop_expired_txn(conn, now, subscriber_id=subscriber.id)
-
-        await self.db.write(txn)
+        await self.db.write(unsubscribe_txn, app.id, uid.lower(), keys, now)
 
     async def subscriptions(self, app: App, uid: str, page: int, size: int) -> tuple[int, list[tuple[str, int]]]:
         """(how many users `uid` follows, page `page` of `size` of them as (username, expiry in
@@ -248,13 +238,7 @@ class PresenceSubscriptions:
         page = max(page, 1)
         now = now_ms()
 
-        def txn(conn: Connection) -> tuple[int, list[tuple[str, int]]]:
-            subscriber = get_user_txn(conn, app.id, uid.lower())
-            if subscriber is None:
-                return 0, []
-            return subscriptions_page_txn(conn, subscriber.id, now, (page - 1) * size, size)
-
-        total, found = await self.db.read(txn)
+        total, found = await self.db.read(user_subscriptions_txn, app.id, uid.lower(), now, (page - 1) * size, size)
         return total, [(name, expiry // 1000) for name, expiry in found]
 
     # --- reading presences ------------------------------------------------------------------------
@@ -265,13 +249,7 @@ class PresenceSubscriptions:
             raise errors.illegal_argument("too many get presences")
         keys = list(dict.fromkeys(n.lower() for n in names))
 
-        def txn(conn: Connection) -> tuple[list[User], dict[int, list[StatusRow]]]:
-            if not keys or get_user_txn(conn, app.id, uid.lower()) is None:
-                return [], {}
-            found = get_users_by_keys_txn(conn, app.id, keys)
-            return found, statuses_txn(conn, [u.id for u in found])
-
-        found, rows = await self.db.read(txn)
+        found, rows = await self.db.read(presences_txn, app.id, uid.lower(), keys)
         return [self._presence(app, u, rows.get(u.id, [])) for u in found]
 
     async def group_online(self, app: App, group_id: str, query_type: str) -> int:

@@ -13,11 +13,23 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
+from hxim.model import User
 from hxim.storage.database import Query
 from hxim.storage.tables import presence_status, presence_subscriptions, users
+from hxim.storage.users import get_user_txn, get_users_by_keys_txn
 
 __all__ = [
     "StatusRow",
+    "StatusSet",
+    "Subscribed",
+    "device_view_txn",
+    "followed_ids_txn",
+    "presences_txn",
+    "set_status_txn",
+    "subscribe_txn",
+    "unsubscribe_txn",
+    "user_subscriptions_txn",
+    "with_status_ids_txn",
     "followers_txn",
     "statuses_txn",
     "put_status_txn",
@@ -161,3 +173,116 @@ def subscriptions_page_txn(
         .limit(limit)
     )
     return int(total), [(name, expiry) for name, expiry in rows]
+
+
+# --- whole operations, one transaction each (the rules that need a consistent read live here as
+# typed results; their wording is the service's) ---------------------------------------------------
+
+
+class StatusSet(NamedTuple):
+    """After a status was set: the user, their followers (keys) and their status rows."""
+
+    user: User
+    followers: list[str]
+    rows: list[StatusRow]
+
+
+def set_status_txn(
+    conn: Connection, app_uuid: str, key: str, resource: str, status: str, ext: str, now: int
+) -> StatusSet | None:
+    """Set user `key`'s status for `resource`; None when there is no such user."""
+    user = get_user_txn(conn, app_uuid, key)
+    if user is None:
+        return None
+    put_status_txn(conn, app_uuid, user.id, resource, status, ext, now)
+    drop_expired_txn(conn, now, target_id=user.id)
+    return StatusSet(user, followers_txn(conn, user.id, now), statuses_txn(conn, [user.id]).get(user.id, []))
+
+
+def device_view_txn(conn: Connection, user_id: int, now: int, rows_anyway: bool) -> tuple[list[str], list[StatusRow]]:
+    """The user's followers, and their status rows if they have followers or `rows_anyway`."""
+    followers = followers_txn(conn, user_id, now)
+    rows = statuses_txn(conn, [user_id]).get(user_id, []) if followers or rows_anyway else []
+    return followers, rows
+
+
+class Subscribed(NamedTuple):
+    """A subscription's outcome: the targets followed and their status rows, or the first target
+    that has `subscribers_max` followers already (nothing written then)."""
+
+    targets: list[User]
+    rows: dict[int, list[StatusRow]]
+    full: User | None = None
+
+
+def subscribe_txn(
+    conn: Connection,
+    app_uuid: str,
+    key: str,
+    target_keys: list[str],
+    now: int,
+    until: int,
+    subscribers_max: int,
+    subscriptions_max: int,
+) -> Subscribed | None:
+    """User `key` follows the users `target_keys` (those that exist) until `until`; None when
+    there is no such subscriber. The subscriber's row is locked (PostgreSQL; SQLite writes one at
+    a time) so that their concurrent subscriptions are counted against each other."""
+    subscriber = get_user_txn(conn, app_uuid, key)
+    if subscriber is None:
+        return None
+    conn.execute(select(users.c.id).where(users.c.id == subscriber.id).with_for_update())
+    targets = get_users_by_keys_txn(conn, app_uuid, target_keys)
+    ids = [t.id for t in targets]
+    drop_expired_txn(conn, now, subscriber_id=subscriber.id)
+    counts = subscriber_counts_txn(conn, ids, now, subscriber.id)
+    for target in targets:
+        if counts.get(target.id, 0) >= subscribers_max:
+            return Subscribed([], {}, target)
+    put_subscriptions_txn(conn, app_uuid, subscriber.id, ids, until)
+    evict_subscriptions_txn(conn, subscriber.id, subscriptions_max, ids)
+    return Subscribed(targets, statuses_txn(conn, ids))
+
+
+def unsubscribe_txn(conn: Connection, app_uuid: str, key: str, target_keys: list[str], now: int) -> None:
+    """User `key` stops following `target_keys` (nothing to stop, or no such user, is nothing)."""
+    subscriber = get_user_txn(conn, app_uuid, key)
+    if subscriber is not None:
+        targets = get_users_by_keys_txn(conn, app_uuid, target_keys)
+        remove_subscriptions_txn(conn, subscriber.id, [t.id for t in targets])
+        drop_expired_txn(conn, now, subscriber_id=subscriber.id)
+
+
+def user_subscriptions_txn(
+    conn: Connection, app_uuid: str, key: str, now: int, offset: int, limit: int
+) -> tuple[int, list[tuple[str, int]]]:
+    """`subscriptions_page_txn` for user `key`; nothing for a user that does not exist."""
+    subscriber = get_user_txn(conn, app_uuid, key)
+    if subscriber is None:
+        return 0, []
+    return subscriptions_page_txn(conn, subscriber.id, now, offset, limit)
+
+
+def presences_txn(
+    conn: Connection, app_uuid: str, key: str, target_keys: list[str]
+) -> tuple[list[User], dict[int, list[StatusRow]]]:
+    """The users `target_keys` that exist and their status rows, asked by user `key` (nothing
+    when there is no such user)."""
+    if not target_keys or get_user_txn(conn, app_uuid, key) is None:
+        return [], {}
+    found = get_users_by_keys_txn(conn, app_uuid, target_keys)
+    return found, statuses_txn(conn, [u.id for u in found])
+
+
+def followed_ids_txn(conn: Connection, app_uuid: str, now: int) -> set[int]:
+    """The ids of the app's users someone follows past `now`."""
+    rows = conn.execute(
+        select(subs.c.target_id).where(subs.c.app_uuid == app_uuid, subs.c.expiry > now).distinct()
+    )
+    return {t for (t,) in rows}
+
+
+def with_status_ids_txn(conn: Connection, app_uuid: str) -> set[int]:
+    """The ids of the app's users with a status set over REST."""
+    rows = conn.execute(select(presence_status.c.user_id).where(presence_status.c.app_uuid == app_uuid).distinct())
+    return {u for (u,) in rows}
