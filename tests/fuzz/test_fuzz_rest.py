@@ -1,8 +1,5 @@
 """Fuzzing every REST route of a real `hxim serve` process: the Easemob REST API (the route tables
-of `http/easemob.py`, `http/messages.py`, `http/history.py`, `http/groups.py`,
-`http/easemob_app_users.py`, `http/user_metadata.py`, `http/contacts.py`, `http/presence.py`,
-`http/mutes.py`, `http/collections.py`, `http/broadcasts.py`, `http/stream_messages.py`,
-`http/message_import.py`), the `/hx` gateway (`seeds/gateway.py`) and the app API
+of every module in `http.app.REST_MODULES`), the `/hx` gateway (`seeds/gateway.py`) and the app API
 (`seeds/app_api/routes.py`).
 
 Each route is called with its own methods, its path parameters set to real names and ids (two
@@ -39,21 +36,7 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from conftest import Api, Server, unique
-from hxim.http import (
-    broadcasts,
-    collections,
-    contacts,
-    easemob,
-    easemob_app_users,
-    groups,
-    history,
-    message_import,
-    messages,
-    mutes,
-    presence,
-    stream_messages,
-    user_metadata,
-)
+from hxim.http.app import REST_MODULES
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 
@@ -65,11 +48,7 @@ EXAMPLES = 12  # per route and method
 
 def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the REST faces, HEAD left out (it is GET without a body)."""
-    tables: list[list[Route]] = [
-        easemob.routes, messages.routes, history.routes, groups.routes, easemob_app_users.routes, gateway.routes,
-        app_api_routes, user_metadata.routes, contacts.routes, presence.routes, mutes.routes, collections.routes,
-        broadcasts.routes, stream_messages.routes, message_import.routes,
-    ]
+    tables: list[list[Route]] = [*(m.routes for m in REST_MODULES), gateway.routes, app_api_routes]
     out = []
     for table in tables:
         for route in table:

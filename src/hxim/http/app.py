@@ -40,7 +40,14 @@ from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 from hxim.seeds.local import build_easemob_apis
 
-__all__ = ["build_http_app"]
+__all__ = ["REST_MODULES", "build_http_app"]
+
+# The modules of the Easemob REST surface, each with its `routes` (in this order: within one
+# collection, an earlier route wins).
+REST_MODULES = (
+    groups, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes, collections,
+    broadcasts, stream_messages, message_import,
+)
 
 log = logging.getLogger("hxim.http")
 
@@ -119,9 +126,7 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
-        [*seeds, *groups.routes, *easemob.routes, *messages.routes, *history.routes, *easemob_app_users.routes,
-         *contacts.routes, *xmpp_ws, *bosh_routes, *user_metadata.routes, *presence.routes, *mutes.routes,
-         *collections.routes, *broadcasts.routes, *stream_messages.routes, *message_import.routes],
+        [*seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws, *bosh_routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
