@@ -124,6 +124,9 @@ class Message:
     hidden: tuple[str, ...] = ()
     # set once it is modified: {"by": user or "admin", "at": ms, "count": edits so far}
     edited: dict[str, Any] | None = None
+    # what an XMPP client sent beside the body (its other child elements, serialised in the
+    # jabber:client namespace: XEP-0308 corrections, replies, OMEMO, …), passed on to XMPP readers
+    xml: str | None = None
 
     @property
     def msg_id(self) -> str:

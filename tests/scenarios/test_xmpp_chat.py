@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from xmpp_helpers import Client, XServer, run, until, xserver
@@ -341,5 +342,43 @@ def test_server_queries(xserver: XServer) -> None:
         rtt = await alice.plugin["xep_0199"].ping("easemob.com", timeout=5)
         assert rtt < 5
         await alice.close()
+
+    run(scenario)
+
+
+def test_extension_elements_reach_the_recipient_live_and_offline(xserver: XServer) -> None:
+    """What a client puts beside the body (a XEP-0308 correction, a XEP-0461 reply, a thread, any
+    extension) reaches XMPP recipients as sent, live and from offline storage; what only the
+    server may write (a delay, a stanza id) is not taken from the client."""
+    a, b, c = unique("xa"), unique("xb"), unique("xc")
+    xserver.api.register(a, b, c)
+
+    def extras(msg: Any) -> tuple[Any, Any, Any, Any]:
+        return (msg.xml.find("{urn:xmpp:message-correct:0}replace"), msg.xml.find("{urn:xmpp:reply:0}reply"),
+                msg.xml.findtext("{jabber:client}thread"), msg.xml.find("{urn:xmpp:sid:0}stanza-id"))
+
+    async def scenario() -> None:
+        alice, bob = Client(xserver, a), Client(xserver, b)
+        await alice.online()
+        await bob.online()
+        for to in (xserver.jid(b), xserver.jid(c)):
+            msg = alice.make_message(mto=to, mbody="fixed text", mtype="chat")
+            msg.xml.append(ET.fromstring("<replace xmlns='urn:xmpp:message-correct:0' id='first-id'/>"))
+            msg.xml.append(ET.fromstring("<reply xmlns='urn:xmpp:reply:0' to='someone' id='orig'/>"))
+            msg.xml.append(ET.fromstring("<thread xmlns='jabber:client'>t-1</thread>"))
+            msg.xml.append(ET.fromstring("<stanza-id xmlns='urn:xmpp:sid:0' by='spoofed' id='x'/>"))
+            msg.send()
+        got = await bob.next_message()
+        replace, reply, thread, sid = extras(got)
+        assert got["body"] == "fixed text" and replace is not None and replace.get("id") == "first-id"
+        assert reply is not None and reply.get("id") == "orig" and thread == "t-1" and sid is None
+        await alice.sync()
+        carol = Client(xserver, c)
+        await carol.online()
+        got = await carol.next_message()
+        replace, reply, thread, sid = extras(got)
+        assert replace is not None and reply is not None and thread == "t-1" and sid is None
+        for client in (alice, bob, carol):
+            await client.close()
 
     run(scenario)

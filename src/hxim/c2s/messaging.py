@@ -37,13 +37,21 @@ from hxim.services.messages import SendMessage
 from hxim.services.notices import NoticeKind
 from hxim.xmpp.jid import JID
 from hxim.xmpp.messages import RECEIPTS_NS
-from hxim.xmpp.stanza import error_reply, escape_attr, escape_text, local_name, namespace_of, render_attrs
+from hxim.xmpp.stanza import (
+    error_reply,
+    escape_attr,
+    escape_text,
+    local_name,
+    namespace_of,
+    render_attrs,
+    serialize,
+)
 
 if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["RENDERERS", "bounce", "parse_body", "register", "replay_offline", "send_ack"]
+__all__ = ["RENDERERS", "bounce", "extensions", "parse_body", "register", "replay_offline", "send_ack"]
 
 _BODY = CLIENT + "body"
 _USER_MUTED = "{easemob:x:mute}user-muted"  # a muted sender's refusal: the SDK's onMutedMessage (§4.9)
@@ -136,7 +144,9 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         return True
     if is_json:
         session.json_bodies = True
-    command = SendMessage("chat", (peer[1],), tuple(bodies), ext, user.username, True, to.resource)
+    command = SendMessage(
+        "chat", (peer[1],), tuple(bodies), ext, user.username, True, to.resource, xml=extensions(el)
+    )
     try:
         message = (await node.messages.send(app, command, user))[0][1]
     except errors.HximError as exc:
@@ -154,6 +164,24 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
         ctx.receipts.remember(message.id, client_id)
     send_ack(session, el, message.id)
     return True
+
+
+# what the server writes itself on a message it passes on (`message_stanza`), and what only a
+# server may claim (XEP-0359 stanza ids): never copied from a client
+_OWN_CHILDREN = frozenset({
+    _BODY, _REQUEST, "{easemob:x:roomtype}roomtype", "{urn:xmpp:delay}delay", "{urn:xmpp:sid:0}stanza-id",
+})
+
+
+def extensions(el: ET.Element) -> str | None:
+    """A client message's child elements but its body and what the server writes itself,
+    serialised as they will stand inside a `<message>` in the jabber:client namespace (so that
+    corrections, replies, encryption and the like reach XMPP recipients); None for a message
+    that has nothing else."""
+    if len(el) == 1:
+        return None
+    found = "".join(serialize(child).decode() for child in el if child.tag not in _OWN_CHILDREN)
+    return found or None
 
 
 _CODES = {"bad-request": "400", "forbidden": "403", "item-not-found": "404", "not-acceptable": "406",

@@ -31,7 +31,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from hxim import errors, json_input
-from hxim.c2s.messaging import bounce, parse_body, send_ack
+from hxim.c2s.messaging import bounce, extensions, parse_body, send_ack
 from hxim.c2s.session import CLIENT
 from hxim.services.messages import SendMessage
 from hxim.services.room_common import parse_room_id
@@ -78,7 +78,9 @@ async def on_groupchat(session: C2SSession, el: ET.Element) -> bool:
         session.json_bodies = True
     roomtype = el.find(ROOMTYPE)
     chat_type = "chatroom" if roomtype is not None and roomtype.get("type") == "chatroom" else "groupchat"
-    command = SendMessage(chat_type, (room_id,), tuple(bodies), ext, user.username, from_client=True)
+    command = SendMessage(
+        chat_type, (room_id,), tuple(bodies), ext, user.username, from_client=True, xml=extensions(el)
+    )
     try:
         sent = await ctx.node.messages.send(app, command, user)
     except errors.HximError as exc:

@@ -234,7 +234,8 @@ async def offline_msg_count(api: EasemobApi, settings: Settings, body: dict[str,
 
 @gateway("message_max_body_bytes")
 async def send_messages(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
-    """`target_type`, `target` (an array), `msg` (an object), `from` and `ext` (optional)."""
+    """`target_type`, `target` (an array), `msg` (an object), `from` and `ext` (optional); each
+    target answered `"success"`, whichever Easemob (this node or a remote) answers ids."""
     target_type, target, msg = body.get("target_type"), body.get("target"), body.get("msg")
     if not isinstance(target_type, str) or not isinstance(target, list) or not isinstance(msg, dict):
         raise Refused(400, BAD_PARAMS)
@@ -249,7 +250,11 @@ async def send_messages(api: EasemobApi, settings: Settings, body: dict[str, Any
         if not isinstance(ext, dict):
             raise Refused(400, BAD_PARAMS)
         out["ext"] = ext
-    return await api.send_message(token, out)
+    status, answer = await api.send_message(token, out)
+    if status == 200 and isinstance(answer, dict) and isinstance(answer.get("data"), dict):
+        # the seed document answers "success" for each target; Easemob now answers message ids
+        answer = {**answer, "data": dict.fromkeys(answer["data"], "success")}
+    return status, answer
 
 
 # --- 9. resetPassword -----------------------------------------------------------------------------

@@ -117,6 +117,7 @@ class SendMessage(NamedTuple):
     only: tuple[str, ...] | None = None  # a directed room message: these members only (keys)
     hidden: tuple[str, ...] = ()  # users who do not read it back in their conversation (keys)
     sync_device: bool = False  # the sender's own online sessions get it too
+    xml: str | None = None  # an XMPP client's child elements beside the body (`Message.xml`)
 
 
 Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
@@ -227,7 +228,8 @@ class MessageService:
             for plan in plans:
                 plan.offline = False
         stored = await self.store_and_route(
-            app, cmd.sender, plans, list(cmd.bodies), cmd.ext, only=cmd.only, hidden=cmd.hidden, store=store
+            app, cmd.sender, plans, list(cmd.bodies), cmd.ext, only=cmd.only, hidden=cmd.hidden, store=store,
+            xml=cmd.xml,
         )
         if cmd.sync_device and cmd.sender != ADMIN:
             self._sync_sender(app, cmd.sender.lower(), plans, stored)
@@ -311,6 +313,7 @@ class MessageService:
         only: tuple[str, ...] | None = None,
         hidden: tuple[str, ...] = (),
         store: StoreBatch | None = None,
+        xml: str | None = None,
     ) -> list[Message]:
         """Persist first, then route: store one message per plan with the offline entries of its
         recipients who have no available session, then hand it to the others' sessions. `store`
@@ -322,7 +325,9 @@ class MessageService:
             ident = self.ids.next()
             # the timestamp is the id's own millisecond, so ids and timestamps order alike
             stamp = IdGenerator.timestamp_of(ident)
-            message = Message(ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext, only, hidden)
+            message = Message(
+                ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext, only, hidden, None, xml
+            )
             keys = [u.key for u in plan.users]
             online = self.router.online(app.uuid, keys) if keys else set()
             if plan.resource is not None:  # the resource named: reached if bound, available or not

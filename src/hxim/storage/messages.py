@@ -63,6 +63,8 @@ def _row(m: Message) -> dict[str, Any]:
         doc["only"] = m.only
     if m.hidden:
         doc["hidden"] = m.hidden
+    if m.xml:
+        doc["xml"] = m.xml
     return {
         "id": m.id,
         "app_uuid": _uuid_text(m.app_uuid),
@@ -81,7 +83,7 @@ def _message(row: Any) -> Message:
     only = doc.get("only")
     return Message(
         ident, uuid.UUID(app_uuid), chat_type, sender, to, stamp, doc.get("bodies", []), doc.get("ext"),
-        tuple(only) if only is not None else None, tuple(doc.get("hidden", ())), doc.get("edited"),
+        tuple(only) if only is not None else None, tuple(doc.get("hidden", ())), doc.get("edited"), doc.get("xml"),
     )
 
 

@@ -85,6 +85,8 @@ def message_stanza(
             text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
         if "\ufffe" in text or "\uffff" in text:  # legal in JSON, not in XML: escaped, kept exact
             text = text.replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+    if m.xml and not json_body:  # what the sending XMPP client put beside the body
+        extra += m.xml
     if receipt_request:
         extra += f"<request xmlns='{RECEIPTS_NS}'/>"
     if delayed:
