@@ -154,7 +154,8 @@ async def read_body(request: Request, face: Face, settings: Settings, limit: int
     if request.headers.get("content-length") in (None, "0") and "transfer-encoding" not in request.headers:
         return b""  # no body (RFC 9112 §6.3)
     try:
-        raw = await asyncio.wait_for(_body(request, limit), settings.http_body_timeout_seconds)
+        async with asyncio.timeout(settings.http_body_timeout_seconds):  # no task of its own, unlike wait_for
+            raw = await _body(request, limit)
     except TimeoutError:
         seconds = settings.http_body_timeout_seconds
         raise face.body_refused(BODY_TIMEOUT, f"the body did not arrive within {seconds:g} seconds", limit) from None
