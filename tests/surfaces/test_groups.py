@@ -599,3 +599,23 @@ def test_membership_changes_between_messages(api: Api) -> None:
     # and a deleted group refuses
     envelope(api.delete(f"/chatgroups/{gid}"), "delete")
     assert send(api, gid, owner).status_code == 404
+
+
+def test_is_joined(api: Api) -> None:
+    """`GET /chatgroups/{id}/user/{u}/is_joined` (Easemob's group_check_joined)."""
+    owner, member, admin, outsider = people(api, 4)
+    gid = make_group(api, owner, [member, admin])
+    envelope(api.post(f"/chatgroups/{gid}/admin", json={"newadmin": admin}), "post")
+
+    def joined(name: str) -> Any:
+        r = api.get(f"/chatgroups/{gid}/user/{name}/is_joined")
+        assert r.status_code == 200, r.text
+        assert r.json()["action"] == "get"
+        return r.json()["data"]
+
+    assert [joined(n) for n in (owner, member.upper(), admin, outsider, unique("nobody"))] == [
+        True, True, True, False, False]
+    api.delete(f"/chatgroups/{gid}/users/{member}")
+    assert joined(member) is False
+    assert api.get(f"/chatgroups/999999999999/user/{owner}/is_joined").status_code == 404
+    assert api.get(f"/chatgroups/{gid}/user/{owner}/is_joined", token=api.user_token(owner)).status_code == 401

@@ -407,9 +407,20 @@ def build(kind: Kind) -> dict[str, Handler]:
             data = [{"id": i, "name": n} for i, n in found]
         return _ok(call, data, params=bool(call.request.query_params), count=len(data))
 
+    @endpoint(fam)
+    async def is_joined(call: Call) -> Response:
+        """`GET /chatgroups/{id}/user/{u}/is_joined` (Easemob's group_check_joined): whether the
+        user belongs to the group, in any role; false for a user that does not exist."""
+        rooms, rid = kind.service(call).rooms, call.arg("id")
+        await rooms.get(call.app, rid)  # 404 for a group that does not exist
+        user = await call.node.users.find(call.app, call.arg("username"))
+        joined = user is not None and await rooms.is_member(call.app, rid, user)
+        return call.ok("get", data=joined)
+
     return {
         fn.__name__: fn
         for fn in (
+            is_joined,
             create,
             list_rooms,
             details,
@@ -507,6 +518,7 @@ def _kind_routes(kind: Kind) -> list[Route]:
     if kind.is_group:  # what only the Web IM SDK 1.8 calls (§2.7)
         routes += [
             Route(one + "/quit", h["quit"], methods=["DELETE"]),
+            Route(one + "/user/{username}/is_joined", h["is_joined"], methods=["GET"]),
             Route(one + "/apply", h["apply"], methods=["POST"]),
             Route(one + "/apply_verify", h["apply_verify"], methods=["POST"]),
             Route(one + "/invite", h["invite"], methods=["POST"]),
