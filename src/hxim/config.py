@@ -325,6 +325,10 @@ class Settings(BaseSettings):
     room_description_max_length: int = Field(512, ge=1, le=100_000)
     room_custom_max_length: int = Field(1024, ge=0, le=100_000)
     rooms_page_default: int = Field(10, ge=1, le=10_000, description="GET /chatgroups, /chatrooms without limit")
+    user_groups_page_default: int = Field(5, ge=1, le=10_000, description="GET /chatgroups/user/{u} without pagesize")
+    user_groups_page_max: int = Field(
+        20, ge=1, le=10_000, description="Largest page of GET /chatgroups/user/{u} (a larger pagesize gets this many)"
+    )
     rooms_page_max: int = Field(100, ge=1, le=10_000, description="Largest `limit` of the group/room lists")
     room_members_page_max: int = Field(1000, ge=1, le=100_000, description="Largest `pagesize` of member lists")
     fanout_cache_members: int = Field(

@@ -619,3 +619,30 @@ def test_is_joined(api: Api) -> None:
     assert joined(member) is False
     assert api.get(f"/chatgroups/999999999999/user/{owner}/is_joined").status_code == 404
     assert api.get(f"/chatgroups/{gid}/user/{owner}/is_joined", token=api.user_token(owner)).status_code == 401
+
+
+def test_groups_of_a_user_in_pages(api: Api) -> None:
+    """`GET /chatgroups/user/{u}?pagesize=&pagenum=` (Easemob's group_obtain_joined)."""
+    owner, member = people(api, 2)
+    gids = [make_group(api, owner, [member], groupname=f"g{i}", desc=f"d{i}", public=i % 2 == 0) for i in range(7)]
+
+    def page(query: str = "") -> Any:
+        r = api.get(f"/chatgroups/user/{member}{query}")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    first = page()
+    assert first["action"] == "get" and first["total"] == 7
+    assert [e["groupId"] for e in first["entities"]] == gids[:5]  # 5 a page by default, oldest first
+    one = first["entities"][0]
+    assert one == {"name": "g0", "avatar": "", "owner": owner, "id": gids[0], "groupId": gids[0],
+                   "description": "d0", "disabled": False, "public": True, "allowinvites": False,
+                   "membersonly": one["membersonly"], "maxusers": one["maxusers"], "created": one["created"]}
+    assert [e["groupId"] for e in page("?pagesize=5&pagenum=1")["entities"]] == gids[5:]
+    assert [e["groupId"] for e in page("?pagesize=3&pagenum=2")["entities"]] == gids[6:]
+    assert len(page("?pagesize=100")["entities"]) == 7  # a larger pagesize gets at most 20
+    api.delete(f"/chatgroups/{gids[0]}/users/{member}")
+    assert page()["total"] == 6
+    assert api.get(f"/chatgroups/user/{unique('nobody')}").status_code == 404
+    assert api.get(f"/chatgroups/user/{member}?pagesize=x").status_code == 400
+    assert api.get(f"/chatgroups/user/{member}", token=api.user_token(member)).status_code == 401

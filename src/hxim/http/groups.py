@@ -28,10 +28,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http import easemob_ops as ops
 from hxim.http import group_render, room_bodies
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint
 from hxim.http.group_render import GROUPS, ROOMS, Kind, item_result
+from hxim.http.render import json_response
 from hxim.model import App
 from hxim.services.group_policy import Level
 from hxim.services.room_common import ItemResult
@@ -408,6 +410,28 @@ def build(kind: Kind) -> dict[str, Handler]:
         return _ok(call, data, params=bool(call.request.query_params), count=len(data))
 
     @endpoint(fam)
+    async def groups_of_user(call: Call) -> Response:
+        """`GET /chatgroups/user/{u}?pagesize=&pagenum=` (Easemob's group_obtain_joined): the
+        groups the user belongs to, a page at a time (`pagenum` from 0, `pagesize` capped at
+        `user_groups_page_max`), with `total`."""
+        s = call.node.settings
+        size = _int_param(call, "pagesize", 1, 1 << 31) or s.user_groups_page_default
+        page = _int_param(call, "pagenum", 0, 1 << 31) or 0
+        total, found = await kind.service(call).rooms.joined_page(
+            call.app, call.arg("username"), page, min(size, s.user_groups_page_max)
+        )
+        entities = [
+            {
+                "name": r.name, "avatar": "", "owner": r.owner, "id": r.room_id, "groupId": r.room_id,
+                "description": r.description, "disabled": False, "public": r.public,
+                "allowinvites": r.allowinvites, "membersonly": r.membersonly, "maxusers": r.maxusers,
+                "created": r.created,
+            }
+            for r in found
+        ]
+        return json_response({**ops.ok(call, "get", entities=entities), "total": total})
+
+    @endpoint(fam)
     async def is_joined(call: Call) -> Response:
         """`GET /chatgroups/{id}/user/{u}/is_joined` (Easemob's group_check_joined): whether the
         user belongs to the group, in any role; false for a user that does not exist."""
@@ -420,6 +444,7 @@ def build(kind: Kind) -> dict[str, Handler]:
     return {
         fn.__name__: fn
         for fn in (
+            groups_of_user,
             is_joined,
             create,
             list_rooms,
@@ -517,6 +542,7 @@ def _kind_routes(kind: Kind) -> list[Route]:
     ]
     if kind.is_group:  # what only the Web IM SDK 1.8 calls (§2.7)
         routes += [
+            Route(base + "/user/{username}", h["groups_of_user"], methods=["GET"]),
             Route(one + "/quit", h["quit"], methods=["DELETE"]),
             Route(one + "/user/{username}/is_joined", h["is_joined"], methods=["GET"]),
             Route(one + "/apply", h["apply"], methods=["POST"]),

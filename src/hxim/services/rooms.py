@@ -38,6 +38,7 @@ from hxim.storage.rooms import (
     in_room_txn,
     is_room_member_txn,
     rooms_with_members_txn,
+    user_room_page_txn,
     user_rooms_txn,
 )
 
@@ -174,6 +175,13 @@ class RoomService(RoomKind):
         if found is None:
             raise no_user(username)
         return [(str(i), n) for i, n in found]
+
+    async def joined_page(self, app: App, username: str, pagenum: int, pagesize: int) -> tuple[int, list[Room]]:
+        """(how many rooms the user belongs to, page `pagenum` (from 0) of `pagesize` of them)."""
+        found = await self.db.read(user_room_page_txn, app.id, self.kind, username, pagenum * pagesize, pagesize)
+        if found is None:
+            raise no_user(username)
+        return found
 
     # --- the members ----------------------------------------------------------------------------------
     async def members(

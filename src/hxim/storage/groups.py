@@ -28,6 +28,7 @@ from hxim.storage.tables import (
 )
 
 __all__ = [
+    "joined_room_page_txn",
     "ADMIN",
     "MEMBER",
     "OWNER",
@@ -321,6 +322,19 @@ def joined_rooms_txn(
     if limit is not None:
         query = query.offset(offset).limit(limit)
     return [(r.id, r.name) for r in conn.execute(query)]
+
+
+def joined_room_page_txn(conn: Connection, kind: str, user_id: int, offset: int, limit: int) -> tuple[int, list[Room]]:
+    """(how many rooms of `kind` the user belongs to, a page of them, oldest room first)."""
+    mine = (room_members.c.user_id == user_id, rooms.c.kind == kind)
+    total = conn.execute(
+        select(func.count()).select_from(rooms.join(room_members, room_members.c.room_id == rooms.c.id)).where(*mine)
+    ).scalar()
+    theirs = select(room_members.c.room_id).where(room_members.c.user_id == user_id).scalar_subquery()
+    page = conn.execute(  # no join on room_members here: the member count reads that table itself
+        _ROOMS.where(rooms.c.id.in_(theirs), rooms.c.kind == kind).order_by(rooms.c.id).offset(offset).limit(limit)
+    )
+    return int(total or 0), [_room(r) for r in page]
 
 
 def names_with_role_txn(conn: Connection, room_id: int, role: str) -> list[str]:

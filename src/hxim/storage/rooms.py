@@ -16,6 +16,7 @@ from hxim.storage.groups import (
     Room,
     delete_rooms_txn,
     insert_room_txn,
+    joined_room_page_txn,
     joined_rooms_txn,
     members_txn,
     owned_rooms_txn,
@@ -81,6 +82,14 @@ def user_rooms_txn(
     """(room id, name) of the rooms of `kind` the user belongs to; None for no such user."""
     user = find_user(conn, app_uuid, username)
     return joined_rooms_txn(conn, kind, user.id, offset, limit) if user is not None else None
+
+
+def user_room_page_txn(
+    conn: Connection, app_uuid: str, kind: str, username: str, offset: int, limit: int
+) -> tuple[int, list[Room]] | None:
+    """`joined_room_page_txn` for user `username`; None for no such user."""
+    user = find_user(conn, app_uuid, username)
+    return joined_room_page_txn(conn, kind, user.id, offset, limit) if user is not None else None
 
 
 def in_room_txn(conn: Connection, app_uuid: str, kind: str, room_id: int, fn: Callable[..., T], *args: Any) -> T | None:
