@@ -16,8 +16,10 @@ AREA = re.compile(r"^## .+ \((\d+)/(\d+) served\)$")
 
 
 def _shape(path: str) -> str:
-    """A path with its parameters blanked, without the org and app prefix and any query."""
-    return re.sub(r"\{[^}]+\}", "{}", path.split("?")[0].replace("/{org}/{app}", ""))
+    """A path with its parameters blanked, without the org and app prefix and any query; a
+    parameter that lists several names (`{member1}(,{member2},…)`) is one parameter."""
+    path = re.sub(r"\(,[^)]*\)", "", path.split("?")[0])
+    return re.sub(r"\{[^}]+\}", "{}", path.replace("/{org}/{app}", ""))
 
 
 def _served_routes() -> set[tuple[str, str]]:
