@@ -206,9 +206,7 @@ async def history_file(call: Call) -> Response:
     messages as a gzip file, valid for `history_file_link_seconds`; 404 when that hour holds none."""
     text = call.arg("time")
     start, end = _hour(call, text)
-    async for _ in call.node.messages.between(call.app, start, end):
-        break
-    else:
+    if not await call.node.messages.any_between(call.app, start, end):
         raise errors.HximError(
             404, "storage_object_not_found",
             f"Failed to find chat message history download url for appkey: {call.app.appkey}, "

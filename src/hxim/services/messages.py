@@ -515,6 +515,10 @@ class MessageService:
         next_cursor = encode_cursor(found[-1].timestamp, found[-1].id) if more and found else None
         return found, next_cursor
 
+    async def any_between(self, app: App, start: int, end: int) -> bool:
+        """Whether the app has a message sent in [start, end) (ms)."""
+        return bool(await self.db.read(history_txn, app.id, [(">=", start), ("<", end)], False, None, 1))
+
     async def between(self, app: App, start: int, end: int) -> AsyncIterator[list[Message]]:
         """Every message of the app sent in [start, end) (ms), oldest first, a page at a time."""
         after: tuple[int, int] | None = None

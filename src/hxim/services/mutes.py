@@ -58,19 +58,18 @@ class GlobalMuteService:
         self.settings = settings
         # app id -> user key -> chat type -> expire (ms, or FOREVER): the mutes in force, or
         # expired since and not yet seen
-        self._active: dict[str, dict[str, dict[str, int]]] = {}
-        # the same dict, read as "might anyone be muted?" on the send path before asking `muted`
-        self.active = self._active
+        # (read as "might anyone be muted?" on the send path, before asking `muted`)
+        self.active: dict[str, dict[str, dict[str, int]]] = {}
 
     def load_sync(self) -> None:
         """Read the mutes in force from storage (at start, before any message is sent)."""
-        self._active.clear()
+        self.active.clear()
         for app_id, key, chat_type, expire in self.db.run_sync(active_mutes_txn, now_ms(), write=False):
-            self._active.setdefault(app_id, {}).setdefault(key, {})[chat_type] = expire
+            self.active.setdefault(app_id, {}).setdefault(key, {})[chat_type] = expire
 
     def muted(self, app: App, user_key: str, chat_type: str) -> bool:
         """Whether the user (case-folded name) may not send messages of `chat_type` now."""
-        in_app = self._active.get(app.id)
+        in_app = self.active.get(app.id)
         if not in_app:
             return False
         mutes = in_app.get(user_key)
@@ -103,7 +102,7 @@ class GlobalMuteService:
         key = username.lower()
         if not await self.db.write(set_mutes_txn, app.id, key, changes):
             raise _no_user()
-        in_app = self._active.setdefault(app.id, {})
+        in_app = self.active.setdefault(app.id, {})
         mutes = in_app.setdefault(key, {})
         for chat_type, expire in changes.items():
             if expire is None:
@@ -137,7 +136,7 @@ class GlobalMuteService:
     async def forget_users(self, app: App, gone: list[User]) -> None:
         """Users being deleted (a `UserService` delete hook): their mutes go with their rows, and
         a user registered later under the same name starts unmuted."""
-        in_app = self._active.get(app.id)
+        in_app = self.active.get(app.id)
         if in_app:
             for user in gone:
                 in_app.pop(user.key, None)
