@@ -17,21 +17,15 @@ from starlette.routing import Route
 from hxim import errors
 from hxim.http import pipeline
 from hxim.http.easemob import Call, endpoint
+from hxim.http.messages import invalid_body
 from hxim.services.broadcasts import ALL_USERS, CHATROOMS, ONLINE_USERS, StartBroadcast
 from hxim.services.messages import ADMIN
 
-__all__ = ["invalid_body", "routes"]
+__all__ = ["routes"]
 
 _LEVELS = ("high", "normal", "low")  # chatroom_msg_level
 _PATHS = {ALL_USERS: "/messages/broadcast", ONLINE_USERS: "/messages/users/broadcast",
           CHATROOMS: "/messages/chatrooms/broadcast"}
-
-
-def invalid_body() -> errors.HximError:
-    return errors.HximError(
-        400, "invalid_request_body", "Request body is invalid. Please check body is correct.",
-        "InvalidRequestBodyException", "bad-request",
-    )
 
 
 def broadcast_command(body: Any, kind: str) -> StartBroadcast:

@@ -13,9 +13,8 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import pipeline
-from hxim.http.broadcasts import invalid_body
 from hxim.http.easemob import Call, endpoint
-from hxim.http.messages import today_command
+from hxim.http.messages import invalid_body, today_command
 from hxim.services.message_import import ImportMessage
 
 __all__ = ["routes"]

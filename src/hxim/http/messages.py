@@ -48,6 +48,14 @@ async def send_message(call: Call) -> Response:
 _KINDS = {"users": "chat", "chatgroups": "groupchat", "chatrooms": "chatroom"}
 
 
+def invalid_body() -> errors.HximError:
+    """A body that is not the JSON object today's message calls take (their pages' words)."""
+    return errors.HximError(
+        400, "invalid_request_body", "Request body is invalid. Please check body is correct.",
+        "InvalidRequestBodyException", "bad-request",
+    )
+
+
 def _send_error(description: str) -> errors.HximError:
     return errors.HximError(400, "message_send_error", description, "MessageSendException", "bad-request")
 
@@ -66,10 +74,7 @@ def today_command(body: Any, kind: str, directed: bool, settings: Settings) -> S
     `sync_device`, `routetype` (`ROUTE_ONLINE`: no offline copies), `roam_ignore_users`, and for a
     directed message the members it is for (`users`)."""
     if not isinstance(body, dict):
-        raise errors.HximError(
-            400, "invalid_request_body", "Request body is invalid. Please check body is correct.",
-            "InvalidRequestBodyException", "bad-request",
-        )
+        raise invalid_body()
     chat_type = _KINDS[kind]
     sender = body.get("from", ADMIN)
     if not isinstance(sender, str) or not sender:
@@ -190,13 +195,6 @@ async def batch_recall(call: Call) -> Response:
 # --- modify ------------------------------------------------------------------------------------
 
 _TYPE_NAMES = {"image": "img", "location": "loc", "text": "txt"}  # as the page's examples also write them
-
-
-def invalid_body() -> errors.HximError:
-    return errors.HximError(
-        400, "invalid_request_body", "Request body is invalid. Please check body is correct.",
-        "InvalidRequestBodyException", "bad-request",
-    )
 
 
 @endpoint("messages")

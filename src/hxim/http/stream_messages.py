@@ -12,8 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim.http import pipeline
-from hxim.http.broadcasts import invalid_body
 from hxim.http.easemob import Call, endpoint
+from hxim.http.messages import invalid_body
 from hxim.services.messages import ADMIN
 from hxim.services.stream_messages import Chunk, stream_error
 
