@@ -19,7 +19,7 @@ from hxim.config import Settings
 from hxim.hub import Router
 from hxim.model import USERNAME_RE, App, User, now_ms
 from hxim.services.passwords import Hasher
-from hxim.services.tokens import USER, Grant
+from hxim.services.tokens import USER, Grant, TokenService
 from hxim.storage import Database
 from hxim.storage.users import (
     NewUser,
@@ -183,6 +183,19 @@ class UserService:
         return user
 
     # --- authentication -------------------------------------------------------------------------
+    async def log_in(self, app: App, name: str, secret: str, tokens: TokenService) -> User:
+        """A client's login (XMPP SASL PLAIN, msync PROVISION): `$t$` and a token `tokens` issued
+        to this very user of this app, or the user's password."""
+        if secret.startswith("$t$"):
+            grant = tokens.check(secret[3:])
+            if grant.app_uuid != app.uuid:
+                raise errors.bad_access_token("Unable to authenticate")
+            user = await self.user_for_grant(app, grant)
+            if user.key != name.lower():
+                raise errors.bad_access_token("Unable to authenticate")
+            return user
+        return await self.authenticate(app, name, secret)
+
     async def authenticate(self, app: App, username: Any, password: Any) -> User:
         """Check a password; the password grant of /token and XMPP SASL PLAIN use this."""
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
