@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import websockets
@@ -55,6 +56,8 @@ class MsyncClient:
     resource: str = "webim_web_test"
     received: list[Received] = field(default_factory=list)
     statuses: list[pb.Status] = field(default_factory=list)
+    # when set, each meta read is handed here as it came (and not kept in `received`)
+    on_meta: Callable[[pb.Meta], None] | None = None
 
     def __post_init__(self) -> None:
         self._ws: Any = None
@@ -114,6 +117,15 @@ class MsyncClient:
         meta = pb.Meta(id=next(_IDS), ns=pb.Meta.CHAT, payload=body.SerializeToString())
         meta.to.CopyFrom(wire.jid(self.app_key, to, wire.ROOM_DOMAIN if room else wire.CHAT_DOMAIN))
         return await self._meta(meta, timeout)
+
+    async def post(self, to: str, text: str) -> None:
+        """Send a text message without waiting for its acknowledgement (a load generator's send)."""
+        body = pb.MessageBody(type=pb.MessageBody.CHAT, contents=[pb.MessageBody.Content(type=0, text=text)])  # type: ignore[arg-type]
+        body.from_.name = self.user
+        body.to.name = to
+        meta = pb.Meta(id=next(_IDS), ns=pb.Meta.CHAT, payload=body.SerializeToString())
+        meta.to.CopyFrom(wire.jid(self.app_key, to))
+        await self._write(wire.SYNC, pb.CommSyncUL(meta=meta).SerializeToString())
 
     async def muc(self, room: str, operation: int, timeout: float = 15) -> pb.CommSyncDL:
         """A chat-room join or leave, as the SDK's joinChatRoom and leaveChatRoom send it."""
@@ -206,9 +218,13 @@ class MsyncClient:
             if fut is not None and not fut.done():
                 fut.set_result(dl)
             return
-        self.statuses.append(dl.status)
-        for meta in dl.metas:
-            self.received.append(Received(meta.ns, meta.id, meta.timestamp, _payload(meta), dl.queue.name))
+        if self.on_meta is not None:
+            for meta in dl.metas:
+                self.on_meta(meta)
+        else:
+            self.statuses.append(dl.status)
+            for meta in dl.metas:
+                self.received.append(Received(meta.ns, meta.id, meta.timestamp, _payload(meta), dl.queue.name))
         if dl.metas:
             self._arrived.set()
         name = dl.queue.name
