@@ -42,10 +42,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from xmpp_load import Server, percentile, register  # noqa: E402
-
-from hxim.msync.client import MsyncClient  # noqa: E402
-from hxim.msync.wire import pb  # noqa: E402
+from hxim.msync.client import MsyncClient
+from hxim.msync.wire import pb
+from xmpp_load import Server, percentile, register
 
 
 def user_tokens(url: str, creds: dict[str, str], names: list[str]) -> list[str]:
@@ -192,7 +191,8 @@ def main() -> None:
         print(f"logins: {a.users} at {login_rate:.0f}/s (login + UNREAD), {summary['server_cpu_ms_per_login']} ms "
               f"server CPU each; idle memory {per_session:.1f} KB/session", flush=True)
         print(f"messages: {sent} sent, {received} received, lost {sent - received}; p50 {summary['latency_ms']['p50']} "
-              f"ms, p99 {summary['latency_ms']['p99']} ms; server CPU {summary['server_cpu_us_per_message']} µs/message; "
+              f"ms, p99 {summary['latency_ms']['p99']} ms; "
+              f"server CPU {summary['server_cpu_us_per_message']} µs/message; "
               f"server waited for a CPU {summary['server_cpu_wait_pct']}% of the message phase", flush=True)
         print(json.dumps(summary))
     finally:

@@ -7,6 +7,7 @@ tests/msync's."""
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 
 import pytest
 from xmpp_helpers import Client, XServer, run, xserver
@@ -269,11 +270,23 @@ def test_contact_events_and_kicks(xserver: XServer) -> None:
         assert api.get(f"/users/{b}/disconnect").json()["data"]["result"] is True
         await asyncio.wait_for(again.closed.wait(), 5)
         assert again.received[-1].body.operation == pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE
+        # a new password ends the sessions (msync and XMPP alike): their tokens are void too
         third = await connect(api, b)
-        api.post(f"/users/{b}/deactivate")
+        xmpp = Client(xserver, b)
+        await xmpp.online()
+        r = api.put(f"/users/{b}/password", json={"newpassword": "secret2"})
+        assert r.status_code == 200, r.text
         await asyncio.wait_for(third.closed.wait(), 5)
-        assert third.received[-1].body.operation == pb.StatisticsBody.USER_REMOVED
-        for x in (bob, again, third):
+        assert third.received[-1].body.operation == pb.StatisticsBody.USER_KICKED_BY_CHANGE_PASSWORD
+        await asyncio.wait_for(xmpp.gone.wait(), 5)
+        assert xmpp.stream_errors == ["not-authorized"]
+        fourth = MsyncClient(ws_url(api), appkey(api), b)
+        answer = await fourth.login(api.user_token(b, "secret2"))
+        assert answer.status.error_code == 0
+        api.post(f"/users/{b}/deactivate")
+        await asyncio.wait_for(fourth.closed.wait(), 5)
+        assert fourth.received[-1].body.operation == pb.StatisticsBody.USER_REMOVED
+        for x in (bob, again, third, fourth):
             await x.close()
 
     run(scenario)
@@ -295,6 +308,17 @@ def test_a_conversation_between_msync_and_xmpp(xserver: XServer) -> None:
         bob.send_message(mto=xserver.jid(a), mbody="from xmpp", mtype="chat")
         back = (await alice.wait_for(1))[0]
         assert back.text == "from xmpp" and back.body.from_.name == b and back.queue == b
+        # receipts across: alice's read ack reaches bob as Easemob's <acked/>, bob's as a READ_ACK
+        await alice.send(b, kind=MB.READ_ACK, ack_id=back.id)
+        acked = await bob.next_message()
+        assert acked.xml.find("{urn:xmpp:receipts}acked").get("id") == str(back.id)
+        ack = (await alice.send(b, "read me")).server_id
+        assert (await bob.next_message())["body"] == "read me"
+        receipt = bob.make_message(mto=xserver.jid(a), mbody=str(ack), mtype="chat")
+        receipt.append(ET.Element("{urn:xmpp:receipts}acked", {"id": str(ack)}))
+        receipt.send()
+        read = (await alice.wait_for(2))[1]
+        assert read.body.type == MB.READ_ACK and read.body.ack_message_id == ack and read.body.from_.name == b
         await alice.close()
         await bob.close()
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hxim import errors
-from hxim.hub import Kick, Notice, RosterPush
+from hxim.hub import Kick, Notice, Relay, RosterPush
 from hxim.model import now_ms
 from hxim.msync import bodies, wire
 from hxim.msync.session import MsyncSession
@@ -71,7 +72,7 @@ class Msync:
         self.open_sessions: set[MsyncSession] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.renderers: dict[type, Callable[[MsyncSession, Any], None]] = {
-            Kick: _kick, Notice: self._notice, RosterPush: _roster_push,
+            Kick: _kick, Notice: self._notice, RosterPush: _roster_push, Relay: _relay,
         }
 
     def background(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -219,7 +220,7 @@ def _meta(session: MsyncSession, ns: int, payload: bytes, sender: str, ident: in
 def _kick(session: MsyncSession, event: Kick) -> None:
     """The StatisticsBody the SDK takes for a kick, in a frame of its own; then the close (the
     SDK does not close by itself, and does not reconnect after a kick)."""
-    op = _KICKS.get(event.text or "") or _KICKS.get(event.reason, pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE)
+    op = _KICKS.get(event.cause) or _KICKS.get(event.reason, pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE)
     payload = pb.StatisticsBody(operation=op).SerializeToString()
     meta = _meta(session, pb.Meta.STATISTIC, payload, session.user_key)
     session.send(wire.batch_answer(wire.jid(session.app_key, session.user_key), [meta], 0, True))
@@ -235,6 +236,31 @@ def _receipt(session: MsyncSession, sender: str, payload: Any) -> Built:
     body.from_.name = sender
     body.to.name = session.user.username if session.user else session.user_key
     return (False, sender.lower()), sender, _meta(session, pb.Meta.CHAT, body.SerializeToString(), sender)
+
+
+_XMPP_RECEIPTS = {  # an XMPP client's receipt (Easemob's, XEP-0184's) → the msync ack type
+    "{urn:xmpp:receipts}acked": "acked",
+    "{urn:xmpp:receipts}delivery": "delivery",
+    "{urn:xmpp:receipts}received": "delivery",
+}
+
+
+def _relay(session: MsyncSession, relay: Relay) -> None:
+    """What an XMPP client passed to this user without storing it: its receipts become acks
+    (chat states and the rest have no msync form)."""
+    if relay.kind != "message" or "urn:xmpp:receipts" not in relay.xml:
+        return
+    try:
+        children = ET.fromstring(f"<x xmlns='jabber:client'>{relay.xml}</x>")
+    except ET.ParseError:
+        return
+    for child in children:
+        ack = _XMPP_RECEIPTS.get(child.tag)
+        if ack is not None:
+            built = _receipt(session, relay.sender, {"ack": ack, "mid": child.get("id", "")})
+            if built is not None:
+                session.add_meta(*built[:2], session.ctx.node.ids.next(), built[2])
+            return
 
 
 def _recall(session: MsyncSession, sender: str, payload: Any) -> Built:

@@ -243,6 +243,12 @@ class UserService:
             raise errors.entity_not_found("User null not found")
         creds = await self.hasher.derive(password)
         await self.db.write(set_credentials_txn, user.id, creds, now_ms())
+        self._password_changed(app, user)
+
+    def _password_changed(self, app: App, user: User) -> None:
+        """A new password ends the user's sessions (their tokens are void already), as Easemob's
+        and Prosody's do: each client logs in again with the new one."""
+        self.router.kick(app.uuid, user.key, "not-authorized", "The password was changed.", cause="password")
 
     async def change_own_password(self, app: App, user: User, old: Any, new: Any) -> None:
         """A user changing their own password must prove the old one."""
@@ -254,6 +260,7 @@ class UserService:
             raise errors.illegal_argument("oldPassword is not correct")
         creds = await self.hasher.derive(password)
         await self.db.write(set_credentials_txn, user.id, creds, now_ms())
+        self._password_changed(app, user)
 
     async def update(self, app: App, ident: str, fields: Any) -> User:
         if not isinstance(fields, dict) or not fields:
