@@ -199,7 +199,10 @@ def test_group_and_chat_room_messages(xserver: XServer) -> None:
         ack = await carol.send(rid, "room hello", chat_type=MB.CHATROOM)
         got = (await bob.wait_for(1))[0]
         assert got.id == ack.server_id and got.body.type == MB.CHATROOM and got.body.to.name == rid
+        bob.received.clear()
         await carol.muc(rid, pb.MUCBody.LEAVE)
+        left = (await bob.wait_for(1))[0]
+        assert left.body.operation == pb.MUCBody.ABSENCE and left.body.from_.name == c
         with pytest.raises(SendRefused):
             await carol.send(rid, "gone", chat_type=MB.CHATROOM)
         with pytest.raises(SendRefused) as refused:

@@ -356,4 +356,5 @@ _NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
     NoticeKind.ROOM_DECLINE: _room(lambda p: pb.MUCBody.APPLY_DECLINE, "reason=reason"),
     NoticeKind.ROOM_INVITE: _room(lambda p: pb.MUCBody.INVITE, "reason=reason"),
     NoticeKind.ROOM_JOIN: _room(lambda p: pb.MUCBody.PRESENCE),
+    NoticeKind.ROOM_LEAVE: _room(lambda p: pb.MUCBody.ABSENCE),
 }

@@ -37,6 +37,8 @@ class NoticeKind:
     ROOM_DECLINE = "room-decline"  # to the applicant: {"room", "reason"}
     ROOM_INVITE = "room-invite"  # {"room", "reason"}
     ROOM_JOIN = "room-join"  # a member joined, to the others (never kept): {"room", "chatroom"}
+    # a member left by themself, to the others (never kept; no XMPP form): {"room", "chatroom"}
+    ROOM_LEAVE = "room-leave"
 
 
 class NoticeService:

@@ -4,8 +4,8 @@ surface made the change.
 `RoomService` reports each change it committed as a `RoomEvent` with the users it concerns;
 `RoomNotifier.tell` turns it into notices (`NoticeKind`) and sends them through the
 `NoticeService`: kept for offline users of a group, never for a chat room (chat rooms keep
-nothing). A join is announced to the room's other members that are online, never kept: a member
-who logs in later reads the member list instead.
+nothing). A join, and a member leaving by themself, is announced to the room's other members that
+are online, never kept: a member who logs in later reads the member list instead.
 
 The notice's sender is the user who acted; when the app acted (REST, no user), the room's owner
 speaks for it. A user who removes themself is not told of it.
@@ -57,7 +57,10 @@ class RoomNotifier:
     ) -> None:
         """Tell `names` (or, for a join, the other members) what happened in room `rid`."""
         if event is RoomEvent.JOINED:
-            await self._announce_join(rooms, app, rid, names)
+            await self._announce(rooms, app, rid, names, NoticeKind.ROOM_JOIN)
+            return
+        if event is RoomEvent.KICKED and actor is not None and [n.lower() for n in names] == [actor.lower()]:
+            await self._announce(rooms, app, rid, names, NoticeKind.ROOM_LEAVE)  # left by themself
             return
         room_name = ""
         if actor is None or event is RoomEvent.APPLIED:  # the app acted (REST): the owner speaks for it
@@ -94,14 +97,15 @@ class RoomNotifier:
                 payload["reason"] = detail
             await self.notices.send(app, user, Notice(kind, actor, payload), keep=keep)
 
-    async def _announce_join(self, rooms: RoomService, app: App, rid: str, names: list[str]) -> None:
+    async def _announce(self, rooms: RoomService, app: App, rid: str, names: list[str], kind: str) -> None:
+        """Tell the room's other members who are online that `names` joined or left (never kept)."""
         try:
             members = [n.lower() for n, _ in await rooms.members(app, rid)]
         except errors.HximError:
             return
-        joined = {n.lower() for n in names}
+        concerned = {n.lower() for n in names}
         payload = {"room": rid, "chatroom": rooms.kind == "chatroom"}
         for key in members:
-            if key not in joined:
+            if key not in concerned:
                 for nick in names:
-                    self.router.push(app.uuid, key, Notice(NoticeKind.ROOM_JOIN, nick, payload))
+                    self.router.push(app.uuid, key, Notice(kind, nick, payload))
