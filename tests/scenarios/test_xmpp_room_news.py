@@ -5,7 +5,10 @@ shared files added and removed, member and room attributes (docs/routing.md)."""
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 
+import pytest
+from slixmpp.exceptions import IqError
 from slixmpp.stanza import Message
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
@@ -61,6 +64,15 @@ def test_group_news_reach_xmpp_members(xserver: XServer) -> None:
         err = await asyncio.wait_for(bob.errors.get(), 5)
         assert err["error"]["condition"] == "forbidden" and "disabled" in err["error"]["text"]
         await alice.quiet(0.3)
+        # nor does it take changes over XMPP: the owner may not make an admin
+        iq = alice.make_iq_set(ito=room)
+        query = ET.SubElement(iq.xml, "{http://jabber.org/protocol/muc#admin}query")
+        ET.SubElement(query, "{http://jabber.org/protocol/muc#admin}item",
+                      {"affiliation": "admin", "jid": str(bob.boundjid.bare)})
+        with pytest.raises(IqError) as refused:
+            await iq.send(timeout=TIMEOUT)
+        assert refused.value.iq["error"]["condition"] == "forbidden"
+        assert api.get(f"/chatgroups/{gid}/admin").json()["data"] == []
         assert api.post(f"/chatgroups/{gid}/enable").status_code == 200
         assert (await bob.next_news()).xml.find(NS + "x").get("event") == "enabled"
         await alice.next_news()
