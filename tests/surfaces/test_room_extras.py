@@ -59,6 +59,7 @@ def test_a_disabled_group_refuses_messages_and_its_users_changes(api: Api) -> No
     # members still read it; the app still manages it
     assert envelope(api.get(f"/chatgroups/{gid}/users", token=token), "get", count=True)
     assert envelope(api.put(f"/chatgroups/{gid}", json={"description": "x"}), "put") == {"description": True}
+    assert [g["disabled"] for g in api.get(f"/chatgroups/user/{member}").json()["entities"]] == [True]
     assert _envelope_properties(api.post(f"/chatgroups/{gid}/enable"), "post") == {"disabled": False}
     assert send(api, gid, member).status_code == 200
 

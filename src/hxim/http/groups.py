@@ -432,7 +432,7 @@ def build(kind: Kind) -> dict[str, Handler]:
         entities = [
             {
                 "name": r.name, "avatar": "", "owner": r.owner, "id": r.room_id, "groupId": r.room_id,
-                "description": r.description, "disabled": False, "public": r.public,
+                "description": r.description, "disabled": r.disabled, "public": r.public,
                 "allowinvites": r.allowinvites, "membersonly": r.membersonly, "maxusers": r.maxusers,
                 "created": r.created,
             }
