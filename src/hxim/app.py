@@ -74,8 +74,8 @@ class Node:
         self.user_metadata = UserMetadataService(self.db, settings)  # user attributes (/metadata/user/…)
         self.collections = CollectionService(self.db, settings, self.users)  # user collections
         notifier = RoomNotifier(self.users, self.notices, self.router)
-        self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP)
-        self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM)
+        self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP, self.files)
+        self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM, self.files)
         self.users.delete_hooks.append(self.groups.rooms.delete_owned)  # owned groups and chat rooms go too
         # Easemob presence: statuses set over REST, subscriptions, told of sessions coming and going
         self.presence_subscriptions = PresenceSubscriptions(

@@ -354,6 +354,37 @@ class Settings(BaseSettings):
     fanout_cache_members: int = Field(
         200_000, ge=0, le=100_000_000, description="Room members kept in memory for message fan-out; 0 = none"
     )
+    room_announcement_max_length: int = Field(
+        512, ge=1, le=100_000, description="Longest group or chat-room announcement, characters"
+    )
+    group_shared_files_page_max: int = Field(
+        1000, ge=1, le=100_000, description="Largest (and default) `pagesize` of GET /chatgroups/{g}/share_files"
+    )
+    group_member_attribute_key_max_bytes: int = Field(
+        16, ge=1, le=255, description="Longest group member attribute name, UTF-8 bytes"
+    )
+    group_member_attribute_value_max_bytes: int = Field(
+        512, ge=1, le=1 << 20, description="Longest group member attribute value, UTF-8 bytes"
+    )
+    group_member_attributes_max_bytes: int = Field(
+        4096, ge=1, le=1 << 20, description="All attributes of one member in one group, UTF-8 bytes of names and values"
+    )
+    group_member_attributes_batch_max: int = Field(
+        20, ge=1, le=10_000, description="Members per PUT /metadata/chatgroup/{g}/users/batch"
+    )
+    group_member_attributes_get_max: int = Field(
+        10, ge=1, le=10_000, description="`targets` per POST /metadata/chatgroup/{g}/get"
+    )
+    chatroom_attributes_batch_max: int = Field(
+        10, ge=1, le=10_000, description="Attributes per set or delete of chat-room attributes"
+    )
+    chatroom_attribute_key_max_length: int = Field(128, ge=1, le=255, description="Longest chat-room attribute name")
+    chatroom_attribute_value_max_length: int = Field(
+        4096, ge=1, le=1 << 20, description="Longest chat-room attribute value, characters"
+    )
+    chatroom_attributes_max: int = Field(100, ge=1, le=100_000, description="Attributes of one chat room")
+    chatroom_member_tags_max: int = Field(10, ge=0, le=1000, description="Tags of one member in one chat room")
+    chatroom_tag_max_length: int = Field(32, ge=1, le=255, description="Longest chat-room member tag, characters")
     # user attributes (/metadata/user/…, Easemob's user_attribute_* pages)
     user_metadata_user_max_bytes: int = Field(
         2048, ge=1, le=1 << 20, description="Total size of one user's attributes (UTF-8 bytes of keys and values)"

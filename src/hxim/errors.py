@@ -162,8 +162,9 @@ def invalid_parameter(description: str) -> HximError:
     return HximError(400, "invalid_parameter", description, f"{_GROUP}.InvalidParameterException")
 
 
-def forbidden_op(description: str) -> HximError:
-    return HximError(403, "forbidden_op", description, f"{_GROUP}.ForbiddenOpException", "forbidden")
+def forbidden_op(description: str, status: int = 403) -> HximError:
+    """The group service's refusal (some pages answer it with 400)."""
+    return HximError(status, "forbidden_op", description, f"{_GROUP}.ForbiddenOpException", "forbidden")
 
 
 def recipient_blocks(username: str) -> HximError:

@@ -326,3 +326,33 @@ def test_a_conversation_between_msync_and_xmpp(xserver: XServer) -> None:
         await bob.close()
 
     run(scenario)
+
+
+def test_room_news_and_a_disabled_group(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("na"), unique("nb")
+    api.register(a, b)
+    gid = api.post("/chatgroups", json={"groupname": "g", "desc": "d", "public": True, "owner": a,
+                                        "members": [b]}).json()["data"]["groupid"]
+
+    async def scenario() -> None:
+        bob = await connect(api, b)
+        await bob.sync()
+        r = api.post(f"/chatgroups/{gid}/announcement", json={"announcement": "read me"})
+        assert r.status_code == 200, r.text
+        news = (await bob.wait_for(1))[0]
+        assert news.ns == pb.Meta.MUC and news.body.operation == pb.MUCBody.UPDATE_ANNOUNCEMENT
+        assert news.body.reason == "read me" and news.body.muc_id.name == gid and news.body.from_.name == a
+        r = api.post(f"/chatgroups/{gid}/disable")
+        assert r.status_code == 200, r.text
+        disabled = (await bob.wait_for(2))[1]
+        assert disabled.body.operation == pb.MUCBody.DISABLE_GROUP
+        with pytest.raises(SendRefused) as refused:
+            await bob.send(gid, "anyone?", chat_type=MB.GROUPCHAT)
+        assert refused.value.reason == "group is disabled"
+        api.post(f"/chatgroups/{gid}/enable")
+        assert (await bob.wait_for(3))[2].body.operation == pb.MUCBody.ABLE_GROUP
+        await bob.send(gid, "back", chat_type=MB.GROUPCHAT)
+        await bob.close()
+
+    run(scenario)

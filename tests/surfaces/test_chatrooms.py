@@ -94,8 +94,6 @@ def test_modify_and_delete(api: Api) -> None:
                 "current user count is larger than the maxUsers that you want to update !", "ForbiddenOpException")
     group_error(api.put(f"/chatrooms/{rid}", json={"public": False}), 400, "invalid_parameter",
                 "some of [public] are not valid fields", "InvalidParameterException")
-    group_error(api.put(f"/chatrooms/{rid}", json={"newowner": m}), 400, "invalid_parameter",
-                "some of [newowner] are not valid fields", "InvalidParameterException")
     assert envelope(api.delete(f"/chatrooms/{rid}"), "delete") == {"success": True, "id": rid}
     group_error(api.delete(f"/chatrooms/{rid}"), 404, "resource_not_found", f"grpID {rid} does not exist!",
                 "ResourceNotFoundException")

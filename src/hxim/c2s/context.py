@@ -58,7 +58,18 @@ def _kick(session: C2SSession, event: Kick) -> None:
 
 class C2S:
     def __init__(self, node: Node) -> None:
-        from hxim.c2s import blocking, direct, disco, messaging, muc, muc_admin, presence, recall, roster
+        from hxim.c2s import (
+            blocking,
+            direct,
+            disco,
+            messaging,
+            muc,
+            muc_admin,
+            presence,
+            recall,
+            room_news,  # noqa: F401  (renders room notices: importing registers them)
+            roster,
+        )
 
         self.node = node
         self.settings = node.settings

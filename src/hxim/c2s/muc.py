@@ -31,6 +31,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from hxim import errors, json_input
+from hxim.c2s import muc_admin
 from hxim.c2s.messaging import bounce, extensions, parse_body, send_ack
 from hxim.c2s.session import CLIENT
 from hxim.services.messages import SendMessage
@@ -212,6 +213,9 @@ async def _join_group(session: C2SSession, el: ET.Element, rid: str) -> bool:
     node, app, user = session.ctx.node, session.app, session.user
     assert app is not None and user is not None
     room = await node.groups.rooms.get(app, rid)
+    if muc_admin.refuse_disabled(session, el, room):
+        _iq_quirk(session, el, "error")
+        return True
     if not room.public:
         session.reply_error(el, "registration-required", "Only members can enter this group.")
         _iq_quirk(session, el, "error")

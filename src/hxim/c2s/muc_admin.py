@@ -42,6 +42,7 @@ from hxim import errors
 from hxim.c2s import notices
 from hxim.c2s.session import CLIENT
 from hxim.hub import Notice
+from hxim.services import group_policy
 from hxim.services.notices import NoticeKind
 from hxim.services.room_common import ADMIN, MEMBER, OWNER, Room
 from hxim.services.rooms import RoomChanges, RoomServices
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from hxim.c2s.dispatch import Dispatcher
     from hxim.c2s.session import C2SSession
 
-__all__ = ["affiliation", "register"]
+__all__ = ["affiliation", "refuse_disabled", "register"]
 
 MUC = "http://jabber.org/protocol/muc"
 MUC_USER = MUC + "#user"
@@ -239,11 +240,21 @@ async def on_admin_get(session: C2SSession, el: ET.Element) -> bool:
     return True
 
 
+def refuse_disabled(session: C2SSession, el: ET.Element, room: Room) -> bool:
+    """A change asked of a disabled group over XMPP: refused (`forbidden`) as a user's REST call is."""
+    if not room.disabled:
+        return False
+    session.reply_error(el, "forbidden", group_policy.disabled(room).description)
+    return True
+
+
 async def on_admin_set(session: C2SSession, el: ET.Element) -> bool:
     found = await _room(session, el)
     if found is None:
         return False
     service, room = found
+    if refuse_disabled(session, el, room):
+        return True
     app, user = session.app, session.user
     assert app is not None and user is not None
     rid = room.room_id
@@ -384,6 +395,8 @@ async def on_owner_set(session: C2SSession, el: ET.Element) -> bool:
     if not isinstance(found, tuple):
         return found is not None
     service, room = found
+    if refuse_disabled(session, el, room):
+        return True
     app, user = session.app, session.user
     assert app is not None and user is not None
     rid = room.room_id

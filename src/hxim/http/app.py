@@ -33,6 +33,7 @@ from hxim.http import (
     messages,
     mutes,
     presence,
+    room_extras,
     stream_messages,
     user_metadata,
 )
@@ -48,8 +49,8 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # The modules of the Easemob REST surface, each with its `routes` (in this order: within one
 # collection, an earlier route wins).
 REST_MODULES = (
-    groups, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes, collections,
-    broadcasts, stream_messages, message_import,
+    groups, room_extras, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes,
+    collections, broadcasts, stream_messages, message_import,
 )
 
 log = logging.getLogger("hxim.http")

@@ -28,8 +28,9 @@ from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, bearer_token, call
 from hxim.http.render import envelope, error_response, json_response, user_entity
 from hxim.model import App
 from hxim.services.apps import secret_matches
+from hxim.services.files import StoredFile
 
-__all__ = ["routes", "Call", "EASEMOB", "endpoint"]
+__all__ = ["routes", "Call", "EASEMOB", "endpoint", "file_response", "read_upload"]
 
 
 
@@ -376,29 +377,35 @@ async def offline_status(call: Call) -> Response:
 # --- chat files --------------------------------------------------------------------------------
 
 
-@endpoint("files", Access.ANY)
-async def upload(call: Call) -> Response:
+async def read_upload(call: Call, missing: str = "") -> tuple[str, str, bytes]:
+    """(file name, content type, content) of the multipart field `file`, within `chatfile_max_bytes`;
+    `missing`: the refusal's text when there is no such field."""
     limit = call.node.settings.chatfile_max_bytes
     if pipeline.declared_past(call.request, limit + 64 * 1024):
         raise errors.too_large(limit)
+    refused = "the upload must be multipart/form-data with a field named file"
     try:
         form = await call.request.form(max_files=1, max_fields=16, max_part_size=limit + 1)
     except Exception as exc:  # python-multipart reports size and syntax problems alike
         if "size" in str(exc).lower() or "large" in str(exc).lower():
             raise errors.too_large(limit) from None
-        raise errors.illegal_argument(
-            f"the upload must be multipart/form-data with a field named file: {exc}"
-        ) from None
+        raise errors.illegal_argument(f"{refused}: {exc}") from None
     part = form.get("file")
     if part is None or isinstance(part, str):
-        raise errors.illegal_argument("the upload must be multipart/form-data with a field named file")
+        raise errors.illegal_argument(missing or refused)
     content = await part.read()
     await form.close()
+    return part.filename or "file", part.content_type or "application/octet-stream", content
+
+
+@endpoint("files", Access.ANY)
+async def upload(call: Call) -> Response:
+    filename, content_type, content = await read_upload(call)
     stored = await call.node.files.upload(
         call.app,
         call.user.username if call.user else None,
-        part.filename or "file",
-        part.content_type or "application/octet-stream",
+        filename,
+        content_type,
         content,
         "restrict-access" in call.request.headers,
     )
@@ -419,6 +426,11 @@ async def download(call: Call) -> Response:
         admin, authenticated = grant.is_admin, True
     secret = call.request.headers.get("share-secret") or call.request.query_params.get("share-secret")
     stored = await call.node.files.download(call.app, call.arg("file"), secret, admin, authenticated)
+    return file_response(stored)
+
+
+def file_response(stored: StoredFile) -> Response:
+    """A stored file as its download: shown inline only when that runs nothing of it."""
     disposition = "inline" if _shown_inline(stored.content_type) else "attachment"
     return Response(
         stored.content,

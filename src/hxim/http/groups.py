@@ -38,7 +38,7 @@ from hxim.model import App
 from hxim.services.group_policy import Level
 from hxim.services.room_common import ItemResult
 
-__all__ = ["routes"]
+__all__ = ["actor_of", "body_object", "int_param", "room_ok", "room_rule", "routes"]
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -47,7 +47,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 # --- request parsing -------------------------------------------------------------------------------
 
 
-def _int_param(call: Call, name: str, low: int, high: int) -> int | None:
+def int_param(call: Call, name: str, low: int, high: int) -> int | None:
     raw = call.request.query_params.get(name)
     if raw is None or raw == "":
         return None
@@ -58,7 +58,7 @@ def _int_param(call: Call, name: str, low: int, high: int) -> int | None:
 
 def _paging(call: Call) -> tuple[int | None, int | None]:
     high = call.node.settings.room_members_page_max
-    return _int_param(call, "pagenum", 1, 1_000_000_000), _int_param(call, "pagesize", 1, high)
+    return int_param(call, "pagenum", 1, 1_000_000_000), int_param(call, "pagesize", 1, high)
 
 
 def _names(segment: str) -> list[str]:
@@ -66,14 +66,14 @@ def _names(segment: str) -> list[str]:
     return [n for n in segment.split(",") if n]
 
 
-async def _body(call: Call) -> dict[str, Any]:
+async def body_object(call: Call) -> dict[str, Any]:
     body = await call.json()
     if not isinstance(body, dict):
         raise errors.invalid_parameter("the request body must be a JSON object")
     return body
 
 
-def _ok(
+def room_ok(
     call: Call,
     data: Any,
     *,
@@ -98,8 +98,8 @@ def _one_or_many(call: Call, kind: Kind, rid: str, action: str, items: list[Item
         [item] = items
         if item.error is not None:
             raise item.error
-        return _ok(call, item_result(kind, rid, action, item))
-    return _ok(call, [item_result(kind, rid, action, i) for i in items])
+        return room_ok(call, item_result(kind, rid, action, item))
+    return room_ok(call, [item_result(kind, rid, action, i) for i in items])
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def _jid_node(app: App, username: str) -> str:
     return f"{app.appkey}_{username.lower()}"
 
 
-def _actor(call: Call) -> str | None:
+def actor_of(call: Call) -> str | None:
     """Who acts, for the notices: the user of a user token; None for the app (admin token)."""
     return None if call.is_admin or call.user is None else call.user.username
 
@@ -124,37 +124,45 @@ async def _targets(call: Call, kind: Kind, rid: str, names: Any) -> None:
 # --- handlers --------------------------------------------------------------------------------------
 
 
+def room_rule(
+    kind: Kind, level: Level, family: str | None = None
+) -> Callable[[Callable[[Call], Awaitable[Response]]], Handler]:
+    """The endpoint of a handler that a group member may call at `level` with their own token
+    (the rooms the path names, `ids` or `id`, are checked first); chat-room handlers stay
+    admin-only. `family`: the API family, the kind's by default."""
+    fam = family or kind.family
+
+    def wrap(fn: Callable[[Call], Awaitable[Response]]) -> Handler:
+        if not kind.is_group:
+            return endpoint(fam, Access.ADMIN)(fn)
+
+        async def checked(call: Call) -> Response:
+            if not call.is_admin:
+                assert call.user is not None
+                params = call.request.path_params
+                rids = _names(params["ids"]) if "ids" in params else [params["id"]]
+                await kind.service(call).members.permit(call.app, rids, call.user, level)
+            return await fn(call)
+
+        checked.__name__ = fn.__name__
+        checked.__doc__ = fn.__doc__
+        return endpoint(fam, Access.ANY)(checked)
+
+    return wrap
+
+
 def build(kind: Kind) -> dict[str, Handler]:
     """The handlers of one kind, by name."""
     fam = kind.family
 
     def rule(level: Level) -> Callable[[Callable[[Call], Awaitable[Response]]], Handler]:
-        """The endpoint of a handler that a group member may call at `level` with their own token
-        (the rooms the path names are checked first); chat-room handlers stay admin-only."""
-
-        def wrap(fn: Callable[[Call], Awaitable[Response]]) -> Handler:
-            if not kind.is_group:
-                return endpoint(fam, Access.ADMIN)(fn)
-
-            async def checked(call: Call) -> Response:
-                if not call.is_admin:
-                    assert call.user is not None
-                    params = call.request.path_params
-                    rids = _names(params["ids"]) if "ids" in params else [params["id"]]
-                    await kind.service(call).members.permit(call.app, rids, call.user, level)
-                return await fn(call)
-
-            checked.__name__ = fn.__name__
-            checked.__doc__ = fn.__doc__
-            return endpoint(fam, Access.ANY)(checked)
-
-        return wrap
+        return room_rule(kind, level)
 
     @endpoint(fam, Access.ANY)
     async def create(call: Call) -> Response:
         """A user token creates a group it owns (`owner` absent or itself; the SDK 1.8's
         `createGroupNew`), or, as a chat-room super admin, a chat room (§7)."""
-        body = await _body(call)
+        body = await body_object(call)
         owner = None
         if not call.is_admin:
             assert call.user is not None
@@ -169,13 +177,13 @@ def build(kind: Kind) -> dict[str, Handler]:
             owner = call.user.username
         command = room_bodies.new_room(kind.is_group, body, call.node.settings, default_owner=owner)
         room = await kind.service(call).rooms.create(call.app, command)
-        return _ok(call, group_render.created(kind, room))
+        return room_ok(call, group_render.created(kind, room))
 
     # The Web IM SDK lists chat rooms with the user's token (webim-xmpp.md §2.4); groups stay admin-only.
     @endpoint(fam, Access.ADMIN if kind.is_group else Access.ANY)
     async def list_rooms(call: Call) -> Response:
         s = call.node.settings
-        limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
+        limit = int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
         found, cursor = await kind.service(call).rooms.page(call.app, limit, call.request.query_params.get("cursor"))
         if kind.is_group:
             data = [
@@ -191,7 +199,7 @@ def build(kind: Kind) -> dict[str, Handler]:
             ]
         else:
             data = [{"id": r.room_id, "name": r.name, "owner": r.owner, "affiliations_count": r.members} for r in found]
-        return _ok(call, data, params=True, cursor=cursor, count=len(data))
+        return room_ok(call, data, params=True, cursor=cursor, count=len(data))
 
     @rule(Level.VIEWER)
     async def details(call: Call) -> Response:
@@ -200,38 +208,38 @@ def build(kind: Kind) -> dict[str, Handler]:
         rids = _names(call.arg("ids"))
         found = await kind.service(call).rooms.details(call.app, rids)
         data = group_render.details(kind, rids, found, call.arg("ids"))
-        return _ok(call, data, count=len(data))
+        return room_ok(call, data, count=len(data))
 
     @rule(Level.OWNER)
     async def modify(call: Call) -> Response:
         changes, data = room_bodies.room_changes(kind.is_group, await call.json(), call.node.settings)
         await kind.service(call).rooms.modify(call.app, call.arg("ids"), changes)
-        return _ok(call, data)
+        return room_ok(call, data)
 
     @rule(Level.OWNER)
     async def delete(call: Call) -> Response:
         # the SDK 1.8's dissolveGroup adds `?version=v3`, which changes nothing here
-        room = await kind.service(call).rooms.delete(call.app, call.arg("ids"), actor=_actor(call))
-        return _ok(call, group_render.deleted(kind, room))
+        room = await kind.service(call).rooms.delete(call.app, call.arg("ids"), actor=actor_of(call))
+        return room_ok(call, group_render.deleted(kind, room))
 
     @rule(Level.MEMBER)
     async def members(call: Call) -> Response:
         pagenum, pagesize = _paging(call)
         found = await kind.service(call).rooms.members(call.app, call.arg("id"), pagenum, pagesize)
         data = [{role: name} for name, role in found]
-        return _ok(call, data, params=bool(call.request.query_params), count=len(data))
+        return room_ok(call, data, params=bool(call.request.query_params), count=len(data))
 
     @rule(Level.INVITER)
     async def add_member(call: Call) -> Response:
         rid = call.arg("id")
         user = await kind.service(call).members.add_member(call.app, rid, call.arg("username"))
-        return _ok(call, {"result": True, "action": "add_member", kind.id_key: rid, "user": user.username})
+        return room_ok(call, {"result": True, "action": "add_member", kind.id_key: rid, "user": user.username})
 
     @rule(Level.INVITER)
     async def add_members(call: Call) -> Response:
         rid = call.arg("id")
-        added = await kind.service(call).members.add_members(call.app, rid, (await _body(call)).get("usernames"))
-        return _ok(call, group_render.members_added(kind, rid, added))
+        added = await kind.service(call).members.add_members(call.app, rid, (await body_object(call)).get("usernames"))
+        return room_ok(call, group_render.members_added(kind, rid, added))
 
     @rule(Level.ADMIN)
     async def remove_members(call: Call) -> Response:
@@ -239,47 +247,47 @@ def build(kind: Kind) -> dict[str, Handler]:
         svc = kind.service(call).members
         await _targets(call, kind, rid, _names(segment))
         if "," not in segment:
-            user = await svc.remove_member(call.app, rid, segment, actor=_actor(call))
-            return _ok(call, group_render.member_result(kind, rid, "remove_member", user.username))
-        items = await svc.remove_members(call.app, rid, _names(segment), actor=_actor(call))
+            user = await svc.remove_member(call.app, rid, segment, actor=actor_of(call))
+            return room_ok(call, group_render.member_result(kind, rid, "remove_member", user.username))
+        items = await svc.remove_members(call.app, rid, _names(segment), actor=actor_of(call))
         return _one_or_many(call, kind, rid, "remove_member", items, True)
 
     @rule(Level.MEMBER)
     async def admins(call: Call) -> Response:
         names = await kind.service(call).moderation.admins(call.app, call.arg("id"))
-        return _ok(call, names, count=len(names))
+        return room_ok(call, names, count=len(names))
 
     @rule(Level.OWNER)
     async def add_admin(call: Call) -> Response:
-        body = await _body(call)
+        body = await body_object(call)
         moderation = kind.service(call).moderation
-        name = await moderation.add_admin(call.app, call.arg("id"), body.get("newadmin"), actor=_actor(call))
-        return _ok(call, {"result": "success", "newadmin": name})
+        name = await moderation.add_admin(call.app, call.arg("id"), body.get("newadmin"), actor=actor_of(call))
+        return room_ok(call, {"result": "success", "newadmin": name})
 
     @rule(Level.OWNER)
     async def remove_admin(call: Call) -> Response:
         moderation = kind.service(call).moderation
-        name = await moderation.remove_admin(call.app, call.arg("id"), call.arg("username"), actor=_actor(call))
-        return _ok(call, {"result": "success", "oldadmin": name})
+        name = await moderation.remove_admin(call.app, call.arg("id"), call.arg("username"), actor=actor_of(call))
+        return room_ok(call, {"result": "success", "oldadmin": name})
 
     @rule(Level.MEMBER)
     async def blocks(call: Call) -> Response:
         names = await kind.service(call).moderation.blocks(call.app, call.arg("id"))
-        return _ok(call, names, count=len(names))
+        return room_ok(call, names, count=len(names))
 
     @rule(Level.ADMIN)
     async def block_one(call: Call) -> Response:
         rid = call.arg("id")
         await _targets(call, kind, rid, [call.arg("usernames")])
-        items = await kind.service(call).moderation.block(call.app, rid, [call.arg("usernames")], actor=_actor(call))
+        items = await kind.service(call).moderation.block(call.app, rid, [call.arg("usernames")], actor=actor_of(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, False)
 
     @rule(Level.ADMIN)
     async def block_many(call: Call) -> Response:
         rid = call.arg("id")
-        names = (await _body(call)).get("usernames")
+        names = (await body_object(call)).get("usernames")
         await _targets(call, kind, rid, names)
-        items = await kind.service(call).moderation.block(call.app, rid, names, actor=_actor(call))
+        items = await kind.service(call).moderation.block(call.app, rid, names, actor=actor_of(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, True)
 
     @rule(Level.ADMIN)
@@ -292,23 +300,23 @@ def build(kind: Kind) -> dict[str, Handler]:
     async def mutes(call: Call) -> Response:
         found = await kind.service(call).moderation.mutes(call.app, call.arg("id"))
         data = [{"expire": expire, "user": name} for name, expire in found]
-        return _ok(call, data, count=len(data))
+        return room_ok(call, data, count=len(data))
 
     @rule(Level.ADMIN)
     async def mute(call: Call) -> Response:
-        body = await _body(call)
+        body = await body_object(call)
         svc = kind.service(call).moderation
         await _targets(call, kind, call.arg("id"), body.get("usernames"))
         items = await svc.mute(
-            call.app, call.arg("id"), body.get("usernames"), body.get("mute_duration"), actor=_actor(call)
+            call.app, call.arg("id"), body.get("usernames"), body.get("mute_duration"), actor=actor_of(call)
         )
-        return _ok(call, [{"result": True, "expire": i.expire, "user": i.user} for i in items])
+        return room_ok(call, [{"result": True, "expire": i.expire, "user": i.user} for i in items])
 
     @rule(Level.ADMIN)
     async def unmute(call: Call) -> Response:
         names = _names(call.arg("usernames"))
         await _targets(call, kind, call.arg("id"), names)
-        items = await kind.service(call).moderation.unmute(call.app, call.arg("id"), names, actor=_actor(call))
+        items = await kind.service(call).moderation.unmute(call.app, call.arg("id"), names, actor=actor_of(call))
         data = []
         for i in items:
             entry: dict[str, Any] = {"result": i.result}
@@ -316,24 +324,24 @@ def build(kind: Kind) -> dict[str, Handler]:
                 entry["reason"] = i.reason
             entry["user"] = i.user
             data.append(entry)
-        return _ok(call, data)
+        return room_ok(call, data)
 
     @rule(Level.ADMIN)
     async def mute_all(call: Call) -> Response:
         body = await call.json()
         duration = body.get("mute_duration") if isinstance(body, dict) else None
         await kind.service(call).moderation.mute_all(call.app, call.arg("id"), duration)
-        return _ok(call, {"mute": True})
+        return room_ok(call, {"mute": True})
 
     @rule(Level.ADMIN)
     async def unmute_all(call: Call) -> Response:
         await kind.service(call).moderation.unmute_all(call.app, call.arg("id"))
-        return _ok(call, {"mute": False})
+        return room_ok(call, {"mute": False})
 
     @rule(Level.MEMBER)
     async def whitelist(call: Call) -> Response:
         names = await kind.service(call).moderation.whitelist(call.app, call.arg("id"))
-        return _ok(call, names, count=len(names))
+        return room_ok(call, names, count=len(names))
 
     @rule(Level.ADMIN)
     async def whitelist_one(call: Call) -> Response:
@@ -344,7 +352,8 @@ def build(kind: Kind) -> dict[str, Handler]:
     @rule(Level.ADMIN)
     async def whitelist_many(call: Call) -> Response:
         rid = call.arg("id")
-        items = await kind.service(call).moderation.whitelist_add(call.app, rid, (await _body(call)).get("usernames"))
+        names = (await body_object(call)).get("usernames")
+        items = await kind.service(call).moderation.whitelist_add(call.app, rid, names)
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, True)
 
     @rule(Level.ADMIN)
@@ -362,7 +371,7 @@ def build(kind: Kind) -> dict[str, Handler]:
             raise errors.invalid_parameter("quit needs the token of the member who leaves")
         members = kind.service(call).members
         user = await members.remove_member(call.app, rid, call.user.username, actor=call.user.username)
-        return _ok(call, {"result": True, "action": "quit", kind.id_key: rid, "user": user.username})
+        return room_ok(call, {"result": True, "action": "quit", kind.id_key: rid, "user": user.username})
 
     @rule(Level.ANYONE)
     async def apply(call: Call) -> Response:
@@ -374,30 +383,30 @@ def build(kind: Kind) -> dict[str, Handler]:
         message = body.get("message", "") if isinstance(body, dict) else ""
         joined = await kind.service(call).members.apply(call.app, rid, call.user.username, message)
         data = {"result": True, "action": "apply", kind.id_key: rid, "user": call.user.username, "joined": joined}
-        return _ok(call, data)
+        return room_ok(call, data)
 
     @rule(Level.ADMIN)
     async def apply_verify(call: Call) -> Response:
         """`agreeJoinGroup` / `rejectJoinGroup`: answer a pending request to join."""
         rid = call.arg("id")
-        body = await _body(call)
+        body = await body_object(call)
         accept = body.get("verifyResult")
         name = await kind.service(call).members.verify(
-            call.app, rid, body.get("applicant"), accept, body.get("reason"), _actor(call)
+            call.app, rid, body.get("applicant"), accept, body.get("reason"), actor_of(call)
         )
-        return _ok(call, {"result": True, "action": "apply_verify", kind.id_key: rid, "user": name,
+        return room_ok(call, {"result": True, "action": "apply_verify", kind.id_key: rid, "user": name,
                           "verifyResult": accept})
 
     @rule(Level.INVITER)
     async def invite(call: Call) -> Response:
         """`inviteToGroup`: invitations (§7.6), or members at once when no confirmation is needed."""
         rid = call.arg("id")
-        body = await _body(call)
+        body = await body_object(call)
         reason = body.get("reason", "")
         if not isinstance(reason, str):
             raise errors.invalid_parameter("reason must be a string")
-        invited = await kind.service(call).members.invite(call.app, rid, body.get("usernames"), _actor(call), reason)
-        return _ok(call, {"result": True, "action": "invite", kind.id_key: rid, "invitees": invited})
+        invited = await kind.service(call).members.invite(call.app, rid, body.get("usernames"), actor_of(call), reason)
+        return room_ok(call, {"result": True, "action": "invite", kind.id_key: rid, "invitees": invited})
 
     @endpoint(fam, Access.SELF)
     async def joined(call: Call) -> Response:
@@ -407,7 +416,7 @@ def build(kind: Kind) -> dict[str, Handler]:
             data = [{"groupid": i, "groupname": n} for i, n in found]
         else:
             data = [{"id": i, "name": n} for i, n in found]
-        return _ok(call, data, params=bool(call.request.query_params), count=len(data))
+        return room_ok(call, data, params=bool(call.request.query_params), count=len(data))
 
     @endpoint(fam)
     async def groups_of_user(call: Call) -> Response:
@@ -415,15 +424,15 @@ def build(kind: Kind) -> dict[str, Handler]:
         groups the user belongs to, a page at a time (`pagenum` from 0, `pagesize` capped at
         `user_groups_page_max`), with `total`."""
         s = call.node.settings
-        size = _int_param(call, "pagesize", 1, 1 << 31) or s.user_groups_page_default
-        page = _int_param(call, "pagenum", 0, 1 << 31) or 0
+        size = int_param(call, "pagesize", 1, 1 << 31) or s.user_groups_page_default
+        page = int_param(call, "pagenum", 0, 1 << 31) or 0
         total, found = await kind.service(call).rooms.joined_page(
             call.app, call.arg("username"), page, min(size, s.user_groups_page_max)
         )
         entities = [
             {
                 "name": r.name, "avatar": "", "owner": r.owner, "id": r.room_id, "groupId": r.room_id,
-                "description": r.description, "disabled": False, "public": r.public,
+                "description": r.description, "disabled": r.disabled, "public": r.public,
                 "allowinvites": r.allowinvites, "membersonly": r.membersonly, "maxusers": r.maxusers,
                 "created": r.created,
             }
@@ -487,19 +496,19 @@ def build(kind: Kind) -> dict[str, Handler]:
 async def super_admins(call: Call) -> Response:
     pagenum, pagesize = _paging(call)
     names = await call.node.chatrooms.moderation.super_admins(call.app, pagenum, pagesize)
-    return _ok(call, names, params=bool(call.request.query_params), count=len(names))
+    return room_ok(call, names, params=bool(call.request.query_params), count=len(names))
 
 
 @endpoint("chatrooms")
 async def add_super_admin(call: Call) -> Response:
-    name = await call.node.chatrooms.moderation.add_super_admin(call.app, (await _body(call)).get("superadmin"))
-    return _ok(call, {"result": "success", "newSuperAdmin": name})
+    name = await call.node.chatrooms.moderation.add_super_admin(call.app, (await body_object(call)).get("superadmin"))
+    return room_ok(call, {"result": "success", "newSuperAdmin": name})
 
 
 @endpoint("chatrooms")
 async def remove_super_admin(call: Call) -> Response:
     name = await call.node.chatrooms.moderation.remove_super_admin(call.app, call.arg("username"))
-    return _ok(call, {"result": "success", "oldSuperAdmin": name})
+    return room_ok(call, {"result": "success", "oldSuperAdmin": name})
 
 
 # --- the route table -------------------------------------------------------------------------------
@@ -566,12 +575,12 @@ def _public_routes() -> list[Route]:
     @endpoint("chatgroups", Access.ANY)  # the Web IM SDK 1.8 calls it with the user's token (§2.7)
     async def public_groups(call: Call) -> Response:
         s = call.node.settings
-        limit = _int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
+        limit = int_param(call, "limit", 1, s.rooms_page_max) or s.rooms_page_default
         found, cursor = await call.node.groups.rooms.page(
             call.app, limit, call.request.query_params.get("cursor"), public_only=True
         )
         data = [{"groupid": r.room_id, "groupname": r.name} for r in found]
-        return _ok(call, data, params=True, cursor=cursor, count=len(data))
+        return room_ok(call, data, params=True, cursor=cursor, count=len(data))
 
     return [Route(P + "/publicchatgroups", public_groups, methods=["GET"])]
 

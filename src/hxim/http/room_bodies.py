@@ -105,11 +105,12 @@ def new_room(is_group: bool, body: Any, settings: Settings, default_owner: str |
 
 def room_changes(is_group: bool, body: Any, settings: Settings) -> tuple[RoomChanges, dict[str, bool]]:
     """`PUT /chatgroups/{id}` or `PUT /chatrooms/{id}`: the changes, and the answer's `data` (one
-    `true` per field changed; chat rooms answer `groupname` for `name`, as Easemob did from 2018)."""
+    `true` per field changed; chat rooms answer `groupname` for `name`, as Easemob did from 2018).
+    `newowner` hands the room to that member (group_owner_transfer, chatroom_owner_transfer)."""
     if not isinstance(body, dict) or not body:
         raise errors.invalid_parameter("the request body must be a JSON object with the fields to change")
     allowed = GROUP_FIELDS if is_group else ROOM_FIELDS
-    bad = [k for k in body if k not in allowed and not (is_group and k == "newowner")]
+    bad = [k for k in body if k not in allowed and k != "newowner"]
     if bad:
         raise errors.invalid_parameter(f"some of [{', '.join(bad)}] are not valid fields")
     s = settings
@@ -132,7 +133,7 @@ def room_changes(is_group: bool, body: Any, settings: Settings) -> tuple[RoomCha
             column: str = _FLAGS.get(key) or key
             changes[column] = _bool(body, key)
             data[key] = True
-    if is_group and "newowner" in body:
+    if "newowner" in body:
         newowner = body["newowner"]
         if not isinstance(newowner, str) or not newowner:
             raise errors.invalid_parameter("newowner must be a user name")

@@ -24,12 +24,12 @@ from hxim.http.auth import Access
 from hxim.http.easemob import EASEMOB, Call, endpoint
 from hxim.http.render import json_response
 
-__all__ = ["routes"]
+__all__ = ["metadata_answer", "routes"]
 
 FORM_REFUSED = "the body must be key=value pairs (application/x-www-form-urlencoded, UTF-8) or a JSON object"
 
 
-def _answer(call: Call, data: Any) -> Response:
+def metadata_answer(call: Call, data: Any) -> Response:
     return json_response(
         {
             "timestamp": int(time.time() * 1000),
@@ -78,12 +78,12 @@ def _names(value: Any, field: str) -> list[str]:
 @endpoint("metadata", Access.ANY)
 async def set_attributes(call: Call) -> Response:
     pairs = await _pairs(call)
-    return _answer(call, await call.node.user_metadata.set(call.app, call.user, call.arg("username"), pairs))
+    return metadata_answer(call, await call.node.user_metadata.set(call.app, call.user, call.arg("username"), pairs))
 
 
 @endpoint("metadata", Access.ANY)
 async def get_attributes(call: Call) -> Response:
-    return _answer(call, await call.node.user_metadata.get(call.app, call.arg("username")))
+    return metadata_answer(call, await call.node.user_metadata.get(call.app, call.arg("username")))
 
 
 @endpoint("metadata", Access.ANY)
@@ -95,18 +95,18 @@ async def get_many(call: Call) -> Response:
     properties = body.get("properties")
     wanted = None if properties is None else _names(properties, "properties")
     found = await call.node.user_metadata.get_many(call.app, targets, wanted)
-    return _answer(call, found)
+    return metadata_answer(call, found)
 
 
 @endpoint("metadata")
 async def capacity(call: Call) -> Response:
-    return _answer(call, await call.node.user_metadata.capacity(call.app))
+    return metadata_answer(call, await call.node.user_metadata.capacity(call.app))
 
 
 @endpoint("metadata", Access.ANY)
 async def delete_attributes(call: Call) -> Response:
     await call.node.user_metadata.delete(call.app, call.user, call.arg("username"))
-    return _answer(call, True)
+    return metadata_answer(call, True)
 
 
 # The fixed paths first: `get` and `capacity` are not usernames here.

@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from hxim import errors
 from hxim.hub import Kick, Notice, Relay, RosterPush
 from hxim.model import now_ms
@@ -48,6 +50,8 @@ def status_of(exc: errors.HximError) -> tuple[int, str]:
         return pb.Status.USER_MUTED, "you were muted"
     if text == "user is globally muted":
         return pb.Status.PERMISSION_DENIED, "user is mute"
+    if "is disabled" in text:
+        return pb.Status.FAIL, "group is disabled"
     if "blacklist" in text or (exc.condition == "service-unavailable" and "blocked" in text):
         return pb.Status.FAIL, "blocked"
     if "doesn't exist in group" in text or "not members of" in text:
@@ -313,7 +317,11 @@ def _roster_push(session: MsyncSession, event: RosterPush) -> None:
                          _roster(session, op, event.contact))
 
 
-def _muc_body(session: MsyncSession, op: int, room: str, sender: str, payload: Any, **extra: Any) -> bytes:
+def _muc_body(
+    session: MsyncSession, op: int, room: str, sender: str, payload: Any, event_ext: Any = None, **extra: Any
+) -> bytes:
+    """A room event as the SDK's group and chat-room handlers read it: the room, who acted, this
+    user as `to`, and the event's details (`event_ext`: JSON the SDK parses from `eventInfo.ext`)."""
     body = pb.MUCBody(operation=op, is_chatroom=bool(payload.get("chatroom")))  # type: ignore[arg-type]
     body.muc_id.CopyFrom(wire.jid(session.app_key, room, wire.ROOM_DOMAIN))
     body.from_.CopyFrom(wire.jid(session.app_key, sender))
@@ -321,6 +329,8 @@ def _muc_body(session: MsyncSession, op: int, room: str, sender: str, payload: A
     for name, value in extra.items():
         if value:
             setattr(body, name, value)
+    if event_ext is not None:
+        body.event_info.ext = orjson.dumps(event_ext).decode()
     return _meta(session, pb.Meta.MUC, body.SerializeToString(), sender, room=room)
 
 
@@ -344,6 +354,38 @@ def _room(op_of: Callable[[Any], int | None], *fields: str) -> Callable[[MsyncSe
     return build
 
 
+def _room_news(session: MsyncSession, sender: str, payload: Any, kind: str) -> Built:
+    """What a room holds changed (its announcement, a group disabled, shared files, attributes)."""
+    room = str(payload.get("room", ""))
+    if not room:
+        return None
+    if kind == NoticeKind.ROOM_ANNOUNCEMENT:
+        text = str(payload.get("announcement") or "")
+        op = pb.MUCBody.UPDATE_ANNOUNCEMENT if text else pb.MUCBody.DELETE_ANNOUNCEMENT
+        meta = _muc_body(session, op, room, sender, payload, reason=text)
+    elif kind == NoticeKind.ROOM_DISABLED:
+        op = pb.MUCBody.DISABLE_GROUP if payload.get("disabled") else pb.MUCBody.ABLE_GROUP
+        meta = _muc_body(session, op, room, sender, payload)
+    elif kind == NoticeKind.ROOM_FILE:
+        op = pb.MUCBody.UPLOAD_FILE if payload.get("event") == "added" else pb.MUCBody.DELETE_FILE
+        detail = {k: payload.get(k) for k in ("file_id", "file_name", "file_owner", "file_size", "created")}
+        meta = _muc_body(session, op, room, sender, payload, detail)
+    elif kind == NoticeKind.ROOM_MEMBER_ATTRIBUTES:
+        detail = {"username": payload.get("user"), "properties": payload.get("attributes") or {}}
+        meta = _muc_body(session, pb.MUCBody.GROUP_MEMBER_METADATA_UPDATE, room, sender, payload, detail)
+    else:  # ROOM_ATTRIBUTES: a chat room's
+        removed = payload.get("event") == "removed"
+        keys = list(payload.get("keys") or ()) if removed else list((payload.get("attributes") or {}).keys())
+        detail = {"result": {"successKeys": keys}, "properties": {} if removed else payload.get("attributes") or {}}
+        op = pb.MUCBody.DELETE_METADATA if removed else pb.MUCBody.SET_METADATA
+        meta = _muc_body(session, op, room, str(payload.get("user") or sender), {"chatroom": True}, detail)
+    return (True, room), room, meta
+
+
+def _news(kind: str) -> Callable[[MsyncSession, str, Any], Built]:
+    return lambda session, sender, payload: _room_news(session, sender, payload, kind)
+
+
 _NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
     NoticeKind.RECEIPT: _receipt,
     NoticeKind.RECALL: _recall,
@@ -357,4 +399,8 @@ _NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
     NoticeKind.ROOM_INVITE: _room(lambda p: pb.MUCBody.INVITE, "reason=reason"),
     NoticeKind.ROOM_JOIN: _room(lambda p: pb.MUCBody.PRESENCE),
     NoticeKind.ROOM_LEAVE: _room(lambda p: pb.MUCBody.ABSENCE),
+    **{kind: _news(kind) for kind in (
+        NoticeKind.ROOM_ANNOUNCEMENT, NoticeKind.ROOM_DISABLED, NoticeKind.ROOM_FILE,
+        NoticeKind.ROOM_MEMBER_ATTRIBUTES, NoticeKind.ROOM_ATTRIBUTES,
+    )},
 }

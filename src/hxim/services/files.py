@@ -56,8 +56,17 @@ class FileService:
         return now - lifetime * 1000 if lifetime else None
 
     async def upload(
-        self, app: App, uploader: str | None, filename: str, content_type: str, content: bytes, restrict: bool
+        self,
+        app: App,
+        uploader: str | None,
+        filename: str,
+        content_type: str,
+        content: bytes,
+        restrict: bool,
+        *,
+        forever: bool = False,
     ) -> StoredFile:
+        """Store a file; `forever`: not subject to `chatfile_lifetime_seconds` (a group's shared file)."""
         if len(content) > self.settings.chatfile_max_bytes:
             raise errors.too_large(self.settings.chatfile_max_bytes)
         stored = StoredFile(
@@ -81,6 +90,7 @@ class FileService:
                 "share_secret": stored.share_secret,
                 "created": stored.created,
                 "content": stored.content,
+                "forever": forever,
             },
         )
         since = self._since(stored.created)

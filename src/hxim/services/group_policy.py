@@ -15,8 +15,10 @@ route names one `Level`; `refusal` says whether a user with a role may act at th
 |           |                                                         | apply_verify, mute all, whitelist  |
 | `OWNER`   | the owner                                               | modify, transfer, dissolve, admins |
 
-An admin acts on plain members only: muting, blocking or removing another admin (or the owner)
-needs the owner (`target_refusal`). Refusals are the group service's 403 `forbidden_op`.
+A disabled group takes no change from its users (every level but the reads, `VIEWER` and
+`MEMBER`); the app admin token still manages it. An admin acts on plain members only: muting,
+blocking or removing another admin (or the owner) needs the owner (`target_refusal`). Refusals
+are the group service's 403 `forbidden_op`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from hxim import errors
 from hxim.errors import HximError
 from hxim.storage.groups import ADMIN, MEMBER, OWNER, Room
 
-__all__ = ["Level", "refusal", "target_refusal"]
+__all__ = ["Level", "disabled", "refusal", "target_refusal"]
 
 
 class Level(Enum):
@@ -42,6 +44,8 @@ class Level(Enum):
 def refusal(level: Level, room: Room, username: str, role: str | None) -> HximError | None:
     """None when a user with `role` in `room` (None: not a member) may act at `level`, else the error."""
     gid = room.room_id
+    if room.disabled and level not in (Level.VIEWER, Level.MEMBER):
+        return disabled(room)
     if level is Level.ANYONE or (level is Level.VIEWER and room.public):
         return None
     if role is None:
@@ -56,6 +60,11 @@ def refusal(level: Level, room: Room, username: str, role: str | None) -> HximEr
         return None
     assert role == MEMBER
     return errors.forbidden_op(f"user: {username} is not admin or owner of group: {gid}")
+
+
+def disabled(room: Room) -> HximError:
+    """A change asked of a disabled group by one of its users (Easemob's group_ban page)."""
+    return errors.forbidden_op(f"group: {room.room_id} is disabled, it can not be changed")
 
 
 def target_refusal(room: Room, role: str | None, targets: dict[str, str]) -> HximError | None:

@@ -39,6 +39,19 @@ class NoticeKind:
     ROOM_JOIN = "room-join"  # a member joined, to the others (never kept): {"room", "chatroom"}
     # a member left by themself, to the others (never kept; no XMPP form): {"room", "chatroom"}
     ROOM_LEAVE = "room-leave"
+    # What a room holds changed: told to its online members (never kept: the REST reads answer a
+    # member who was away). `room` is the id; the notice's sender is who acted (the owner when
+    # the app did).
+    ROOM_ANNOUNCEMENT = "room-announcement"  # {"room", "chatroom": bool, "announcement"}
+    ROOM_DISABLED = "room-disabled"  # a group disabled or enabled: {"room", "disabled": bool}
+    # a group's shared file added or removed:
+    # {"room", "event": "added"|"removed", "file_id", "file_name", "file_owner", "file_size", "created"}
+    ROOM_FILE = "room-file"
+    # a group member's attributes changed: {"room", "user", "attributes": {name: value, "" when removed}}
+    ROOM_MEMBER_ATTRIBUTES = "room-member-attributes"
+    # a chat room's attributes set or removed by `user`:
+    # {"room", "user", "event": "set"|"removed", "attributes": {name: value} (set), "keys": [names] (removed)}
+    ROOM_ATTRIBUTES = "room-attributes"
 
 
 class NoticeService:

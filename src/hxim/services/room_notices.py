@@ -5,7 +5,9 @@ surface made the change.
 `RoomNotifier.tell` turns it into notices (`NoticeKind`) and sends them through the
 `NoticeService`: kept for offline users of a group, never for a chat room (chat rooms keep
 nothing). A join, and a member leaving by themself, is announced to the room's other members that
-are online, never kept: a member who logs in later reads the member list instead.
+are online, never kept: a member who logs in later reads the member list instead. So is what
+changes what a room holds (`broadcast`: its announcement, a group disabled, shared files,
+attributes): a member who was away reads it over REST.
 
 The notice's sender is the user who acted; when the app acted (REST, no user), the room's owner
 speaks for it. A user who removes themself is not told of it.
@@ -96,6 +98,21 @@ class RoomNotifier:
                 kind = NoticeKind.ROOM_INVITE
                 payload["reason"] = detail
             await self.notices.send(app, user, Notice(kind, actor, payload), keep=keep)
+
+    async def broadcast(
+        self, rooms: RoomService, app: App, rid: str, kind: str, payload: dict[str, Any], actor: str | None
+    ) -> None:
+        """Tell every online member of room `rid` (the actor's own sessions too) a notice of
+        `kind`; never kept. `actor` None: the app acted, and the owner speaks for it."""
+        try:
+            members = await rooms.members(app, rid)
+        except errors.HximError:
+            return
+        if actor is None:
+            actor = next((n for n, role in members if role == "owner"), "admin")
+        notice = Notice(kind, actor, {"room": rid, **payload})
+        for name, _ in members:
+            self.router.push(app.uuid, name.lower(), notice)
 
     async def _announce(self, rooms: RoomService, app: App, rid: str, names: list[str], kind: str) -> None:
         """Tell the room's other members who are online that `names` joined or left (never kept)."""

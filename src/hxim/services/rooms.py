@@ -14,6 +14,8 @@ from typing import Any
 from hxim import errors
 from hxim.config import Settings
 from hxim.model import App, IdGenerator, Recipients, User, now_ms
+from hxim.services.files import FileService
+from hxim.services.room_attributes import RoomAttributeService
 from hxim.services.room_common import (
     ADMIN_SENDER,
     RoomKind,
@@ -23,6 +25,7 @@ from hxim.services.room_common import (
     parse_room_id,
     refused_error,
 )
+from hxim.services.room_content import RoomContentService
 from hxim.services.room_members import MembershipService
 from hxim.services.room_moderation import ModerationService
 from hxim.services.room_notices import RoomEvent, RoomNotifier
@@ -64,7 +67,7 @@ class NewRoom:
 
 @dataclass(frozen=True, slots=True)
 class RoomChanges:
-    """What to change in a room: only the fields that are not None (`newowner`: a group's owner)."""
+    """What to change in a room: only the fields that are not None (`newowner`: the room's owner)."""
 
     name: str | None = None
     description: str | None = None
@@ -206,8 +209,7 @@ class RoomService(RoomKind):
             for column in ("public", "membersonly", "allowinvites", "invite_need_confirm"):
                 if getattr(changes, column) is not None:
                     values[column] = getattr(changes, column)
-        newowner = changes.newowner if self.is_group else None
-        await self._change(app, rid, values, newowner is not None, newowner)
+        await self._change(app, rid, values, changes.newowner is not None, changes.newowner)
 
     async def transfer(self, app: App, rid: str, newowner: Any) -> None:
         await self._change(app, rid, {}, True, newowner)
@@ -265,7 +267,8 @@ class RoomService(RoomKind):
     async def resolve(self, app: App, target: str, sender: str) -> Recipients:
         """Who a message from `sender` to room `target` reaches (a `MessageService` resolver).
 
-        The sender must be a member (the app itself, `admin`, may always post), not blocked
+        A disabled group takes no message at all (Easemob's group_ban page). Otherwise the
+        sender must be a member (the app itself, `admin`, may always post), not blocked
         from the room, not muted, and not silenced by mute-all unless they are the owner, an
         admin or whitelisted. Everyone else in the room receives it, except users who block
         the sender. Group messages keep offline copies; chat-room messages do not.
@@ -282,6 +285,8 @@ class RoomService(RoomKind):
         if fan.members is not known:
             self._remember(ident, fan.members)
         rid = str(ident)
+        if fan.disabled:  # the app itself may not post to a disabled group either
+            raise errors.forbidden_op(f"group: {rid} is disabled, no message can be sent to it")
         if sender != ADMIN_SENDER:
             name = fan.sender.username if fan.sender else sender
             if fan.sender_role is None:
@@ -301,21 +306,32 @@ class RoomService(RoomKind):
 
 @dataclass(frozen=True, slots=True)
 class RoomServices:
-    """The services of one kind of room: the rooms themselves, their members, their moderation."""
+    """The services of one kind of room: the rooms themselves, their members, their moderation,
+    what they hold (disabled, announcement, shared files) and their attributes and tags."""
 
     rooms: RoomService
     members: MembershipService
     moderation: ModerationService
+    content: RoomContentService
+    attributes: RoomAttributeService
 
     @classmethod
     def build(
-        cls, db: Database, settings: Settings, ids: IdGenerator, notifier: RoomNotifier, kind: str
+        cls,
+        db: Database,
+        settings: Settings,
+        ids: IdGenerator,
+        notifier: RoomNotifier,
+        kind: str,
+        files: FileService,
     ) -> RoomServices:
         rooms = RoomService(db, settings, ids, notifier, kind)
         return cls(
             rooms,
             MembershipService(db, settings, ids, notifier, kind, rooms),
             ModerationService(db, settings, ids, notifier, kind, rooms),
+            RoomContentService(db, settings, ids, notifier, kind, rooms, files),
+            RoomAttributeService(db, settings, ids, notifier, kind, rooms),
         )
 
     @property

@@ -19,7 +19,10 @@ from hxim.model import User
 from hxim.storage.tables import (
     blocks,
     room_applications,
+    room_attributes,
     room_blocks,
+    room_member_attributes,
+    room_member_tags,
     room_members,
     room_mutes,
     room_whitelist,
@@ -80,6 +83,8 @@ class Room:
     created: int
     modified: int
     members: int = 0
+    disabled: bool = False  # a disabled group refuses messages and its members' changes
+    announcement: str = ""
 
     @property
     def room_id(self) -> str:
@@ -110,6 +115,7 @@ class Fanout:
     room_id: int
     mute_until: int
     members: MemberList
+    disabled: bool = False
     sender: User | None = None  # the sender's user, when registered
     sender_role: str | None = None  # their role in the room, None when not a member
     sender_mute: int = 0  # their mute expiry (0: not muted)
@@ -139,6 +145,8 @@ _ROOM_COLUMNS = (
     rooms.c.created,
     rooms.c.modified,
     _MEMBER_COUNT.label("members"),
+    rooms.c.disabled,
+    rooms.c.announcement,
 )
 _ROOMS = select(*_ROOM_COLUMNS).join(users, users.c.id == rooms.c.owner_id)
 _ROOM_BY_ID = _ROOMS.where(
@@ -165,6 +173,8 @@ def _room(row: Any) -> Room:
         created=row.created,
         modified=row.modified,
         members=row.members or 0,
+        disabled=bool(row.disabled),
+        announcement=row.announcement,
     )
 
 
@@ -279,11 +289,19 @@ def add_members_txn(conn: Connection, room_id: int, user_ids: list[int], role: s
 
 
 def remove_members_txn(conn: Connection, room_id: int, user_ids: list[int]) -> None:
-    """Take users out of a room, with their mutes and whitelist entries there."""
+    """Take users out of a room, with their mutes, whitelist entries, member attributes and tags
+    there, and the chat-room attributes they set to be deleted when they leave."""
     if not user_ids:
         return
-    for table in (room_members, room_mutes, room_whitelist):
+    for table in (room_members, room_mutes, room_whitelist, room_member_attributes, room_member_tags):
         conn.execute(delete(table).where(table.c.room_id == room_id, table.c.user_id.in_(user_ids)))
+    conn.execute(  # a chat room's attributes set by them to go when they leave
+        delete(room_attributes).where(
+            room_attributes.c.room_id == room_id,
+            room_attributes.c.owner_id.in_(user_ids),
+            room_attributes.c.auto_delete.is_(True),
+        )
+    )
     _bump(conn, room_id)
 
 
@@ -357,7 +375,9 @@ def count_roles_txn(conn: Connection, room_id: int, roles: tuple[str, ...]) -> i
 
 # --- fan-out ---------------------------------------------------------------------------------------
 
-_FANOUT_ROOM = select(rooms.c.mute_until, rooms.c.members_version, _MEMBER_COUNT.label("members")).where(
+_FANOUT_ROOM = select(
+    rooms.c.mute_until, rooms.c.members_version, _MEMBER_COUNT.label("members"), rooms.c.disabled
+).where(
     rooms.c.id == bindparam("id"), rooms.c.app_uuid == bindparam("app"), rooms.c.kind == bindparam("kind")
 )
 # The whole membership in one range scan of room_members' primary key, joined to users by theirs.
@@ -453,7 +473,7 @@ def fanout_txn(
     version, count = head[1], head[2]
     if known is None or known.version != version or known.count != count:
         known = _member_list(conn, uuid.UUID(app_uuid), room_id, version)
-    out = Fanout(room_id, head[0], known)
+    out = Fanout(room_id, head[0], known, bool(head[3]))
     at = known.index.get(sender_key)
     if at is not None:
         out.sender, out.sender_role = known.users[at], known.roles[at]

@@ -41,6 +41,10 @@ __all__ = [
     "room_whitelist",
     "room_super_admins",
     "room_applications",
+    "room_files",
+    "room_member_attributes",
+    "room_attributes",
+    "room_member_tags",
     "app_users",
     "app_group_faces",
     "user_metadata",
@@ -249,6 +253,8 @@ rooms = Table(
     Column("custom", Text, nullable=False, server_default=""),
     Column("mute_until", BigInteger, nullable=False, server_default="0"),  # mute-all; 0 = off
     Column("members_version", Integer, nullable=False, server_default="0"),  # bumped by member/role changes
+    Column("disabled", Boolean, nullable=False, server_default="0"),  # a disabled group refuses messages
+    Column("announcement", Text, nullable=False, server_default=""),
     Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("modified", BigInteger, nullable=False),
@@ -312,6 +318,57 @@ room_super_admins = Table(
     Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
     Column("created", BigInteger, nullable=False),
     Index(None, "app_uuid", "created"),
+)
+
+# A group's shared files: chat files (the `chatfiles` store, its access rules) listed in a group,
+# with who uploaded them; a file deleted from the store leaves the group too.
+room_files = Table(
+    "room_files",
+    metadata,
+    Column("file_uuid", String(36), ForeignKey("chatfiles.uuid", ondelete="CASCADE"), primary_key=True),
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    Column("owner", String(255), nullable=False),  # the uploader's username ("admin": the app)
+    Column("created", BigInteger, nullable=False),
+    Index(None, "room_id", "created"),
+)
+
+# A group member's attributes (Easemob's group_member_attribute_* pages): name -> value; they go
+# when the member leaves.
+room_member_attributes = Table(
+    "room_member_attributes",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "user_id"),
+)
+
+# A chat room's attributes (chatroom_custom_attribute_*): name -> value, each owned by the member
+# who set it (only they change it, unless forced); `auto_delete`: removed when that member leaves.
+room_attributes = Table(
+    "room_attributes",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("owner_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("auto_delete", Boolean, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index(None, "owner_id"),
+)
+
+# A chat-room member's tags (chatroom_user_tag_*): `expire` is when a mute by the tag ends (ms;
+# -1 for ever, 0 never muted by it); they go when the member leaves.
+room_member_tags = Table(
+    "room_member_tags",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(255), primary_key=True),
+    Column("expire", BigInteger, nullable=False, server_default="0"),
+    Index(None, "room_id", "tag"),
+    Index(None, "user_id"),
 )
 
 # --- the app API (/api/v2/easemob): the app's own accounts and its group faces -------------
