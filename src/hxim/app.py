@@ -28,6 +28,7 @@ from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
 from hxim.services.presence_subscriptions import PresenceSubscriptions
+from hxim.services.reactions import ReactionService
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
@@ -95,6 +96,9 @@ class Node:
         )
         self.streams = StreamService(self.db, settings, self.messages, self.router)  # stream messages
         self.imports = ImportService(self.db, settings, self.ids, self.messages, self.groups.rooms)
+        self.reactions = ReactionService(  # message reactions, told to the conversation's online users
+            self.db, settings, self.ids, self.users, self.messages, self.groups.rooms, self.router
+        )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 

@@ -58,7 +58,7 @@ def _kick(session: C2SSession, event: Kick) -> None:
 
 class C2S:
     def __init__(self, node: Node) -> None:
-        from hxim.c2s import blocking, direct, disco, messaging, muc, muc_admin, presence, recall, roster
+        from hxim.c2s import blocking, direct, disco, messaging, muc, muc_admin, presence, reactions, recall, roster
 
         self.node = node
         self.settings = node.settings
@@ -70,7 +70,7 @@ class C2S:
         self.dispatch = Dispatcher()
         # how each hub event becomes stanzas for one session (`C2SSession.push`)
         self.renderers: dict[type, Callable[[C2SSession, Any], None]] = {Notice: notices.render, Kick: _kick}
-        for module in (roster, presence, messaging, muc, muc_admin, recall, blocking, disco, direct):
+        for module in (roster, presence, messaging, muc, muc_admin, recall, reactions, blocking, disco, direct):
             module.register(self.dispatch)
         for module in (roster, presence, messaging, blocking):
             self.renderers.update(module.RENDERERS)

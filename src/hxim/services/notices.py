@@ -37,6 +37,10 @@ class NoticeKind:
     ROOM_DECLINE = "room-decline"  # to the applicant: {"room", "reason"}
     ROOM_INVITE = "room-invite"  # {"room", "reason"}
     ROOM_JOIN = "room-join"  # a member joined, to the others (never kept): {"room", "chatroom"}
+    # a reaction added or taken back, to the conversation's online users (never kept):
+    # {"mid", "chat_type", "from", "to", "reaction", "op": "add"|"remove", "count", "mine"}
+    # (services.reactions)
+    REACTION = "reaction"
 
 
 class NoticeService:
