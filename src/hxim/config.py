@@ -42,6 +42,7 @@ RATE_FAMILIES = (
     "collections",
     "reactions",
     "moderation",
+    "translate",
 )
 
 
@@ -438,6 +439,15 @@ class Settings(BaseSettings):
     moderation_page_max: int = Field(200, ge=1, le=10_000, description="Largest `size` of a list or word search")
     moderation_check_max_length: int = Field(
         10_000, ge=1, le=1 << 20, description="Longest `content` of POST /moderation/txt/check, characters"
+    )
+    # translation (/translate…, Easemob's message_translation_* pages): no engine ships with hxim
+    translation_url: str = Field(
+        "", description="Base URL of an HTTP translation engine (docs/api.md, \"Translation\"); empty: the "
+        "translation calls answer that the service is not open"
+    )
+    translation_timeout_seconds: float = Field(10.0, gt=0, le=600, description="Whole-call timeout of the engine")
+    translation_text_max_length: int = Field(
+        10_000, ge=1, le=1 << 20, description="Characters of `text` times target languages a translation may take"
     )
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")

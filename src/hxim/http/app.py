@@ -30,11 +30,13 @@ from hxim.http import (
     history,
     message_import,
     messages,
+    moderation,
     mutes,
     presence,
     reactions,
     stream_messages,
     user_metadata,
+    value_added,
 )
 from hxim.http.render import error_response
 from hxim.seeds import gateway
@@ -47,7 +49,7 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # collection, an earlier route wins).
 REST_MODULES = (
     groups, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes, collections,
-    broadcasts, stream_messages, message_import, reactions,
+    broadcasts, stream_messages, message_import, reactions, moderation, value_added,
 )
 
 log = logging.getLogger("hxim.http")

@@ -53,7 +53,7 @@ REACTION_TYPES = ("chat", "groupchat")
 
 def reaction_error(description: str) -> errors.HximError:
     """A refusal in the reaction pages' words (400, type `Bad Request`)."""
-    return errors.HximError(400, "Bad Request", description, None, "bad-request")
+    return errors.bad_request(description)
 
 
 def illegal() -> errors.HximError:
