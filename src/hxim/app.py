@@ -23,16 +23,19 @@ from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
 from hxim.services.message_import import ImportService
 from hxim.services.messages import MessageService
+from hxim.services.moderation import ModerationService
 from hxim.services.mutes import GlobalMuteService
 from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
 from hxim.services.presence_subscriptions import PresenceSubscriptions
+from hxim.services.reactions import ReactionService
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
 from hxim.services.stream_messages import StreamService
 from hxim.services.tokens import TokenService
+from hxim.services.translation import TranslationService
 from hxim.services.user_metadata import UserMetadataService
 from hxim.services.users import UserService
 from hxim.storage import Database
@@ -85,9 +88,10 @@ class Node:
         self.users.delete_hooks.append(self.presence_subscriptions.forget)
         self.mutes = GlobalMuteService(self.db, settings)  # global mutes, asked by every send
         self.users.delete_hooks.append(self.mutes.forget_users)
+        self.moderation = ModerationService(self.db, settings, self.ids)  # keyword lists, asked by every send
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
-            self.chatrooms.rooms, self.mutes,
+            self.chatrooms.rooms, self.mutes, self.moderation,
         )
         # broadcasts run as jobs: `start_jobs` (on the serving loop) resumes the unfinished ones
         self.broadcasts = BroadcastService(
@@ -95,6 +99,10 @@ class Node:
         )
         self.streams = StreamService(self.db, settings, self.messages, self.router)  # stream messages
         self.imports = ImportService(self.db, settings, self.ids, self.messages, self.groups.rooms)
+        self.translation = TranslationService(settings)  # an engine of the operator's, or none
+        self.reactions = ReactionService(  # message reactions, told to the conversation's online users
+            self.db, settings, self.ids, self.users, self.messages, self.groups.rooms, self.router
+        )
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 
@@ -108,6 +116,7 @@ class Node:
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
         self.mutes.load_sync()
+        self.moderation.load_sync()
         created: list[tuple[App, str]] = []
         if create_default and not self.apps.list_sync():
             org, _, name = (self.settings.default_app or "hxim#default").partition("#")

@@ -40,6 +40,9 @@ RATE_FAMILIES = (
     "presence",
     "mutes",
     "collections",
+    "reactions",
+    "moderation",
+    "translate",
 )
 
 
@@ -452,6 +455,50 @@ class Settings(BaseSettings):
     collections_per_user_max: int = Field(10_000, ge=1, le=10_000_000, description="Collections one user may keep")
     collection_body_max_bytes: int = Field(
         2 << 20, ge=1024, le=1 << 30, description="Largest request body of the collection calls"
+    )
+    # message reactions (/reaction/user/{u}, Easemob's reaction_* pages)
+    reactions_per_message_max: int = Field(
+        20, ge=1, le=10_000, description="Different reactions one message may carry"
+    )
+    reaction_max_length: int = Field(128, ge=1, le=128, description="Longest reaction (emoji id), characters")
+    reaction_messages_per_query_max: int = Field(
+        20, ge=1, le=1_000, description="Message ids per GET /reaction/user/{u} (`msgIdList`)"
+    )
+    reaction_users_preview: int = Field(
+        3, ge=0, le=100, description="Users listed per reaction by GET /reaction/user/{u} (the earliest)"
+    )
+    reaction_detail_page_max: int = Field(
+        50, ge=1, le=10_000, description="Largest `limit` of GET /reaction/user/{u}/detail (also its default)"
+    )
+    # text moderation (/moderation/text/list…, /moderation/txt/check, Easemob's keyword_* pages)
+    moderation_lists_per_app_max: int = Field(100, ge=1, le=100_000, description="Keyword lists one app may have")
+    moderation_words_per_list_max: int = Field(
+        10_000, ge=1, le=10_000_000, description="Keywords one list may hold"
+    )
+    moderation_words_per_app_max: int = Field(
+        1_000_000, ge=1, le=100_000_000, description="Keywords all the lists of one app may hold"
+    )
+    moderation_list_create_words_max: int = Field(
+        200, ge=1, le=100_000, description="Keywords a list may be created with (`textContexts`)"
+    )
+    moderation_word_batch_max: int = Field(
+        100, ge=1, le=100_000, description="Keywords per batch add (`wordContents`) or batch delete (`wordIds`)"
+    )
+    moderation_word_max_length: int = Field(128, ge=1, le=1024, description="Longest keyword, characters")
+    moderation_list_name_max_length: int = Field(32, ge=1, le=255, description="Longest list name, characters")
+    moderation_page_default: int = Field(10, ge=1, le=10_000, description="Lists or words per page without `size`")
+    moderation_page_max: int = Field(200, ge=1, le=10_000, description="Largest `size` of a list or word search")
+    moderation_check_max_length: int = Field(
+        10_000, ge=1, le=1 << 20, description="Longest `content` of POST /moderation/txt/check, characters"
+    )
+    # translation (/translate…, Easemob's message_translation_* pages): no engine ships with hxim
+    translation_url: str = Field(
+        "", description="Base URL of an HTTP translation engine (docs/api.md, \"Translation\"); empty: the "
+        "translation calls answer that the service is not open"
+    )
+    translation_timeout_seconds: float = Field(10.0, gt=0, le=600, description="Whole-call timeout of the engine")
+    translation_text_max_length: int = Field(
+        10_000, ge=1, le=1 << 20, description="Characters of `text` times target languages a translation may take"
     )
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")

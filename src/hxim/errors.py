@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "HximError",
     "illegal_argument",
+    "bad_request",
     "json_parse",
     "duplicate_user",
     "required_property_not_found",
@@ -68,6 +69,11 @@ class HximError(Exception):
 
 def illegal_argument(description: str) -> HximError:
     return HximError(400, "illegal_argument", description, "java.lang.IllegalArgumentException")
+
+
+def bad_request(description: str) -> HximError:
+    """A refusal of the newer services' pages (reactions, moderation): 400, error type `Bad Request`."""
+    return HximError(400, "Bad Request", description, None, "bad-request")
 
 
 def json_parse(description: str) -> HximError:

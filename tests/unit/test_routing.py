@@ -142,6 +142,12 @@ async def _recall_1to1(w: World) -> None:
     await w.node.messages.recall(w.app, message, "alice", tell_sender=True)
 
 
+async def _reaction_1to1(w: World) -> None:
+    message = await w.send("alice", "bob", "nice")
+    w.clear()
+    await w.node.reactions.add(w.app, "bob", message.msg_id, "like")
+
+
 async def _recall_in_group(w: World) -> None:
     rid = await _group(w)
     message = await w.send("alice", rid, "oops", "groupchat")
@@ -220,6 +226,11 @@ ROWS: list[tuple[str, list[Step], Step, dict[str, list[str]], dict[str, Any]]] =
     ("recall of a 1:1 message: the recipient, and the sender's other sessions when asked",
      [], _recall_1to1,
      {"b1": ["notice recall from alice"], "a1": ["notice recall from bob"]}, {"offline bob": 0}),
+    ("a reaction on a 1:1 message: both sides' available sessions, never kept",
+     [], _reaction_1to1,
+     {"a1": ["notice reaction from bob chat_type=chat,count=1,from=alice,mine=['like'],op=add,reaction=like,to=bob"],
+      "b1": ["notice reaction from bob chat_type=chat,count=1,from=alice,mine=['like'],op=add,reaction=like,to=bob"]},
+     {"kept carol": []}),
     ("recall in a group: members who had it; offline members' copies just go",
      [], _recall_in_group,
      {"b1": ["notice recall from alice room=%ROOM%"]}, {"offline carol": 0, "kept carol": []}),

@@ -66,6 +66,7 @@ class C2S:
             muc,
             muc_admin,
             presence,
+            reactions,
             recall,
             room_news,  # noqa: F401  (renders room notices: importing registers them)
             roster,
@@ -81,7 +82,7 @@ class C2S:
         self.dispatch = Dispatcher()
         # how each hub event becomes stanzas for one session (`C2SSession.push`)
         self.renderers: dict[type, Callable[[C2SSession, Any], None]] = {Notice: notices.render, Kick: _kick}
-        for module in (roster, presence, messaging, muc, muc_admin, recall, blocking, disco, direct):
+        for module in (roster, presence, messaging, muc, muc_admin, recall, reactions, blocking, disco, direct):
             module.register(self.dispatch)
         for module in (roster, presence, messaging, blocking):
             self.renderers.update(module.RENDERERS)

@@ -156,6 +156,8 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
             bounce(session, el, "service-unavailable", "The recipient has blocked you.")  # XEP-0191 §3.5
         elif exc.condition == "forbidden":  # a globally muted sender (services.mutes), marked as muc's are
             bounce(session, el, "forbidden", exc.description, ET.Element(_USER_MUTED))
+        elif exc.condition == "policy-violation":  # refused by a keyword list (services.moderation)
+            bounce(session, el, "policy-violation", exc.description)
         else:
             bounce(session, el, "bad-request", "The message body is not a valid Easemob message.")
         return True
@@ -185,7 +187,7 @@ def extensions(el: ET.Element) -> str | None:
 
 
 _CODES = {"bad-request": "400", "forbidden": "403", "item-not-found": "404", "not-acceptable": "406",
-          "service-unavailable": "503"}
+          "policy-violation": "406", "service-unavailable": "503"}
 
 
 def bounce(

@@ -31,11 +31,14 @@ from hxim.http import (
     history,
     message_import,
     messages,
+    moderation,
     mutes,
     presence,
+    reactions,
     room_extras,
     stream_messages,
     user_metadata,
+    value_added,
 )
 from hxim.http.render import error_response
 from hxim.msync.context import Msync
@@ -50,7 +53,7 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # collection, an earlier route wins).
 REST_MODULES = (
     groups, room_extras, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes,
-    collections, broadcasts, stream_messages, message_import,
+    collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added,
 )
 
 log = logging.getLogger("hxim.http")

@@ -21,6 +21,7 @@ from hxim.hub import Notice, Router
 from hxim.hub.events import Edited
 from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
 from hxim.services.blocks import BlockIndex
+from hxim.services.moderation import ModerationService
 from hxim.services.mutes import GlobalMuteService, globally_muted
 from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.users import UserService, decode_cursor, encode_cursor
@@ -158,6 +159,7 @@ class MessageService:
         groups: RoomService,
         chatrooms: RoomService,
         mutes: GlobalMuteService,
+        moderation: ModerationService,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -168,6 +170,7 @@ class MessageService:
         self.notices = notices
         self.rooms = {"groupchat": groups, "chatroom": chatrooms}
         self.mutes = mutes
+        self.moderation = moderation
         self._store = Batcher(db, store_message_groups_txn)
         self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
 
@@ -213,6 +216,7 @@ class MessageService:
         check = self.check_body
         for body in cmd.bodies:
             check(body)
+        cmd = self.moderation.screen(app, cmd)  # keyword lists: refused, or words replaced (services.moderation)
         if cmd.chat_type == "chat":
             plans = await self._user_plans(app, cmd, sender)
         else:

@@ -52,6 +52,10 @@ class NoticeKind:
     # a chat room's attributes set or removed by `user`:
     # {"room", "user", "event": "set"|"removed", "attributes": {name: value} (set), "keys": [names] (removed)}
     ROOM_ATTRIBUTES = "room-attributes"
+    # a reaction added or taken back, to the conversation's online users (never kept):
+    # {"mid", "chat_type", "from", "to", "reaction", "op": "add"|"remove", "count", "mine"}
+    # (services.reactions)
+    REACTION = "reaction"
 
 
 class NoticeService:

@@ -54,6 +54,9 @@ __all__ = [
     "user_collections",
     "broadcasts",
     "stream_messages",
+    "message_reactions",
+    "moderation_lists",
+    "moderation_words",
 ]
 
 metadata = MetaData(
@@ -518,4 +521,56 @@ stream_messages = Table(
     Column("last", BigInteger, nullable=False),
     Column("finished", Boolean, nullable=False, server_default="0"),
     Index(None, "app_uuid", "last"),
+)
+
+# --- message reactions (Easemob's reaction_* pages) ------------------------------------------------
+# One row per (message, reaction, user who added it). `reaction_id` is the reaction's on that
+# message (every row of one (message, reaction) has the same), `id` the row's own, growing with
+# time: the detail pages run in `id` order. Rows go with their message (recall) and their user.
+
+message_reactions = Table(
+    "message_reactions",
+    metadata,
+    Column("message_id", BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("reaction", String(128), primary_key=True),
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("reaction_id", BigInteger, nullable=False),
+    Column("id", BigInteger, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Index(None, "message_id", "reaction", "id"),
+    Index(None, "user_id"),
+)
+
+# --- text moderation (Easemob's keyword_* pages) ---------------------------------------------------
+# Keyword lists of an app (`name` unique in it) and their words (unique in their list). A list's
+# `scope` (ALL, CHAT, GROUP, ROOM, TAG) says which messages it screens and `disposition` (PASS,
+# REJECT, EXCHANGE) what becomes of one that matches; `status` ACTIVE or CLOSE.
+
+moderation_lists = Table(
+    "moderation_lists",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("tag_id", String(128)),
+    Column("disposition", String(16), nullable=False),
+    Column("full_match", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("creator", String(255)),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    UniqueConstraint("app_uuid", "name"),
+)
+
+moderation_words = Table(
+    "moderation_words",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("list_id", String(32), ForeignKey("moderation_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("word", String(1024), nullable=False),
+    Column("creator", String(255)),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    UniqueConstraint("list_id", "word"),
 )
