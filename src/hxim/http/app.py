@@ -33,6 +33,7 @@ from hxim.http import (
     messages,
     mutes,
     presence,
+    sdk,
     stream_messages,
     user_metadata,
 )
@@ -49,7 +50,7 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # collection, an earlier route wins).
 REST_MODULES = (
     groups, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes, collections,
-    broadcasts, stream_messages, message_import,
+    broadcasts, stream_messages, message_import, sdk,
 )
 
 log = logging.getLogger("hxim.http")
