@@ -285,6 +285,18 @@ class Settings(BaseSettings):
     message_roaming_page_size: int = Field(
         20, ge=1, le=1000, description="Messages per page of POST /users/{u}/messageroaming (the Web IM SDK's history)"
     )
+    message_roaming_pull_max: int = Field(
+        50, ge=1, le=1000,
+        description="Largest `pull_number` of the Web SDK 4.x's POST /users/{u}/messageroaming (messages a page)",
+    )
+    conversations_page_max: int = Field(
+        50, ge=1, le=1000, description="Largest `limit` of the Web SDK 4.x's conversation list (conversations a page)"
+    )
+    conversations_scan_max: int = Field(
+        10_000, ge=100, le=10_000_000,
+        description="Newest 1:1 messages a user received, and as many sent, whose peers the Web SDK 4.x's "
+        "conversation list shows",
+    )
     chatfile_link_downloads: bool = Field(
         True,
         description="Serve a chat file whose id is random (UUID v4) to a GET without token or share-secret "

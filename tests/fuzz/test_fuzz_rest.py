@@ -73,11 +73,13 @@ FIELDS = [
     "new_owner_user", "joined", "event", "profile", "query", "url", "filename", "secret", "file",
     "targets", "properties", "avatarurl", "check_list", "remark", "chatroom_msg_level",
     "chat", "groupchat", "chatroom", "collections", "collection_ids", "data", "createdAt", "lifetime", "chatfile_ids",
-    "body", "msg_timestamp", "need_download", "is_ack_read",
+    "body", "msg_timestamp", "need_download", "is_ack_read", "queue", "pull_number", "is_positive", "msgType",
+    "startTime", "endTime", "userId", "channel", "delete_roam",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",
-               "needReturnRemark", "pageNum", "pageSize", "begin_time", "end_time", "direction", "collection_id"]
+               "needReturnRemark", "pageNum", "pageSize", "begin_time", "end_time", "direction", "collection_id",
+               "is_top", "need_mark", "needEmptySession", "resource"]
 
 
 @dataclass

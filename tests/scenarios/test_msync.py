@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 from xmpp_helpers import Client, XServer, run, xserver
@@ -290,6 +291,58 @@ def test_contact_events_and_kicks(xserver: XServer) -> None:
         await asyncio.wait_for(fourth.closed.wait(), 5)
         assert fourth.received[-1].body.operation == pb.StatisticsBody.USER_REMOVED
         for x in (bob, again, third, fourth):
+            await x.close()
+
+    run(scenario)
+
+
+def test_friend_requests_over_the_sdk_rest_calls(xserver: XServer) -> None:
+    """The SDK's addContact (REST /contacts/apply) reaches the other user's msync session as a
+    ROSTER ADD (onContactInvited); acceptContactInvite reaches the requester as REMOTE_ACCEPT
+    (onContactAgreed), and both sides get ACCEPT (onContactAdded); a decline is REMOTE_DECLINE."""
+    api = xserver.api
+    a, b, c = unique("fa"), unique("fb"), unique("fc")
+    api.register(a, b, c)
+    tokens = {u: api.user_token(u) for u in (a, b, c)}
+
+    def of(client: MsyncClient, op: int) -> list[Any]:
+        return [r.body for r in client.received if r.ns == pb.Meta.ROSTER and r.body.operation == op]
+
+    async def scenario() -> None:
+        alice, bob = await connect(api, a), await connect(api, b)
+        await alice.sync()
+        await bob.sync()
+        r = api.post(f"/users/{a}/contacts/apply?resource=webim_web_1", token=tokens[a],
+                     json={"usernames": [b], "reason": "hello bob"})
+        assert r.status_code == 200, r.text
+        [invite] = [x.body for x in await bob.wait_for(1)]
+        assert invite.operation == pb.RosterBody.ADD and invite.from_.name == a
+        assert invite.to[0].name == b and invite.reason == "hello bob"
+        r = api.post(f"/users/{b}/contacts/accept/users/{a}?resource=webim_web_1", token=tokens[b])
+        assert r.status_code == 200, r.text
+        await alice.wait_for(2)
+        [agreed] = of(alice, pb.RosterBody.REMOTE_ACCEPT)
+        assert agreed.from_.name == b and agreed.to[0].name == a
+        assert [x.from_.name for x in of(alice, pb.RosterBody.ACCEPT)] == [b]
+        await bob.wait_for(2)
+        assert [x.from_.name for x in of(bob, pb.RosterBody.ACCEPT)] == [a]
+        # c asks a, who is offline meanwhile: the request waits for a's next login; a declines
+        await alice.close()
+        r = api.post(f"/users/{c}/contacts/apply", token=tokens[c], json={"usernames": [a], "reason": "me too"})
+        assert r.status_code == 200, r.text
+        carol = await connect(api, c, "webim_web_2")
+        await carol.sync()
+        alice = await connect(api, a)
+        await alice.sync()
+        await alice.wait_for(1)
+        [kept] = of(alice, pb.RosterBody.ADD)
+        assert kept.from_.name == c and kept.reason == "me too"
+        r = api.post(f"/users/{a}/contacts/decline/users/{c}", token=tokens[a])
+        assert r.status_code == 200, r.text
+        await carol.wait_for(1)
+        [refused] = of(carol, pb.RosterBody.REMOTE_DECLINE)
+        assert refused.from_.name == a
+        for x in (alice, bob, carol):
             await x.close()
 
     run(scenario)

@@ -214,7 +214,7 @@ def test_public_groups(api: Api) -> None:
         r = api.get("/publicchatgroups?limit=100" + (f"&cursor={cursor}" if cursor else ""))
         body = r.json()
         data = envelope(r, "get", params=True, cursor="cursor" in body, count=True)
-        assert all(list(d) == ["groupid", "groupname"] for d in data)
+        assert all(list(d) == ["groupid", "groupname", "id", "name"] and d["id"] == d["groupid"] for d in data)
         ids += [d["groupid"] for d in data]
         cursor = body.get("cursor")
         if cursor is None:

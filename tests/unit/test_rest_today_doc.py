@@ -46,3 +46,24 @@ def test_every_row_says_what_the_server_serves() -> None:
     assert f"served {count}, not yet {len(rows) - count}." in DOC.read_text()
     assert sum(n for n, _ in areas) == count
 
+
+
+API = DOC.parent / "api.md"
+SDK_CALL = re.compile(r"`(GET|POST|PUT|DELETE) (/[^` ?]+)")
+
+
+def test_the_web_sdk_calls_are_listed_apart() -> None:
+    """The Web SDK 4.x's own calls (http/sdk.py) are not Easemob server calls: each is in docs/api.md's
+    section "Calls of the Web SDK 4.x", and none is a row of rest-today.md."""
+    from hxim.http import sdk
+
+    text = API.read_text()
+    section = text.split("### Calls of the Web SDK 4.x", 1)[1].split("\n### ", 1)[0]
+    listed = {(m.group(1), _shape(m.group(2))) for m in SDK_CALL.finditer(section)}
+    rows = {(m.group(1), _shape(m.group(2))) for line in DOC.read_text().splitlines() if (m := ROW.match(line))}
+    for route in sdk.routes:
+        assert isinstance(route, Route)
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert (method, _shape(route.path)) in listed, (method, route.path)
+                assert (method, _shape(route.path)) not in rows, (method, route.path)

@@ -36,6 +36,7 @@ from hxim.http import (
     presence,
     reactions,
     room_extras,
+    sdk,
     stream_messages,
     user_metadata,
     value_added,
@@ -53,7 +54,7 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # collection, an earlier route wins).
 REST_MODULES = (
     groups, room_extras, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes,
-    collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added,
+    collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added, sdk,
 )
 
 log = logging.getLogger("hxim.http")

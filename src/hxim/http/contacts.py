@@ -47,7 +47,13 @@ async def remove_contact(call: Call) -> Response:
 
 @endpoint("contacts", Access.SELF, who="owner")
 async def list_contacts(call: Call) -> Response:
-    return json_response(await ops.list_contacts(call, call.arg("owner")))
+    """`data` the names; with `needReturnRemark=true` (the Web SDK 4.x's getAllContacts) also
+    `entities` `[{username, remark}]`, newest first."""
+    answer = await ops.list_contacts(call, call.arg("owner"))
+    if call.request.query_params.get("needReturnRemark", "").lower() == "true":
+        found, _ = await call.node.contacts.page(await _owner(call), call.node.settings.contacts_max, None)
+        answer["entities"] = [{"username": name, "remark": remark or ""} for name, remark in found]
+    return json_response(answer)
 
 
 @endpoint("blocks", Access.SELF, who="owner")

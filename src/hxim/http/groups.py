@@ -579,7 +579,8 @@ def _public_routes() -> list[Route]:
         found, cursor = await call.node.groups.rooms.page(
             call.app, limit, call.request.query_params.get("cursor"), public_only=True
         )
-        data = [{"groupid": r.room_id, "groupname": r.name} for r in found]
+        # the Web IM SDK 1.8 reads groupid and groupname, the Web SDK 4.x (version=v3) id and name
+        data = [{"groupid": r.room_id, "groupname": r.name, "id": r.room_id, "name": r.name} for r in found]
         return room_ok(call, data, params=True, cursor=cursor, count=len(data))
 
     return [Route(P + "/publicchatgroups", public_groups, methods=["GET"])]

@@ -6,6 +6,7 @@ SDK's message roaming (webim-xmpp.md §2.6), and what a user deletes of it for t
 
 from __future__ import annotations
 
+import base64
 import hmac
 import re
 import time
@@ -28,8 +29,10 @@ from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.messages import invalid_body
 from hxim.http.render import json_response
 from hxim.model import App, Message, User
+from hxim.msync.bodies import meta_bytes
 from hxim.services.messages import (
     ALL_CONVERSATIONS,
+    Slice,
     chat_conversation,
     room_conversation,
 )
@@ -113,34 +116,39 @@ async def roaming_delete_all(call: Call) -> Response:
     return _roaming_done()
 
 
-@endpoint("messages")
-async def delete_conversation(call: Call) -> Response:
-    """`DELETE /users/{u}/user_channel` `{"channel", "type": "chat"|"groupchat", "delete_roam"}`
-    (Easemob's conversation_delete): with `delete_roam` the user no longer reads the
-    conversation's messages back."""
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise invalid_body()
-    channel, kind, roam = body.get("channel"), body.get("type"), body.get("delete_roam")
-    if not isinstance(channel, str) or not channel:
-        raise errors.illegal_argument("field channel cannot be null or empty")
-    if not isinstance(kind, str) or not kind:
-        raise errors.illegal_argument("field type cannot be null or empty")
-    if kind not in ("chat", "groupchat"):
-        raise errors.illegal_argument("field type must be chat or groupchat")
-    if roam is None:
-        raise errors.illegal_argument("field delete_roam cannot be null")
-    if not isinstance(roam, bool):
-        raise invalid_body()
-    owner = await call.node.users.get(call.app, call.arg("username"))
-    if roam:
-        peer = await call.node.users.find(call.app, channel) if kind == "chat" else None
-        conversation = (
-            chat_conversation(peer.key if peer is not None else channel) if kind == "chat"
-            else room_conversation(channel)
-        )
-        await call.node.messages.forget_conversation(owner, conversation)
-    return call.ok("delete", path="/users/user_channel", entities=[], data={"result": "ok"})
+def _delete_conversation(access: Access) -> pipeline.Endpoint:
+    @endpoint("messages", access)
+    async def delete_conversation(call: Call) -> Response:
+        """`DELETE /users/{u}/user_channel` `{"channel", "type": "chat"|"groupchat", "delete_roam"}`
+        (Easemob's conversation_delete; the Web SDK 4.x's deleteConversation at `/user/{u}/…`,
+        with `type` "groupChat"): with `delete_roam` the user no longer reads the conversation's
+        messages back."""
+        body = await call.json()
+        if not isinstance(body, dict):
+            raise invalid_body()
+        channel, kind, roam = body.get("channel"), body.get("type"), body.get("delete_roam")
+        if not isinstance(channel, str) or not channel:
+            raise errors.illegal_argument("field channel cannot be null or empty")
+        if not isinstance(kind, str) or not kind:
+            raise errors.illegal_argument("field type cannot be null or empty")
+        kind = kind.lower()
+        if kind not in ("chat", "groupchat"):
+            raise errors.illegal_argument("field type must be chat or groupchat")
+        if roam is None:
+            raise errors.illegal_argument("field delete_roam cannot be null")
+        if not isinstance(roam, bool):
+            raise invalid_body()
+        owner = call.user or await call.node.users.get(call.app, call.arg("username"))
+        if roam:
+            peer = await call.node.users.find(call.app, channel) if kind == "chat" else None
+            conversation = (
+                chat_conversation(peer.key if peer is not None else channel) if kind == "chat"
+                else room_conversation(channel)
+            )
+            await call.node.messages.forget_conversation(owner, conversation)
+        return call.ok("delete", path="/users/user_channel", entities=[], data={"result": "ok"})
+
+    return delete_conversation
 
 
 # --- chat history ------------------------------------------------------------------------------
@@ -304,11 +312,26 @@ def _roaming_key(start: Any) -> str | None:
     raise errors.illegal_argument("start must be -1 or the next_key of the previous page")
 
 
+# what only the Web SDK 4.x's getHistoryMessages sends
+SDK4_FIELDS = ("pull_number", "is_positive", "msgType", "startTime", "endTime", "userId")
+
+
+def _from_sdk4(call: Call, body: dict[str, Any]) -> bool:
+    """Whether the Web SDK 4.x asks (its answer is protobuf metas), not the Web IM SDK 1.8 (XML
+    stanzas): 4.x's getHistoryMessages sends fields of its own, and both 4.x calls declare their
+    body JSON, which 1.8 never does (its body goes as text/plain)."""
+    if any(name in body for name in SDK4_FIELDS):
+        return True
+    kind = call.request.headers.get("content-type", "")
+    return kind.split(";")[0].strip().lower() == "application/json"
+
+
 @endpoint("chatmessages", Access.SELF)
 async def message_roaming(call: Call) -> Response:
     """`POST /users/{u}/messageroaming` (webim-xmpp.md §2.6): one page of a conversation, newest
     first, each message the complete §4.7 stanza (with its XEP-0203 `<delay>`) the SDK parses,
-    addressed as the SDK writes JIDs (`{org}#{app}_{user}@{domain}`)."""
+    addressed as the SDK writes JIDs (`{org}#{app}_{user}@{domain}`); for the Web SDK 4.x the
+    page it reads (`_roaming_sdk4`)."""
     body = await call.json()
     if not isinstance(body, dict):
         raise errors.illegal_argument('the body must be {"queue":"…@…","start":-1,"end":-1}')
@@ -316,6 +339,8 @@ async def message_roaming(call: Call) -> Response:
     if end is not None and (isinstance(end, bool) or end not in (-1, "-1")):
         raise errors.illegal_argument("end must be -1")
     other, room = _roaming_queue(call, body.get("queue"))
+    if _from_sdk4(call, body):
+        return await _roaming_sdk4(call, body, other, room)
     key = _roaming_key(body.get("start"))
     user = call.user or await call.node.users.get(call.app, call.arg("username"))
     found, is_last, next_key = await call.node.messages.conversation(call.app, user, other, room, key)
@@ -329,6 +354,70 @@ async def message_roaming(call: Call) -> Response:
     return json_response({"data": {"msgs": msgs, "is_last": is_last, "next_key": next_key}})
 
 
+def _number(body: dict[str, Any], name: str) -> int | None:
+    """An optional whole number of the body (absent or null: None)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lstrip("-").isdecimal():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise errors.illegal_argument(f"{name} must be a number")
+    return value
+
+
+def _sdk4_slice(call: Call, body: dict[str, Any], room: bool) -> tuple[Slice, int]:
+    """What the Web SDK 4.x asks of the conversation, and how many messages (`pull_number`)."""
+    start = body.get("start")
+    if start in (None, "", -1, "-1"):
+        position = None
+    elif isinstance(start, str) and start.isdecimal():
+        position = int(start)
+    elif isinstance(start, int) and not isinstance(start, bool) and start >= 0:
+        position = start
+    else:
+        raise errors.illegal_argument("start must be -1 or the id of a message")
+    most = call.node.settings.message_roaming_pull_max
+    limit = _number(body, "pull_number")
+    if limit is None:
+        limit = call.node.settings.message_roaming_page_size
+    if not 1 <= limit <= most:
+        raise errors.illegal_argument(f"pull_number must be a number from 1 to {most}")
+    ascending = body.get("is_positive", False)
+    if not isinstance(ascending, bool):
+        raise errors.illegal_argument("is_positive must be true or false")
+    types = body.get("msgType") or None
+    if types is not None and not isinstance(types, str):
+        raise errors.illegal_argument("msgType must be message types separated by commas")
+    sender = body.get("userId") or None
+    if sender is not None and not isinstance(sender, str):
+        raise errors.illegal_argument("userId must be a username")
+    since, until = _number(body, "startTime"), _number(body, "endTime")
+    part = Slice(
+        start=position,
+        ascending=ascending,
+        since=since if since is not None and since >= 0 else None,
+        until=until if until is not None and until >= 0 else None,
+        sender_key=sender.lower() if sender is not None and room else None,
+        types=frozenset(t.strip() for t in types.split(",") if t.strip()) if types else None,
+    )
+    return part, limit
+
+
+async def _roaming_sdk4(call: Call, body: dict[str, Any], other: str, room: bool) -> Response:
+    """The Web SDK 4.x's history (getHistoryMessages; the older fetchHistoryMessages sends only
+    queue, start and end): `data.msgs[].msg` each message as the protobuf `Meta` the SDK reads live
+    (base64), newest first or, with `is_positive`, oldest first; `next_key` the id of the page's
+    last message (the `start` of the next page), `is_last` once nothing remains past it."""
+    part, limit = _sdk4_slice(call, body, room)
+    user = call.user or await call.node.users.get(call.app, call.arg("username"))
+    found, is_last = await call.node.messages.read_back(call.app, user, other, room, part, limit)
+    appkey = call.app.appkey
+    msgs = [{"msg": base64.b64encode(meta_bytes(m, appkey)).decode()} for m in found]
+    next_key = found[-1].msg_id if found else ("" if part.start is None else str(part.start))
+    return json_response({"data": {"msgs": msgs, "next_key": next_key, "is_last": is_last}})
+
+
 P = "/{org}/{app}"
 routes = [
     Route(P + "/rest/message/roaming/chat/user/{user}", _roaming_by_ids("userId"), methods=["DELETE"]),
@@ -336,7 +425,8 @@ routes = [
     Route(P + "/rest/message/roaming/chat/user/{user}/time", _roaming_by_time("userId"), methods=["DELETE"]),
     Route(P + "/rest/message/roaming/group/user/{user}/time", _roaming_by_time("groupId"), methods=["DELETE"]),
     Route(P + "/rest/message/roaming/user/{user}/delete/all", roaming_delete_all, methods=["POST"]),
-    Route(P + "/users/{username}/user_channel", delete_conversation, methods=["DELETE"]),
+    Route(P + "/users/{username}/user_channel", _delete_conversation(Access.ADMIN), methods=["DELETE"]),
+    Route(P + "/user/{username}/user_channel", _delete_conversation(Access.SELF), methods=["DELETE"]),
     Route(P + "/chatmessages", chatmessages, methods=["GET"]),
     Route(P + "/chatmessages/{time}", history_file, methods=["GET"]),
     Route(P + "/chatmessages/{time}/file", history_file_download, methods=["GET"]),

@@ -28,10 +28,14 @@ from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
 from hxim.storage.messages import (
+    NEWEST,
+    Slice,
+    conversation_heads_txn,
     conversation_txn,
     history_txn,
     message_exists_txn,
     message_txn,
+    offline_by_conversation_txn,
     offline_count_txn,
     offline_messages_txn,
     offline_pending_txn,
@@ -47,8 +51,8 @@ if TYPE_CHECKING:
     from hxim.services.rooms import RoomService
 
 __all__ = [
-    "ADMIN", "ALL_CONVERSATIONS", "CHAT_TYPES", "REWRITABLE", "MessageService", "Rewrite", "SendMessage", "Sent",
-    "chat_conversation", "room_conversation",
+    "ADMIN", "ALL_CONVERSATIONS", "CHAT_TYPES", "Conversation", "REWRITABLE", "MessageService", "Rewrite",
+    "SendMessage", "Sent", "Slice", "chat_conversation", "room_conversation",
 ]
 
 
@@ -131,6 +135,16 @@ REWRITABLE: dict[str, frozenset[str]] = {
     "custom": frozenset({"customEvent", "customExts"}),
     **{t: frozenset() for t in ("img", "audio", "video", "file", "loc")},
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One of a user's conversations, as their conversation list shows it."""
+
+    chat_type: str  # "chat" or "groupchat"
+    peer: str  # the other user's name, or the group id
+    last: Message  # the newest message the user reads back in it
+    unread: int  # the user's offline messages in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,6 +557,20 @@ class MessageService:
         (messages, whether this is the last page, the key of the next page). The Web IM SDK's
         message roaming (webim-xmpp.md §2.6); a page holds `message_roaming_page_size`."""
         before = decode_cursor(key, 1)[0] if key else None
+        page, last = await self.read_back(
+            app, user, other, room, Slice(start=before), self.settings.message_roaming_page_size
+        )
+        next_key = encode_cursor(page[-1].id) if page else (key or "")
+        return page, last, next_key
+
+    async def read_back(
+        self, app: App, user: User, other: str, room: bool, part: Slice, limit: int
+    ) -> tuple[list[Message], bool]:
+        """Up to `limit` messages of `part` of `user`'s conversation with user `other`, or in room
+        `other` (of which the user must be a member now): what the user reads back of it (not what
+        they deleted for themselves, nor messages meant for others), and whether nothing more of
+        it remains past them. The one rule of every history a user reads (the Web IM SDK 1.8's
+        and 4.x's message roaming, the 4.x conversation list)."""
         if room:
             for rooms in self.rooms.values():
                 if await rooms.is_member(app, other, user):
@@ -558,13 +586,55 @@ class MessageService:
             sides = [(name, user.key)] if peer_key == user.key else [(name, user.key), (user.username, peer_key)]
             chat_types = ("chat",)
             conversation = chat_conversation(peer_key)
-        limit = self.settings.message_roaming_page_size
         found = await self.db.read(
-            conversation_txn, app.id, sides, chat_types, before, limit + 1, user.key, user.id, conversation
+            conversation_txn, app.id, sides, chat_types, part, limit + 1, user.key, user.id, conversation
         )
+        return found[:limit], len(found) <= limit
+
+    async def conversations(
+        self, app: App, user: User, limit: int, cursor: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        """A page of `user`'s conversations (1:1 and groups) that hold a message they read back,
+        the newest activity first, each with that message and the user's offline messages in it;
+        and the next page's cursor while more remain. 1:1 conversations are those of the user's
+        newest `conversations_scan_max` messages received and as many sent; groups those the
+        user belongs to now."""
+        below = decode_cursor(cursor, 1)[0] if cursor else None
+        groups = [str(int(r)) for r, _ in await self.rooms["groupchat"].joined(app, user.username) if r.isdecimal()]
+        heads = await self.db.read(
+            conversation_heads_txn, app.id, user.username, groups, self.settings.conversations_scan_max
+        )
+        heads.sort(key=lambda h: h[2], reverse=True)
+        found: list[tuple[int, str, str, Message]] = []  # (last id, chat type, peer, last message)
+        for chat_type, peer, newest in heads:
+            if len(found) > limit and newest < found[limit][0]:
+                break  # no later conversation can be newer than those kept
+            newest_read, _ = await self.read_back(app, user, peer, chat_type != "chat", NEWEST, 1)
+            if newest_read and (below is None or newest_read[0].id < below):
+                found.append((newest_read[0].id, chat_type, peer, newest_read[0]))
+                found.sort(key=lambda f: f[0], reverse=True)
         page = found[:limit]
-        next_key = encode_cursor(page[-1].id) if page else (key or "")
-        return page, len(found) <= limit, next_key
+        unread = await self._unread(user)
+        out = [
+            Conversation(
+                chat_type, peer if chat_type != "chat" else await self._peer_name(app, peer), last,
+                unread.get((chat_type, peer), 0),
+            )
+            for _, chat_type, peer, last in page
+        ]
+        return out, encode_cursor(page[-1][0]) if len(found) > limit else None
+
+    async def _peer_name(self, app: App, key: str) -> str:
+        peer = await self.users.find(app, key)
+        return peer.username if peer is not None else key
+
+    async def _unread(self, user: User) -> dict[tuple[str, str], int]:
+        """The user's offline messages counted by conversation ((chat type, peer key or group id))."""
+        out: dict[tuple[str, str], int] = {}
+        for chat_type, sender, recipient, count in await self.db.read(offline_by_conversation_txn, user.id):
+            where = (chat_type, sender) if chat_type == "chat" else (chat_type, recipient)
+            out[where] = out.get(where, 0) + count
+        return out
 
     # --- for other services -----------------------------------------------------------------------
     @asynccontextmanager

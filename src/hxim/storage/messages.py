@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from hxim.model import Message
 from hxim.storage.database import Query, insert_ignore
@@ -26,7 +28,11 @@ __all__ = [
     "recall_message_txn",
     "rewrite_message_txn",
     "history_txn",
+    "NEWEST",
+    "Slice",
     "conversation_txn",
+    "conversation_heads_txn",
+    "offline_by_conversation_txn",
 ]
 
 
@@ -192,28 +198,58 @@ def history_txn(
     return [_message(r) for r in conn.execute(query.order_by(*order).limit(limit))]
 
 
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Which part of a conversation to read: from `start` (a message id, not included; None: the
+    newest, or with `ascending` the oldest), in which direction, and only what matches: sent in
+    [`since`, `until`] (ms), by `sender_key` (case-folded), of a body type in `types`."""
+
+    start: int | None = None
+    ascending: bool = False
+    since: int | None = None
+    until: int | None = None
+    sender_key: str | None = None
+    types: frozenset[str] | None = None
+
+    def keeps(self, message: Message, reader: str) -> bool:
+        if not message.roams_to(reader):
+            return False
+        if self.types is not None:
+            kind = message.bodies[0].get("type") if message.bodies and isinstance(message.bodies[0], dict) else None
+            return kind in self.types
+        return True
+
+
+NEWEST = Slice()
+
+
+def _past(end: int, ascending: bool) -> ColumnElement[bool]:
+    return messages.c.id > end if ascending else messages.c.id < end
+
+
 def conversation_txn(
     conn: Connection,
     app_uuid: str,
     sides: list[tuple[str, str | None]],
     chat_types: tuple[str, ...],
-    before: int | None,
+    part: Slice,
     limit: int,
     reader: str,
     reader_id: int,
     conversation: str,
 ) -> list[Message]:
-    """Up to `limit` messages of one conversation, as user `reader` reads it back, with ids below
-    `before`, newest first.
+    """Up to `limit` messages of one conversation, as user `reader` reads it back: the `part`
+    asked for, newest first (oldest first when `part.ascending`).
 
     `sides` are (recipient, sender key or None for any sender): a 1:1 chat has two (each user
     as the recipient of the other, senders compared case-folded, as REST `from` keeps the case
-    its caller wrote), a group one. Each side is backward range scans of the
-    (app_uuid, recipient, id) index, past the messages the reader does not see (`conversation`
-    names it for what the reader deleted of it: storage/roaming.py); the sides are merged here.
+    its caller wrote), a group one. Each side is range scans of the (app_uuid, recipient, id)
+    index, past the messages the reader does not see (`conversation` names it for what the
+    reader deleted of it: storage/roaming.py); the sides are merged here.
     """
     found: dict[int, Message] = {}
     visible = visible_to(conn, reader_id, conversation)
+    order = messages.c.id if part.ascending else messages.c.id.desc()
     for recipient, sender_key in sides:
         query = select(messages).where(
             messages.c.app_uuid == app_uuid,
@@ -223,16 +259,70 @@ def conversation_txn(
         )
         if sender_key is not None:
             query = query.where(func.lower(messages.c.sender) == sender_key)
-        end, kept = before, 0
+        if part.sender_key is not None:
+            query = query.where(func.lower(messages.c.sender) == part.sender_key)
+        if part.since is not None:
+            query = query.where(messages.c.timestamp >= part.since)
+        if part.until is not None:
+            query = query.where(messages.c.timestamp <= part.until)
+        end, kept = part.start, 0
         while kept < limit:
-            scan = query if end is None else query.where(messages.c.id < end)
-            rows = conn.execute(scan.order_by(messages.c.id.desc()).limit(limit)).all()
+            scan = query if end is None else query.where(_past(end, part.ascending))
+            rows = conn.execute(scan.order_by(order).limit(limit)).all()
             for row in rows:
                 message = _message(row)
-                if message.roams_to(reader):
+                if part.keeps(message, reader):
                     found[row.id] = message
                     kept += 1
             if len(rows) < limit:
                 break
             end = rows[-1].id
-    return [found[i] for i in sorted(found, reverse=True)[:limit]]
+    return [found[i] for i in sorted(found, reverse=not part.ascending)[:limit]]
+
+
+def conversation_heads_txn(
+    conn: Connection, app_uuid: str, username: str, room_ids: list[str], scan: int
+) -> list[tuple[str, str, int]]:
+    """The conversations of user `username` that hold messages, each with the id of its newest
+    message (whoever may read it): ("chat", peer, id) for the peers of the user's newest `scan`
+    1:1 messages received and `scan` sent (the peer as stored: its case-folded name for a
+    sender), ("groupchat", group id, id) for each of `room_ids` (stored form) with messages."""
+    key = username.lower()
+    chat = messages.c.chat_type == "chat"
+    received = (
+        select(func.lower(messages.c.sender).label("peer"), messages.c.id)
+        .where(messages.c.app_uuid == app_uuid, messages.c.recipient == username, chat)
+        .order_by(messages.c.id.desc()).limit(scan).subquery()
+    )
+    sent = (
+        select(func.lower(messages.c.recipient).label("peer"), messages.c.id)
+        .where(messages.c.app_uuid == app_uuid, func.lower(messages.c.sender) == key, chat)
+        .order_by(messages.c.id.desc()).limit(scan).subquery()
+    )
+    heads: dict[str, int] = {}
+    for part in (received, sent):
+        for peer, newest in conn.execute(select(part.c.peer, func.max(part.c.id)).group_by(part.c.peer)):
+            heads[peer] = max(heads.get(peer, 0), newest)
+    out = [("chat", peer, newest) for peer, newest in heads.items()]
+    for rid in room_ids:
+        newest = conn.execute(
+            select(messages.c.id)
+            .where(messages.c.app_uuid == app_uuid, messages.c.recipient == rid, messages.c.chat_type == "groupchat")
+            .order_by(messages.c.id.desc()).limit(1)
+        ).scalar()
+        if newest is not None:
+            out.append(("groupchat", rid, newest))
+    return out
+
+
+def offline_by_conversation_txn(conn: Connection, user_id: int) -> list[tuple[str, str, str, int]]:
+    """The user's offline messages counted by conversation: (chat type, sender case-folded,
+    recipient, how many)."""
+    sender = func.lower(messages.c.sender)
+    query = (
+        select(messages.c.chat_type, sender, messages.c.recipient, func.count())
+        .join(offline, offline.c.message_id == messages.c.id)
+        .where(offline.c.user_id == user_id)
+        .group_by(messages.c.chat_type, sender, messages.c.recipient)
+    )
+    return [(t, s, r, int(n)) for t, s, r, n in conn.execute(query)]

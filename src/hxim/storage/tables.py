@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 __all__ = [
@@ -171,6 +172,9 @@ messages = Table(
     # a group, or to each side of a 1:1 chat, backwards by id
     Index(None, "app_uuid", "recipient", "id"),
 )
+# what a user sent, newest first, whatever case REST `from` wrote the name in: the conversation
+# list of the Web SDK 4.x (the peers a user wrote to)
+Index("ix_messages_app_uuid_sender_key_id", messages.c.app_uuid, func.lower(messages.c.sender), messages.c.id)
 
 # One row per (recipient, message) still to deliver. Kept lean because a group message writes
 # one row per offline member: a single B-tree on SQLite (WITHOUT ROWID), no index on
