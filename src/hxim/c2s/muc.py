@@ -92,6 +92,8 @@ async def on_groupchat(session: C2SSession, el: ET.Element) -> bool:
 
 def _bounce(session: C2SSession, el: ET.Element, exc: errors.HximError) -> None:
     condition = "item-not-found" if exc.status == 404 else "forbidden"
+    if exc.condition == "not-acceptable":  # refused by a pre-send callback: its code as the text
+        condition = "not-acceptable"
     muted = "muted" in exc.description
     app_condition = ET.Element("{easemob:x:mute}user-muted") if muted else None
     bounce(session, el, condition, exc.description or "The message was refused.", app_condition)

@@ -1,0 +1,216 @@
+"""Delivering post-send callbacks from the outbox (docs/callbacks.md), at least once.
+
+One task of the node (`start`, `stop`) writes the event callbacks that services queued
+(`CallbackService.take_pending`), reloads changed rules, and takes the callbacks due from storage,
+per rule at most `callback_concurrency_per_rule` in flight (a slow receiver holds its own rows
+only, never memory or sockets beyond that). Each is a JSON POST with Easemob's `securityVersion`
+and `security` (md5 of callId, the rule's secret and the body's timestamp) appended; only a 200
+whose answer is at most `callback_answer_max_chars` long counts as delivered (the row is deleted).
+Anything else moves it later, `callback_retry_base_seconds` doubled at each failure up to
+`callback_retry_max_delay_seconds`; past `callback_retry_max_age_seconds` it is kept as failed,
+listed by `GET /callbacks/storage/info` and replayed by `POST /callbacks/storage/retry` (a replay
+is tried once; a failed one stays failed). After `callback_rule_backoff_after` failures in a row a
+rule is backed off as a whole (its callbacks wait; logged), never disabled. A row taken for a try
+is leased (its `due` moved past the try's timeout), so callbacks a node was sending when it died
+become due again and are sent after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from hxim.config import Settings
+from hxim.model import now_ms
+from hxim.services.callbacks import SECURITY_VERSION, CallbackService, Rule, read_answer, signature
+from hxim.storage import Database
+from hxim.storage.callbacks import (
+    FAILED,
+    PENDING,
+    Claimed,
+    claim_txn,
+    delivered_txn,
+    outbox_insert_txn,
+    purge_failed_txn,
+    tried_txn,
+)
+
+__all__ = ["CallbackDelivery"]
+
+log = logging.getLogger(__name__)
+_PURGE_EVERY_MS = 60_000
+
+
+@dataclass(slots=True)
+class _RuleState:
+    in_flight: int = 0
+    failures: int = 0  # in a row
+    held_until: int = 0  # ms: backed off until then
+    backoffs: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class CallbackDelivery:
+    def __init__(self, db: Database, settings: Settings, callbacks: CallbackService) -> None:
+        self.db = db
+        self.settings = settings
+        self.callbacks = callbacks
+        self._wake = asyncio.Event()
+        self._halt = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._states: dict[int, _RuleState] = {}
+        self._delivered: list[int] = []
+        self._tried: list[dict[str, Any]] = []
+        self.counters = {"delivered": 0, "failed_tries": 0, "given_up": 0}
+        callbacks.wake = self.wake
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._halt.clear()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="hxim-callbacks")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop: callbacks in flight get `timeout` to end (the others stay due in storage)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._halt.set()
+        self._wake.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        flying = [t for s in self._states.values() for t in s.tasks]
+        if flying:
+            _, late = await asyncio.wait(flying, timeout=timeout)
+            for t in late:
+                t.cancel()
+        await self._save()
+        await self.callbacks.close()
+
+    async def _run(self) -> None:
+        poll = self.settings.callback_poll_ms / 1000
+        reload_ms = self.settings.callback_rules_reload_ms
+        next_reload = 0
+        next_purge = 0
+        while not self._halt.is_set():
+            self._wake.clear()
+            try:
+                now = now_ms()
+                if now >= next_reload:
+                    await self.callbacks.refresh()
+                    await self.callbacks.close_spent()
+                    next_reload = now + int(reload_ms)
+                if now >= next_purge:
+                    keep = int(self.settings.callback_failed_keep_seconds * 1000)
+                    if await self.db.write(purge_failed_txn, now - keep):
+                        log.info("callbacks: failed callbacks older than %s s forgotten", keep // 1000)
+                    next_purge = now + _PURGE_EVERY_MS
+                await self._save()
+                await self._claim()
+            except Exception:  # the database failed: try again a little later
+                log.exception("callbacks: working through the outbox failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(poll, reload_ms / 1000))
+
+    async def _save(self) -> None:
+        """Write what the last turns decided: new event callbacks, deliveries, failed tries."""
+        pending = self.callbacks.take_pending()
+        if pending:
+            await self.db.write(outbox_insert_txn, pending)
+        done, self._delivered = self._delivered, []
+        if done:
+            await self.db.write(delivered_txn, done)
+        tried, self._tried = self._tried, []
+        if tried:
+            await self.db.write(tried_txn, tried)
+
+    async def _claim(self) -> None:
+        size = self.settings.callback_concurrency_per_rule
+        now = now_ms()
+        lease = now + int(self.settings.callback_timeout_seconds * 1000) + 10_000
+        for rule in list(self.callbacks.rules.values()):
+            if rule.kind != "post":
+                continue
+            state = self._states.setdefault(rule.id, _RuleState())
+            free = size - state.in_flight
+            if free <= 0 or state.held_until > now:
+                continue
+            found = await self.db.write(claim_txn, rule.id, now, lease, min(free, self.settings.callback_claim_batch))
+            for row in found:
+                state.in_flight += 1
+                task = asyncio.get_running_loop().create_task(self._deliver(rule, state, row))
+                state.tasks.add(task)
+                task.add_done_callback(state.tasks.discard)
+        for gone in set(self._states) - set(self.callbacks.rules):
+            if not self._states[gone].tasks:
+                del self._states[gone]
+
+    async def _deliver(self, rule: Rule, state: _RuleState, row: Claimed) -> None:
+        try:
+            why = await self._post(rule, row)
+        except asyncio.CancelledError:
+            why = "stopped"  # left leased: due again after the lease
+            state.in_flight -= 1
+            raise
+        state.in_flight -= 1
+        now = now_ms()
+        if why is None:
+            self._delivered.append(row.id)
+            self.counters["delivered"] += 1
+            state.failures = state.backoffs = 0
+        else:
+            self._failed(rule, state, row, why, now)
+        self._wake.set()
+
+    async def _post(self, rule: Rule, row: Claimed) -> str | None:
+        """One try: None when delivered, else why not."""
+        sig = signature(row.call_id, rule.secret, row.stamp)
+        content = f'{row.body[:-1]},"securityVersion":"{SECURITY_VERSION}","security":"{sig}"}}'.encode()
+        try:
+            async with self.callbacks.client_for(rule).stream(
+                "POST", row.target_url or rule.url, content=content,
+                timeout=httpx.Timeout(self.settings.callback_timeout_seconds),
+            ) as response:
+                text = await read_answer(response, self.settings.callback_answer_max_chars)
+                if response.status_code != 200:
+                    return f"HTTP {response.status_code}"
+                if text is None:
+                    return f"answer over {self.settings.callback_answer_max_chars} characters"
+                return None
+        except httpx.TimeoutException:
+            return "timeout"
+        except (httpx.HTTPError, OSError) as exc:
+            return type(exc).__name__
+
+    def _failed(self, rule: Rule, state: _RuleState, row: Claimed, why: str, now: int) -> None:
+        s = self.settings
+        self.counters["failed_tries"] += 1
+        attempts = row.attempts + 1
+        delay = min(s.callback_retry_base_seconds * 2 ** min(attempts - 1, 40), s.callback_retry_max_delay_seconds)
+        due = now + int(delay * 1000)
+        spent = row.retries > 0 or due - row.created > s.callback_retry_max_age_seconds * 1000
+        if spent:
+            self.counters["given_up"] += 1
+        self._tried.append({"ident": row.id, "due": due, "attempts": attempts, "state": FAILED if spent else PENDING,
+                            "error": why[:255]})
+        state.failures += 1
+        if state.failures >= s.callback_rule_backoff_after and state.held_until <= now:
+            state.backoffs += 1
+            hold = min(s.callback_retry_base_seconds * 2 ** min(state.backoffs, 40), s.callback_retry_max_delay_seconds)
+            state.held_until = now + int(hold * 1000)
+            log.warning("callbacks: rule %s (%s) failed %d times in a row (last: %s); backed off for %.1f s",
+                        rule.name, rule.url, state.failures, why, hold)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, and the rules held back now (their names)."""
+        now = now_ms()
+        held = [self.callbacks.rules[i].name for i, s in self._states.items()
+                if s.held_until > now and i in self.callbacks.rules]
+        return {**self.counters, **self.callbacks.counters, "backed_off_rules": held}
