@@ -23,11 +23,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from hxim.config import Settings
 from hxim.model import now_ms
-from hxim.services.callbacks import SECURITY_VERSION, CallbackService, Rule, read_answer, signature
+from hxim.services.callback_http import AnswerTooLong, HttpFailure
+from hxim.services.callbacks import SECURITY_VERSION, CallbackService, Rule, signature
 from hxim.storage import Database
 from hxim.storage.callbacks import (
     FAILED,
@@ -92,7 +91,7 @@ class CallbackDelivery:
             for t in late:
                 t.cancel()
         await self._save()
-        await self.callbacks.close()
+        self.callbacks.close()
 
     async def _run(self) -> None:
         poll = self.settings.callback_poll_ms / 1000
@@ -105,7 +104,6 @@ class CallbackDelivery:
                 now = now_ms()
                 if now >= next_reload:
                     await self.callbacks.refresh()
-                    await self.callbacks.close_spent()
                     next_reload = now + int(reload_ms)
                 if now >= next_purge:
                     keep = int(self.settings.callback_failed_keep_seconds * 1000)
@@ -173,21 +171,18 @@ class CallbackDelivery:
         """One try: None when delivered, else why not."""
         sig = signature(row.call_id, rule.secret, row.stamp)
         content = f'{row.body[:-1]},"securityVersion":"{SECURITY_VERSION}","security":"{sig}"}}'.encode()
+        limit = self.settings.callback_answer_max_chars
         try:
-            async with self.callbacks.client_for(rule).stream(
-                "POST", row.target_url or rule.url, content=content,
-                timeout=httpx.Timeout(self.settings.callback_timeout_seconds),
-            ) as response:
-                text = await read_answer(response, self.settings.callback_answer_max_chars)
-                if response.status_code != 200:
-                    return f"HTTP {response.status_code}"
-                if text is None:
-                    return f"answer over {self.settings.callback_answer_max_chars} characters"
-                return None
-        except httpx.TimeoutException:
+            status, _ = await self.callbacks.http.post(
+                row.target_url or rule.url, content, self.settings.callback_timeout_seconds, limit
+            )
+        except TimeoutError:
             return "timeout"
-        except (httpx.HTTPError, OSError) as exc:
-            return type(exc).__name__
+        except AnswerTooLong:
+            return f"answer over {limit} characters"
+        except (HttpFailure, OSError) as exc:
+            return str(exc) or type(exc).__name__
+        return None if status == 200 else f"HTTP {status}"
 
     def _failed(self, rule: Rule, state: _RuleState, row: Claimed, why: str, now: int) -> None:
         s = self.settings

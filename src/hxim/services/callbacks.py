@@ -21,6 +21,7 @@ callback_single_read_ack, callback_contact and callback_group_* pages give the b
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -34,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import httpx
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hxim import errors
 from hxim.config import Settings
 from hxim.model import App, IdGenerator, Message, now_ms
+from hxim.services.callback_http import AnswerTooLong, CallbackHttp, HttpFailure
 from hxim.storage import Database
 from hxim.storage.apps import list_apps_txn
 from hxim.storage.callbacks import (
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from hxim.model import Recipients
 
 __all__ = [
-    "EVENTS", "KINDS", "CallbackService", "Rule", "RuleError", "read_answer", "signature",
+    "EVENTS", "KINDS", "CallbackService", "Rule", "RuleError", "signature",
 ]
 
 log = logging.getLogger(__name__)
@@ -149,17 +150,6 @@ class _Sealer:
         return self._aead.decrypt(blob[1:13], blob[13:], _SEAL_AAD).decode()
 
 
-async def read_answer(response: httpx.Response, limit: int) -> str | None:
-    """A receiver's answer, read up to `limit` characters (None: it is longer)."""
-    got = bytearray()
-    async for chunk in response.aiter_bytes():
-        got += chunk
-        if len(got) > 4 * limit + 4:
-            return None
-    text = got.decode("utf-8", errors="replace")
-    return text if len(text) <= limit else None
-
-
 class CallbackService:
     def __init__(self, db: Database, settings: Settings, ids: IdGenerator) -> None:
         self.db = db
@@ -175,8 +165,8 @@ class CallbackService:
         self.version = -1
         self._sealer: _Sealer | None = None
         self._pending: list[dict[str, Any]] = []  # event callbacks the worker writes next
-        self._clients: dict[int, httpx.AsyncClient] = {}  # per rule: its connections
-        self._spent: list[httpx.AsyncClient] = []  # clients of removed rules, closed by `close_spent`
+        self.http = CallbackHttp(settings.callback_concurrency_per_rule)  # kept connections per receiver
+        self._gates: dict[int, asyncio.Semaphore] = {}  # pre-send: requests of one rule at once
         self.wake: Any = lambda: None  # set by the delivery worker: new rows to deliver
         self.counters: dict[str, int] = {
             "presend_rejected": 0, "presend_failed_passed": 0, "presend_failed_rejected": 0,
@@ -219,9 +209,7 @@ class CallbackService:
         self.pre = {k: tuple(v) for k, v in pre.items()}
         self.appkeys = {a.id: a.appkey for a in apps}
         for gone in set(self.rules) - set(rules):
-            client = self._clients.pop(gone, None)
-            if client is not None:
-                self._spent.append(client)
+            self._gates.pop(gone, None)
         self.rules = rules
         self.version = version
 
@@ -447,18 +435,6 @@ class CallbackService:
         return int(count)
 
     # --- pre-send ---------------------------------------------------------------------------------
-    def client_for(self, rule: Rule) -> httpx.AsyncClient:
-        client = self._clients.get(rule.id)
-        if client is None:
-            size = self.settings.callback_concurrency_per_rule
-            client = self._clients[rule.id] = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                headers={"Content-Type": "application/json"},
-                follow_redirects=False,
-                trust_env=False,
-            )
-        return client
-
     async def judge(
         self, app: App, sender: str, chat_type: str, plans: list[Recipients], idents: list[int],
         bodies: tuple[dict[str, Any], ...], ext: dict[str, Any] | None,
@@ -490,23 +466,25 @@ class CallbackService:
             "from": sender, "to": to, "msg_id": str(ident), "payload": payload, "appkey": app.appkey,
             "host": self.host, "securityVersion": SECURITY_VERSION, "security": signature(call_id, rule.secret, stamp),
         })
-        timeout = rule.timeout_ms / 1000
         answer: Any = None
         why = ""
+        gate = self._gates.get(rule.id)
+        if gate is None:
+            gate = self._gates[rule.id] = asyncio.Semaphore(self.settings.callback_concurrency_per_rule)
         try:
-            async with self.client_for(rule).stream(
-                "POST", rule.url, content=orjson.dumps(body), timeout=httpx.Timeout(timeout)
-            ) as response:
-                text = await read_answer(response, self.settings.callback_answer_max_chars)
-                if response.status_code != 200:
-                    why = f"HTTP {response.status_code}"
-                elif text is None:
-                    why = "answer too long"
-                else:
-                    answer = orjson.loads(text)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(rule.timeout_ms / 1000), gate:
+                status, text = await self.http.post(
+                    rule.url, orjson.dumps(body), rule.timeout_ms / 1000, self.settings.callback_answer_max_chars
+                )
+            if status != 200:
+                why = f"HTTP {status}"
+            else:
+                answer = orjson.loads(text)
+        except TimeoutError:
             why = "no answer in time"
-        except (httpx.HTTPError, OSError) as exc:
+        except AnswerTooLong:
+            why = "answer too long"
+        except (HttpFailure, OSError) as exc:
             why = type(exc).__name__
         except orjson.JSONDecodeError:
             why = "answer is not JSON"
@@ -535,16 +513,8 @@ class CallbackService:
                 ext = new["ext"]
         return bodies, ext
 
-    async def close(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
-        await self.close_spent()
-
-    async def close_spent(self) -> None:
-        spent, self._spent = self._spent, []
-        for client in spent:
-            await client.aclose()
+    def close(self) -> None:
+        self.http.close()
 
 
 def _rejected(code: str) -> errors.HximError:
