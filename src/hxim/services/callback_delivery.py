@@ -1,18 +1,21 @@
 """Delivering post-send callbacks from the outbox (docs/callbacks.md), at least once.
 
 One task of the node (`start`, `stop`) writes the event callbacks that services queued
-(`CallbackService.take_pending`), reloads changed rules, and takes the callbacks due from storage,
-per rule at most `callback_concurrency_per_rule` in flight (a slow receiver holds its own rows
-only, never memory or sockets beyond that). Each is a JSON POST with Easemob's `securityVersion`
-and `security` (md5 of callId, the rule's secret and the body's timestamp) appended; only a 200
-whose answer is at most `callback_answer_max_chars` long counts as delivered (the row is deleted).
+(`CallbackService.take_pending`), reloads changed rules, and takes the callbacks due from storage
+into a queue per rule, `callback_claim_batch` at most; at most `callback_concurrency_per_rule`
+senders per rule send them (a slow receiver holds its own rows only, never memory or sockets
+beyond that). Deliveries and failures are written a turn of the worker at a time. Each
+callback is a JSON POST with Easemob's `securityVersion` and `security` (md5 of callId, the
+rule's secret and the body's timestamp) appended; only a 200 whose answer is at most
+`callback_answer_max_chars` long counts as delivered (the row is deleted).
 Anything else moves it later, `callback_retry_base_seconds` doubled at each failure up to
 `callback_retry_max_delay_seconds`; past `callback_retry_max_age_seconds` it is kept as failed,
 listed by `GET /callbacks/storage/info` and replayed by `POST /callbacks/storage/retry` (a replay
 is tried once; a failed one stays failed). After `callback_rule_backoff_after` failures in a row a
-rule is backed off as a whole (its callbacks wait; logged), never disabled. A row taken for a try
-is leased (its `due` moved past the try's timeout), so callbacks a node was sending when it died
-become due again and are sent after a restart.
+rule is backed off as a whole (its callbacks wait; logged), never disabled. A row taken is leased
+(its `due` moved past the time its queue may take), so callbacks a node held when it died become
+due again after the lease and are sent after a restart; a node that stops releases at once those
+it had not tried.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +40,7 @@ from hxim.storage.callbacks import (
     delivered_txn,
     outbox_insert_txn,
     purge_failed_txn,
+    release_txn,
     tried_txn,
 )
 
@@ -43,11 +48,13 @@ __all__ = ["CallbackDelivery"]
 
 log = logging.getLogger(__name__)
 _PURGE_EVERY_MS = 60_000
+_COALESCE = 0.005  # seconds the worker lets work gather between two turns
 
 
 @dataclass(slots=True)
 class _RuleState:
-    in_flight: int = 0
+    queue: deque[Claimed] = field(default_factory=deque)  # taken from storage, not yet sent
+    senders: int = 0  # tasks sending the queue's callbacks, at most `callback_concurrency_per_rule`
     failures: int = 0  # in a row
     held_until: int = 0  # ms: backed off until then
     backoffs: int = 0
@@ -77,7 +84,8 @@ class CallbackDelivery:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="hxim-callbacks")
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Stop: callbacks in flight get `timeout` to end (the others stay due in storage)."""
+        """Stop: callbacks in flight get `timeout` to end; those taken but not sent are due again
+        at once (for the next start)."""
         task, self._task = self._task, None
         if task is None:
             return
@@ -90,7 +98,12 @@ class CallbackDelivery:
             _, late = await asyncio.wait(flying, timeout=timeout)
             for t in late:
                 t.cancel()
+        unsent = [row.id for state in self._states.values() for row in state.queue]
+        for state in self._states.values():
+            state.queue.clear()
         await self._save()
+        if unsent:
+            await self.db.write(release_txn, unsent, now_ms())
         self.callbacks.close()
 
     async def _run(self) -> None:
@@ -116,6 +129,7 @@ class CallbackDelivery:
                 log.exception("callbacks: working through the outbox failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(poll, reload_ms / 1000))
+            await asyncio.sleep(_COALESCE)  # what arrives meanwhile shares the next transactions
 
     async def _save(self) -> None:
         """Write what the last turns decided: new event callbacks, deliveries, failed tries."""
@@ -130,42 +144,47 @@ class CallbackDelivery:
             await self.db.write(tried_txn, tried)
 
     async def _claim(self) -> None:
-        size = self.settings.callback_concurrency_per_rule
+        """Refill each rule's queue from storage when it runs low, and start its senders."""
+        s = self.settings
+        size = s.callback_concurrency_per_rule
         now = now_ms()
-        lease = now + int(self.settings.callback_timeout_seconds * 1000) + 10_000
+        # a row waits in the queue while the ones before it are sent: its lease covers that
+        lease = now + int(((s.callback_claim_batch // size + 1) * s.callback_timeout_seconds
+                           + s.callback_retry_max_delay_seconds) * 1000)
         for rule in list(self.callbacks.rules.values()):
             if rule.kind != "post":
                 continue
             state = self._states.setdefault(rule.id, _RuleState())
-            free = size - state.in_flight
-            if free <= 0 or state.held_until > now:
+            if state.held_until > now:
                 continue
-            found = await self.db.write(claim_txn, rule.id, now, lease, min(free, self.settings.callback_claim_batch))
-            for row in found:
-                state.in_flight += 1
-                task = asyncio.get_running_loop().create_task(self._deliver(rule, state, row))
+            if len(state.queue) < size:
+                wanted = s.callback_claim_batch - len(state.queue)
+                state.queue.extend(await self.db.write(claim_txn, rule.id, now, lease, wanted))
+            while state.senders < min(size, len(state.queue)):
+                state.senders += 1
+                task = asyncio.get_running_loop().create_task(self._send(rule, state))
                 state.tasks.add(task)
                 task.add_done_callback(state.tasks.discard)
         for gone in set(self._states) - set(self.callbacks.rules):
             if not self._states[gone].tasks:
                 del self._states[gone]
 
-    async def _deliver(self, rule: Rule, state: _RuleState, row: Claimed) -> None:
+    async def _send(self, rule: Rule, state: _RuleState) -> None:
+        """Send the rule's queued callbacks one after the other (one of its senders)."""
         try:
-            why = await self._post(rule, row)
-        except asyncio.CancelledError:
-            why = "stopped"  # left leased: due again after the lease
-            state.in_flight -= 1
-            raise
-        state.in_flight -= 1
-        now = now_ms()
-        if why is None:
-            self._delivered.append(row.id)
-            self.counters["delivered"] += 1
-            state.failures = state.backoffs = 0
-        else:
-            self._failed(rule, state, row, why, now)
-        self._wake.set()
+            while state.queue and not self._halt.is_set() and state.held_until <= now_ms():
+                row = state.queue.popleft()
+                why = await self._post(rule, row)
+                if why is None:
+                    self._delivered.append(row.id)
+                    self.counters["delivered"] += 1
+                    state.failures = state.backoffs = 0
+                else:
+                    self._failed(rule, state, row, why, now_ms())
+        finally:
+            state.senders -= 1
+            if not state.queue or self._delivered or self._tried:
+                self._wake.set()
 
     async def _post(self, rule: Rule, row: Claimed) -> str | None:
         """One try: None when delivered, else why not."""

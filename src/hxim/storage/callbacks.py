@@ -30,6 +30,7 @@ __all__ = [
     "insert_outbox",
     "outbox_insert_txn",
     "purge_failed_txn",
+    "release_txn",
     "remove_rule_txn",
     "replay_slot_txn",
     "rules_txn",
@@ -159,6 +160,11 @@ def claim_txn(conn: Connection, rule_id: int, now: int, lease_until: int, limit:
             .values(due=lease_until)
         )
     return found
+
+
+def release_txn(conn: Connection, ids: list[int], due: int) -> None:
+    """Callbacks taken but not tried (the node stops): due again at `due`."""
+    conn.execute(update(callback_outbox).where(callback_outbox.c.id.in_(ids)).values(due=due))
 
 
 def delivered_txn(conn: Connection, ids: list[int]) -> None:
