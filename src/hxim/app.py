@@ -17,6 +17,8 @@ from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
 from hxim.services.broadcasts import BroadcastService
+from hxim.services.callback_delivery import CallbackDelivery
+from hxim.services.callbacks import CallbackService
 from hxim.services.collections import CollectionService
 from hxim.services.contacts import ContactService
 from hxim.services.files import FileService
@@ -61,6 +63,10 @@ class Node:
         )
         self.ids = IdGenerator(settings.node_id)
         self.router = Router(MemoryRegistry())  # the hub: events and stored messages to sessions
+        # callbacks (pre-send and post-send webhooks): rules loaded by open(), delivered by a job
+        self.callbacks = CallbackService(self.db, settings, self.ids)
+        self.callback_delivery = CallbackDelivery(self.db, settings, self.callbacks)
+        self.router.session_hooks.append(self.callbacks.session)
         self.hasher = Hasher(settings.scram_iterations, settings.password_hash_threads)
         self.limiter = RateLimiter(settings.rate_limits)
         self.apps = AppService(self.db, settings.app_cache_seconds)
@@ -70,13 +76,13 @@ class Node:
         self.presence = PresenceService(self.router, self.blocks)
         self.notices = NoticeService(self.db, self.ids, self.router)
         self.contacts = ContactService(
-            self.db, settings, self.users, self.router, self.blocks, self.presence, self.notices
+            self.db, settings, self.users, self.router, self.blocks, self.presence, self.notices, self.callbacks
         )
         self.files = FileService(self.db, settings)
         self.app_users = AppUserService(self.db, settings)  # the /api/v2/easemob app API's accounts
         self.user_metadata = UserMetadataService(self.db, settings)  # user attributes (/metadata/user/…)
         self.collections = CollectionService(self.db, settings, self.users)  # user collections
-        notifier = RoomNotifier(self.users, self.notices, self.router)
+        notifier = RoomNotifier(self.users, self.notices, self.router, self.callbacks)
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP, self.files)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM, self.files)
         self.users.delete_hooks.append(self.groups.rooms.delete_owned)  # owned groups and chat rooms go too
@@ -91,7 +97,7 @@ class Node:
         self.moderation = ModerationService(self.db, settings, self.ids)  # keyword lists, asked by every send
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
-            self.chatrooms.rooms, self.mutes, self.moderation,
+            self.chatrooms.rooms, self.mutes, self.moderation, self.callbacks,
         )
         # broadcasts run as jobs: `start_jobs` (on the serving loop) resumes the unfinished ones
         self.broadcasts = BroadcastService(
@@ -115,6 +121,7 @@ class Node:
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
+        self.callbacks.open_sync(self.db.run_sync(server_key_txn, "callback-secret", secrets.token_bytes(32)))
         self.mutes.load_sync()
         self.moderation.load_sync()
         created: list[tuple[App, str]] = []
@@ -125,11 +132,14 @@ class Node:
         return created
 
     def start_jobs(self) -> None:
-        """Start the node's background work that needs the serving event loop: broadcasts."""
+        """Start the node's background work that needs the serving event loop: broadcasts, the
+        delivery of callbacks."""
         self.broadcasts.start()
+        self.callback_delivery.start()
 
     async def stop_jobs(self) -> None:
         await self.broadcasts.stop()
+        await self.callback_delivery.stop()
 
     def close(self) -> None:
         self.hasher.close()

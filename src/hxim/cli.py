@@ -11,6 +11,13 @@
     hxim user import FILE [--app ORG#APP]
                                     register the users of FILE, one `username password` a line
                                     (users already there are left as they are)
+    hxim callback add ORG#APP --name NAME --url URL --secret SECRET [--kind post|pre]
+                      [--events LIST] [--chat-types LIST] [--msg-types LIST]
+                      [--on-failure pass|reject] [--timeout-ms N]
+    hxim callback list ORG#APP [--json]
+    hxim callback remove ORG#APP NAME
+                                    an app's callback rules (docs/callbacks.md); a running
+                                    server applies a change within `callback_rules_reload_ms`
 """
 
 from __future__ import annotations
@@ -89,7 +96,72 @@ def _parser() -> argparse.ArgumentParser:
     imp = users.add_parser("import", help="register users from a file of `username password` lines")
     imp.add_argument("file")
     imp.add_argument("--app", default="", help="ORG#APP; default: the default app")
+    cb = sub.add_parser("callback", help="manage an app's callback rules (webhooks)")
+    cb_sub = cb.add_subparsers(dest="callback_command", required=True)
+    add = cb_sub.add_parser("add", help="add a pre-send or post-send callback rule")
+    add.add_argument("app", metavar="ORG#APP")
+    add.add_argument("--name", required=True)
+    add.add_argument("--url", required=True)
+    add.add_argument("--secret", required=True, help="signs each callback (md5); never shown again")
+    add.add_argument("--kind", default="post", help="post (default) or pre")
+    add.add_argument("--events", default="", help="post-send events, comma-separated (default: all but "
+                     "chat_offline)")
+    add.add_argument("--chat-types", default="", help="chat,groupchat,chatroom (default: all)")
+    add.add_argument("--msg-types", default="", help="txt,img,audio,video,file,loc,cmd,custom (default: all)")
+    add.add_argument("--on-failure", default="pass", help="pre-send: pass (default) or reject")
+    add.add_argument("--timeout-ms", default=None, help="pre-send: the wait for an answer")
+    cb_list = cb_sub.add_parser("list", help="list an app's callback rules (without their secrets)")
+    cb_list.add_argument("app", metavar="ORG#APP")
+    cb_list.add_argument("--json", action="store_true")
+    remove = cb_sub.add_parser("remove", help="remove a callback rule (and its callbacks not yet delivered)")
+    remove.add_argument("app", metavar="ORG#APP")
+    remove.add_argument("name")
     return parser
+
+
+def _callback(node: Any, args: argparse.Namespace) -> int:
+    """`hxim callback add|list|remove`: one plain line for a bad value."""
+    from hxim.services.callbacks import RuleError
+
+    node.open(create_default=False)
+    org, _, name = args.app.partition("#")
+    app = node.apps.get_sync(org, name) if org and name else None
+    if app is None:
+        print(f"no app {args.app}", file=sys.stderr)
+        return 1
+    callbacks = node.callbacks
+    try:
+        if args.callback_command == "add":
+            timeout = args.timeout_ms
+            if timeout is not None:
+                if not timeout.isdecimal():
+                    raise RuleError(f"--timeout-ms [{timeout}] must be a number of milliseconds from 1 to 60000")
+                timeout = int(timeout)
+            values = callbacks.validate(
+                args.name, args.url, args.secret, args.kind, args.events, args.chat_types, args.msg_types,
+                args.on_failure, timeout,
+            )
+            callbacks.add_sync(app, values)
+            print(f"callback rule {args.name} added to {app.appkey} ({args.kind}-send, {args.url})")
+        elif args.callback_command == "remove":
+            callbacks.remove_sync(app, args.name)
+            print(f"callback rule {args.name} removed from {app.appkey}")
+        else:
+            rules = callbacks.rules_sync(app)
+            if args.json:
+                print(json.dumps([r.public() for r in rules]))
+            for r in rules if not args.json else ():
+                events = ",".join(sorted(r.effective_events)) or "-"
+                chat_types = ",".join(sorted(r.chat_types)) or "all"
+                print(
+                    f"{r.name}  {r.kind}  {r.url}  events={events}  chat_types={chat_types}"
+                    f"  msg_types={','.join(sorted(r.msg_types)) or 'all'}"
+                    + (f"  on_failure={r.on_failure}  timeout_ms={r.timeout_ms}" if r.kind == "pre" else "")
+                )
+    except RuleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _import_users(node: Any, args: argparse.Namespace) -> int:
@@ -170,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             return _app_user(node, settings, args)
         if args.command == "user":
             return _import_users(node, args)
+        if args.command == "callback":
+            return _callback(node, args)
         if args.command == "migrate":
             node.db.migrate()
             print(f"database at {settings.resolved_database_url} is up to date")

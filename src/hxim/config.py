@@ -346,6 +346,48 @@ class Settings(BaseSettings):
     stream_message_total_seconds: float = Field(
         1800, gt=0, le=7 * 86400, description="Longest time from a stream message's first chunk to its last"
     )
+    # callbacks (Easemob's callback_* pages, docs/callbacks.md): rules per app, a durable outbox
+    callback_rules_per_app_max: int = Field(20, ge=1, le=1000, description="Callback rules one app may have")
+    callback_rules_reload_ms: float = Field(
+        500, gt=0, le=60_000, description="How often a running node looks for changed callback rules"
+    )
+    callback_poll_ms: float = Field(
+        200, gt=0, le=60_000, description="How often the callback worker looks for callbacks due again (new "
+        "ones wake it at once)"
+    )
+    callback_concurrency_per_rule: int = Field(
+        16, ge=1, le=1000, description="Post-send callbacks of one rule in flight at once (connections to its URL)"
+    )
+    callback_timeout_seconds: float = Field(
+        5, gt=0, le=600, description="Whole-request timeout of a post-send callback"
+    )
+    callback_retry_base_seconds: float = Field(
+        1, gt=0, le=86400, description="First delay before a failed post-send callback is tried again (doubled "
+        "at each failure)"
+    )
+    callback_retry_max_delay_seconds: float = Field(
+        600, gt=0, le=86400, description="Longest delay between two tries of one post-send callback"
+    )
+    callback_retry_max_age_seconds: float = Field(
+        3 * 86400, gt=0, le=365 * 86400, description="How long a post-send callback is retried; past that it "
+        "is kept as failed (GET /callbacks/storage/info, replayed with POST /callbacks/storage/retry)"
+    )
+    callback_failed_keep_seconds: float = Field(
+        3 * 86400, gt=0, le=365 * 86400, description="How long a failed post-send callback is kept for a replay"
+    )
+    callback_rule_backoff_after: int = Field(
+        10, ge=1, le=1_000_000, description="Failures in a row after which a rule's callbacks are held back (the "
+        "rule is backed off, doubled up to callback_retry_max_delay_seconds, never disabled)"
+    )
+    callback_answer_max_chars: int = Field(
+        1000, ge=1, le=1_000_000, description="Longest answer a callback receiver may give (longer: a failure)"
+    )
+    callback_presend_timeout_ms: int = Field(
+        200, ge=1, le=60_000, description="Default wait for a pre-send answer (a rule's --timeout-ms overrides it)"
+    )
+    callback_claim_batch: int = Field(
+        256, ge=1, le=100_000, description="Post-send callbacks the worker takes from storage in one go"
+    )
     # groups and chat rooms (easemob-rest.md §6, §7)
     group_maxusers_default: int = Field(200, ge=1, le=100_000, description="maxusers of a new group")
     group_maxusers_max: int = Field(3000, ge=1, le=100_000, description="Largest maxusers of a group")

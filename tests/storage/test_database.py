@@ -16,7 +16,7 @@ from hxim.model import App, Message, now_ms
 from hxim.services.passwords import derive
 from hxim.storage.apps import insert_app_txn
 from hxim.storage.database import Batcher, Database
-from hxim.storage.messages import offline_count_txn, store_message_groups_txn
+from hxim.storage.messages import Stored, offline_count_txn, store_message_groups_txn
 from hxim.storage.social import add_blocks_txn, add_contact_pairs_txn, contact_names_txn
 from hxim.storage.tables import blocks, contacts, messages, offline
 from hxim.storage.users import NewUser, delete_users_txn, insert_users_txn
@@ -56,7 +56,7 @@ def test_users_and_cascading_delete(db: Database) -> None:
     db.run_sync(add_contact_pairs_txn, [(bob.id, alice.id, now_ms())])  # idempotent, either way round
     db.run_sync(add_blocks_txn, carol.id, [alice.id], now_ms())
     msg = Message(1, app.uuid, "chat", "carol", "Alice", now_ms(), [{"type": "txt", "msg": "x"}])
-    db.run_sync(store_message_groups_txn, [[(msg, [alice.id])]])
+    db.run_sync(store_message_groups_txn, [[Stored(msg, [alice.id])]])
     assert db.run_sync(contact_names_txn, bob.id) == ["Alice"]
     assert db.run_sync(offline_count_txn, alice.id) == 1
 
@@ -85,10 +85,11 @@ def test_group_commit_shares_a_transaction_and_isolates_a_bad_item(db: Database)
         calls.append(len(groups))
         store_message_groups_txn(conn, groups)
 
-    batcher: Batcher[list[tuple[Message, list[int]]]] = Batcher(db, store)
+    batcher: Batcher[list[Stored]] = Batcher(db, store)
 
-    def message(ident: int) -> list[tuple[Message, list[int]]]:
-        return [(Message(ident, app.uuid, "chat", "a", "u", now_ms(), [{"type": "txt", "msg": str(ident)}]), [user.id])]
+    def message(ident: int) -> list[Stored]:
+        body = [{"type": "txt", "msg": str(ident)}]
+        return [Stored(Message(ident, app.uuid, "chat", "a", "u", now_ms(), body), [user.id])]
 
     async def run() -> list[BaseException | None]:
         good = [batcher.submit(message(i)) for i in range(10, 30)]
@@ -163,10 +164,10 @@ def test_sqlite_group_commits_keep_their_interval_and_share_it(tmp_path: Path) -
         commits.append((asyncio.get_running_loop().time(), len(groups)))
         store_message_groups_txn(conn, groups)
 
-    batcher: Batcher[list[tuple[Message, list[int]]]] = Batcher(db, store)
+    batcher: Batcher[list[Stored]] = Batcher(db, store)
 
-    def message(ident: int) -> list[tuple[Message, list[int]]]:
-        return [(Message(ident, app.uuid, "chat", "a", "u", now_ms(), [{"type": "txt", "msg": "x"}]), [user_id])]
+    def message(ident: int) -> list[Stored]:
+        return [Stored(Message(ident, app.uuid, "chat", "a", "u", now_ms(), [{"type": "txt", "msg": "x"}]), [user_id])]
 
     async def run() -> None:
         await batcher.submit(message(1))  # the first commit goes at once
@@ -189,7 +190,7 @@ def test_sqlite_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
     """Group commits wait for the background checkpoint's second pass, which then catches up
     with the log: the next commit writes the log from its start again instead of growing it."""
     db, app, user_id = _sqlite(tmp_path, sqlite_checkpoint_seconds=0.05, sqlite_checkpoint_pause_seconds=5.0)
-    batcher: Batcher[list[tuple[Message, list[int]]]] = Batcher(db, store_message_groups_txn)
+    batcher: Batcher[list[Stored]] = Batcher(db, store_message_groups_txn)
     body = [{"type": "txt", "msg": "x" * 2000}]
 
     async def run() -> int:
@@ -197,7 +198,7 @@ def test_sqlite_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
         end, ident = loop.time() + 1.5, 0
         while loop.time() < end:  # one commit after another, as under steady load
             ident += 1
-            await batcher.submit([(Message(ident, app.uuid, "chat", "a", "u", now_ms(), body), [user_id])])
+            await batcher.submit([Stored(Message(ident, app.uuid, "chat", "a", "u", now_ms(), body), [user_id])])
         return ident
 
     try:

@@ -135,6 +135,8 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
                 payload = {"ack": local_name(ack.tag), "mid": ack.get("id", ""), "body": body}
                 await node.notices.keep(sender, Notice(NoticeKind.RECEIPT, user.username, payload))
         if ack is not None:  # delivery and read acks are acked like chat (§9(a).17)
+            if local_name(ack.tag) == "acked":  # a read ack: the app's post-send read_ack callbacks
+                node.callbacks.read_ack(app, user.username, peer[1], ack.get("id", ""))
             send_ack(session, el, ctx.node.ids.next())
         return True
     try:
@@ -154,6 +156,8 @@ async def on_message(session: C2SSession, el: ET.Element) -> bool:
             bounce(session, el, "service-unavailable", "No such user.")
         elif exc.condition == "service-unavailable":
             bounce(session, el, "service-unavailable", "The recipient has blocked you.")  # XEP-0191 §3.5
+        elif exc.condition == "not-acceptable":  # refused by a pre-send callback: its code as the text
+            bounce(session, el, "not-acceptable", exc.description)
         elif exc.condition == "forbidden":  # a globally muted sender (services.mutes), marked as muc's are
             bounce(session, el, "forbidden", exc.description, ET.Element(_USER_MUTED))
         elif exc.condition == "policy-violation":  # refused by a keyword list (services.moderation)

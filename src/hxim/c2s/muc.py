@@ -95,6 +95,8 @@ def _bounce(session: C2SSession, el: ET.Element, exc: errors.HximError) -> None:
     condition = "item-not-found" if exc.status == 404 else "forbidden"
     if exc.condition == "policy-violation":  # refused by a keyword list (services.moderation)
         condition = exc.condition
+    if exc.condition == "not-acceptable":  # refused by a pre-send callback: its code as the text
+        condition = "not-acceptable"
     muted = "muted" in exc.description
     app_condition = ET.Element("{easemob:x:mute}user-muted") if muted else None
     bounce(session, el, condition, exc.description or "The message was refused.", app_condition)

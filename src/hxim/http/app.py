@@ -22,6 +22,7 @@ from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
 from hxim.http import (
     broadcasts,
+    callbacks,
     collections,
     contacts,
     dns,
@@ -54,7 +55,7 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # collection, an earlier route wins).
 REST_MODULES = (
     groups, room_extras, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes,
-    collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added, sdk,
+    collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added, sdk, callbacks,
 )
 
 log = logging.getLogger("hxim.http")

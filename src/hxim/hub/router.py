@@ -9,7 +9,8 @@
   default, or every bound one, or one resource. The caller decides what to do when nobody took it
   (a notice is kept, `NoticeService.send`).
 * `bind` registers a session and ends the one it replaces (same user and resource: `conflict`);
-  `kick` ends a user's sessions.
+  `kick` ends a user's sessions. The `session_hooks` learn of each session that binds and goes
+  (post-send login and logout callbacks).
 * `online` and `resources` say who is connected, for REST `status` and for presence.
 
 Routing never awaits a client. Sessions are found through a `Registry`; the memory one serves a
@@ -37,16 +38,26 @@ class Router:
         # through `push`).
         self.online: Callable[[uuid.UUID, Iterable[str]], set[str]] = registry.online
         self.sessions: Callable[[uuid.UUID, str], list[Session]] = registry.sessions
+        # told when a session binds (`login`) and when it goes (`logout`, or `replaced`: ended by a
+        # newer session of its resource or by the server), whatever its protocol
+        self.session_hooks: list[Callable[[Session, str], None]] = []
+        self._ending: dict[int, str] = {}  # id(session) -> why the hub ended it
 
     # --- who is connected -------------------------------------------------------------------------
     def bind(self, session: Session) -> None:
         """Register a session that bound its resource; the one it replaces is ended (`conflict`)."""
         old = self.registry.add(session)
+        for hook in self.session_hooks:
+            hook(session, "login")
         if old is not None:
+            self._ending[id(old)] = "replaced"
             old.push(Kick("conflict"))
 
     def unbind(self, session: Session) -> None:
         self.registry.remove(session)
+        reason = self._ending.pop(id(session), "logout")
+        for hook in self.session_hooks:
+            hook(session, reason)
 
     def resources(self, app_uuid: uuid.UUID, key: str, *, available: bool = True) -> list[Session]:
         """The user's sessions (the available ones by default), to read, not to write to: events go
@@ -99,4 +110,7 @@ class Router:
     ) -> int:
         """End every session of the user (only the one bound to `resource` when given); returns how
         many there were."""
+        for session in self.registry.sessions(app_uuid, key):
+            if resource is None or session.resource == resource:
+                self._ending[id(session)] = "replaced"
         return self.push(app_uuid, key, Kick(reason, text, cause), resource=resource, available=False)

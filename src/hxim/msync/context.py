@@ -50,6 +50,10 @@ def status_of(exc: errors.HximError) -> tuple[int, str]:
         return pb.Status.USER_MUTED, "you were muted"
     if text == "user is globally muted":
         return pb.Status.PERMISSION_DENIED, "user is mute"
+    if exc.condition == "policy-violation" and "moderation" in text:
+        return pb.Status.PERMISSION_DENIED, "sensitive words"  # a keyword list refused it
+    if exc.condition == "not-acceptable":
+        return pb.Status.PERMISSION_DENIED_EXTERNAL, text  # a pre-send callback refused it
     if "is disabled" in text:
         return pb.Status.FAIL, "group is disabled"
     if "blacklist" in text or (exc.condition == "service-unavailable" and "blocked" in text):

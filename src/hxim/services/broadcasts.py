@@ -34,7 +34,7 @@ from typing import Any
 from hxim import errors
 from hxim.config import Settings
 from hxim.hub import Router
-from hxim.model import App, IdGenerator, Message, Recipients, now_ms
+from hxim.model import App, IdGenerator, Recipients, now_ms
 from hxim.services.messages import ADMIN, MessageService, SendMessage, StoreBatch
 from hxim.services.rooms import RoomService
 from hxim.storage import Database
@@ -50,6 +50,7 @@ from hxim.storage.broadcasts import (
     running_broadcasts_txn,
     users_after_txn,
 )
+from hxim.storage.messages import Stored
 
 __all__ = ["ALL_USERS", "BroadcastService", "CHATROOMS", "ONLINE_USERS", "StartBroadcast"]
 
@@ -194,7 +195,7 @@ class BroadcastService:
         """Send `job`'s message to one batch of targets, moving the cursor from `cursor` to `to`
         in the same transaction; False when another worker did this batch (or the job is gone)."""
 
-        async def store(batch: list[tuple[Message, list[int]]]) -> None:
+        async def store(batch: list[Stored]) -> None:
             if not await self.db.write(advance_broadcast_txn, job.id, cursor, to, len(targets), batch):
                 raise _Overtaken
 

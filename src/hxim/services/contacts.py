@@ -32,6 +32,7 @@ from hxim.config import Settings
 from hxim.hub import BlockPush, Notice, RosterPush, Router
 from hxim.model import App, User, now_ms
 from hxim.services.blocks import BlockIndex
+from hxim.services.callbacks import CallbackService
 from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.presence import PresenceService
 from hxim.services.users import UserService, decode_cursor, encode_cursor
@@ -99,6 +100,7 @@ class ContactService:
         blocks: BlockIndex,
         presence: PresenceService,
         notices: NoticeService,
+        callbacks: CallbackService,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -107,6 +109,7 @@ class ContactService:
         self.blocks = blocks
         self.presence = presence
         self.notices = notices
+        self.callbacks = callbacks  # post-send `roster` callbacks: each change below tells them once
         self._pairs: Batcher[tuple[int, int, int]] = Batcher(db, add_contact_pairs_txn)  # group commit
         users.delete_hooks.append(self._users_deleted)
 
@@ -187,6 +190,8 @@ class ContactService:
         """Both users' sessions get the roster item; `told` reaches `friend` (the answer to a
         request, or the end of the friendship); then the two see each other come, or go."""
         subscription = "both" if added else "remove"
+        if not added:
+            self.callbacks.roster(app, owner.username, friend.username, "remove")
         for me, other in ((owner, friend), (friend, owner)):
             self.router.push(app.uuid, me.key, RosterPush(other.username, subscription), available=False)
         if told is not None:
@@ -263,6 +268,7 @@ class ContactService:
         new = await self.db.write(add_request_txn, owner.id, target.id, now_ms())
         if new:
             self._request_changed(app, owner, target, True)
+        self.callbacks.roster(app, owner.username, target.username, "add", reason=status or "")
         notice = self._answer(owner, ("subscribe", status))
         assert notice is not None
         await self._tell(app, target, notice)
@@ -276,12 +282,16 @@ class ContactService:
         if not await self.db.read(has_request_txn, requester.id, owner.id):
             return None
         await self._add(app, owner, requester, self._answer(owner, ("subscribed", status)))
+        self.callbacks.roster(app, owner.username, requester.username, "remote_accept")
+        self.callbacks.roster(app, owner.username, owner.username, "accept")
         return requester
 
     async def decline(self, app: App, owner: User, requester: User, status: str | None = None) -> None:
         """`owner` declines `requester`'s pending request, if there is one (the requester is told
         with an `unsubscribed` notice)."""
         await self.withdraw(app, requester, owner)
+        self.callbacks.roster(app, owner.username, requester.username, "remote_decline")
+        self.callbacks.roster(app, owner.username, owner.username, "decline")
         notice = self._answer(owner, ("unsubscribed", status))
         assert notice is not None
         await self._tell(app, requester, notice)
@@ -347,6 +357,8 @@ class ContactService:
         (a block) or come back (an unblock, unless one still blocks the other)."""
         self.blocks.changed(owner)
         names = tuple(t.username for t in targets)
+        for name in names:
+            self.callbacks.roster(app, owner.username, name, "ban" if blocked else "allow", status={"error_code": "ok"})
         self.router.push(app.uuid, owner.key, BlockPush(names, blocked), available=False)
         router = self.router
         if not router.online(app.uuid, [owner.key]) or not router.online(app.uuid, [t.key for t in targets]):

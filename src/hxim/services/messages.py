@@ -21,6 +21,7 @@ from hxim.hub import Notice, Router
 from hxim.hub.events import Edited
 from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
 from hxim.services.blocks import BlockIndex
+from hxim.services.callbacks import CallbackService
 from hxim.services.moderation import ModerationService
 from hxim.services.mutes import GlobalMuteService, globally_muted
 from hxim.services.notices import NoticeKind, NoticeService
@@ -30,6 +31,7 @@ from hxim.storage.database import Batcher
 from hxim.storage.messages import (
     NEWEST,
     Slice,
+    Stored,
     conversation_heads_txn,
     conversation_txn,
     history_txn,
@@ -126,7 +128,7 @@ class SendMessage(NamedTuple):
 
 
 Sent = tuple[str, Message]  # (the target as the command named it, the stored message)
-StoreBatch = Callable[[list[tuple[Message, list[int]]]], Awaitable[None]]  # (message, offline user ids)
+StoreBatch = Callable[[list[Stored]], Awaitable[None]]  # (message, offline user ids, callbacks)
 
 # What a modification may change, per message type (Easemob's message_modify page): the `ext`
 # of all of these, and these fields of the body. Command messages cannot be modified.
@@ -174,6 +176,7 @@ class MessageService:
         chatrooms: RoomService,
         mutes: GlobalMuteService,
         moderation: ModerationService,
+        callbacks: CallbackService,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -185,6 +188,7 @@ class MessageService:
         self.rooms = {"groupchat": groups, "chatroom": chatrooms}
         self.mutes = mutes
         self.moderation = moderation
+        self.callbacks = callbacks
         self._store = Batcher(db, store_message_groups_txn)
         self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
 
@@ -245,9 +249,14 @@ class MessageService:
         if cmd.online_only:
             for plan in plans:
                 plan.offline = False
+        bodies, ext, idents = cmd.bodies, cmd.ext, None
+        pre = self.callbacks.pre
+        if pre and cmd.from_client and cmd.only is None and app.id in pre:  # pre-send callbacks judge it
+            idents = [self.ids.next() for _ in plans]
+            bodies, ext = await self.callbacks.judge(app, cmd.sender, cmd.chat_type, plans, idents, bodies, ext)
         stored = await self.store_and_route(
-            app, cmd.sender, plans, list(cmd.bodies), cmd.ext, only=cmd.only, hidden=cmd.hidden, store=store,
-            xml=cmd.xml,
+            app, cmd.sender, plans, list(bodies), ext, only=cmd.only, hidden=cmd.hidden, store=store,
+            xml=cmd.xml, idents=idents,
         )
         if cmd.sync_device and cmd.sender != ADMIN:
             self._sync_sender(app, cmd.sender.lower(), plans, stored)
@@ -332,15 +341,19 @@ class MessageService:
         hidden: tuple[str, ...] = (),
         store: StoreBatch | None = None,
         xml: str | None = None,
+        idents: list[int] | None = None,
     ) -> list[Message]:
         """Persist first, then route: store one message per plan with the offline entries of its
-        recipients who have no available session, then hand it to the others' sessions. `store`
-        writes the batch in a transaction of the caller's (with more in it) instead of the group
-        commit; it runs inside `writing()`, and what it raises stops the routing."""
-        batch: list[tuple[Message, list[int]]] = []
+        recipients who have no available session and the app's post-send callbacks of it, then
+        hand it to the others' sessions. `store` writes the batch in a transaction of the caller's
+        (with more in it) instead of the group commit; it runs inside `writing()`, and what it
+        raises stops the routing. `idents`: the messages' ids, when given out before (pre-send)."""
+        batch: list[Stored] = []
         online_by_msg: list[tuple[Message, list[User], bool]] = []
-        for plan in plans:
-            ident = self.ids.next()
+        post = self.callbacks.post.get(app.id) if self.callbacks.post else None
+        called = False
+        for i, plan in enumerate(plans):
+            ident = self.ids.next() if idents is None else idents[i]
             # the timestamp is the id's own millisecond, so ids and timestamps order alike
             stamp = IdGenerator.timestamp_of(ident)
             message = Message(
@@ -351,13 +364,20 @@ class MessageService:
             if plan.resource is not None:  # the resource named: reached if bound, available or not
                 online |= {k for k in keys if self._bound_to(app, k, plan.resource)}
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
-            batch.append((message, offline_ids))
+            if post:
+                rows = self.callbacks.message_rows(app, post, message, bool(offline_ids))
+                called = called or bool(rows)
+                batch.append(Stored(message, offline_ids, rows))
+            else:
+                batch.append(Stored(message, offline_ids))
             online_by_msg.append((message, [u for u in plan.users if u.key in online], plan.offline))
         if store is None:
             await self._store.submit(batch)
         else:
             async with self.writing():
                 await store(batch)
+        if called:
+            self.callbacks.wake()
         # A user whose sessions ended while the batch was written, or refused the message (a full
         # queue), gets the offline entry they were spared: nothing accepted is lost.
         missed: list[tuple[int, int]] = []
@@ -368,7 +388,7 @@ class MessageService:
                     missed.append((user.id, message.id))
         if missed:
             await self.restore_offline(missed)
-        return [m for m, _ in batch]
+        return [e.message for e in batch]
 
     # --- offline ----------------------------------------------------------------------------------
     async def offline_count(self, app: App, ident: str) -> tuple[User, int]:
@@ -447,6 +467,7 @@ class MessageService:
             raise errors.recall_window(window)
         recipients = await self._recipients(app, message)
         pending = set(await self.db.write(recall_message_txn, message.id, [u.id for u in recipients]))
+        self.callbacks.recalled(app, message, by)
         room = message.chat_type in ROOM_CHAT_TYPES
         payload: dict[str, Any] = {"mid": message.id, "room": message.to} if room else {"mid": message.id}
         notice = Notice(NoticeKind.RECALL, message.sender, payload)

@@ -28,6 +28,18 @@ from hxim.storage import Database
 from hxim.storage.groups import ADMIN, MEMBER, OWNER, Room
 from hxim.storage.room_checks import ItemOutcome, Refusal, Refused
 
+# each change as Easemob's callbacks name it: (operation, the payload's list of users, its type)
+_OPERATIONS: dict[RoomEvent, tuple[str, str, str]] = {
+    RoomEvent.JOINED: ("JOIN", "member", "DIRECT"),
+    RoomEvent.KICKED: ("LEAVE", "member", "KICK"),
+    RoomEvent.BANNED: ("LEAVE", "member", "BLOCK"),
+    RoomEvent.DESTROYED: ("DELETE", "", ""),
+    RoomEvent.ADMIN_ADDED: ("ADMIN", "admin", "ADD"),
+    RoomEvent.ADMIN_REMOVED: ("ADMIN", "admin", "REMOVE"),
+    RoomEvent.MUTED: ("MUTE", "member", "ADD"),
+    RoomEvent.UNMUTED: ("MUTE", "member", "REMOVE"),
+}
+
 __all__ = [
     "ADMIN",
     "ADMIN_SENDER",
@@ -168,7 +180,22 @@ class RoomKind:
         self, app: App, rid: str, event: RoomEvent, names: list[str], actor: str | None = None, detail: str = ""
     ) -> None:
         if names:
+            self._called_back(app, rid, event, names, actor)
             await self.notifier.tell(self.rooms, app, rid, event, names, actor, detail)
+
+    def _called_back(self, app: App, rid: str, event: RoomEvent, names: list[str], actor: str | None) -> None:
+        """The post-send group_op_event callback of a change (Easemob's callback_group_* pages):
+        applications and invitations have none until the user joins."""
+        if not self.notifier.callbacks.wants(app.id, "group_op"):
+            return
+        found = _OPERATIONS.get(event)
+        if found is None:
+            return
+        operation, key, kind = found
+        if event is RoomEvent.KICKED and actor is not None and [actor.lower()] == [n.lower() for n in names]:
+            kind = "QUIT"  # leaving by oneself
+        payload: dict[str, Any] | None = {key: names, "type": kind} if key else None
+        self.notifier.callbacks.room(app, self.kind, rid, operation, actor, payload)
 
     @staticmethod
     def _ident(rid: str) -> int:

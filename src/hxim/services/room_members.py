@@ -33,6 +33,11 @@ class MembershipService(RoomKind):
 
     # --- members ----------------------------------------------------------------------------------
     async def add_member(self, app: App, rid: str, username: str) -> User:
+        user = await self._admit(app, rid, username)
+        self._called_back(app, rid, RoomEvent.JOINED, [user.username], None)
+        return user
+
+    async def _admit(self, app: App, rid: str, username: str) -> User:
         added = await self.db.write(
             admit_member_txn, app.id, self.kind, self._ident(rid), username, self.per_user_max, now_ms()
         )
@@ -51,7 +56,10 @@ class MembershipService(RoomKind):
             admit_members_txn, app.id, self.kind, self._ident(rid), wanted, self.per_user_max, now_ms()
         )
         self._refuse_unknown(added)
-        return self._ok(added, rid)
+        names = self._ok(added, rid)
+        if names:
+            self._called_back(app, rid, RoomEvent.JOINED, list(names), None)
+        return names
 
     async def remove_member(self, app: App, rid: str, username: str, actor: str | None = None) -> User:
         """Remove one member: kicked by `actor` (None: the app), or leaving when it is the user."""
@@ -73,7 +81,7 @@ class MembershipService(RoomKind):
     async def join(self, app: App, rid: str, username: str) -> User:
         """The user joins by themselves (a chat-room join, `joinPublicGroup` of an open group): a
         member like `add_member`, and the other members are told (webim-xmpp.md §7.7, §7.8)."""
-        user = await self.add_member(app, rid, username)
+        user = await self._admit(app, rid, username)
         await self._tell(app, rid, RoomEvent.JOINED, [user.username], user.username)
         return user
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hxim import errors
 from hxim.hub import Notice, Router
 from hxim.model import App
+from hxim.services.callbacks import CallbackService
 from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.users import UserService
 
@@ -49,10 +50,11 @@ _ROLES = (RoomEvent.ADMIN_ADDED, RoomEvent.ADMIN_REMOVED, RoomEvent.MUTED, RoomE
 
 
 class RoomNotifier:
-    def __init__(self, users: UserService, notices: NoticeService, router: Router) -> None:
+    def __init__(self, users: UserService, notices: NoticeService, router: Router, callbacks: CallbackService) -> None:
         self.users = users
         self.notices = notices
         self.router = router
+        self.callbacks = callbacks  # group_op_event callbacks (`RoomCommon._tell`)
 
     async def tell(
         self, rooms: RoomService, app: App, rid: str, event: RoomEvent, names: list[str], actor: str | None, detail: str

@@ -8,6 +8,7 @@ once, whatever the surface.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +139,20 @@ class RoomService(RoomKind):
             "mute_until": 0,
         }
         created = await self.db.write(create_room_txn, values, cmd.owner, member_names, self.per_user_max, now_ms())
-        return self._ok(created)
+        room = self._ok(created)
+        if self.notifier.callbacks.wants(app.id, "group_op"):  # Easemob's CREATE, then the members' JOIN
+            info = {
+                "owner": f"{app.appkey}_{room.owner}", "created": str(room.created), "custom": room.custom,
+                "description": room.description, "mute": str(room.mute_until != 0).lower(), "title": room.name,
+                "max_users": str(room.maxusers), "invite_need_confirm": str(room.invite_need_confirm).lower(),
+                "public": str(room.public).lower(), "allow_user_invites": str(room.allowinvites).lower(),
+                "disabled": "false", "last_modified": str(room.modified),
+            }
+            payload = {"role": {room.owner: "owner"}, "member": member_names, "info": info}
+            self.notifier.callbacks.room(app, self.kind, room.room_id, "CREATE", room.owner, payload)
+            if member_names:
+                self._called_back(app, room.room_id, RoomEvent.JOINED, member_names, room.owner)
+        return room
 
     async def get(self, app: App, rid: str) -> Room:
         """One room for a details view: unknown ids give 404 `do not find this group:X`."""
@@ -219,8 +233,15 @@ class RoomService(RoomKind):
         valid = isinstance(newowner, str) and bool(newowner)
         # a name that cannot be one is looked up as "", refused as no user where the name is looked up
         asked = (newowner if valid else "") if transfer else None
+        before = None
+        if transfer and self.notifier.callbacks.wants(app.id, "group_op"):
+            with contextlib.suppress(errors.HximError):
+                before = await self.get(app, rid)
         refused = await self.db.write(change_room_txn, app.id, self.kind, self._ident(rid), values, asked, now_ms())
         if refused is None:
+            if before is not None and isinstance(newowner, str) and newowner.lower() != before.owner.lower():
+                payload = {"owner": before.owner, "new_owner": newowner, "type": "OWNER"}
+                self.notifier.callbacks.room(app, self.kind, rid, "UPDATE", None, payload)
             return
         if refused.why is Refusal.NO_USER and not valid:
             raise errors.invalid_parameter("newowner must be a user name")

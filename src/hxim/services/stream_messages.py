@@ -27,6 +27,7 @@ from hxim.hub.events import Edited
 from hxim.model import App, Message, now_ms
 from hxim.services.messages import MessageService, SendMessage
 from hxim.storage import Database
+from hxim.storage.messages import Stored
 from hxim.storage.stream_messages import StreamLimits, append_stream_txn, start_stream_txn, stream_marker
 
 __all__ = ["Chunk", "StreamService", "stream_error"]
@@ -97,7 +98,7 @@ class StreamService:
                                                                          chunk.reason)}
         stale = now - 2 * max(limits.total_ms, limits.interval_ms)  # long over: forgotten
 
-        async def store(batch: list[tuple[Message, list[int]]]) -> None:
+        async def store(batch: list[Stored]) -> None:
             await self.db.write(start_stream_txn, batch, chunk.seq, length, now, stale)
 
         cmd = SendMessage(chunk.chat_type, (chunk.to,), (body,), chunk.ext, chunk.sender)

@@ -10,8 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, insert, select, update
 
-from hxim.model import Message
-from hxim.storage.messages import store_messages_txn
+from hxim.storage.messages import Stored, store_messages_txn
 from hxim.storage.tables import apps, broadcasts, rooms, users
 
 __all__ = [
@@ -127,7 +126,7 @@ def chatrooms_after_txn(conn: Connection, app_uuid: str, after: int, limit: int)
 
 
 def advance_broadcast_txn(
-    conn: Connection, ident: int, cursor: str, to: str, targets: int, batch: list[tuple[Message, list[int]]]
+    conn: Connection, ident: int, cursor: str, to: str, targets: int, batch: list[Stored]
 ) -> bool:
     """Move the broadcast's cursor from `cursor` to `to` past `targets` targets and store the
     batch's messages with their offline entries, all or nothing. False (nothing written) when

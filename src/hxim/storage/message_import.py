@@ -8,7 +8,7 @@ from dataclasses import replace
 from sqlalchemy import Connection, func, select
 
 from hxim.model import IdGenerator, Message
-from hxim.storage.messages import store_messages_txn
+from hxim.storage.messages import Stored, store_messages_txn
 from hxim.storage.tables import messages
 
 __all__ = ["import_message_txn"]
@@ -31,5 +31,5 @@ def import_message_txn(conn: Connection, message: Message, node: int | None) -> 
         message = replace(message, id=ident)
     elif conn.execute(select(messages.c.id).where(messages.c.id == message.id)).first() is not None:
         return None  # ids are unique across apps
-    store_messages_txn(conn, [(message, [])])
+    store_messages_txn(conn, [Stored(message, [])])
     return message

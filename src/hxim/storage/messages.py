@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from hxim.model import Message
+from hxim.storage.callbacks import insert_outbox
 from hxim.storage.database import Query, insert_ignore
 from hxim.storage.roaming import visible_to
 from hxim.storage.tables import messages, offline
 
 __all__ = [
+    "Stored",
     "store_messages_txn",
     "store_message_groups_txn",
     "offline_count_txn",
@@ -93,13 +95,25 @@ def _message(row: Any) -> Message:
     )
 
 
-def store_messages_txn(conn: Connection, batch: list[tuple[Message, list[int]]]) -> None:
-    """Store each message once, with an offline entry for each of its user ids."""
-    _INSERT_MESSAGE.many(conn, [_row(m) for m, _ in batch])
-    _INSERT_OFFLINE.many(conn, [{"user_id": uid, "message_id": m.id} for m, uids in batch for uid in uids])
+class Stored(NamedTuple):
+    """A message to store, the users (ids) it waits offline for, and the post-send callbacks it
+    causes (outbox rows: `storage.callbacks.insert_outbox`), all written in one transaction."""
+
+    message: Message
+    offline: list[int]
+    callbacks: tuple[dict[str, Any], ...] = ()
 
 
-def store_message_groups_txn(conn: Connection, groups: list[list[tuple[Message, list[int]]]]) -> None:
+def store_messages_txn(conn: Connection, batch: list[Stored]) -> None:
+    """Store each message once, with an offline entry for each of its user ids and its callbacks."""
+    _INSERT_MESSAGE.many(conn, [_row(e.message) for e in batch])
+    _INSERT_OFFLINE.many(conn, [{"user_id": uid, "message_id": e.message.id} for e in batch for uid in e.offline])
+    outbox = [row for e in batch for row in e.callbacks]
+    if outbox:
+        insert_outbox(conn, outbox)
+
+
+def store_message_groups_txn(conn: Connection, groups: list[list[Stored]]) -> None:
     """`store_messages_txn` for the requests of one group commit."""
     store_messages_txn(conn, [entry for group in groups for entry in group])
 

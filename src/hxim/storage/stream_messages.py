@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, insert, select, update
 
 from hxim.model import Message
-from hxim.storage.messages import message_txn, rewrite_message_txn, store_messages_txn
+from hxim.storage.messages import Stored, message_txn, rewrite_message_txn, store_messages_txn
 from hxim.storage.tables import stream_messages
 
 __all__ = ["StreamLimits", "start_stream_txn", "append_stream_txn", "stream_marker"]
@@ -34,7 +34,7 @@ def stream_marker(seq: int, fmt: str, finished: bool, reason: int | None) -> dic
 
 
 def start_stream_txn(
-    conn: Connection, batch: list[tuple[Message, list[int]]], seq: int, length: int, now: int, stale: int
+    conn: Connection, batch: list[Stored], seq: int, length: int, now: int, stale: int
 ) -> None:
     """Store the first chunk's message (one target) and start its stream; streams of the app
     whose last chunk came before `stale` are forgotten (later chunks find no stream)."""

@@ -58,6 +58,9 @@ __all__ = [
     "message_reactions",
     "moderation_lists",
     "moderation_words",
+    "callback_rules",
+    "callback_version",
+    "callback_outbox",
 ]
 
 metadata = MetaData(
@@ -577,4 +580,51 @@ moderation_words = Table(
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
     UniqueConstraint("list_id", "word"),
+)
+
+# Callbacks (docs/callbacks.md): an app's rules, the version a node compares to know they changed,
+# and the post-send callbacks still to deliver (or kept as failed), written in the transaction of
+# what caused them. `secret` is sealed with the server key `callback-secret` (services/callbacks).
+callback_rules = Table(
+    "callback_rules",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),  # post | pre
+    Column("url", Text, nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("events", Text, nullable=False),  # comma-separated; empty: every event of the kind
+    Column("chat_types", Text, nullable=False),  # comma-separated; empty: every chat type
+    Column("msg_types", Text, nullable=False),  # comma-separated; empty: every message type
+    Column("on_failure", String(8), nullable=False),  # pass | reject (pre-send)
+    Column("timeout_ms", Integer, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    UniqueConstraint("app_uuid", "name"),
+)
+
+callback_version = Table(
+    "callback_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # the one row: 1
+    Column("version", BigInteger, nullable=False),
+)
+
+callback_outbox = Table(
+    "callback_outbox",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("rule_id", RowId, ForeignKey("callback_rules.id", ondelete="CASCADE"), nullable=False),
+    Column("call_id", String(128), nullable=False),
+    Column("stamp", BigInteger, nullable=False),  # the body's `timestamp`, signed with the callId
+    Column("body", Text, nullable=False),  # the JSON body but its securityVersion and security
+    Column("created", BigInteger, nullable=False),
+    Column("due", BigInteger, nullable=False),  # next try (ms); also a lease while one is in flight
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("state", String(8), nullable=False),  # pending | failed
+    Column("retries", Integer, nullable=False, server_default="0"),  # replays asked for (storage/retry)
+    Column("target_url", Text, nullable=True),  # a replay's other URL
+    Column("error", String(255), nullable=True),  # why the last try failed
+    Index(None, "rule_id", "state", "due"),
+    Index(None, "state", "created"),
 )

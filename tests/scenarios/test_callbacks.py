@@ -1,0 +1,462 @@
+"""Callbacks (docs/callbacks.md) against a real HTTP receiver in this process: each post-send event
+arrives once with a valid signature (REST and XMPP sends, 1:1, group, chat room, offline, login,
+logout, recall, read acks, contacts, group and chat-room operations); a receiver that refuses for
+20 s, with a server restart in between, still gets every callback (deduplicated by callId);
+failed callbacks are listed and replayed by the storage calls; pre-send rules reject, rewrite,
+and pass or reject when the receiver is too slow, for XMPP clients."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from xmpp_helpers import DOMAIN, Client, XServer, run, start_xmpp_server
+
+from conftest import BACKENDS, Api, free_port, new_app, serve, stop_server, unique
+
+SECRET = "s3cr3t-for-tests"
+FAST = {  # retries and rule changes within a fraction of a second
+    "HXIM_CALLBACK_RULES_RELOAD_MS": "100",
+    "HXIM_CALLBACK_POLL_MS": "50",
+    "HXIM_CALLBACK_RETRY_BASE_SECONDS": "0.2",
+    "HXIM_CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
+    "HXIM_CALLBACK_TIMEOUT_SECONDS": "2",
+}
+
+
+class Receiver:
+    """An HTTP server that records every callback; `refusing` answers 503, paths under /pre/
+    answer as a pre-send receiver would."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.got: list[tuple[str, dict[str, Any]]] = []
+        self.refusing = False
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                path = self.path
+                with receiver.lock:
+                    receiver.got.append((path, body))
+                status, answer = 200, b"ok"
+                if path.startswith("/pre/"):
+                    kind = path.split("/")[2]
+                    if kind == "slow":
+                        time.sleep(1.0)
+                    verdict: dict[str, Any] = {"valid": True}
+                    if kind == "reject":
+                        verdict = {"valid": False, "code": "no bad words here"}
+                    elif kind == "rewrite":
+                        verdict = {"valid": True, "payload": {"msg": "a cleaner text", "type": "txt"}}
+                    answer = json.dumps(verdict).encode()
+                elif receiver.refusing:
+                    status = 503
+                elif path == "/long":
+                    answer = b"x" * 1001
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [b for p, b in self.got if p == path]
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cserver(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[XServer]:
+    tmp = tmp_path_factory.mktemp(f"hxim-callbacks-{request.param}")
+    xs, pg_name = start_xmpp_server(tmp, request.param, **FAST)
+    try:
+        yield xs
+    finally:
+        stop_server(xs.server, pg_name)
+
+
+def add_rule(api: Api, name: str, url: str, *extra: str) -> None:
+    creds = api.creds
+    r = api.server.cli("callback", "add", f"{creds.org}#{creds.app}", "--name", name, "--url", url,
+                       "--secret", SECRET, *extra)
+    assert r.returncode == 0, r.stderr
+    assert SECRET not in r.stdout
+    time.sleep(0.4)  # the running server reloads rules every 100 ms here
+
+
+def signed(body: dict[str, Any]) -> bool:
+    expected = hashlib.md5(f"{body['callId']}{SECRET}{body['timestamp']}".encode()).hexdigest()
+    return body["security"] == expected and body.get("securityVersion") == "1.0.0"
+
+
+def wait_for(check: Any, timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def xapp(xs: XServer) -> XServer:
+    """The server with a fresh app of its own (rules are per app)."""
+    api = new_app(xs.server)
+    return XServer(xs.server, xs.port, api)
+
+
+def test_cli_refuses_bad_values_in_one_line(cserver: XServer) -> None:
+    creds = cserver.api.creds
+    key = f"{creds.org}#{creds.app}"
+    for args, needle in (
+        (["--url", "ftp://x", "--secret", "s"], "callback URL [ftp://x] is not an http:// or https:// URL"),
+        (["--url", "http://x", "--secret", ""], "callback secret must not be empty"),
+        (["--url", "http://x", "--secret", "s", "--events", "chat,nope"], "unknown callback event [nope]"),
+        (["--url", "http://x", "--secret", "s", "--kind", "pre", "--timeout-ms", "x"], "--timeout-ms [x]"),
+    ):
+        r = cserver.server.cli("callback", "add", key, "--name", "bad", *args)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
+    r = cserver.server.cli("callback", "remove", key, "nothing")
+    assert r.returncode == 1 and "no callback rule named [nothing]" in r.stderr
+
+
+def test_each_post_send_event_arrives_once_signed(cserver: XServer, receiver: Receiver) -> None:
+    xs = xapp(cserver)
+    api = xs.api
+    path = f"/all/{unique('p')}"
+    add_rule(api, "all", receiver.url(path), "--events", ",".join(
+        ["chat", "chat_offline", "login", "logout", "recall", "read_ack", "roster", "group_op"]))
+    creds = api.creds
+    listed = xs.server.cli("callback", "list", f"{creds.org}#{creds.app}", "--json")
+    assert json.loads(listed.stdout)[0]["name"] == "all" and SECRET not in listed.stdout
+    a, b, c = unique("ca"), unique("cb"), unique("cc")
+    api.register(a, b, c)
+    # REST: a 1:1 message to an offline user (chat and chat_offline), a group, a chat room
+    r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "rest 1:1"}})
+    rest_id = r.json()["data"][b]
+    gid = api.post("/chatgroups", json={"groupname": "g", "desc": "d", "public": True, "maxusers": 10, "owner": a,
+                                        "members": [b]}).json()["data"]["groupid"]
+    rid = api.post("/chatrooms", json={"name": "r", "description": "d", "maxusers": 10, "owner": a,
+                                       "members": [b]}).json()["data"]["id"]
+    r = api.post("/messages/chatgroups", json={"from": a, "to": [gid], "type": "txt", "body": {"msg": "to group"}})
+    group_msg = r.json()["data"][gid]
+    r = api.post("/messages/chatrooms", json={"from": a, "to": [rid], "type": "txt", "body": {"msg": "to room"}})
+    room_msg = r.json()["data"][rid]
+    # group operations
+    assert api.post(f"/chatgroups/{gid}/users/{c}").status_code == 200
+    assert api.post(f"/chatgroups/{gid}/admin", json={"newadmin": b}).status_code == 200
+    assert api.post(f"/chatgroups/{gid}/mute", json={"usernames": [c], "mute_duration": 60000}).status_code == 200
+    assert api.delete(f"/chatgroups/{gid}/users/{c}").status_code == 200
+    assert api.put(f"/chatgroups/{gid}", json={"newowner": b}).status_code == 200
+    assert api.delete(f"/chatgroups/{gid}").status_code == 200
+    # contacts: a friendship ended, a block and its end
+    assert api.post(f"/users/{a}/contacts/users/{c}").status_code == 200
+    assert api.delete(f"/users/{a}/contacts/users/{c}").status_code == 200
+    assert api.post(f"/users/{a}/blocks/users", json={"usernames": [c]}).status_code == 200
+    assert api.delete(f"/users/{a}/blocks/users/{c}").status_code == 200
+    # recall by the app
+    r = api.post("/messages/msg_recall", json={"msg_id": rest_id, "to": b, "chat_type": "chat", "from": a,
+                                               "force": True})
+    assert r.status_code == 200, r.text
+
+    xmpp: dict[str, str] = {}
+
+    async def scenario() -> None:
+        alice, bob = Client(xs, a, resource="phone"), Client(xs, b)
+        await alice.online()
+        await bob.online()
+        alice.send_message(mto=xs.jid(b), mbody="over xmpp", mtype="chat")
+        got = await bob.next_message()
+        while got["body"] != "over xmpp":  # the group's message waited offline for bob
+            got = await bob.next_message()
+        xmpp["id"] = got["id"]
+        # bob reads it: an Easemob read ack (webim-xmpp.md §4.6)
+        ack = bob.make_message(mto=xs.jid(a), mbody=got["id"], mtype="chat")
+        ack.append(_acked(got["id"]))
+        ack.send()
+        await bob.sync()
+        await alice.close()
+        await bob.close()
+
+    run(scenario)
+
+    def arrived() -> list[dict[str, Any]] | None:
+        bodies = receiver.bodies(path)
+        logouts = [x for x in bodies if x.get("status") == "offline"]
+        # delivery is at least once, in no set order (a try that times out under load comes later)
+        messages = {x.get("msg_id") for x in bodies if x.get("eventType") == "chat"}
+        done = len(logouts) >= 2 and any(x.get("chat_type") == "read_ack" for x in bodies)
+        return bodies if done and {rest_id, group_msg, room_msg, xmpp.get("id")} <= messages else None
+
+    bodies = wait_for(arrived)
+    time.sleep(0.5)  # anything sent twice would be here by now
+    bodies = receiver.bodies(path)
+    assert all(signed(x) for x in bodies)
+    assert len({x["callId"] for x in bodies}) == len(bodies)  # each once
+    assert all(x["callId"].startswith(f"{creds.org}#{creds.app}_") for x in bodies)
+
+    def messages(event: str, msg_id: str) -> list[dict[str, Any]]:
+        return [x for x in bodies if x.get("eventType") == event and x.get("msg_id") == msg_id and "payload" in x
+                and "bodies" in x["payload"] and x["payload"]["bodies"]]
+
+    (chat,) = messages("chat", rest_id)
+    assert chat["from"] == a and chat["to"] == b and chat["chat_type"] == "chat" and "group_id" not in chat
+    assert chat["payload"]["bodies"] == [{"type": "txt", "msg": "rest 1:1"}]
+    assert chat["appkey"] == f"{creds.org}#{creds.app}"
+    assert len(messages("chat_offline", rest_id)) == 1
+    (group,) = messages("chat", group_msg)
+    assert group["chat_type"] == "groupchat" and group["group_id"] == gid
+    (room,) = messages("chat", room_msg)
+    assert room["chat_type"] == "chatroom" and room["group_id"] == rid
+    (over_xmpp,) = messages("chat", xmpp["id"])
+    assert over_xmpp["payload"]["bodies"] == [{"type": "txt", "msg": "over xmpp"}]
+    assert not messages("chat_offline", xmpp["id"])  # bob was online
+
+    logins = [x for x in bodies if x.get("reason") == "login"]
+    assert {x["user"] for x in logins} == {
+        f"{creds.org}#{creds.app}_{a}@{DOMAIN}/phone", f"{creds.org}#{creds.app}_{b}@{DOMAIN}/test"}
+    assert all(x["status"] == "online" and x["os"] == "xmpp" for x in logins)
+    assert len([x for x in bodies if x.get("reason") == "logout" and x["status"] == "offline"]) == 2
+
+    (recall,) = [x for x in bodies if x.get("chat_type") == "recall"]
+    assert recall["recall_id"] == rest_id and recall["payload"]["ack_message_id"] == rest_id and recall["to"] == b
+    (read,) = [x for x in bodies if x.get("chat_type") == "read_ack"]
+    assert read["from"] == b and read["to"] == a and read["payload"]["ack_message_id"] == xmpp["id"]
+    roster = sorted(x["payload"]["operation"] for x in bodies if x.get("chat_type") == "roster")
+    assert roster == ["allow", "ban", "remove"]
+
+    ops = [(x["type"], x["operation"], x.get("payload", {}).get("type")) for x in bodies
+           if x.get("event") == "group_op_event"]
+    assert sorted(ops) == sorted([
+        ("GROUP", "CREATE", None), ("GROUP", "JOIN", "DIRECT"), ("CHATROOM", "CREATE", None),
+        ("CHATROOM", "JOIN", "DIRECT"), ("GROUP", "JOIN", "DIRECT"), ("GROUP", "ADMIN", "ADD"),
+        ("GROUP", "MUTE", "ADD"), ("GROUP", "LEAVE", "KICK"), ("GROUP", "UPDATE", "OWNER"),
+        ("GROUP", "DELETE", None),
+    ])
+    create = next(x for x in bodies if x.get("operation") == "CREATE" and x["type"] == "GROUP")
+    assert create["id"] == gid and create["payload"]["info"]["title"] == "g" and create["payload"]["member"] == [b]
+
+
+def _acked(ident: str) -> Any:
+    import xml.etree.ElementTree as ET
+
+    return ET.Element("{urn:xmpp:receipts}acked", {"id": ident})
+
+
+def test_rules_filter_and_change_while_running(cserver: XServer, receiver: Receiver) -> None:
+    api = xapp(cserver).api
+    path = f"/txt/{unique('p')}"
+    add_rule(api, "txt", receiver.url(path), "--msg-types", "txt", "--chat-types", "chat")
+    a, b = unique("fa"), unique("fb")
+    api.register(a, b)
+    api.post("/messages/users", json={"from": a, "to": [b], "type": "cmd", "body": {"action": "x"}})
+    r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "kept"}})
+    kept = r.json()["data"][b]
+    wait_for(lambda: receiver.bodies(path))
+    creds = api.creds
+    assert api.server.cli("callback", "remove", f"{creds.org}#{creds.app}", "txt").returncode == 0
+    time.sleep(0.4)
+    api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "after removal"}})
+    time.sleep(0.5)
+    assert [x["msg_id"] for x in receiver.bodies(path)] == [kept]  # the default events: no chat_offline
+
+
+def test_a_long_answer_is_a_failure(cserver: XServer, receiver: Receiver) -> None:
+    api = xapp(cserver).api
+    add_rule(api, "long", receiver.url("/long"), "--events", "chat")
+    a, b = unique("la"), unique("lb")
+    api.register(a, b)
+    r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "m"}})
+    mid = r.json()["data"][b]
+    wait_for(lambda: len([x for x in receiver.bodies("/long") if x["msg_id"] == mid]) >= 3)  # tried again
+
+
+# --- nothing lost: a receiver that refuses, a restart, and the storage calls ------------------------------
+
+
+def restart(xs: XServer) -> None:
+    """Stop the server and start it again on the same storage (its XMPP port is a new one)."""
+    server = xs.server
+    server.process.terminate()
+    server.process.wait(timeout=15)
+    log = Path(server.env["HXIM_DATA_DIR"]).parent / "server.log"
+    server.process = serve(server.env, server.base_url, log)
+    xs.port = int(re.findall(r"hxim XMPP listening on [0-9.]+:(\d+)", log.read_text())[-1])
+
+
+def test_a_refusing_receiver_and_a_restart_lose_nothing(cserver: XServer, receiver: Receiver) -> None:
+    api = xapp(cserver).api
+    path = f"/down/{unique('p')}"
+    add_rule(api, "down", receiver.url(path), "--events", "chat")
+    a, b = unique("da"), unique("db")
+    api.register(a, b)
+    receiver.refusing = True
+    sent: list[str] = []
+    try:
+        started = time.monotonic()
+        for i in range(20):
+            r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"m{i}"}})
+            sent.append(r.json()["data"][b])
+        wait_for(lambda: receiver.bodies(path))  # being refused
+        restart(cserver)
+        for i in range(20, 30):
+            r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"m{i}"}})
+            sent.append(r.json()["data"][b])
+        time.sleep(max(0.0, 20 - (time.monotonic() - started)))
+    finally:
+        receiver.refusing = False
+    ok = f"{path}"
+
+    def all_there() -> bool:
+        return {x["msg_id"] for x in receiver.bodies(ok)} >= set(sent)
+
+    wait_for(all_there, timeout=30)
+    bodies = receiver.bodies(ok)
+    by_msg: dict[str, set[str]] = {}
+    for x in bodies:
+        assert signed(x)
+        by_msg.setdefault(x["msg_id"], set()).add(x["callId"])
+    assert set(by_msg) == set(sent) and all(len(ids) == 1 for ids in by_msg.values())  # one callback each
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def short_budget(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[XServer]:
+    """A server that gives a failing callback up after one second."""
+    tmp = tmp_path_factory.mktemp(f"hxim-callbacks-short-{request.param}")
+    xs, pg_name = start_xmpp_server(tmp, request.param, **FAST, HXIM_CALLBACK_RETRY_MAX_AGE_SECONDS="1")
+    try:
+        yield xs
+    finally:
+        stop_server(xs.server, pg_name)
+
+
+def test_failed_callbacks_are_listed_and_replayed(short_budget: XServer, receiver: Receiver) -> None:
+    api = xapp(short_budget).api
+    path, other = f"/failed/{unique('p')}", f"/elsewhere/{unique('p')}"
+    add_rule(api, "failing", receiver.url(path), "--events", "chat")
+    a, b = unique("sa"), unique("sb")
+    api.register(a, b)
+    assert api.get("/callbacks/storage/info").json()["data"] == []
+    receiver.refusing = True
+    try:
+        ids = [api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"f{i}"}})
+               .json()["data"][b] for i in range(3)]
+
+        def failed() -> list[dict[str, Any]]:
+            data = api.get("/callbacks/storage/info").json()["data"]
+            return data if sum(d["size"] for d in data) == 3 else []
+
+        slots = wait_for(failed)
+    finally:
+        receiver.refusing = False
+    body = api.get("/callbacks/storage/info").json()
+    assert body["path"] == "/callbacks" and body["action"] == "get"
+    assert all(len(s["date"]) == 12 and s["retry"] == 0 for s in slots)
+    seen = len(receiver.bodies(path))
+    time.sleep(0.5)
+    assert len(receiver.bodies(path)) == seen  # given up: no more tries
+    # user tokens may not; a bad date is refused
+    token = api.user_token(a)
+    assert api.get("/callbacks/storage/info", token=token).status_code == 401
+    assert api.post("/callbacks/storage/retry", json={"date": "2026"}).status_code == 400
+    for slot in slots:
+        r = api.post("/callbacks/storage/retry", json={"date": slot["date"], "retry": 0,
+                                                        "targetUrl": receiver.url(other)})
+        assert r.status_code == 200 and r.json()["data"] == "success", r.text
+    wait_for(lambda: {x["msg_id"] for x in receiver.bodies(other)} == set(ids))
+    assert all(signed(x) for x in receiver.bodies(other))
+    wait_for(lambda: api.get("/callbacks/storage/info").json()["data"] == [])
+    r = api.post("/callbacks/storage/retry", json={"date": slots[0]["date"]})
+    assert r.json()["data"] == "failure"  # nothing left there
+
+
+# --- pre-send ----------------------------------------------------------------------------------------------
+
+
+def test_pre_send_rejects_rewrites_and_applies_its_failure_policy(cserver: XServer, receiver: Receiver) -> None:
+    xs = xapp(cserver)
+    api = xs.api
+    a, b = unique("pa"), unique("pb")
+    api.register(a, b)
+    post = f"/post/{unique('p')}"
+    add_rule(api, "archive", receiver.url(post), "--events", "chat")
+
+    async def send(alice: Client, bob: Client, text: str) -> tuple[str | None, str | None]:
+        """(what bob got, the error text alice got)"""
+        alice.send_message(mto=xs.jid(b), mbody=text, mtype="chat")
+        try:
+            got = await bob.next_message(timeout=3)
+            return str(got["body"]), None
+        except TimeoutError:
+            err = await asyncio.wait_for(alice.errors.get(), 5)
+            assert err["error"]["condition"] == "not-acceptable"
+            return None, str(err["error"]["text"])
+
+    async def scenario() -> None:
+        alice, bob = Client(xs, a), Client(xs, b)
+        await alice.online()
+        await bob.online()
+        creds = api.creds
+        key = f"{creds.org}#{creds.app}"
+        steps = [
+            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/reject/x")], "bad words",
+             (None, "no bad words here")),
+            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/rewrite/x")], "dirty",
+             ("a cleaner text", None)),
+            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/slow/x"), "--timeout-ms", "100"],
+             "slow but passed", ("slow but passed", None)),
+            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/slow/x"), "--timeout-ms", "100",
+              "--on-failure", "reject"], "slow and refused", (None, "custom internal error")),
+        ]
+        for args, text, expected in steps:
+            xs.server.cli("callback", "remove", key, "judge")
+            r = xs.server.cli("callback", "add", key, "--secret", SECRET, *args)
+            assert r.returncode == 0, r.stderr
+            time.sleep(0.4)
+            outcome = await send(alice, bob, text)
+            assert outcome == expected, (args, outcome)
+        await alice.close()
+        await bob.close()
+
+    run(scenario, timeout=90)
+    asked = [x for p, x in receiver.got if p.startswith("/pre/") and x.get("from") == a]
+    assert all(signed(x) and "eventType" not in x and x["payload"]["type"] == "txt" for x in asked)
+    assert {x["payload"]["msg"] for x in asked} >= {"bad words", "dirty", "slow but passed", "slow and refused"}
+    # post-send: only what was stored, as stored (refused messages have none)
+    wait_for(lambda: len(receiver.bodies(post)) >= 2)
+    time.sleep(0.3)
+    texts = sorted(x["payload"]["bodies"][0]["msg"] for x in receiver.bodies(post))
+    assert texts == ["a cleaner text", "slow but passed"]
