@@ -125,6 +125,26 @@ class Settings(BaseSettings):
         256 * 1024 + 4096, ge=1024, le=64 << 20, description="BOSH: largest request body (policy-violation)"
     )
 
+    # --- msync (docs/msync.md) -----------------------------------------------------------
+    msync_enabled: bool = Field(
+        True, description="Serve Easemob's Web SDK 4.x and Agora Chat (msync over WebSocket at /websocket)"
+    )
+    msync_idle_timeout_seconds: float = Field(
+        90, ge=0, le=86400, description="msync: close a connection silent this long (the SDK's heartbeat is 30 s); "
+        "0 = never",
+    )
+    msync_page_size: int = Field(100, ge=1, le=10_000, description="msync: metas per page of a queue the client pulls")
+    msync_queue_max: int = Field(
+        5000, ge=1, le=1_000_000, description="msync: metas waiting per session; overflow disconnects (what is stored "
+        "stays offline)",
+    )
+    msync_offline_max: int = Field(
+        10_000, ge=1, le=1_000_000, description="msync: offline messages (and kept notices) read at login; the rest at "
+        "the next login",
+    )
+    msync_flood_rate: float = Field(200, ge=0, description="msync: frames per second a session may send; 0 = no limit")
+    msync_flood_burst: int = Field(400, ge=1, description="msync: burst of the frame rate limit")
+
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(Path("hxim-data"), description="Directory of the embedded SQLite database")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite in data_dir")

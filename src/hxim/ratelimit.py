@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["RateLimiter"]
+__all__ = ["FloodGate", "RateLimiter"]
 
 _PRUNE_EVERY = 4096  # new buckets between two sweeps of the full ones
 
@@ -59,3 +59,28 @@ class RateLimiter:
         ]
         for key in full:
             del self._buckets[key]
+
+
+class FloodGate:
+    """One client connection's budget of frames (stanzas, msync frames): `rate` per second with
+    bursts of `burst`; a rate of 0 lets everything through."""
+
+    __slots__ = ("_rate", "_burst", "_tokens", "_last")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = self._burst
+        self._last = time.monotonic()
+
+    def flooding(self) -> bool:
+        """Spend one frame's token; True when none was left (the connection sends too fast)."""
+        if not self._rate:
+            return False
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            return True
+        self._tokens -= 1
+        return False

@@ -19,6 +19,7 @@ from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
+from hxim.msync.context import Msync
 
 __all__ = ["serve"]
 
@@ -32,7 +33,8 @@ def serve(settings: Settings) -> int:
         print("created the default app; keep these credentials, they are printed only once:", flush=True)
         print_app(app, False, secret)
     c2s = C2S(node)  # XMPP client sessions: the TCP listener below, WebSocket and BOSH in the HTTP app
-    http_app = build_http_app(node, c2s)
+    msync = Msync(node)  # Easemob's Web SDK 4.x and Agora Chat, at /websocket in the HTTP app
+    http_app = build_http_app(node, c2s, msync)
     config = uvicorn.Config(
         http_app,
         host=settings.http_host,
@@ -43,11 +45,11 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         backlog=2048,
         timeout_keep_alive=30,
-        ws=with_oversize_notice({"/ws": OVERSIZE_NOTICE}),  # a stream error before the 1009 close
+        ws=with_oversize_notice({"/ws/": OVERSIZE_NOTICE, "/ws": OVERSIZE_NOTICE}),  # a stream error, then 1009
         ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
         ws_per_message_deflate=settings.xmpp_ws_deflate,
     )
-    server = _NodeServer(config, c2s, http_app.state.bosh)
+    server = _NodeServer(config, c2s, msync, http_app.state.bosh)
 
     async def run() -> None:
         xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
@@ -102,9 +104,10 @@ class _NodeServer(uvicorn.Server):
     first: a client that reconnects at once (the Web IM SDK does after `<close/>`) is refused,
     not let in by a node about to cut it again."""
 
-    def __init__(self, config: uvicorn.Config, c2s: C2S, bosh: BoshManager) -> None:
+    def __init__(self, config: uvicorn.Config, c2s: C2S, msync: Msync, bosh: BoshManager) -> None:
         super().__init__(config)
         self.c2s = c2s
+        self.msync = msync
         self.bosh = bosh
         self.listeners: list[asyncio.AbstractServer] = []  # the XMPP TCP listener
 
@@ -113,4 +116,5 @@ class _NodeServer(uvicorn.Server):
             listener.close()
         self.bosh.shutdown()
         await self.c2s.end_all("system-shutdown")
+        await self.msync.end_all()
         await super().shutdown(sockets)

@@ -60,15 +60,7 @@ async def plain(session: C2SSession, ev: AuthRequested) -> None:
         return
     node = session.ctx.node
     try:
-        if ev.password.startswith("$t$"):
-            grant = node.tokens.check(ev.password[3:])
-            if grant.app_uuid != app.uuid:
-                raise errors.bad_access_token("Unable to authenticate")
-            user = await node.users.user_for_grant(app, grant)
-            if user.key != name:
-                raise errors.bad_access_token("Unable to authenticate")
-        else:
-            user = await node.users.authenticate(app, name, ev.password)
+        user = await node.users.log_in(app, name, ev.password, node.tokens)
     except errors.HximError as exc:
         session.stream.reject("account-disabled" if exc.error == "unauthorized" else "not-authorized")
         return

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import deque
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hxim.c2s import login
 from hxim.hub import Event, PresenceChanged
 from hxim.model import App, Message, User
+from hxim.ratelimit import FloodGate
 from hxim.xmpp import namespaces as ns
 from hxim.xmpp.errors import STANZA_CONDITIONS
 from hxim.xmpp.events import (
@@ -175,10 +175,7 @@ class C2SSession:
         self.registered = False
         self.login: tuple[str, str] | None = None  # (app id, user key) of the SASL attempt under way
         # flood limit (token bucket over stanzas received)
-        self._rate = s.xmpp_flood_rate
-        self._burst = float(s.xmpp_flood_burst)
-        self._tokens = self._burst
-        self._last = time.monotonic()
+        self._flood = FloodGate(s.xmpp_flood_rate, s.xmpp_flood_burst)
         self._handshake: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # from start(): get_running_loop() costs a getpid()
 
@@ -297,7 +294,7 @@ class C2SSession:
 
     async def _on_event(self, ev: object) -> None:
         if isinstance(ev, StanzaReceived):
-            if self._flooding():
+            if self._flood.flooding():
                 self.close("policy-violation", "Too many stanzas in too short a time.")
                 return
             self._pull_stream()
@@ -328,17 +325,6 @@ class C2SSession:
         elif isinstance(ev, StreamClosed):
             self._pull_stream()
             self._end()
-
-    def _flooding(self) -> bool:
-        if not self._rate:
-            return False
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1:
-            return True
-        self._tokens -= 1
-        return False
 
     def _unhandled(self, ev: StanzaReceived) -> None:
         """RFC 6120 §8.4: an IQ get/set nobody serves gets `service-unavailable`; other stanzas

@@ -24,6 +24,7 @@ from hxim.http import (
     broadcasts,
     collections,
     contacts,
+    dns,
     easemob,
     easemob_app_users,
     groups,
@@ -36,6 +37,8 @@ from hxim.http import (
     user_metadata,
 )
 from hxim.http.render import error_response
+from hxim.msync.context import Msync
+from hxim.msync.websocket import msync_websocket
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 from hxim.seeds.local import build_easemob_apis
@@ -104,8 +107,9 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return error_response(err, time.perf_counter())
 
 
-def build_http_app(node: Node, c2s: C2S) -> Starlette:
-    """The HTTP application of a node: the REST faces, and XMPP over WebSocket and BOSH for `c2s`."""
+def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
+    """The HTTP application of a node: the REST faces, XMPP over WebSocket and BOSH for `c2s`, and
+    msync (Easemob's Web SDK 4.x) for `msync` with the SDK's DNS answer."""
     # The seed APIs reach Easemob through one EasemobApi each: this node, or a remote in upstream mode.
     hx_api, app_api_easemob = build_easemob_apis(node)
 
@@ -122,11 +126,12 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
         lifespan=lifespan,
     )
     xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
+    msync_ws = [WebSocketRoute("/websocket", msync_websocket), *dns.routes]
     bosh = BoshManager(c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
-        [*seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws, *bosh_routes],
+        [*seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws, *bosh_routes, *msync_ws],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
@@ -141,6 +146,7 @@ def build_http_app(node: Node, c2s: C2S) -> Starlette:
     )
     app.state.node = node
     app.state.c2s = c2s
+    app.state.msync = msync
     app.state.bosh = bosh
     app.state.hx_easemob = hx_api
     app.state.app_api_easemob = app_api_easemob

@@ -12,7 +12,7 @@ Bodies are the request pipeline's (`pipeline.read_json`, `http_body_timeout_seco
 A WebSocket message larger than uvicorn's `ws_max_size` is refused by the WebSocket library
 before the application sees it: close code 1009, and nothing else. A protocol that frames its own
 errors (XMPP over WebSocket ends with a `policy-violation` stream error, RFC 7395 §3.6) gives, per
-path prefix, the text messages to send before that close frame (`with_oversize_notice`).
+path, the text messages to send before that close frame (`with_oversize_notice`).
 """
 
 from __future__ import annotations
@@ -72,23 +72,23 @@ def with_head_timeout(seconds: float) -> type[HttpToolsProtocol]:
 
 
 class _OversizeNoticeProtocol(WebSocketsSansIOProtocol):
-    notices: tuple[tuple[str, bytes], ...] = ()  # (path prefix, frames to send before a 1009 close)
+    notices: dict[str, bytes] = {}  # noqa: RUF012  (path → frames to send before a 1009 close)
 
     def handle_parser_exception(self) -> None:
         if isinstance(self.conn.parser_exc, PayloadTooBig) and self.handshake_complete:
             path = self.scope["path"]
-            frames = next((f for prefix, f in self.notices if path.startswith(prefix)), b"")
+            frames = self.notices.get(path, b"")
             if frames:  # written ahead of the close frame the library has queued
                 self.transport.write(frames)
         super().handle_parser_exception()
 
 
 def with_oversize_notice(notices: dict[str, list[bytes]]) -> type[WebSocketsSansIOProtocol]:
-    """The WebSocket protocol class to give uvicorn (`Config(ws=…)`): on a path that starts with
-    a key of `notices`, a message over `ws_max_size` is answered with those text messages, then
-    the 1009 close."""
-    framed = tuple(
-        (prefix, b"".join(Frame(Opcode.TEXT, m).serialize(mask=False) for m in messages))
-        for prefix, messages in notices.items()
-    )
+    """The WebSocket protocol class to give uvicorn (`Config(ws=…)`): on a path that is a key
+    of `notices`, a message over `ws_max_size` is answered with those text messages, then the
+    1009 close."""
+    framed = {
+        path: b"".join(Frame(Opcode.TEXT, m).serialize(mask=False) for m in messages)
+        for path, messages in notices.items()
+    }
     return type("WebSocketProtocol", (_OversizeNoticeProtocol,), {"notices": framed})

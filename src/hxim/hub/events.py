@@ -91,10 +91,12 @@ class BlockPush:
 @dataclass(frozen=True, slots=True)
 class Kick:
     """End the session: `reason` is an XMPP stream-error condition (`conflict`, `not-authorized`,
-    `policy-violation`); other protocols map it to theirs."""
+    `policy-violation`); `cause` says why where one condition covers several (`password`: the
+    user's password changed); other protocols map both to theirs."""
 
     reason: str
     text: str | None = None
+    cause: str = ""
 
 
 @dataclass(frozen=True, slots=True)

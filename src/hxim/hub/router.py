@@ -94,8 +94,9 @@ class Router:
         return taken
 
     def kick(
-        self, app_uuid: uuid.UUID, key: str, reason: str, text: str | None = None, *, resource: str | None = None
+        self, app_uuid: uuid.UUID, key: str, reason: str, text: str | None = None, *, resource: str | None = None,
+        cause: str = "",
     ) -> int:
         """End every session of the user (only the one bound to `resource` when given); returns how
         many there were."""
-        return self.push(app_uuid, key, Kick(reason, text), resource=resource, available=False)
+        return self.push(app_uuid, key, Kick(reason, text, cause), resource=resource, available=False)

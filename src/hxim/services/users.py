@@ -19,7 +19,7 @@ from hxim.config import Settings
 from hxim.hub import Router
 from hxim.model import USERNAME_RE, App, User, now_ms
 from hxim.services.passwords import Hasher
-from hxim.services.tokens import USER, Grant
+from hxim.services.tokens import USER, Grant, TokenService
 from hxim.storage import Database
 from hxim.storage.users import (
     NewUser,
@@ -183,6 +183,19 @@ class UserService:
         return user
 
     # --- authentication -------------------------------------------------------------------------
+    async def log_in(self, app: App, name: str, secret: str, tokens: TokenService) -> User:
+        """A client's login (XMPP SASL PLAIN, msync PROVISION): `$t$` and a token `tokens` issued
+        to this very user of this app, or the user's password."""
+        if secret.startswith("$t$"):
+            grant = tokens.check(secret[3:])
+            if grant.app_uuid != app.uuid:
+                raise errors.bad_access_token("Unable to authenticate")
+            user = await self.user_for_grant(app, grant)
+            if user.key != name.lower():
+                raise errors.bad_access_token("Unable to authenticate")
+            return user
+        return await self.authenticate(app, name, secret)
+
     async def authenticate(self, app: App, username: Any, password: Any) -> User:
         """Check a password; the password grant of /token and XMPP SASL PLAIN use this."""
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
@@ -230,6 +243,12 @@ class UserService:
             raise errors.entity_not_found("User null not found")
         creds = await self.hasher.derive(password)
         await self.db.write(set_credentials_txn, user.id, creds, now_ms())
+        self._password_changed(app, user)
+
+    def _password_changed(self, app: App, user: User) -> None:
+        """A new password ends the user's sessions (their tokens are void already), as Easemob's
+        and Prosody's do: each client logs in again with the new one."""
+        self.router.kick(app.uuid, user.key, "not-authorized", "The password was changed.", cause="password")
 
     async def change_own_password(self, app: App, user: User, old: Any, new: Any) -> None:
         """A user changing their own password must prove the old one."""
@@ -241,6 +260,7 @@ class UserService:
             raise errors.illegal_argument("oldPassword is not correct")
         creds = await self.hasher.derive(password)
         await self.db.write(set_credentials_txn, user.id, creds, now_ms())
+        self._password_changed(app, user)
 
     async def update(self, app: App, ident: str, fields: Any) -> User:
         if not isinstance(fields, dict) or not fields:

@@ -1,0 +1,359 @@
+"""The msync side of a node: its open sessions, what a client's meta asks for (a message, an ack,
+a recall, a chat-room join), and each hub event rendered as the metas the SDK reads
+(docs/msync.md, "Events").
+
+Everything a client asks goes through the services every other surface uses: sends through
+`MessageService.send`, recalls through `MessageService.recall`, joins through the chat rooms'
+`MembershipService`; refusals become the `Status` the SDK maps to its own error types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from hxim import errors
+from hxim.hub import Kick, Notice, Relay, RosterPush
+from hxim.model import now_ms
+from hxim.msync import bodies, wire
+from hxim.msync.session import MsyncSession
+from hxim.msync.wire import pb
+from hxim.services.messages import ADMIN, SendMessage
+from hxim.services.notices import NoticeKind
+
+if TYPE_CHECKING:
+    from hxim.app import Node
+
+__all__ = ["Msync", "status_of"]
+
+log = logging.getLogger("hxim.msync")
+
+MB = pb.MessageBody
+_ACK_KIND = {MB.READ_ACK: "acked", MB.DELIVER_ACK: "delivery", MB.CHANNEL_ACK: "channel"}
+_ACK_TYPE = {v: k for k, v in _ACK_KIND.items()}
+_KICKS = {  # a hub Kick's reason (and cause) → the StatisticsBody operation the SDK maps to its error
+    "conflict": pb.StatisticsBody.USER_LOGIN_ANOTHER_DEVICE,
+    "not-authorized": pb.StatisticsBody.USER_REMOVED,
+    "password": pb.StatisticsBody.USER_KICKED_BY_CHANGE_PASSWORD,
+}
+
+
+def status_of(exc: errors.HximError) -> tuple[int, str]:
+    """A refusal as the status whose reason the SDK turns into its error type (docs/msync.md)."""
+    text = exc.description
+    if "is muted" in text:
+        return pb.Status.USER_MUTED, "you were muted"
+    if text == "user is globally muted":
+        return pb.Status.PERMISSION_DENIED, "user is mute"
+    if "blacklist" in text or (exc.condition == "service-unavailable" and "blocked" in text):
+        return pb.Status.FAIL, "blocked"
+    if "doesn't exist in group" in text or "not members of" in text:
+        return pb.Status.FAIL, "not in group or chatroom"
+    if (exc.error == "service_resource_not_found" and "group" in text) or exc.error == "resource_not_found":
+        return pb.Status.FAIL, "group not found"
+    if exc.error == "message_recall_error":
+        return pb.Status.FAIL, "exceed recall time limit"
+    if exc.condition == "item-not-found" or exc.error == "service_resource_not_found":
+        return pb.Status.FAIL, "username doesn't exist!"
+    if exc.status == 413:
+        return pb.Status.PERMISSION_DENIED, "Sorry, data is too large"
+    if exc.status == 429:
+        return pb.Status.PERMISSION_DENIED, "traffic limit"
+    return pb.Status.FAIL, text
+
+
+class Msync:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.settings = node.settings
+        self.open_sessions: set[MsyncSession] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.renderers: dict[type, Callable[[MsyncSession, Any], None]] = {
+            Kick: _kick, Notice: self._notice, RosterPush: _roster_push, Relay: _relay,
+        }
+
+    def background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def end_all(self) -> None:
+        """Close every session (the SDK reconnects to the next node up) and let the last writes go."""
+        for session in list(self.open_sessions):
+            session.close()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.settings.xmpp_shutdown_seconds)
+
+    # --- what a client's meta asks for ----------------------------------------------------------------
+    async def handle_meta(self, session: MsyncSession, meta: pb.Meta) -> None:
+        if meta.ns == pb.Meta.CHAT:
+            body = MB()
+            try:
+                body.ParseFromString(meta.payload)
+            except Exception as exc:
+                raise wire.FrameError("the meta's payload is not a MessageBody") from exc
+            kind = body.type
+            if kind in bodies.CHAT_TYPE_OF:
+                await self._send(session, meta, body)
+            elif kind in _ACK_KIND:
+                await self._receipt(session, meta, body)
+            elif kind == MB.RECALL:
+                await self._recall(session, meta, body)
+            else:
+                session.send(wire.ack_answer(meta.id, code=pb.Status.WRONG_PARAMETER, reason="not supported"))
+        elif meta.ns == pb.Meta.MUC:
+            await self._muc(session, meta)
+        # STATISTIC (the client's own figures, after login and each UNREAD) and the rest: not routed
+
+    async def _send(self, session: MsyncSession, meta: pb.Meta, body: pb.MessageBody) -> None:
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        chat_type = bodies.CHAT_TYPE_OF[body.type]
+        target = meta.to.name or body.to.name
+        only = tuple(n.lower() for n in meta.directed_users) if meta.routetype == pb.Meta.ROUTE_DIRECT else None
+        try:
+            ext = bodies.ext_of(body.ext) or None
+            command = SendMessage(
+                chat_type, (target,), tuple(bodies.bodies_of(body)), ext, user.username, True,
+                meta.to.client_resource or None, online_only=meta.routetype == pb.Meta.ROUTE_ONLINE,
+                only=only if chat_type != "chat" else None,
+            )
+            sent = await self.node.messages.send(app, command, user)
+        except errors.HximError as exc:
+            code, reason = status_of(exc)
+            session.send(wire.ack_answer(meta.id, code=code, reason=reason))
+            return
+        message = sent[0][1]
+        session.send(wire.ack_answer(meta.id, message.id, message.timestamp))
+
+    async def _receipt(self, session: MsyncSession, meta: pb.Meta, body: pb.MessageBody) -> None:
+        """A read, delivery or conversation ack, passed to the peer (kept while they are away)."""
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        node = self.node
+        peer = await node.users.find(app, meta.to.name or body.to.name) if "conference" not in meta.to.domain else None
+        if peer is not None and peer.id != user.id:
+            payload = {"ack": _ACK_KIND[body.type], "mid": str(body.ack_message_id), "body": str(body.ack_message_id)}
+            await node.notices.send(app, peer, Notice(NoticeKind.RECEIPT, user.username, payload),
+                                    keep=body.type != MB.CHANNEL_ACK)
+        session.send(wire.ack_answer(meta.id, node.ids.next()))
+
+    async def _recall(self, session: MsyncSession, meta: pb.Meta, body: pb.MessageBody) -> None:
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        messages = self.node.messages
+        message = await messages.find(app, body.ack_message_id) if body.ack_message_id else None
+        try:
+            if message is None:
+                raise errors.HximError(404, "message_recall_error", "message not found", None, "item-not-found")
+            await messages.recall(app, message, user.username, tell_sender=True, skip=session.resource)
+        except errors.HximError as exc:
+            code, reason = status_of(exc)
+            if exc.error == "message_recall_error" and exc.status == 404:
+                reason = "message not found"
+            session.send(wire.ack_answer(meta.id, code=code, reason=reason))
+            return
+        session.send(wire.ack_answer(meta.id, message.id))
+
+    async def _muc(self, session: MsyncSession, meta: pb.Meta) -> None:
+        """A chat-room join or leave (the SDK's joinChatRoom and leaveChatRoom)."""
+        app, user = session.app, session.user
+        assert app is not None and user is not None
+        muc = pb.MUCBody()
+        try:
+            muc.ParseFromString(meta.payload)
+        except Exception as exc:
+            raise wire.FrameError("the meta's payload is not a MUCBody") from exc
+        rid = muc.muc_id.name
+        members = self.node.chatrooms.members
+        try:
+            if muc.operation == pb.MUCBody.JOIN:
+                if not await self.node.chatrooms.rooms.is_member(app, rid, user):
+                    await members.join(app, rid, user.username)
+            elif muc.operation == pb.MUCBody.LEAVE:
+                await members.remove_member(app, rid, user.username, user.username)
+            else:
+                session.send(wire.ack_answer(meta.id, code=pb.Status.WRONG_PARAMETER, reason="not supported"))
+                return
+        except errors.HximError as exc:
+            code, reason = status_of(exc)
+            if exc.condition == "item-not-found":
+                reason = f"grpID {rid} does not exist!"
+            session.send(wire.ack_answer(meta.id, code=code, reason=reason))
+            return
+        session.send(wire.ack_answer(meta.id, self.node.ids.next()))
+
+    # --- hub events as metas --------------------------------------------------------------------------
+    def render_kept(self, session: MsyncSession, notice_id: int, notice: Notice) -> None:
+        """A notice kept while the user was away, into its queue (removed from storage once read)."""
+        built = _NOTICES.get(notice.kind)
+        if built is not None:
+            out = built(session, notice.sender, notice.payload)
+            if out is not None:
+                key, name, meta = out
+                session.add_meta(key, name, notice_id, meta, notice_id)
+
+    def _notice(self, session: MsyncSession, notice: Notice) -> None:
+        built = _NOTICES.get(notice.kind)
+        if built is not None:
+            out = built(session, notice.sender, notice.payload)
+            if out is not None:
+                key, name, meta = out
+                session.add_meta(key, name, self.node.ids.next(), meta)
+
+
+# --- renderers ------------------------------------------------------------------------------------
+Built = tuple[tuple[bool, str], str, bytes] | None  # (queue key, queue name, Meta bytes)
+
+
+def _meta(session: MsyncSession, ns: int, payload: bytes, sender: str, ident: int = 0, room: str = "") -> bytes:
+    meta = pb.Meta(id=ident or session.ctx.node.ids.next(), timestamp=now_ms(), ns=ns, payload=payload)  # type: ignore[arg-type]
+    meta.from_.CopyFrom(wire.jid(session.app_key, sender))
+    domain = wire.ROOM_DOMAIN if room else wire.CHAT_DOMAIN
+    meta.to.CopyFrom(wire.jid(session.app_key, room or session.user_key, domain))
+    return meta.SerializeToString()
+
+
+def _kick(session: MsyncSession, event: Kick) -> None:
+    """The StatisticsBody the SDK takes for a kick, in a frame of its own; then the close (the
+    SDK does not close by itself, and does not reconnect after a kick)."""
+    op = _KICKS.get(event.cause) or _KICKS.get(event.reason, pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE)
+    payload = pb.StatisticsBody(operation=op).SerializeToString()
+    meta = _meta(session, pb.Meta.STATISTIC, payload, session.user_key)
+    session.send(wire.batch_answer(wire.jid(session.app_key, session.user_key), [meta], 0, True))
+    session.close(event.reason)
+
+
+def _receipt(session: MsyncSession, sender: str, payload: Any) -> Built:
+    kind = _ACK_TYPE.get(payload.get("ack"))
+    mid = str(payload.get("mid", ""))
+    if kind is None or not mid.isdecimal():
+        return None
+    body = MB(type=kind, ack_message_id=int(mid))
+    body.from_.name = sender
+    body.to.name = session.user.username if session.user else session.user_key
+    return (False, sender.lower()), sender, _meta(session, pb.Meta.CHAT, body.SerializeToString(), sender)
+
+
+_XMPP_RECEIPTS = {  # an XMPP client's receipt (Easemob's, XEP-0184's) → the msync ack type
+    "{urn:xmpp:receipts}acked": "acked",
+    "{urn:xmpp:receipts}delivery": "delivery",
+    "{urn:xmpp:receipts}received": "delivery",
+}
+
+
+def _relay(session: MsyncSession, relay: Relay) -> None:
+    """What an XMPP client passed to this user without storing it: its receipts become acks
+    (chat states and the rest have no msync form)."""
+    if relay.kind != "message" or "urn:xmpp:receipts" not in relay.xml:
+        return
+    try:
+        children = ET.fromstring(f"<x xmlns='jabber:client'>{relay.xml}</x>")
+    except ET.ParseError:
+        return
+    for child in children:
+        ack = _XMPP_RECEIPTS.get(child.tag)
+        if ack is not None:
+            built = _receipt(session, relay.sender, {"ack": ack, "mid": child.get("id", "")})
+            if built is not None:
+                session.add_meta(*built[:2], session.ctx.node.ids.next(), built[2])
+            return
+
+
+def _recall(session: MsyncSession, sender: str, payload: Any) -> Built:
+    mid = payload.get("mid")
+    if not isinstance(mid, int):
+        return None
+    room = payload.get("room")
+    body = MB(type=MB.RECALL, ack_message_id=mid)
+    body.from_.name = sender if sender != ADMIN else ""
+    body.to.name = str(room) if room else (session.user.username if session.user else session.user_key)
+    key = (True, str(room)) if room else (False, sender.lower())
+    return key, str(room) if room else sender, _meta(session, pb.Meta.CHAT, body.SerializeToString(), sender,
+                                                     room=str(room) if room else "")
+
+
+_SUBSCRIPTIONS = {
+    "subscribe": pb.RosterBody.ADD,
+    "subscribed": pb.RosterBody.REMOTE_ACCEPT,
+    "unsubscribed": pb.RosterBody.REMOTE_DECLINE,
+}
+
+
+def _roster(session: MsyncSession, op: int, other: str, reason: str | None = None) -> bytes:
+    body = pb.RosterBody(operation=op)  # type: ignore[arg-type]
+    body.from_.CopyFrom(wire.jid(session.app_key, other))
+    body.to.append(wire.jid(session.app_key, session.user.username if session.user else session.user_key))
+    if reason:
+        body.reason = reason
+    return _meta(session, pb.Meta.ROSTER, body.SerializeToString(), other)
+
+
+def _subscription(session: MsyncSession, sender: str, payload: Any) -> Built:
+    op = _SUBSCRIPTIONS.get(payload.get("type"))
+    if op is None:
+        return None
+    status = payload.get("status")
+    return (False, sender.lower()), sender, _roster(session, op, sender, status if isinstance(status, str) else None)
+
+
+def _roster_push(session: MsyncSession, event: RosterPush) -> None:
+    """A friendship made or ended: the SDK's onContactAdded and onContactDeleted."""
+    if event.subscription == "both":
+        op = pb.RosterBody.ACCEPT
+    elif event.subscription == "remove":
+        op = pb.RosterBody.REMOVE
+    else:
+        return
+    if session.available:
+        session.add_meta((False, event.contact.lower()), event.contact, session.ctx.node.ids.next(),
+                         _roster(session, op, event.contact))
+
+
+def _muc_body(session: MsyncSession, op: int, room: str, sender: str, payload: Any, **extra: Any) -> bytes:
+    body = pb.MUCBody(operation=op, is_chatroom=bool(payload.get("chatroom")))  # type: ignore[arg-type]
+    body.muc_id.CopyFrom(wire.jid(session.app_key, room, wire.ROOM_DOMAIN))
+    body.from_.CopyFrom(wire.jid(session.app_key, sender))
+    body.to.append(wire.jid(session.app_key, session.user.username if session.user else session.user_key))
+    for name, value in extra.items():
+        if value:
+            setattr(body, name, value)
+    return _meta(session, pb.Meta.MUC, body.SerializeToString(), sender, room=room)
+
+
+_ROLE_OPS = {
+    "admin_added": pb.MUCBody.ADD_ADMIN,
+    "admin_removed": pb.MUCBody.REMOVE_ADMIN,
+    "muted": pb.MUCBody.ADD_MUTE,
+    "unmuted": pb.MUCBody.REMOVE_MUTE,
+}
+
+
+def _room(op_of: Callable[[Any], int | None], *fields: str) -> Callable[[MsyncSession, str, Any], Built]:
+    def build(session: MsyncSession, sender: str, payload: Any) -> Built:
+        op = op_of(payload)
+        room = str(payload.get("room", ""))
+        if op is None or not room:
+            return None
+        extra = {f: str(payload.get(src, "")) for f, src in (x.split("=") for x in fields)}
+        return (True, room), room, _muc_body(session, op, room, sender, payload, **extra)
+
+    return build
+
+
+_NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
+    NoticeKind.RECEIPT: _receipt,
+    NoticeKind.RECALL: _recall,
+    NoticeKind.SUBSCRIPTION: _subscription,
+    NoticeKind.ROOM_REMOVED: _room(lambda p: pb.MUCBody.KICK if p.get("code") == "307" else pb.MUCBody.BAN),
+    NoticeKind.ROOM_DESTROYED: _room(lambda p: pb.MUCBody.DESTROY, "reason=reason"),
+    NoticeKind.ROOM_ROLE: _room(lambda p: _ROLE_OPS.get(p.get("event"))),
+    NoticeKind.ROOM_APPLY: _room(lambda p: pb.MUCBody.APPLY, "reason=reason", "muc_name=name"),
+    NoticeKind.ROOM_ACCEPT: _room(lambda p: pb.MUCBody.APPLY_ACCEPT),
+    NoticeKind.ROOM_DECLINE: _room(lambda p: pb.MUCBody.APPLY_DECLINE, "reason=reason"),
+    NoticeKind.ROOM_INVITE: _room(lambda p: pb.MUCBody.INVITE, "reason=reason"),
+    NoticeKind.ROOM_JOIN: _room(lambda p: pb.MUCBody.PRESENCE),
+}

@@ -1,0 +1,325 @@
+"""msync (Easemob's Web SDK 4.x wire protocol) against a real `hxim serve`, with a raw protobuf
+client over a real WebSocket (`hxim.msync.client`): login and its refusals, live and offline
+messages with server ids, groups and chat rooms, recall, receipts, contact and room events,
+kicks, and conversations with XMPP users on the same server. The unmodified SDKs in Chromium are
+tests/msync's."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+
+import pytest
+from xmpp_helpers import Client, XServer, run, xserver
+
+from conftest import Api, unique
+from hxim.msync.client import MsyncClient, SendRefused
+from hxim.msync.wire import pb
+
+__all__ = ["xserver"]
+
+MB = pb.MessageBody
+
+
+def ws_url(api: Api) -> str:
+    return api.server.base_url.replace("http://", "ws://") + "/websocket"
+
+
+def appkey(api: Api) -> str:
+    return f"{api.creds.org}#{api.creds.app}"
+
+
+async def connect(api: Api, user: str, resource: str = "webim_web_1") -> MsyncClient:
+    client = MsyncClient(ws_url(api), appkey(api), user, resource)
+    answer = await client.login(api.user_token(user))
+    assert answer.status.error_code == 0, answer.status
+    assert answer.resource == resource
+    return client
+
+
+def test_login_and_its_refusals(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("ml"), unique("ml")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        alice = await connect(api, a)
+        r = api.get(f"/users/{a}/status")
+        assert r.json()["data"][a] == "online"
+        await alice.close()
+        # a token of another user, a forged token, an unknown app
+        bad = MsyncClient(ws_url(api), appkey(api), a)
+        answer = await bad.login(api.user_token(b))
+        assert answer.status.error_code == pb.Status.FAIL
+        assert answer.status.reason == "Sorry, token or password does not match login info"
+        await bad.closed.wait()
+        forged = MsyncClient(ws_url(api), appkey(api), a)
+        answer = await forged.login("YWMtnot-a-token")
+        assert answer.status.error_code == pb.Status.FAIL
+        nobody = MsyncClient(ws_url(api), appkey(api), unique("nobody"))
+        answer = await nobody.login(api.user_token(a))
+        assert answer.status.reason == "Sorry, user not found"
+        stranger = MsyncClient(ws_url(api), "no#such", a)
+        answer = await stranger.login(api.user_token(a))
+        assert answer.status.error_code == pb.Status.FAIL
+        for c in (bad, forged, nobody, stranger):
+            await c.close()
+
+    run(scenario)
+
+
+def test_live_messages_both_ways_with_server_ids(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("ma"), unique("mb")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        alice, bob = await connect(api, a), await connect(api, b)
+        await alice.sync()
+        await bob.sync()
+        ack = await alice.send(b, "hello bob", ext={"n": 1, "ok": True, "obj": {"x": [1]}, "s": "t"})
+        assert ack.server_id > 0 and ack.timestamp > 0
+        got = (await bob.wait_for(1))[0]
+        assert got.id == ack.server_id and got.text == "hello bob"
+        assert got.body.type == MB.CHAT and got.body.from_.name == a and got.body.to.name == b
+        assert got.queue == a
+        ext = {kv.key: kv for kv in got.body.ext}
+        assert ext["n"].varint_value == 1 and ext["ok"].type == pb.KeyValue.BOOL
+        assert ext["obj"].string_value == '{"x":[1]}' and ext["s"].string_value == "t"
+        back = await bob.send(a, "hi alice")
+        assert (await alice.wait_for(1))[0].id == back.server_id
+        # the REST history has both, as every protocol stores them
+        r = api.get(f"/users/{a}/offline_msg_count")
+        assert r.json()["data"][a] == 0
+        # a burst arrives whole and in order
+        sent = [(await alice.send(b, f"n{i}")).server_id for i in range(30)]
+        got_all = await bob.wait_for(31)
+        assert [m.id for m in got_all[1:]] == sent
+        await alice.close()
+        await bob.close()
+
+    run(scenario)
+
+
+def test_offline_messages_are_synced_at_login_and_acknowledged(xserver: XServer) -> None:
+    api = xserver.api
+    a, b, c = unique("oa"), unique("ob"), unique("oc")
+    api.register(a, b, c)
+
+    async def scenario() -> None:
+        alice = await connect(api, a)
+        await alice.sync()
+        ids = [(await alice.send(b, f"while away {i}")).server_id for i in range(3)]
+        r = api.post("/messages/users", json={"from": c, "to": [b], "type": "img",
+                                              "body": {"url": "http://x/f", "filename": "f.png", "secret": "s",
+                                                       "size": {"width": 3, "height": 2}}})
+        img_id = int(r.json()["data"][b])
+        assert api.get(f"/users/{b}/offline_msg_count").json()["data"][b] == 4
+        bob = await connect(api, b)
+        unread = await bob.sync()
+        assert {(q.queue.name, q.n) for q in unread.unread} == {(a, 3), (c, 1)}
+        got = await bob.wait_for(4)
+        assert [m.id for m in got if m.queue == a] == ids
+        img = next(m for m in got if m.queue == c)
+        content = img.body.contents[0]
+        assert img.id == img_id and content.type == MB.Content.IMAGE and content.remote_path == "http://x/f"
+        assert content.display_name == "f.png" and content.size.width == 3
+        # the last pages were acknowledged: nothing waits offline any more
+        for _ in range(50):
+            if api.get(f"/users/{b}/offline_msg_count").json()["data"][b] == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert api.get(f"/users/{b}/offline_msg_count").json()["data"][b] == 0
+        await bob.close()
+        again = await connect(api, b)
+        assert not (await again.sync()).unread
+        await again.close()
+        await alice.close()
+
+    run(scenario)
+
+
+def test_unacknowledged_live_messages_go_back_offline(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("ua"), unique("ub")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        bob = await connect(api, b)
+        await bob.sync()
+        bob.received.clear()
+        # bob's client never pulls: the message waits in his session, then offline once he is gone
+        bob._pulling.add(a)  # (as if a pull were under way: the NOTICE is ignored)
+        r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "kept"}})
+        mid = int(r.json()["data"][b])
+        await asyncio.sleep(0.3)
+        await bob.close()
+        for _ in range(50):
+            if api.get(f"/users/{b}/offline_msg_count").json()["data"][b] == 1:
+                break
+            await asyncio.sleep(0.1)
+        again = await connect(api, b)
+        await again.sync()
+        assert [m.id for m in await again.wait_for(1)] == [mid]
+        await again.close()
+
+    run(scenario)
+
+
+def test_group_and_chat_room_messages(xserver: XServer) -> None:
+    api = xserver.api
+    a, b, c = unique("ga"), unique("gb"), unique("gc")
+    api.register(a, b, c)
+    gid = api.post("/chatgroups", json={"groupname": "g", "desc": "d", "public": True, "owner": a,
+                                        "members": [b]}).json()["data"]["groupid"]
+    rid = api.post("/chatrooms", json={"name": "r", "description": "d", "owner": a}).json()["data"]["id"]
+
+    async def scenario() -> None:
+        alice, bob, carol = await connect(api, a), await connect(api, b), await connect(api, c)
+        for x in (alice, bob, carol):
+            await x.sync()
+        ack = await alice.send(gid, "to the group", chat_type=MB.GROUPCHAT)
+        got = (await bob.wait_for(1))[0]
+        assert got.id == ack.server_id and got.body.type == MB.GROUPCHAT and got.queue == gid
+        assert got.body.to.name == gid and got.body.from_.name == a
+        with pytest.raises(SendRefused) as refused:  # carol is not a member
+            await carol.send(gid, "let me in", chat_type=MB.GROUPCHAT)
+        assert refused.value.reason == "not in group or chatroom"
+        with pytest.raises(SendRefused) as refused:
+            await carol.send("123456789", "nowhere", chat_type=MB.GROUPCHAT)
+        assert refused.value.reason == "group not found"
+        # chat rooms: joined over msync, then messages; bob hears carol join
+        await bob.muc(rid, pb.MUCBody.JOIN)
+        bob.received.clear()
+        await carol.muc(rid, pb.MUCBody.JOIN)
+        joined = (await bob.wait_for(1))[0]
+        assert joined.ns == pb.Meta.MUC and joined.body.operation == pb.MUCBody.PRESENCE
+        assert joined.body.from_.name == c and joined.body.muc_id.name == rid and joined.body.is_chatroom
+        bob.received.clear()
+        ack = await carol.send(rid, "room hello", chat_type=MB.CHATROOM)
+        got = (await bob.wait_for(1))[0]
+        assert got.id == ack.server_id and got.body.type == MB.CHATROOM and got.body.to.name == rid
+        await carol.muc(rid, pb.MUCBody.LEAVE)
+        with pytest.raises(SendRefused):
+            await carol.send(rid, "gone", chat_type=MB.CHATROOM)
+        with pytest.raises(SendRefused) as refused:
+            await carol.muc("987654321", pb.MUCBody.JOIN)
+        assert "does not exist!" in refused.value.reason
+        for x in (alice, bob, carol):
+            await x.close()
+
+    run(scenario)
+
+
+def test_recall_receipts_and_muted_senders(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("ra"), unique("rb")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        alice, bob = await connect(api, a), await connect(api, b)
+        await alice.sync()
+        await bob.sync()
+        ack = await alice.send(b, "oops")
+        await bob.wait_for(1)
+        await bob.send(a, kind=MB.READ_ACK, ack_id=ack.server_id)
+        read = (await alice.wait_for(1))[0]
+        assert read.body.type == MB.READ_ACK and read.body.ack_message_id == ack.server_id
+        assert read.body.from_.name == b
+        await alice.send(b, kind=MB.RECALL, ack_id=ack.server_id)
+        recall = (await bob.wait_for(2))[1]
+        assert recall.body.type == MB.RECALL and recall.body.ack_message_id == ack.server_id
+        assert recall.body.from_.name == a
+        with pytest.raises(SendRefused):  # not hers to recall
+            await bob.send(a, kind=MB.RECALL, ack_id=ack.server_id)
+        r = api.post("/mutes", json={"username": a, "chat": 100, "groupchat": 100, "chatroom": 100})
+        assert r.status_code == 200, r.text
+        with pytest.raises(SendRefused) as refused:
+            await alice.send(b, "muted")
+        assert refused.value.reason == "user is mute"
+        await alice.close()
+        await bob.close()
+
+    run(scenario)
+
+
+def test_contact_events_and_kicks(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("ca"), unique("cb")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        bob = await connect(api, b)
+        await bob.sync()
+        r = api.post(f"/users/{a}/contacts/users/{b}")
+        assert r.status_code == 200, r.text
+        added = (await bob.wait_for(1))[0]
+        assert added.ns == pb.Meta.ROSTER and added.body.operation == pb.RosterBody.ACCEPT
+        assert added.body.from_.name == a and added.body.to[0].name == b
+        api.delete(f"/users/{a}/contacts/users/{b}")
+        removed = (await bob.wait_for(2))[1]
+        assert removed.body.operation == pb.RosterBody.REMOVE
+        # a second login on the same resource replaces the first
+        again = await connect(api, b)
+        kicked = (await bob.wait_for(3))[2]
+        assert kicked.ns == pb.Meta.STATISTIC
+        assert kicked.body.operation == pb.StatisticsBody.USER_LOGIN_ANOTHER_DEVICE
+        await asyncio.wait_for(bob.closed.wait(), 5)
+        # REST disconnect, then deactivation
+        await again.sync()
+        assert api.get(f"/users/{b}/disconnect").json()["data"]["result"] is True
+        await asyncio.wait_for(again.closed.wait(), 5)
+        assert again.received[-1].body.operation == pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE
+        # a new password ends the sessions (msync and XMPP alike): their tokens are void too
+        third = await connect(api, b)
+        xmpp = Client(xserver, b)
+        await xmpp.online()
+        r = api.put(f"/users/{b}/password", json={"newpassword": "secret2"})
+        assert r.status_code == 200, r.text
+        await asyncio.wait_for(third.closed.wait(), 5)
+        assert third.received[-1].body.operation == pb.StatisticsBody.USER_KICKED_BY_CHANGE_PASSWORD
+        await asyncio.wait_for(xmpp.gone.wait(), 5)
+        assert xmpp.stream_errors == ["not-authorized"]
+        fourth = MsyncClient(ws_url(api), appkey(api), b)
+        answer = await fourth.login(api.user_token(b, "secret2"))
+        assert answer.status.error_code == 0
+        api.post(f"/users/{b}/deactivate")
+        await asyncio.wait_for(fourth.closed.wait(), 5)
+        assert fourth.received[-1].body.operation == pb.StatisticsBody.USER_REMOVED
+        for x in (bob, again, third, fourth):
+            await x.close()
+
+    run(scenario)
+
+
+def test_a_conversation_between_msync_and_xmpp(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("xa"), unique("xb")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        alice = await connect(api, a)
+        await alice.sync()
+        bob = Client(xserver, b)
+        await bob.online()
+        ack = await alice.send(b, "from msync")
+        got = await bob.next_message()
+        assert got["body"] == "from msync" and got["id"] == str(ack.server_id)
+        bob.send_message(mto=xserver.jid(a), mbody="from xmpp", mtype="chat")
+        back = (await alice.wait_for(1))[0]
+        assert back.text == "from xmpp" and back.body.from_.name == b and back.queue == b
+        # receipts across: alice's read ack reaches bob as Easemob's <acked/>, bob's as a READ_ACK
+        await alice.send(b, kind=MB.READ_ACK, ack_id=back.id)
+        acked = await bob.next_message()
+        assert acked.xml.find("{urn:xmpp:receipts}acked").get("id") == str(back.id)
+        ack = (await alice.send(b, "read me")).server_id
+        assert (await bob.next_message())["body"] == "read me"
+        receipt = bob.make_message(mto=xserver.jid(a), mbody=str(ack), mtype="chat")
+        receipt.append(ET.Element("{urn:xmpp:receipts}acked", {"id": str(ack)}))
+        receipt.send()
+        read = (await alice.wait_for(2))[1]
+        assert read.body.type == MB.READ_ACK and read.body.ack_message_id == ack and read.body.from_.name == b
+        await alice.close()
+        await bob.close()
+
+    run(scenario)
