@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,19 +87,24 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def ensure_sdk() -> None:
-    """Install both SDK lines (pinned in package-lock.json) on first use."""
-    if all((HERE / "node_modules" / dep).is_dir() for dep in ("websdk146", "websdk184", "crypto-js", "underscore")):
+WEBIM_PACKAGES = ("websdk146", "websdk184", "crypto-js", "underscore")
+
+
+def ensure_sdk(directory: Path = HERE, packages: Iterable[str] = WEBIM_PACKAGES) -> None:
+    """Install the test page's npm packages (pinned in its package-lock.json) on first use."""
+    if all((directory / "node_modules" / dep).is_dir() for dep in packages):
         return
     if shutil.which("npm") is None:
-        pytest.fail("the Web IM SDK tests need npm to install easemob-websdk")
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True, timeout=300)
+        pytest.fail(f"the browser tests of {directory.name} need npm to install {', '.join(packages)}")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory, check=True, capture_output=True,
+                   timeout=300)
 
 
 @contextlib.contextmanager
-def static_server() -> Iterator[str]:
-    ensure_sdk()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(HERE)))
+def static_server(directory: Path = HERE, packages: Iterable[str] = WEBIM_PACKAGES) -> Iterator[str]:
+    """`directory` (a test page and its node_modules) over HTTP on a port of its own."""
+    ensure_sdk(directory, packages)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(directory)))
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
