@@ -53,6 +53,7 @@ def describe_frame(data: bytes, outgoing: bool) -> str:
     descriptor is not importable or the frame does not parse."""
     try:
         from google.protobuf import text_format
+
         from hxim.msync import easemob_pb2 as pb
 
         frame = pb.MSync.FromString(data)
