@@ -5,18 +5,30 @@ send there before they join; renaming and destroying it are told to the group.""
 
 from __future__ import annotations
 
+import asyncio
+
 from slixmpp.stanza import Message
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 from test_xmpp_groups import _room
 from test_xmpp_room_news import NS, Member
-from xmpp_helpers import XServer, run, xserver
+from xmpp_helpers import TIMEOUT, XServer, run, xserver
 
 from conftest import unique
+from hxim.c2s.recall import NS as RECALL
 
 __all__ = ["xserver"]
 
 
 class Reader(Member):
-    """A member whose message queue holds messages with a body only (news go to `news`)."""
+    """A member whose message queue holds messages with a body only (news go to `news`, recalls
+    to `recalls`)."""
+
+    def __init__(self, xs: XServer, username: str) -> None:
+        super().__init__(xs, username)
+        self.recalls: asyncio.Queue[Message] = asyncio.Queue()
+        self.register_handler(Callback("recalls", MatchXPath(f"{{jabber:client}}message/{{{RECALL}}}recall"),
+                                       self.recalls.put_nowait))
 
     def _on_message(self, msg: Message) -> None:
         if msg["type"] != "error" and msg["body"]:
@@ -81,6 +93,13 @@ def test_thread_messages_and_events_reach_the_thread(xserver: XServer) -> None:
         r = api.post("/messages/chatgroups", json={"from": a, "to": [tid], "type": "txt", "body": {"msg": "rest"}})
         assert r.status_code == 200, r.text
         assert (await bob.next_message())["body"] == "rest"
+        # recalled: the thread's members who had it are told
+        mid = r.json()["data"][tid]
+        r = api.post("/messages/msg_recall", json={"msg_id": mid, "to": tid, "chat_type": "groupchat", "from": a,
+                                                   "force": True})
+        assert r.status_code == 200 and r.json()["data"]["recalled"] == "yes", r.text
+        got = await asyncio.wait_for(bob.recalls.get(), TIMEOUT)
+        assert str(got["from"]) == thread
         # alice is removed by the app: she is told, and the thread's messages stop reaching her
         r = api.delete(f"/thread/{tid}/users", json={"usernames": [a]})
         assert r.json()["entities"] == [{"result": True, "user": a}]

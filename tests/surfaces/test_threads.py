@@ -214,6 +214,12 @@ def test_thread_messages_reach_its_members_only(api: Api) -> None:
     found = api.get("/chatmessages?ql=select * where timestamp>0&limit=1000").json()["entities"]
     stored = [m for m in found if m["msg_id"] == msg]
     assert stored and stored[0]["to"] == tid and stored[0]["chat_type"] == "groupchat"
+    # read back by the thread's members (message roaming), not by the group's others
+    queue = {"queue": f"{tid}@conference.easemob.com", "start": -1, "end": -1}
+    r = api.post(f"/users/{b}/messageroaming", json=queue)
+    assert r.status_code == 200 and len(r.json()["data"]["msgs"]) == 2, r.text
+    r = api.post(f"/users/{c}/messageroaming", json=queue)
+    assert_error(r, 403, "forbidden_op")
 
 
 def test_the_group_takes_its_threads_along(api: Api) -> None:

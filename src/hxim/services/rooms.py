@@ -223,6 +223,17 @@ class RoomService(RoomKind):
             raise not_found(rid)
         return [(n, OWNER if r == OWNER else MEMBER) for n, r in found]
 
+    async def audience(self, app: App, rid: str) -> list[str]:
+        """The names of whom a message to `rid` was for: the room's members, or (groups) those of
+        the thread `rid`; none when there is no such room any more."""
+        ident = parse_room_id(rid)
+        if ident is None:
+            return []
+        found = await self.db.read(in_room_txn, app.id, self.kind, ident, members_txn)
+        if found is None and self.is_group:
+            found = await self.db.read(in_room_txn, app.id, THREAD, ident, members_txn)
+        return [n for n, _ in found or []]
+
     # --- modify, transfer, delete -----------------------------------------------------------------
     async def modify(self, app: App, rid: str, changes: RoomChanges) -> None:
         """Change a room's settings (and a group's owner with `newowner`)."""
