@@ -36,6 +36,7 @@ from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
 from hxim.services.stream_messages import StreamService
+from hxim.services.threads import ThreadService
 from hxim.services.tokens import TokenService
 from hxim.services.translation import TranslationService
 from hxim.services.user_metadata import UserMetadataService
@@ -86,6 +87,7 @@ class Node:
         self.groups = RoomServices.build(self.db, settings, self.ids, notifier, GROUP, self.files)
         self.chatrooms = RoomServices.build(self.db, settings, self.ids, notifier, CHATROOM, self.files)
         self.users.delete_hooks.append(self.groups.rooms.delete_owned)  # owned groups and chat rooms go too
+        self.threads = ThreadService(self.db, settings, self.ids, self.router)  # threads of groups
         # Easemob presence: statuses set over REST, subscriptions, told of sessions coming and going
         self.presence_subscriptions = PresenceSubscriptions(
             self.db, settings, self.router, self.presence, self.groups.rooms

@@ -43,6 +43,7 @@ RATE_FAMILIES = (
     "reactions",
     "moderation",
     "translate",
+    "threads",
 )
 
 
@@ -442,6 +443,16 @@ class Settings(BaseSettings):
     chatroom_attributes_max: int = Field(100, ge=1, le=100_000, description="Attributes of one chat room")
     chatroom_member_tags_max: int = Field(10, ge=0, le=1000, description="Tags of one member in one chat room")
     chatroom_tag_max_length: int = Field(32, ge=1, le=255, description="Longest chat-room member tag, characters")
+    # threads of groups (/thread…, Easemob's group_thread_* pages)
+    thread_name_max_length: int = Field(64, ge=1, le=1024, description="Longest thread name, characters")
+    threads_per_app_max: int = Field(100_000, ge=1, le=100_000_000, description="Threads of one app")
+    threads_per_user_max: int = Field(100_000, ge=1, le=100_000_000, description="Threads a user may belong to")
+    thread_members_batch_max: int = Field(
+        10, ge=1, le=1000, description="Users per POST or DELETE /thread/{id}/users"
+    )
+    threads_page_max: int = Field(
+        50, ge=1, le=10_000, description="Largest `limit` (and the default) of thread and thread-member lists"
+    )
     # user attributes (/metadata/user/…, Easemob's user_attribute_* pages)
     user_metadata_user_max_bytes: int = Field(
         2048, ge=1, le=1 << 20, description="Total size of one user's attributes (UTF-8 bytes of keys and values)"

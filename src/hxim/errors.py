@@ -36,6 +36,8 @@ __all__ = [
     "metadata_auth",
     "metadata_size",
     "metadata_batch",
+    "group_error",
+    "param_illegal",
 ]
 
 _USERGRID = "org.apache.usergrid"
@@ -262,3 +264,17 @@ def metadata_size(description: str) -> HximError:
 
 def metadata_batch(limit: int) -> HximError:
     return HximError(400, "BAD_REQUEST", f"exceed allowed batch size {limit}", None)
+
+
+# --- threads (Easemob's group_thread_* pages: their own error type, no exception) ---
+
+
+def group_error(status: int, description: str) -> HximError:
+    """A refusal of the thread pages (`group_error`: 400, 403 or 404)."""
+    condition = {403: "forbidden", 404: "item-not-found"}.get(status, "bad-request")
+    return HximError(status, "group_error", description, None, condition)
+
+
+def param_illegal() -> HximError:
+    """A body the thread pages cannot read."""
+    return HximError(400, "param_illegal", "Failed to read HTTP message", None)

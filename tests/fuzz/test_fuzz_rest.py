@@ -79,7 +79,7 @@ FIELDS = [
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",
                "needReturnRemark", "pageNum", "pageSize", "begin_time", "end_time", "direction", "collection_id",
-               "is_top", "need_mark", "needEmptySession", "resource"]
+               "is_top", "need_mark", "needEmptySession", "resource", "sort"]
 
 
 @dataclass

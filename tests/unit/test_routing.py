@@ -161,6 +161,16 @@ async def _group_message(w: World) -> None:
     await w.send("bob", rid, "hi all", "groupchat")
 
 
+async def _thread_message(w: World) -> None:
+    rid = await _group(w)
+    parent = await w.send("alice", rid, "start here", "groupchat")
+    body = {"group_id": rid, "name": "t", "msg_id": parent.id, "owner": "alice"}
+    thread = await w.node.threads.create(w.app, body, None)
+    await w.node.threads.add_members(w.app, thread.thread_id, ["bob"], None)
+    w.clear()
+    await w.send("alice", thread.thread_id, "in the thread", "groupchat")
+
+
 async def _kick_from_group(w: World) -> None:
     rid = await _group(w)
     w.clear()
@@ -237,6 +247,9 @@ ROWS: list[tuple[str, list[Step], Step, dict[str, list[str]], dict[str, Any]]] =
     ("group message: the other members' available resources, offline copies for the rest",
      [], _group_message,
      {"a1": ["message groupchat bob>%ROOM% hi all"]}, {"offline carol": 1}),
+    ("thread message: the thread's members only, offline copies for them alone",
+     [], _thread_message,
+     {"b1": ["message groupchat alice>%THREAD% in the thread"]}, {"offline carol": 1}),
     ("members removed by the app: each told, offline ones at their next login",
      [], _kick_from_group,
      {"b1": ["notice room-removed from alice code=307,nick=bob,room=%ROOM%"]},
@@ -270,8 +283,11 @@ def test_routing(
             await asyncio.sleep(0)  # (nothing is deferred, but let a turn pass as a surface would)
             rooms = [g for g, _ in await world.node.groups.rooms.joined(world.app, "alice")]
             room = rooms[0] if rooms else ""
+            threads, _ = await world.node.threads.joined(world.app, "alice", None, None, None, False)
+            thread = threads[0].thread_id if threads else ""
             for resource, session in world.sessions.items():
-                expected = [line.replace("%ROOM%", room) for line in received.get(resource, [])]
+                expected = [line.replace("%ROOM%", room).replace("%THREAD%", thread)
+                            for line in received.get(resource, [])]
                 assert session.got == expected, resource
             for what, value in state.items():
                 kind, name = what.split()

@@ -70,6 +70,7 @@ class C2S:
             recall,
             room_news,  # noqa: F401  (renders room notices: importing registers them)
             roster,
+            thread_news,  # noqa: F401  (renders thread notices)
         )
 
         self.node = node

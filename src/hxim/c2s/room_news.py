@@ -31,7 +31,7 @@ from hxim.services.notices import NoticeKind
 if TYPE_CHECKING:
     from hxim.c2s.session import C2SSession
 
-__all__ = ["ROOM_NS"]
+__all__ = ["ROOM_NS", "headline"]
 
 ROOM_NS = "urn:hxim:room"
 _R = "{" + ROOM_NS + "}"
@@ -48,7 +48,7 @@ def _announcement(session: C2SSession, sender: str, payload: dict[str, Any]) -> 
     return message
 
 
-def _headline(session: C2SSession, sender: str, payload: dict[str, Any], event: str) -> tuple[ET.Element, ET.Element]:
+def headline(session: C2SSession, sender: str, payload: dict[str, Any], event: str) -> tuple[ET.Element, ET.Element]:
     room = session.room_jid(payload["room"])
     attrs = {"type": "headline", "from": room, "to": session.full_jid, "id": secrets.token_hex(8)}
     message = ET.Element(CLIENT + "message", attrs)
@@ -60,12 +60,12 @@ def _headline(session: C2SSession, sender: str, payload: dict[str, Any], event: 
 
 @notices.renderer(NoticeKind.ROOM_DISABLED)
 def _disabled(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
-    return _headline(session, sender, payload, "disabled" if payload.get("disabled") else "enabled")[0]
+    return headline(session, sender, payload, "disabled" if payload.get("disabled") else "enabled")[0]
 
 
 @notices.renderer(NoticeKind.ROOM_FILE)
 def _file(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
-    message, x = _headline(session, sender, payload, f"file-{payload['event']}")
+    message, x = headline(session, sender, payload, f"file-{payload['event']}")
     ET.SubElement(
         x,
         _R + "file",
@@ -82,7 +82,7 @@ def _file(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Eleme
 
 @notices.renderer(NoticeKind.ROOM_MEMBER_ATTRIBUTES)
 def _member_attributes(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
-    message, x = _headline(session, sender, payload, "member-attributes")
+    message, x = headline(session, sender, payload, "member-attributes")
     for name, value in payload.get("attributes", {}).items():
         ET.SubElement(x, _R + "attribute", {"name": name, "value": value})
     return message
@@ -90,7 +90,7 @@ def _member_attributes(session: C2SSession, sender: str, payload: dict[str, Any]
 
 @notices.renderer(NoticeKind.ROOM_ATTRIBUTES)
 def _attributes(session: C2SSession, sender: str, payload: dict[str, Any]) -> ET.Element:
-    message, x = _headline(session, sender, payload, f"attributes-{payload['event']}")
+    message, x = headline(session, sender, payload, f"attributes-{payload['event']}")
     for name, value in payload.get("attributes", {}).items():
         ET.SubElement(x, _R + "attribute", {"name": name, "value": value})
     for name in payload.get("keys", []):

@@ -39,6 +39,7 @@ from hxim.http import (
     room_extras,
     sdk,
     stream_messages,
+    threads,
     user_metadata,
     value_added,
 )
@@ -54,8 +55,9 @@ __all__ = ["REST_MODULES", "build_http_app"]
 # The modules of the Easemob REST surface, each with its `routes` (in this order: within one
 # collection, an earlier route wins).
 REST_MODULES = (
-    groups, room_extras, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence, mutes,
-    collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added, sdk, callbacks,
+    groups, room_extras, threads, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence,
+    mutes, collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added, sdk,
+    callbacks,
 )
 
 log = logging.getLogger("hxim.http")

@@ -481,15 +481,13 @@ class MessageService:
             self.router.push(app.uuid, sender_key, own, skip=skip)
 
     async def _recipients(self, app: App, message: Message) -> list[User]:
-        """The users a stored message was for: its peer, or the room's members but the sender."""
+        """The users a stored message was for: its peer, or the room's (or thread's) members but
+        the sender."""
         rooms = self.rooms.get(message.chat_type)
         if rooms is None:
             peer = await self.users.find(app, message.to)
             return [peer] if peer is not None else []
-        try:
-            names = [n.lower() for n, _ in await rooms.members(app, message.to)]
-        except errors.HximError:
-            return []  # the room is gone: nobody left to tell
+        names = [n.lower() for n in await rooms.audience(app, message.to)]  # [] when the room is gone
         sender = message.sender.lower()
         return await self.users.get_many(app, [n for n in names if n != sender])
 

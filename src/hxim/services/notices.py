@@ -56,6 +56,17 @@ class NoticeKind:
     # {"mid", "chat_type", "from", "to", "reaction", "op": "add"|"remove", "count", "mine"}
     # (services.reactions)
     REACTION = "reaction"
+    # Threads of a group (services.threads; never kept: a member who was away reads them over
+    # REST). Each payload is the thread: {"thread", "group", "name", "owner", "msg_id",
+    # "created"}, plus "user" (who joined, left or was removed) for the member events.
+    # Created, renamed and destroyed are told to the group's online members; joined and left to
+    # the thread's other online members; removed to the user removed.
+    THREAD_CREATED = "thread-created"
+    THREAD_UPDATED = "thread-updated"
+    THREAD_DESTROYED = "thread-destroyed"
+    THREAD_JOINED = "thread-joined"
+    THREAD_LEFT = "thread-left"
+    THREAD_KICKED = "thread-kicked"
 
 
 class NoticeService:

@@ -32,7 +32,17 @@ from hxim.services.room_moderation import ModerationService
 from hxim.services.room_notices import RoomEvent, RoomNotifier
 from hxim.services.users import decode_cursor, encode_cursor
 from hxim.storage import Database
-from hxim.storage.groups import MEMBER, OWNER, MemberList, Room, fanout_txn, list_rooms_txn, members_txn, room_txn
+from hxim.storage.groups import (
+    MEMBER,
+    OWNER,
+    Fanout,
+    MemberList,
+    Room,
+    fanout_txn,
+    list_rooms_txn,
+    members_txn,
+    room_txn,
+)
 from hxim.storage.room_checks import Refusal
 from hxim.storage.rooms import (
     change_room_txn,
@@ -45,6 +55,7 @@ from hxim.storage.rooms import (
     user_room_page_txn,
     user_rooms_txn,
 )
+from hxim.storage.threads import THREAD, thread_fanout_txn
 
 __all__ = ["NewRoom", "RoomChanges", "RoomService", "RoomServices"]
 
@@ -90,6 +101,7 @@ class RoomService(RoomKind):
         # the room's members_version and member count before reusing it.
         self._fanout_cache: dict[int, MemberList] = {}
         self._fanout_cached = 0
+        self._thread_parents: dict[int, int] = {}  # thread id -> its group's id, for the cache
 
     def _limits(self, name: str | None, description: str | None, custom: str | None, maxusers: int | None) -> None:
         s = self.settings
@@ -211,6 +223,17 @@ class RoomService(RoomKind):
             raise not_found(rid)
         return [(n, OWNER if r == OWNER else MEMBER) for n, r in found]
 
+    async def audience(self, app: App, rid: str) -> list[str]:
+        """The names of whom a message to `rid` was for: the room's members, or (groups) those of
+        the thread `rid`; none when there is no such room any more."""
+        ident = parse_room_id(rid)
+        if ident is None:
+            return []
+        found = await self.db.read(in_room_txn, app.id, self.kind, ident, members_txn)
+        if found is None and self.is_group:
+            found = await self.db.read(in_room_txn, app.id, THREAD, ident, members_txn)
+        return [n for n, _ in found or []]
+
     # --- modify, transfer, delete -----------------------------------------------------------------
     async def modify(self, app: App, rid: str, changes: RoomChanges) -> None:
         """Change a room's settings (and a group's owner with `newowner`)."""
@@ -261,12 +284,16 @@ class RoomService(RoomKind):
 
     # --- messages ---------------------------------------------------------------------------------
     async def is_member(self, app: App, rid: str, user: User) -> bool:
-        """Whether `user` belongs to room `rid` of this kind (any role); False for no such room.
+        """Whether `user` belongs to room `rid` of this kind (any role), or to thread `rid` of a group;
+        False for no such room.
         The check of message roaming (a `MessageService` room check, webim-xmpp.md §2.6)."""
         ident = parse_room_id(rid)
         if ident is None:
             return False
-        return await self.db.read(is_room_member_txn, app.id, self.kind, ident, user.id)
+        if await self.db.read(is_room_member_txn, app.id, self.kind, ident, user.id):
+            return True
+        # a thread's conversation is a group conversation read by the thread's members
+        return self.is_group and await self.db.read(is_room_member_txn, app.id, THREAD, ident, user.id)
 
     def _forget(self, ident: int) -> None:
         old = self._fanout_cache.pop(ident, None)
@@ -293,6 +320,10 @@ class RoomService(RoomKind):
         from the room, not muted, and not silenced by mute-all unless they are the owner, an
         admin or whitelisted. Everyone else in the room receives it, except users who block
         the sender. Group messages keep offline copies; chat-room messages do not.
+
+        A group message to a thread's id is a thread message (Easemob's thread messages are
+        group messages addressed to the thread): the thread's group judges the sender by those
+        rules, the sender must also have joined the thread, and it reaches the thread's members.
         """
         ident = parse_room_id(target)
         if ident is None:
@@ -302,27 +333,61 @@ class RoomService(RoomKind):
         fan = await self.db.read(fanout_txn, app.id, self.kind, ident, key, known)
         if fan is None:
             self._forget(ident)
+            if self.is_group:
+                return await self._resolve_thread(app, ident, target, key, sender)
             raise not_found(target)
         if fan.members is not known:
             self._remember(ident, fan.members)
         rid = str(ident)
+        self._judge(fan, rid, sender)
+        return Recipients("groupchat" if self.is_group else "chatroom", rid, self._reach(fan), self.is_group)
+
+    async def _resolve_thread(self, app: App, ident: int, target: str, key: str, sender: str) -> Recipients:
+        parent = self._thread_parents.get(ident)
+        known_group = self._fanout_cache.get(parent) if parent is not None else None
+        known = self._fanout_cache.get(ident)
+        found = await self.db.read(thread_fanout_txn, app.id, ident, key, known, known_group)
+        if found is None:
+            self._thread_parents.pop(ident, None)
+            raise not_found(target)
+        thread, group = found
+        if len(self._thread_parents) >= self.settings.fanout_cache_members:
+            self._thread_parents.clear()
+        self._thread_parents[ident] = group.room_id
+        for fan, was in ((thread, known), (group, known_group)):
+            if fan.members is not was:
+                self._remember(fan.room_id, fan.members)
+        rid = str(ident)
+        self._judge(group, str(group.room_id), sender)
+        if sender != ADMIN_SENDER and thread.sender_role is None:
+            raise errors.forbidden_op(f"user: {thread.sender.username if thread.sender else sender} "
+                                      f"doesn't exist in thread: {rid}")
+        return Recipients("groupchat", rid, self._reach(thread), True)
+
+    @staticmethod
+    def _judge(fan: Fanout, rid: str, sender: str) -> None:
+        """Refuse `sender`'s message to room `rid` unless the room's rules let it through."""
         if fan.disabled:  # the app itself may not post to a disabled group either
             raise errors.forbidden_op(f"group: {rid} is disabled, no message can be sent to it")
-        if sender != ADMIN_SENDER:
-            name = fan.sender.username if fan.sender else sender
-            if fan.sender_role is None:
-                if fan.sender_blocked:
-                    raise errors.forbidden_op(f"user: {name} is in the blacklist of group: {rid}")
-                raise errors.forbidden_op(not_in(name, rid))
-            now = now_ms()
-            if fan.sender_mute > now:
-                raise errors.forbidden_op(f"user: {name} is muted in group: {rid}")
-            if fan.mute_until > now and fan.sender_role == MEMBER and not fan.sender_whitelisted:
-                raise errors.forbidden_op(f"group: {rid} is muted, user: {name} can not send messages")
+        if sender == ADMIN_SENDER:
+            return
+        name = fan.sender.username if fan.sender else sender
+        if fan.sender_role is None:
+            if fan.sender_blocked:
+                raise errors.forbidden_op(f"user: {name} is in the blacklist of group: {rid}")
+            raise errors.forbidden_op(not_in(name, rid))
+        now = now_ms()
+        if fan.sender_mute > now:
+            raise errors.forbidden_op(f"user: {name} is muted in group: {rid}")
+        if fan.mute_until > now and fan.sender_role == MEMBER and not fan.sender_whitelisted:
+            raise errors.forbidden_op(f"group: {rid} is muted, user: {name} can not send messages")
+
+    @staticmethod
+    def _reach(fan: Fanout) -> list[User]:
+        """The room's members but the sender and the users who block the sender."""
         sender_id = fan.sender.id if fan.sender and fan.sender_role is not None else None
         blockers = fan.blockers
-        reach = [u for u in fan.members.users if u.id != sender_id and u.id not in blockers]
-        return Recipients("groupchat" if self.is_group else "chatroom", rid, reach, self.is_group)
+        return [u for u in fan.members.users if u.id != sender_id and u.id not in blockers]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from hxim.storage.tables import (
     room_member_tags,
     room_members,
     room_mutes,
+    room_threads,
     room_whitelist,
     rooms,
     users,
@@ -220,7 +221,10 @@ def update_room_txn(conn: Connection, room_id: int, values: dict[str, Any]) -> N
 
 
 def delete_rooms_txn(conn: Connection, room_ids: list[int]) -> None:
+    """Delete rooms, with the threads of the groups among them (the link alone would cascade)."""
     if room_ids:
+        threads = select(room_threads.c.room_id).where(room_threads.c.parent_id.in_(room_ids))
+        conn.execute(delete(rooms).where(rooms.c.id.in_(threads.scalar_subquery())))
         conn.execute(delete(rooms).where(rooms.c.id.in_(room_ids)))
 
 
@@ -265,6 +269,7 @@ def roles_txn(conn: Connection, room_id: int, user_ids: list[int]) -> dict[int, 
     return {r.user_id: r.role for r in rows}
 
 
+_THREADS_OF = select(room_threads.c.room_id).where(room_threads.c.parent_id == bindparam("room"))
 _BUMP = update(rooms).where(rooms.c.id == bindparam("room")).values(members_version=rooms.c.members_version + 1)
 
 
@@ -303,6 +308,15 @@ def remove_members_txn(conn: Connection, room_id: int, user_ids: list[int]) -> N
         )
     )
     _bump(conn, room_id)
+    # who leaves a group leaves its threads
+    threads = [r[0] for r in conn.execute(_THREADS_OF, {"room": room_id})]
+    if threads:
+        conn.execute(
+            delete(room_members).where(room_members.c.room_id.in_(threads), room_members.c.user_id.in_(user_ids))
+        )
+        conn.execute(
+            update(rooms).where(rooms.c.id.in_(threads)).values(members_version=rooms.c.members_version + 1)
+        )
 
 
 def set_role_txn(conn: Connection, room_id: int, user_ids: list[int], role: str) -> None:

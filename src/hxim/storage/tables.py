@@ -46,6 +46,7 @@ __all__ = [
     "room_member_attributes",
     "room_attributes",
     "room_member_tags",
+    "room_threads",
     "app_users",
     "app_group_faces",
     "user_metadata",
@@ -379,6 +380,19 @@ room_member_tags = Table(
     Column("expire", BigInteger, nullable=False, server_default="0"),
     Index(None, "room_id", "tag"),
     Index(None, "user_id"),
+)
+
+# A thread (Easemob's "子区"): a room of kind "thread" (its name, owner, members in room_members),
+# started from message `msg_id` of group `parent_id`, one thread per message. Deleting a group
+# deletes its threads (`storage.groups.delete_rooms_txn`); the link goes with either room.
+room_threads = Table(
+    "room_threads",
+    metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    Column("msg_id", BigInteger, nullable=False),
+    UniqueConstraint("msg_id"),
+    Index(None, "parent_id", "room_id"),
 )
 
 # --- the app API (/api/v2/easemob): the app's own accounts and its group faces -------------
