@@ -19,7 +19,7 @@ PERMISSION = "unauthorized"
 def _ok(r: httpx.Response, action: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["action"] == action and ENVELOPE_APP <= set(body), body
+    assert body["action"] == action and set(body) >= ENVELOPE_APP, body
     return body
 
 
