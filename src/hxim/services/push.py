@@ -258,6 +258,7 @@ class PushService:
         self.zone = ZoneInfo(settings.push_timezone)
         self._queue: deque[_Offer] = deque()
         self._wake: asyncio.Event | None = None
+        self._stopping: asyncio.Event  # set by stop(), made by start() on the serving loop
         self._tasks: list[asyncio.Task[None]] = []
         self._halt = False
         # (app uuid, hour) -> [attempted, succeeded, failed], not yet in storage
@@ -281,6 +282,7 @@ class PushService:
             return
         self._halt = False
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._work(), name=f"hxim-push-{i}") for i in range(self.settings.push_concurrency)
@@ -294,6 +296,7 @@ class PushService:
         self._halt = True
         assert self._wake is not None
         self._wake.set()
+        self._stopping.set()
         _, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
             task.cancel()
@@ -355,7 +358,8 @@ class PushService:
 
     async def _flusher(self) -> None:
         while not self._halt:
-            await asyncio.sleep(self.settings.push_stats_flush_seconds)
+            with contextlib.suppress(TimeoutError):  # woken early only to stop
+                await asyncio.wait_for(self._stopping.wait(), self.settings.push_stats_flush_seconds)
             try:
                 await self._flush()
             except Exception:
