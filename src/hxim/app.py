@@ -31,6 +31,8 @@ from hxim.services.notices import NoticeService
 from hxim.services.passwords import Hasher
 from hxim.services.presence import PresenceService
 from hxim.services.presence_subscriptions import PresenceSubscriptions
+from hxim.services.push import PushService
+from hxim.services.push_settings import PushSettings
 from hxim.services.reactions import ReactionService
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
@@ -97,9 +99,11 @@ class Node:
         self.mutes = GlobalMuteService(self.db, settings)  # global mutes, asked by every send
         self.users.delete_hooks.append(self.mutes.forget_users)
         self.moderation = ModerationService(self.db, settings, self.ids)  # keyword lists, asked by every send
+        self.push_settings = PushSettings(self.db, settings, self.users)  # what users ask of offline pushes
+        self.push = PushService(self.db, settings)  # offline pushes to the operator's gateway (push_url), if any
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
-            self.chatrooms.rooms, self.mutes, self.moderation, self.callbacks,
+            self.chatrooms.rooms, self.mutes, self.moderation, self.callbacks, self.push,
         )
         # broadcasts run as jobs: `start_jobs` (on the serving loop) resumes the unfinished ones
         self.broadcasts = BroadcastService(
@@ -138,10 +142,12 @@ class Node:
         delivery of callbacks."""
         self.broadcasts.start()
         self.callback_delivery.start()
+        self.push.start()
 
     async def stop_jobs(self) -> None:
         await self.broadcasts.stop()
         await self.callback_delivery.stop()
+        await self.push.stop()
 
     def close(self) -> None:
         self.hasher.close()

@@ -44,6 +44,7 @@ RATE_FAMILIES = (
     "moderation",
     "translate",
     "threads",
+    "push",
 )
 
 
@@ -565,6 +566,46 @@ class Settings(BaseSettings):
     translation_text_max_length: int = Field(
         10_000, ge=1, le=1 << 20, description="Characters of `text` times target languages a translation may take"
     )
+    # offline push (Easemob's push_* pages, docs/push.md): settings kept, pushes handed to a gateway
+    push_url: str = Field(
+        "", description="URL of an HTTP push gateway of the operator's that receives each rendered offline push "
+        "as a JSON POST (docs/push.md); empty: no push is rendered or sent"
+    )
+    push_timeout_seconds: float = Field(5.0, gt=0, le=600, description="Whole-request timeout of one push")
+    push_queue_max: int = Field(
+        10_000, ge=1, le=10_000_000, description="Messages waiting for their pushes to be rendered; past it a "
+        "message's pushes are dropped (best effort, counted as failed)"
+    )
+    push_concurrency: int = Field(8, ge=1, le=1000, description="Pushes in flight at once (connections to push_url)")
+    push_answer_max_chars: int = Field(
+        1000, ge=1, le=1_000_000, description="Longest answer the push gateway may give (longer: a failure)"
+    )
+    push_timezone: str = Field(
+        "UTC", description="Time zone of the do-not-disturb hours (ignoreInterval) and of the days of the push "
+        "statistics"
+    )
+    push_default_language: str = Field(
+        "en", description="Language of the built-in push wording for users who set none (zh*: Chinese, else English)"
+    )
+    push_nickname_batch_max: int = Field(50, ge=1, le=10_000, description="Users per PUT /push/nickname")
+    push_bindings_per_user_max: int = Field(
+        20, ge=1, le=10_000, description="Push bindings (device and certificate) one user may have"
+    )
+    push_field_max_length: int = Field(
+        255, ge=1, le=255, description="Longest device id, certificate name, language code and template name, "
+        "characters"
+    )
+    push_device_token_max_length: int = Field(4096, ge=1, le=1 << 20, description="Longest device token, characters")
+    push_template_pattern_max_length: int = Field(
+        1024, ge=1, le=1 << 20, description="Longest title_pattern or content_pattern of a push template, characters"
+    )
+    push_templates_per_app_max: int = Field(100, ge=1, le=100_000, description="Push templates one app may have")
+    push_stats_days_max: int = Field(
+        31, ge=1, le=3660, description="Days one GET /push/data/offline-push/… may span"
+    )
+    push_stats_flush_seconds: float = Field(
+        1.0, gt=0, le=3600, description="How often the push counts of a node are added to storage"
+    )
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")
     hx_gateway_key: str = Field(
@@ -643,7 +684,7 @@ class Settings(BaseSettings):
             raise ValueError("user attribute lengths must be >= 1")
         return value
 
-    @field_validator("history_file_timezone")
+    @field_validator("history_file_timezone", "push_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:

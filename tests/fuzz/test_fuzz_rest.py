@@ -74,12 +74,14 @@ FIELDS = [
     "targets", "properties", "avatarurl", "check_list", "remark", "chatroom_msg_level",
     "chat", "groupchat", "chatroom", "collections", "collection_ids", "data", "createdAt", "lifetime", "chatfile_ids",
     "body", "msg_timestamp", "need_download", "is_ack_read", "queue", "pull_number", "is_positive", "msgType",
-    "startTime", "endTime", "userId", "channel", "delete_roam",
+    "startTime", "endTime", "userId", "channel", "delete_roam", "device_id", "device_token", "notifier_name",
+    "push_nickname", "ignoreInterval", "ignoreDuration", "translationLanguage", "templateName", "title_pattern",
+    "content_pattern",
 ]
 QUERY_NAMES = ["limit", "cursor", "ql", "pagenum", "pagesize", "version", "start", "end", "token", "id", "ids",
                "group_id", "joined", "force", "type", "username", "login", "password", "user_ids",
                "needReturnRemark", "pageNum", "pageSize", "begin_time", "end_time", "direction", "collection_id",
-               "is_top", "need_mark", "needEmptySession", "resource", "sort"]
+               "is_top", "need_mark", "needEmptySession", "resource", "sort", "platform"]
 
 
 @dataclass
@@ -163,6 +165,10 @@ def path_values(t: Target, name: str) -> st.SearchStrategy[str]:
         real = [t.bob, f"{t.alice},{t.bob}", f"{t.bob},,nobody"]
     elif name in ("id", "ids", "group_id"):
         real = [t.group, t.room, f"{t.group},{t.room}", *(str(u) for u in t.app_users)]
+    elif name == "chattype":
+        real = ["user", "chatgroup"]
+    elif name == "key":
+        real = [t.alice, t.bob, t.group]
     elif name == "msg_id":
         real = ["1", "18446744073709551616"]
     else:

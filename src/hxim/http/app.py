@@ -35,6 +35,7 @@ from hxim.http import (
     moderation,
     mutes,
     presence,
+    push,
     reactions,
     room_extras,
     sdk,
@@ -57,7 +58,7 @@ __all__ = ["REST_MODULES", "build_http_app"]
 REST_MODULES = (
     groups, room_extras, threads, easemob, messages, history, easemob_app_users, contacts, user_metadata, presence,
     mutes, collections, broadcasts, stream_messages, message_import, reactions, moderation, value_added, sdk,
-    callbacks,
+    callbacks, push,
 )
 
 log = logging.getLogger("hxim.http")

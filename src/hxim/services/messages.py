@@ -25,6 +25,7 @@ from hxim.services.callbacks import CallbackService
 from hxim.services.moderation import ModerationService
 from hxim.services.mutes import GlobalMuteService, globally_muted
 from hxim.services.notices import NoticeKind, NoticeService
+from hxim.services.push import PushService
 from hxim.services.users import UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
@@ -177,6 +178,7 @@ class MessageService:
         mutes: GlobalMuteService,
         moderation: ModerationService,
         callbacks: CallbackService,
+        push: PushService | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -189,6 +191,8 @@ class MessageService:
         self.mutes = mutes
         self.moderation = moderation
         self.callbacks = callbacks
+        # offline pushes; None when no push gateway is configured (push_url)
+        self.push = push if push is not None and push.provider is not None else None
         self._store = Batcher(db, store_message_groups_txn)
         self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
 
@@ -352,6 +356,8 @@ class MessageService:
         online_by_msg: list[tuple[Message, list[User], bool]] = []
         post = self.callbacks.post.get(app.id) if self.callbacks.post else None
         called = False
+        push = self.push
+        pushes: list[tuple[Message, list[User]]] = []
         for i, plan in enumerate(plans):
             ident = self.ids.next() if idents is None else idents[i]
             # the timestamp is the id's own millisecond, so ids and timestamps order alike
@@ -364,6 +370,8 @@ class MessageService:
             if plan.resource is not None:  # the resource named: reached if bound, available or not
                 online |= {k for k in keys if self._bound_to(app, k, plan.resource)}
             offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
+            if push is not None and offline_ids:
+                pushes.append((message, [u for u in plan.users if u.key not in online]))
             if post:
                 rows = self.callbacks.message_rows(app, post, message, bool(offline_ids))
                 called = called or bool(rows)
@@ -378,6 +386,9 @@ class MessageService:
                 await store(batch)
         if called:
             self.callbacks.wake()
+        if push is not None:
+            for message, offline_users in pushes:
+                push.offer(app, message, offline_users)
         # A user whose sessions ended while the batch was written, or refused the message (a full
         # queue), gets the offline entry they were spared: nothing accepted is lost.
         missed: list[tuple[int, int]] = []

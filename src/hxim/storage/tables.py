@@ -62,6 +62,11 @@ __all__ = [
     "callback_rules",
     "callback_version",
     "callback_outbox",
+    "push_bindings",
+    "push_settings",
+    "push_preferences",
+    "push_templates",
+    "push_counts",
 ]
 
 metadata = MetaData(
@@ -641,4 +646,65 @@ callback_outbox = Table(
     Column("error", String(255), nullable=True),  # why the last try failed
     Index(None, "rule_id", "state", "due"),
     Index(None, "state", "created"),
+)
+
+# --- offline push (Easemob's push_* pages, docs/push.md) -------------------------------------------
+# A user's device bindings (device id, certificate name, device token; one user per device id in
+# an app), notification settings per conversation (`chat_type` user or chatgroup, `target` the peer's
+# case-folded username or the group id; the user-wide row is ("user", their own username)), the
+# preferred language and template of each user, the app's templates and the hourly counts of the
+# pushes handed to the provider. Everything of a user goes with the user.
+
+push_bindings = Table(
+    "push_bindings",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("device_id", String(255), primary_key=True),
+    Column("notifier_name", String(255), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("device_token", Text, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index(None, "app_uuid", "device_id"),
+)
+
+push_settings = Table(
+    "push_settings",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_type", String(16), primary_key=True),  # user | chatgroup
+    Column("target", String(255), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("type", String(8), nullable=True),  # DEFAULT | ALL | AT | NONE; null: never set
+    Column("ignore_interval", String(16), nullable=False),  # HH:MM-HH:MM, or ""
+    Column("ignore_until", BigInteger, nullable=False),  # ms; 0: none
+)
+
+push_preferences = Table(
+    "push_preferences",
+    metadata,
+    Column("user_id", RowId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), nullable=False),
+    Column("language", String(255), nullable=False),  # "" none
+    Column("template", String(255), nullable=False),  # "" none
+)
+
+push_templates = Table(
+    "push_templates",
+    metadata,
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("title_pattern", Text, nullable=False),
+    Column("content_pattern", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+push_counts = Table(
+    "push_counts",
+    metadata,
+    Column("app_uuid", String(36), ForeignKey("apps.uuid", ondelete="CASCADE"), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),  # ms of the hour's start
+    Column("attempted", BigInteger, nullable=False),
+    Column("succeeded", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
 )
