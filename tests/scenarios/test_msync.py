@@ -409,3 +409,42 @@ def test_room_news_and_a_disabled_group(xserver: XServer) -> None:
         await bob.close()
 
     run(scenario)
+
+
+def test_threads_reach_msync_members(xserver: XServer) -> None:
+    api = xserver.api
+    a, b, c = unique("ta"), unique("tb"), unique("tc")
+    api.register(a, b, c)
+    gid = api.post("/chatgroups", json={"groupname": "g", "desc": "d", "public": True, "owner": a,
+                                        "members": [b, c]}).json()["data"]["groupid"]
+    r = api.post("/messages/chatgroups", json={"from": a, "to": [gid], "type": "txt", "body": {"msg": "start"}})
+    start = r.json()["data"][gid]
+
+    async def scenario() -> None:
+        bob, carol = await connect(api, b), await connect(api, c)
+        await bob.sync()
+        await carol.sync()
+        bob.received.clear()
+        carol.received.clear()
+        r = api.post("/thread", json={"group_id": gid, "name": "topic", "owner": a, "msg_id": start})
+        assert r.status_code == 200, r.text
+        tid = str(r.json()["data"]["thread_id"])
+        created = (await bob.wait_for(1))[0]
+        assert created.ns == pb.Meta.MUC and created.body.operation == pb.MUCBody.THREAD_CREATE
+        assert created.body.is_thread and created.body.muc_id.name == tid and created.body.muc_parent_id.name == gid
+        assert created.body.muc_name == "topic" and created.queue == gid
+        assert (await carol.wait_for(1))[0].body.operation == pb.MUCBody.THREAD_CREATE
+        r = api.post(f"/thread/{tid}/users", json={"usernames": [b]})
+        assert r.status_code == 200, r.text
+        bob.received.clear()
+        carol.received.clear()
+        ack = await bob.send(tid, "in the thread", chat_type=MB.GROUPCHAT)
+        await asyncio.sleep(0.5)
+        assert not [m for m in carol.received if m.ns == pb.Meta.CHAT]  # not a member of the thread
+        r = api.get(f"/thread/{tid}/users")
+        assert {m for m in r.json()["data"]["affiliations"]} >= {a, b}, r.text
+        assert ack.server_id > 0
+        for x in (bob, carol):
+            await x.close()
+
+    run(scenario)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -386,8 +387,31 @@ def _room_news(session: MsyncSession, sender: str, payload: Any, kind: str) -> B
     return (True, room), room, meta
 
 
-def _news(kind: str) -> Callable[[MsyncSession, str, Any], Built]:
-    return lambda session, sender, payload: _room_news(session, sender, payload, kind)
+_THREAD_OPS = {
+    NoticeKind.THREAD_CREATED: pb.MUCBody.THREAD_CREATE,
+    NoticeKind.THREAD_UPDATED: pb.MUCBody.THREAD_UPDATE,
+    NoticeKind.THREAD_DESTROYED: pb.MUCBody.THREAD_DESTROY,
+    NoticeKind.THREAD_JOINED: pb.MUCBody.THREAD_JOIN,
+    NoticeKind.THREAD_LEFT: pb.MUCBody.THREAD_LEAVE,
+    NoticeKind.THREAD_KICKED: pb.MUCBody.THREAD_KICK,
+}
+
+
+def _thread(session: MsyncSession, sender: str, payload: Any, kind: str) -> Built:
+    """A thread of a group created, renamed, destroyed, joined, left or a member removed: a MUC
+    event marked as a thread's, naming the thread, its group and its name, in the group's queue."""
+    thread, group = str(payload.get("thread", "")), str(payload.get("group", ""))
+    if not thread or not group:
+        return None
+    body = pb.MUCBody(operation=_THREAD_OPS[kind], is_thread=True)
+    body.muc_id.CopyFrom(wire.jid(session.app_key, thread, wire.ROOM_DOMAIN))
+    body.muc_parent_id.CopyFrom(wire.jid(session.app_key, group, wire.ROOM_DOMAIN))
+    body.muc_name = str(payload.get("name") or "")
+    actor = str(payload.get("user") or sender)
+    body.from_.CopyFrom(wire.jid(session.app_key, actor))
+    body.to.append(wire.jid(session.app_key, session.user.username if session.user else session.user_key))
+    body.ext = orjson.dumps({k: payload.get(k) for k in ("msg_id", "owner", "created")}).decode()
+    return (True, group), group, _meta(session, pb.Meta.MUC, body.SerializeToString(), actor, room=group)
 
 
 _NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
@@ -403,7 +427,8 @@ _NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
     NoticeKind.ROOM_INVITE: _room(lambda p: pb.MUCBody.INVITE, "reason=reason"),
     NoticeKind.ROOM_JOIN: _room(lambda p: pb.MUCBody.PRESENCE),
     NoticeKind.ROOM_LEAVE: _room(lambda p: pb.MUCBody.ABSENCE),
-    **{kind: _news(kind) for kind in (
+    **{kind: partial(_thread, kind=kind) for kind in _THREAD_OPS},
+    **{kind: partial(_room_news, kind=kind) for kind in (
         NoticeKind.ROOM_ANNOUNCEMENT, NoticeKind.ROOM_DISABLED, NoticeKind.ROOM_FILE,
         NoticeKind.ROOM_MEMBER_ATTRIBUTES, NoticeKind.ROOM_ATTRIBUTES,
     )},
