@@ -101,14 +101,25 @@ async def receive_loop(ws: WebSocket, transport: WsTransport, session: Receiver,
     either side ends; a connection silent for `idle_seconds` (0: never) is closed
     (`connection-timeout`). At the end the session is told, and the last messages it wrote
     (a stream error, a kick) get a few seconds to go out."""
-    idle = idle_seconds or None
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    watchdog: asyncio.TimerHandle | None = None
+
+    def watch() -> None:  # one timer per connection, not one per message
+        nonlocal watchdog
+        quiet = loop.time() - last
+        if quiet >= idle_seconds:
+            watchdog = None
+            session.close("connection-timeout")  # the close ends the receive below
+        else:
+            watchdog = loop.call_later(idle_seconds - quiet, watch)
+
+    if idle_seconds:
+        watchdog = loop.call_later(idle_seconds, watch)
     try:
         while not session.finished:
-            try:
-                message = await asyncio.wait_for(ws.receive(), idle)
-            except TimeoutError:
-                session.close("connection-timeout")
-                break
+            message = await ws.receive()
+            last = loop.time()
             if message["type"] == "websocket.disconnect":
                 transport.closed = True
                 break
@@ -119,5 +130,7 @@ async def receive_loop(ws: WebSocket, transport: WsTransport, session: Receiver,
     except (WebSocketDisconnect, RuntimeError):
         transport.closed = True
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         session.connection_lost()
         await transport.sent(5)

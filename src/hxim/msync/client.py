@@ -58,6 +58,8 @@ class MsyncClient:
     statuses: list[pb.Status] = field(default_factory=list)
     # when set, each meta read is handed here as it came (and not kept in `received`)
     on_meta: Callable[[pb.Meta], None] | None = None
+    # False: pages are read but never acknowledged (a client that drops before it answers)
+    acknowledging: bool = True
 
     def __post_init__(self) -> None:
         self._ws: Any = None
@@ -234,7 +236,7 @@ class MsyncClient:
                 self._sync_left.discard(name)
                 if not self._sync_left:
                     self.synced.set()
-        elif dl.HasField("queue"):
+        elif dl.HasField("queue") and self.acknowledging:
             await self._pull(dl.queue, dl.next_key)
 
 

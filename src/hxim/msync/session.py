@@ -117,6 +117,7 @@ class MsyncSession:
         self._synced = False  # the first UNREAD read the offline messages and kept notices
         self._queues: dict[QueueKey, _Queue] = {}
         self._pending = 0  # items waiting in every queue (bounded by `msync_queue_max`)
+        self._unasked: list[_Queue] = []  # queues with news whose first page is to go out this turn
         self._out: list[bytes] = []
         self._write_scheduled = False
         self._flood = FloodGate(ctx.settings.msync_flood_rate, ctx.settings.msync_flood_burst)
@@ -157,8 +158,19 @@ class MsyncSession:
         q.items.append(item)
         self._pending += 1
         if not q.noticed and self._synced:
+            # the client is not reading this queue: its first page goes out unasked at the end of
+            # this turn of the loop (with whatever else arrives for it meanwhile), and the
+            # client's next pull acknowledges it, as after a NOTICE and a pull, in two fewer frames
             q.noticed = True
-            self.send(wire.notice(q.jid))
+            self._unasked.append(q)
+            if len(self._unasked) == 1:
+                asyncio.get_running_loop().call_soon(self._send_unasked)
+
+    def _send_unasked(self) -> None:
+        queues, self._unasked = self._unasked, []
+        for q in queues:
+            if not self._ended and q.items and not q.inflight:
+                self._page(q)
 
     def add_meta(self, key: QueueKey, name: str, ident: int, data: bytes, notice_id: int = 0) -> None:
         """Queue a meta other than a stored message (a notice rendered for this client)."""
@@ -384,6 +396,10 @@ class MsyncSession:
             if not q.inflight:
                 del self._queues[qkey]
             return
+        self._page(q)
+
+    def _page(self, q: _Queue) -> None:
+        """Send the queue's next page; it waits as sent until the client's next pull names its key."""
         page = q.items[: self.ctx.settings.msync_page_size]
         del q.items[: len(page)]
         q.inflight.extend(page)
