@@ -7,6 +7,7 @@ tests/msync's."""
 from __future__ import annotations
 
 import asyncio
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -430,13 +431,18 @@ def test_threads_reach_msync_members(xserver: XServer) -> None:
         r = api.post("/thread", json={"group_id": gid, "name": "topic", "owner": a, "msg_id": start})
         assert r.status_code == 200, r.text
         tid = str(r.json()["data"]["thread_id"])
-        created = (await bob.wait_for(1))[0]
-        assert created.ns == pb.Meta.MUC and created.body.operation == pb.MUCBody.THREAD_CREATE
-        assert created.body.is_thread and created.body.muc_id.name == tid and created.body.muc_parent_id.name == gid
-        assert created.body.muc_name == "topic" and created.queue == gid
-        assert (await carol.wait_for(1))[0].body.operation == pb.MUCBody.THREAD_CREATE
+        created = (await bob.wait_for(1))[0]  # the SDK's onChatThreadChange reads a NOTIFY
+        assert created.ns == pb.Meta.NOTIFY and created.queue == gid
+        doc = json.loads(created.body)
+        assert doc["type"] == "thread" and doc["data"]["operation"] == "create"
+        assert doc["data"]["id"] == tid and doc["data"]["muc_parent_id"] == gid and doc["data"]["name"] == "topic"
+        assert doc["data"]["msg_parent_id"] == start and doc["data"]["from"] == a
+        assert json.loads((await carol.wait_for(1))[0].body)["data"]["operation"] == "create"
         r = api.post(f"/thread/{tid}/users", json={"usernames": [b]})
         assert r.status_code == 200, r.text
+        joined = (await bob.wait_for(2))[1]
+        assert joined.ns == pb.Meta.MUC and joined.body.operation == pb.MUCBody.THREAD_JOIN and joined.body.is_thread
+        assert joined.body.muc_id.name == tid and joined.body.muc_parent_id.name == gid
         bob.received.clear()
         carol.received.clear()
         ack = await bob.send(tid, "in the thread", chat_type=MB.GROUPCHAT)
@@ -447,5 +453,39 @@ def test_threads_reach_msync_members(xserver: XServer) -> None:
         assert ack.server_id > 0
         for x in (bob, carol):
             await x.close()
+
+    run(scenario)
+
+
+def test_reactions_and_presence_reach_msync_users(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("pa"), unique("pb")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        alice, bob = await connect(api, a), await connect(api, b)
+        await alice.sync()
+        await bob.sync()
+        ack = await alice.send(b, "react to me")
+        await bob.wait_for(1)
+        r = api.post(f"/reaction/user/{b}", json={"msgId": str(ack.server_id), "message": "thumbs"})
+        assert r.status_code == 200, r.text
+        got = (await alice.wait_for(1))[0]  # the SDK's onReactionChange
+        doc = json.loads(got.body)
+        assert got.ns == pb.Meta.NOTIFY and doc["type"] == "reaction" and got.queue == b
+        (change,) = doc["data"]
+        assert change["messageId"] == str(ack.server_id) and change["channel_type"] == "chat"
+        assert change["reactions"][0]["reaction"] == "thumbs" and change["reactions"][0]["count"] == 1
+        # Easemob presence: alice follows bob, who sets a custom status
+        r = api.post(f"/users/{a}/presence/3600", json={"usernames": [b]})
+        assert r.status_code == 200, r.text
+        r = api.post(f"/users/{b}/presence/webim_web_1/2", json={"ext": "in a meeting"})
+        assert r.status_code == 200, r.text
+        status = json.loads((await alice.wait_for(2))[1].body)  # onPresenceStatusChange
+        assert status["type"] == "presence"
+        (value,) = status["data"]["values"]
+        assert value["uid"] == b and value["ext"] == "in a meeting" and value["status"]["webim_web_1"] == "2"
+        await alice.close()
+        await bob.close()
 
     run(scenario)

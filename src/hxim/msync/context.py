@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hxim import errors
-from hxim.hub import Kick, Notice, Relay, RosterPush
+from hxim.hub import Kick, Notice, PresenceStatus, Relay, RosterPush
 from hxim.model import now_ms
 from hxim.msync import bodies, wire
 from hxim.msync.session import MsyncSession
@@ -82,6 +82,7 @@ class Msync:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.renderers: dict[type, Callable[[MsyncSession, Any], None]] = {
             Kick: _kick, Notice: self._notice, RosterPush: _roster_push, Relay: _relay,
+            PresenceStatus: _presence_status,
         }
 
     def background(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -387,6 +388,59 @@ def _room_news(session: MsyncSession, sender: str, payload: Any, kind: str) -> B
     return (True, room), room, meta
 
 
+# --- NOTIFY metas: JSON the SDK reads by its `type` (presence, reaction, thread) ------------------
+def _notify(session: MsyncSession, key: tuple[bool, str], name: str, doc: dict[str, Any], sender: str) -> Built:
+    payload = orjson.dumps(doc)
+    return key, name, _meta(session, pb.Meta.NOTIFY, payload, sender, room=name if key[0] else "")
+
+
+def _presence_status(session: MsyncSession, event: PresenceStatus) -> None:
+    """A followed user's Easemob presence (the SDK's onPresenceStatusChange)."""
+    value = {"uid": event.user, "last_time": event.last_time, "expiry": 0, "ext": event.ext,
+             "status": dict(event.devices)}
+    built = _notify(session, (False, event.user.lower()), event.user,
+                    {"type": "presence", "data": {"values": [value]}}, event.user)
+    if built is not None and session.available:
+        session.add_meta(*built[:2], session.ctx.node.ids.next(), built[2])
+
+
+def _reaction(session: MsyncSession, sender: str, payload: Any) -> Built:
+    """A reaction added or taken back (the SDK's onReactionChange), in the conversation's queue."""
+    chat = payload.get("chat_type") == "chat"
+    to, frm = str(payload.get("to", "")), str(payload.get("from", ""))
+    if chat:  # the conversation's peer, seen from this user
+        peer = to if frm.lower() == session.user_key else frm
+        key, name = (False, peer.lower()), peer
+    else:
+        key, name = (True, to), to
+    mine = payload.get("mine") or []
+    reaction = {
+        "reaction": payload.get("reaction"), "count": payload.get("count", 0),
+        "isAddedBySelf": payload.get("reaction") in mine if sender.lower() == session.user_key else False,
+        "userList": [sender], "op": [{"operator": sender, "reactionType": "create" if payload.get("op") == "add"
+                                      else "delete"}],
+    }
+    data = [{"from": frm, "to": to, "channel_type": "chat" if chat else "groupchat",
+             "messageId": str(payload.get("mid", "")), "reactions": [reaction], "ts": now_ms()}]
+    return _notify(session, key, name, {"type": "reaction", "data": data}, sender)
+
+
+_THREAD_NOTIFY = {
+    NoticeKind.THREAD_CREATED: "create", NoticeKind.THREAD_UPDATED: "update", NoticeKind.THREAD_DESTROYED: "delete",
+}
+
+
+def _thread_notify(session: MsyncSession, sender: str, payload: Any, kind: str) -> Built:
+    """A thread created, renamed or destroyed (the SDK's onChatThreadChange), in its group's queue."""
+    group = str(payload.get("group", ""))
+    if not group:
+        return None
+    data = {"id": str(payload.get("thread", "")), "name": payload.get("name") or "", "muc_parent_id": group,
+            "msg_parent_id": str(payload.get("msg_id", "")), "timestamp": payload.get("created") or now_ms(),
+            "from": sender, "operation": _THREAD_NOTIFY[kind], "message_count": 0}
+    return _notify(session, (True, group), group, {"type": "thread", "data": data}, sender)
+
+
 _THREAD_OPS = {
     NoticeKind.THREAD_CREATED: pb.MUCBody.THREAD_CREATE,
     NoticeKind.THREAD_UPDATED: pb.MUCBody.THREAD_UPDATE,
@@ -428,6 +482,8 @@ _NOTICES: dict[str, Callable[[MsyncSession, str, Any], Built]] = {
     NoticeKind.ROOM_JOIN: _room(lambda p: pb.MUCBody.PRESENCE),
     NoticeKind.ROOM_LEAVE: _room(lambda p: pb.MUCBody.ABSENCE),
     **{kind: partial(_thread, kind=kind) for kind in _THREAD_OPS},
+    **{kind: partial(_thread_notify, kind=kind) for kind in _THREAD_NOTIFY},  # (over the MUC forms)
+    NoticeKind.REACTION: _reaction,
     **{kind: partial(_room_news, kind=kind) for kind in (
         NoticeKind.ROOM_ANNOUNCEMENT, NoticeKind.ROOM_DISABLED, NoticeKind.ROOM_FILE,
         NoticeKind.ROOM_MEMBER_ATTRIBUTES, NoticeKind.ROOM_ATTRIBUTES,
