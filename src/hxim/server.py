@@ -33,7 +33,7 @@ def serve(settings: Settings) -> int:
         print("created the default app; keep these credentials, they are printed only once:", flush=True)
         print_app(app, False, secret)
     c2s = C2S(node)  # XMPP client sessions: the TCP listener below, WebSocket and BOSH in the HTTP app
-    msync = Msync(node)  # Easemob's Web SDK 4.x and Agora Chat, at /websocket in the HTTP app
+    msync = Msync(node)  # Easemob's Web SDK 4.x and Agora Chat, at /websocket on the HTTP port
     http_app = build_http_app(node, c2s, msync)
     config = uvicorn.Config(
         http_app,
@@ -45,7 +45,8 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         backlog=2048,
         timeout_keep_alive=30,
-        ws=with_oversize_notice({"/ws/": OVERSIZE_NOTICE, "/ws": OVERSIZE_NOTICE}),  # a stream error, then 1009
+        # XMPP: a stream error, then 1009; msync at /websocket: served by the protocol, not ASGI
+        ws=with_oversize_notice({"/ws/": OVERSIZE_NOTICE, "/ws": OVERSIZE_NOTICE}, msync),
         ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
         ws_per_message_deflate=settings.xmpp_ws_deflate,
     )

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from xmpp_helpers import Client, XServer, run, xserver
+import websockets
+from xmpp_helpers import Client, XServer, run, start_xmpp_server, xserver
 
-from conftest import Api, unique
+from conftest import Api, Server, stop_server, unique
 from hxim.msync.client import MsyncClient, SendRefused
 from hxim.msync.wire import pb
 
@@ -489,3 +491,58 @@ def test_reactions_and_presence_reach_msync_users(xserver: XServer) -> None:
         await bob.close()
 
     run(scenario)
+
+
+def test_what_is_not_msync_ends_the_connection(xserver: XServer) -> None:
+    """A text message, a binary message that is not an msync frame and one over the WebSocket
+    limit each end the connection; pings are answered meanwhile."""
+    url = ws_url(xserver.api)
+
+    async def closed_after(message: str | bytes) -> int | None:
+        async with websockets.connect(url, max_size=None, compression=None) as ws:
+            await asyncio.wait_for(await ws.ping(), 5)  # the WebSocket answers pings
+            await ws.send(message)
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            return ws.close_code
+
+    async def scenario() -> None:
+        assert await closed_after("not msync") == 1000
+        assert await closed_after(b"\xff\xfe not protobuf") == 1000
+        assert await closed_after(b"\x00" * 20_000) == 1009  # xserver: 10,000-byte stanzas
+
+    run(scenario)
+
+
+def test_idle_msync_connections_are_closed(server: Server, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A logged-in client that sends nothing for `msync_idle_timeout_seconds` is closed; one
+    that keeps sending is not. With msync disabled the handshake is refused."""
+    if server.backend != "sqlite":
+        pytest.skip("the WebSocket plumbing does not depend on the database")
+    tmp = tmp_path_factory.mktemp("hxim-msync-idle")
+    xs, pg_name = start_xmpp_server(tmp, server.backend, HXIM_MSYNC_IDLE_TIMEOUT_SECONDS="1.5")
+    a, b = unique("ia"), unique("ib")
+    xs.api.register(a, b)
+
+    async def scenario() -> None:
+        quiet, busy = await connect(xs.api, a), await connect(xs.api, b)
+        started = time.monotonic()
+        while not quiet.closed.is_set():
+            assert time.monotonic() - started < 6
+            await busy.sync()
+            await asyncio.sleep(0.5)
+        assert time.monotonic() - started > 1.0 and not busy.closed.is_set()
+        await busy.close()
+
+    try:
+        run(scenario)
+    finally:
+        stop_server(xs.server, pg_name)
+    tmp = tmp_path_factory.mktemp("hxim-msync-off")
+    off, pg_name = start_xmpp_server(tmp, server.backend, HXIM_MSYNC_ENABLED="false")
+    try:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            run(lambda: websockets.connect(ws_url(off.api)))
+        assert refused.value.response.status_code == 403
+    finally:
+        stop_server(off.server, pg_name)

@@ -46,7 +46,6 @@ from hxim.http import (
 )
 from hxim.http.render import error_response
 from hxim.msync.context import Msync
-from hxim.msync.websocket import msync_websocket
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
 from hxim.seeds.local import build_easemob_apis
@@ -135,7 +134,7 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
         lifespan=lifespan,
     )
     xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
-    msync_ws = [WebSocketRoute("/websocket", msync_websocket), *dns.routes]
+    msync_ws = dns.routes  # /websocket itself is served by the WebSocket protocol (http/protocol.py)
     bosh = BoshManager(c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list

@@ -1,6 +1,7 @@
-"""WebSocket plumbing shared by the client protocols served over it (XMPP at `/ws/`, msync at
-`/websocket`): the session's transport, which sends in order from a task that lives while there
-is something to send, and the receive loop that feeds a session what its client sends.
+"""WebSocket plumbing of XMPP over WebSocket (`/ws/`, RFC 7395) through ASGI: the session's
+transport, which sends in order from a task that lives while there is something to send, and the
+receive loop that feeds a session what its client sends. (msync at `/websocket` does not use
+ASGI: `msync/connection.py`.)
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ PAUSE_AT = 64  # messages waiting to be sent before the session holds its output
 
 
 class WsTransport:
-    """The session's `Transport` over one WebSocket: each chunk is one text message (one binary
-    message with `binary`, as msync frames), sent in order by a task that lives while there is
-    something to send."""
+    """The session's `Transport` over one WebSocket: each chunk is one text message, sent in
+    order by a task that lives while there is something to send."""
 
-    def __init__(self, ws: WebSocket, *, binary: bool = False) -> None:
+    def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
-        self.binary = binary
         self.closed = False
         self.resume: Callable[[], None] | None = None  # the session's resume_writing
         self._out: deque[bytes] = deque()
@@ -50,10 +49,7 @@ class WsTransport:
         try:
             while out:
                 was_paused = self.paused
-                if self.binary:
-                    await self.ws.send_bytes(out.popleft())
-                else:
-                    await self.ws.send_text(out.popleft().decode("utf-8"))
+                await self.ws.send_text(out.popleft().decode("utf-8"))
                 if was_paused and not self.paused and self.resume is not None:
                     self.resume()
             if self._closing and not self.closed:
