@@ -546,3 +546,26 @@ def test_idle_msync_connections_are_closed(server: Server, tmp_path_factory: pyt
         assert refused.value.response.status_code == 403
     finally:
         stop_server(off.server, pg_name)
+
+
+def test_a_sent_message_reaches_the_senders_other_devices(xserver: XServer) -> None:
+    api = xserver.api
+    a, b = unique("da"), unique("db")
+    api.register(a, b)
+
+    async def scenario() -> None:
+        phone, laptop = await connect(api, a, "webim_web_phone"), await connect(api, a, "webim_web_laptop")
+        bob = await connect(api, b)
+        for x in (phone, laptop, bob):
+            await x.sync()
+        ack = await phone.send(b, "from my phone")
+        copy = (await laptop.wait_for(1))[0]
+        assert copy.id == ack.server_id and copy.queue == b  # the conversation with bob
+        assert copy.body.from_.name == a and copy.body.to.name == b
+        assert (await bob.wait_for(1))[0].id == ack.server_id
+        await asyncio.sleep(0.3)
+        assert not phone.received  # never back to the device that sent it
+        for x in (phone, laptop, bob):
+            await x.close()
+
+    run(scenario)

@@ -70,15 +70,19 @@ class Router:
 
     # --- delivery ---------------------------------------------------------------------------------
     def deliver(
-        self, app_uuid: uuid.UUID, message: Message, recipient_keys: Iterable[str], resource: str | None = None
+        self, app_uuid: uuid.UUID, message: Message, recipient_keys: Iterable[str], resource: str | None = None,
+        skip: str | None = None,
     ) -> int:
         """Queue `message` on every available session of the recipients, and on their session bound
-        to `resource` (available or not); returns how many."""
+        to `resource` (available or not), never on resource `skip`; returns how many."""
         queued = 0
         sessions = self.registry.sessions
         for key in recipient_keys:
             for session in sessions(app_uuid, key):
-                if (session.available or session.resource == resource) and session.deliver(message):
+                if (
+                    (session.available or session.resource == resource) and session.resource != skip
+                    and session.deliver(message)
+                ):
                     queued += 1
         return queued
 

@@ -130,6 +130,7 @@ class Msync:
                 chat_type, (target,), tuple(bodies.bodies_of(body)), ext, user.username, True,
                 meta.to.client_resource or None, online_only=meta.routetype == pb.Meta.ROUTE_ONLINE,
                 only=only if chat_type != "chat" else None,
+                sync_device=True, origin=session.resource,  # the sender's other devices get a copy
             )
             sent = await self.node.messages.send(app, command, user)
         except errors.HximError as exc:

@@ -124,7 +124,8 @@ class SendMessage(NamedTuple):
     online_only: bool = False  # reaches only who is online now: no offline copies (ROUTE_ONLINE)
     only: tuple[str, ...] | None = None  # a directed room message: these members only (keys)
     hidden: tuple[str, ...] = ()  # users who do not read it back in their conversation (keys)
-    sync_device: bool = False  # the sender's own online sessions get it too
+    sync_device: bool = False  # the sender's own online sessions get it too (but resource `origin`)
+    origin: str | None = None  # the sender's resource that sent it (a client's): no copy back to it
     xml: str | None = None  # an XMPP client's child elements beside the body (`Message.xml`)
 
 
@@ -263,17 +264,19 @@ class MessageService:
             xml=cmd.xml, idents=idents,
         )
         if cmd.sync_device and cmd.sender != ADMIN:
-            self._sync_sender(app, cmd.sender.lower(), plans, stored)
+            self._sync_sender(app, cmd.sender.lower(), plans, stored, cmd.origin)
         # each target as the caller wrote it (a user's stored name may differ in case)
         return list(zip(targets, stored, strict=True))
 
-    def _sync_sender(self, app: App, key: str, plans: list[Recipients], stored: list[Message]) -> None:
-        """A copy of each message for the sender's own online sessions (not one that already
-        reached them as a recipient: a message to oneself)."""
+    def _sync_sender(
+        self, app: App, key: str, plans: list[Recipients], stored: list[Message], origin: str | None
+    ) -> None:
+        """A copy of each message for the sender's own online sessions but `origin`, the one that
+        sent it (not one that already reached them as a recipient: a message to oneself)."""
         deliver = self.router.deliver
         for plan, message in zip(plans, stored, strict=True):
             if all(u.key != key for u in plan.users):
-                deliver(app.uuid, message, (key,))
+                deliver(app.uuid, message, (key,), skip=origin)
 
     async def _user_plans(self, app: App, cmd: SendMessage, sender: User | None) -> list[Recipients]:
         """Whom a 1:1 message reaches. Users with a session come as their session loaded them
