@@ -1,8 +1,8 @@
 """message reactions (message_reactions), text moderation lists and words (moderation_lists,
 moderation_words)
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-12 10:00:00.000000
 """
 

@@ -1,7 +1,7 @@
 """what a user sent, by the case-folded sender: ix_messages_app_uuid_sender_key_id
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-12 12:00:00.000000
 """
 

@@ -1,7 +1,7 @@
 """callbacks: rules per app, their version, and the outbox of post-send callbacks
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-20 12:00:00.000000
 """
 

@@ -1,7 +1,7 @@
 """offline push: device bindings, notification settings, preferences, templates, hourly counts
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-28 12:00:00.000000
 """
 
