@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -514,30 +513,9 @@ def test_what_is_not_msync_ends_the_connection(xserver: XServer) -> None:
     run(scenario)
 
 
-def test_idle_msync_connections_are_closed(server: Server, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A logged-in client that sends nothing for `msync_idle_timeout_seconds` is closed; one
-    that keeps sending is not. With msync disabled the handshake is refused."""
-    if server.backend != "sqlite":
-        pytest.skip("the WebSocket plumbing does not depend on the database")
-    tmp = tmp_path_factory.mktemp("hxim-msync-idle")
-    xs, pg_name = start_xmpp_server(tmp, server.backend, HXIM_MSYNC_IDLE_TIMEOUT_SECONDS="1.5")
-    a, b = unique("ia"), unique("ib")
-    xs.api.register(a, b)
-
-    async def scenario() -> None:
-        quiet, busy = await connect(xs.api, a), await connect(xs.api, b)
-        started = time.monotonic()
-        while not quiet.closed.is_set():
-            assert time.monotonic() - started < 6
-            await busy.sync()
-            await asyncio.sleep(0.5)
-        assert time.monotonic() - started > 1.0 and not busy.closed.is_set()
-        await busy.close()
-
-    try:
-        run(scenario)
-    finally:
-        stop_server(xs.server, pg_name)
+def test_a_node_with_msync_off_refuses_the_handshake(server: Server, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With msync disabled the WebSocket handshake at /websocket is refused (403). (Idle and
+    flooding connections: tests/scenarios/test_msync_limits.py.)"""
     tmp = tmp_path_factory.mktemp("hxim-msync-off")
     off, pg_name = start_xmpp_server(tmp, server.backend, HXIM_MSYNC_ENABLED="false")
     try:
