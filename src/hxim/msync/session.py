@@ -23,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
@@ -87,13 +86,13 @@ class _Item:
 
 
 class _Queue:
-    __slots__ = ("jid", "items", "inflight", "noticed")
+    __slots__ = ("jid", "items", "inflight", "reading")
 
     def __init__(self, jid: pb.JID) -> None:
         self.jid = jid
         self.items: list[_Item] = []  # not yet sent, oldest first
         self.inflight: list[_Item] = []  # sent in the last page, not yet acknowledged
-        self.noticed = False  # told (NOTICE) or being pulled: no further NOTICE until drained
+        self.reading = False  # a page sent or listed by UNREAD: the client reads it; no unasked page until drained
 
 
 class MsyncSession:
@@ -157,11 +156,11 @@ class MsyncSession:
         q = self._queue(key, name)
         q.items.append(item)
         self._pending += 1
-        if not q.noticed and self._synced:
+        if not q.reading and self._synced:
             # the client is not reading this queue: its first page goes out unasked at the end of
             # this turn of the loop (with whatever else arrives for it meanwhile), and the
             # client's next pull acknowledges it, as after a NOTICE and a pull, in two fewer frames
-            q.noticed = True
+            q.reading = True
             self._unasked.append(q)
             if len(self._unasked) == 1:
                 asyncio.get_running_loop().call_soon(self._send_unasked)
@@ -347,7 +346,7 @@ class MsyncSession:
         for q in self._queues.values():
             n = len(q.items) + len(q.inflight)
             if n:
-                q.noticed = True  # the client pulls what UNREAD lists
+                q.reading = True  # the client pulls what UNREAD lists
                 out.append((q.jid, n))
         self.send(wire.unread_answer(out))
 
@@ -391,7 +390,7 @@ class MsyncSession:
             q.items[:0] = q.inflight
             q.inflight = []
         if not q.items:
-            q.noticed = False
+            q.reading = False
             self.send(wire.batch_answer(q.jid, (), key, True))
             if not q.inflight:
                 del self._queues[qkey]
@@ -447,5 +446,3 @@ def _resource(*candidates: str) -> str:
             return c
     return "msync_" + uuid.uuid4().hex[:12]
 
-
-Renderer = Callable[[MsyncSession, Any], None]

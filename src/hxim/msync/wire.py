@@ -17,7 +17,7 @@ from hxim.msync import easemob_pb2 as pb
 
 __all__ = [
     "CHAT_DOMAIN", "ROOM_DOMAIN", "Frame", "FrameError", "SYNC", "UNREAD", "NOTICE", "PROVISION", "LOGOUT", "decode",
-    "jid", "provision_answer", "unread_answer", "ack_answer", "batch_answer", "notice", "logout_answer", "pb",
+    "jid", "provision_answer", "unread_answer", "ack_answer", "batch_answer", "logout_answer", "pb",
 ]
 
 # The domains the SDK writes: users at easemob.com, groups and chat rooms at conference.easemob.com
@@ -112,10 +112,6 @@ def batch_answer(queue: pb.JID, metas: Iterable[bytes], next_key: int, is_last: 
         _varint(extra, len(meta))
         extra += meta
     return _frame(SYNC, data + bytes(extra))
-
-
-def notice(queue: pb.JID) -> bytes:
-    return _frame(NOTICE, pb.CommNotice(queue=queue).SerializeToString())
 
 
 def logout_answer() -> bytes:
