@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -386,6 +386,10 @@ class Settings(BaseSettings):
     )
     callback_presend_timeout_ms: int = Field(
         200, ge=1, le=60_000, description="Default wait for a pre-send answer (a rule's --timeout-ms overrides it)"
+    )
+    callback_sender: Literal["process", "inline"] = Field(
+        "process", description="Where post-send callbacks are POSTed from: `process`, a child process of the node "
+        "(the core serving messages does not spend its time on HTTP), or `inline`, the node's own event loop"
     )
     callback_claim_batch: int = Field(
         256, ge=1, le=100_000, description="Post-send callbacks the worker takes from storage in one go"

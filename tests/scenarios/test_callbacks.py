@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -67,6 +69,8 @@ class Receiver:
                     status = 503
                 elif path == "/long":
                     answer = b"x" * 1001
+                elif path.startswith("/slow/"):
+                    time.sleep(0.3)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -350,6 +354,46 @@ def test_a_refusing_receiver_and_a_restart_lose_nothing(cserver: XServer, receiv
         assert signed(x)
         by_msg.setdefault(x["msg_id"], set()).add(x["callId"])
     assert set(by_msg) == set(sent) and all(len(ids) == 1 for ids in by_msg.values())  # one callback each
+
+
+def sender_children(pid: int) -> list[int]:
+    """The callback sender processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"hxim.services.callback_sender" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_sender_process_loses_nothing(cserver: XServer, receiver: Receiver) -> None:
+    """Post-send callbacks leave from a child process of the node: killed while POSTs are in flight,
+    it is started again and every callback still arrives."""
+    api = xapp(cserver).api
+    path = f"/slow/{unique('p')}"
+    add_rule(api, "slow", receiver.url(path), "--events", "chat")
+    a, b = unique("ka"), unique("kb")
+    api.register(a, b)
+    sent = []
+    for i in range(10):
+        r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"k{i}"}})
+        sent.append(r.json()["data"][b])
+    children = wait_for(lambda: sender_children(api.server.process.pid))
+    wait_for(lambda: receiver.bodies(path))  # POSTs in flight
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    for i in range(10, 20):
+        r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"k{i}"}})
+        sent.append(r.json()["data"][b])
+    wait_for(lambda: {x["msg_id"] for x in receiver.bodies(path)} >= set(sent), timeout=30)
+    assert all(signed(x) for x in receiver.bodies(path))
+    assert set(sender_children(api.server.process.pid)).isdisjoint(children)  # a new one
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
