@@ -18,6 +18,7 @@
     hxim callback remove ORG#APP NAME
                                     an app's callback rules (docs/callbacks.md); a running
                                     server applies a change within `callback_rules_reload_ms`
+    hxim backup FILE                copy the SQLite database while the server runs (PostgreSQL: pg_dump)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from typing import Any
 
@@ -116,7 +118,36 @@ def _parser() -> argparse.ArgumentParser:
     remove = cb_sub.add_parser("remove", help="remove a callback rule (and its callbacks not yet delivered)")
     remove.add_argument("app", metavar="ORG#APP")
     remove.add_argument("name")
+    backup = sub.add_parser("backup", help="copy the SQLite database while the server runs")
+    backup.add_argument("file")
     return parser
+
+
+def _backup(node: Any, settings: Any, args: argparse.Namespace) -> int:
+    """`hxim backup FILE`: SQLite's online backup; PostgreSQL has pg_dump for that (exit 2)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    if not node.db.is_sqlite:
+        database = make_url(settings.resolved_database_url).database or "DBNAME"
+        print(f"hxim backup copies a SQLite database; this one is PostgreSQL: back it up with "
+              f"pg_dump --format=custom --file={args.file} {database}", file=sys.stderr)
+        return 2
+    target = Path(args.file)
+    if target.exists():
+        print(f"error: {target} exists; name a new file", file=sys.stderr)
+        return 1
+    try:
+        source, answer = node.db.backup_sqlite(target)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"error: the backup failed: {exc}", file=sys.stderr)
+        return 1
+    if answer != "ok":
+        print(f"error: the copy at {target} fails its integrity check: {answer}", file=sys.stderr)
+        return 1
+    print(f"backup of {source} written to {target} ({target.stat().st_size} bytes, integrity ok)")
+    return 0
 
 
 def _callback(node: Any, args: argparse.Namespace) -> int:
@@ -244,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_users(node, args)
         if args.command == "callback":
             return _callback(node, args)
+        if args.command == "backup":
+            return _backup(node, settings, args)
         if args.command == "migrate":
             node.db.migrate()
             print(f"database at {settings.resolved_database_url} is up to date")
