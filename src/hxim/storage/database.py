@@ -27,8 +27,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -238,6 +239,28 @@ class Database:
                 _refuse_nul(exc)
                 raise
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A connection whose reads all see the database as it was when the first one ran, for as
+        long as the block lasts (an export); writers go on meanwhile. On SQLite a read
+        transaction of the write-ahead log, on PostgreSQL a REPEATABLE READ, READ ONLY one."""
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                with conn.begin():
+                    yield conn
+            return
+        with self._lock, self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+                raw.rollback()
 
     def backup_sqlite(self, target: Path) -> tuple[Path, str]:
         """Copy the SQLite database to `target` with SQLite's online backup (one consistent copy
