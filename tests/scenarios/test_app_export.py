@@ -93,7 +93,8 @@ def test_an_app_moves_to_a_fresh_database_of_the_other_backend(
 
     # --- export, from the serving node ------------------------------------------------------------
     exported = tmp_path / "app.jsonl.gz"
-    r = server.cli("export", key, str(exported))
+    # pages and batches of 2 rows: every table read in several pages, every type written in several batches
+    r = cli({**server.env, "HXIM_EXPORT_BATCH_ROWS": "2"}, "export", key, str(exported))
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"exported app {key} to {exported}: ")
     lines = records(exported)
@@ -114,7 +115,7 @@ def test_an_app_moves_to_a_fresh_database_of_the_other_backend(
     # --- import, into a fresh database of the other backend, under another key ---------------------
     backend = "postgresql" if server.backend == "sqlite" else "sqlite"
     (tmp_path / "target").mkdir()
-    env, pg_name = server_env(tmp_path / "target", backend, xmpp_env())
+    env, pg_name = server_env(tmp_path / "target", backend, {**xmpp_env(), "HXIM_EXPORT_BATCH_ROWS": "2"})
     moved = f"moved#{api.creds.app}"
     proc = None
     try:
