@@ -93,7 +93,9 @@ def _drop_pg(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[Server, str | None]:
+def server_env(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[dict[str, str], str | None]:
+    """The environment of a test server on `backend` (with its HTTP port in HXIM_HTTP_PORT), and the
+    name of the PostgreSQL database created for it (None on SQLite: a file under `tmp`)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HXIM_")}
     env.update(
@@ -114,6 +116,11 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         pg_name, url = _pg_database()
         env["HXIM_DATABASE_URL"] = url
     env.update(extra_env or {})
+    return env, pg_name
+
+
+def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[Server, str | None]:
+    env, pg_name = server_env(tmp, backend, extra_env)
     apps: dict[str, AppCreds] = {}
     for key, args in (
         ("main", ["test", "main"]),
@@ -126,7 +133,7 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         assert r.returncode == 0, r.stderr
         data = json.loads(r.stdout)
         apps[key] = AppCreds(data["org"], data["app"], data["client_id"], data["client_secret"], data["application"])
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{env['HXIM_HTTP_PORT']}"
     return Server(backend, base, env, apps, serve(env, base, tmp / "server.log")), pg_name
 
 

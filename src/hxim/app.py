@@ -13,6 +13,7 @@ from hxim.config import Settings
 from hxim.hub import MemoryRegistry, Router
 from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
+from hxim.services.app_export import AppExportService
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
@@ -115,6 +116,7 @@ class Node:
         self.reactions = ReactionService(  # message reactions, told to the conversation's online users
             self.db, settings, self.ids, self.users, self.messages, self.groups.rooms, self.router
         )
+        self.exports = AppExportService(self.db, settings, self.callbacks)  # `hxim export` and `hxim import`
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 

@@ -18,6 +18,11 @@
     hxim callback remove ORG#APP NAME
                                     an app's callback rules (docs/callbacks.md); a running
                                     server applies a change within `callback_rules_reload_ms`
+    hxim export ORG#APP FILE        write everything of an app to FILE (gzip'd JSON Lines, docs/backup.md)
+    hxim import FILE [--app ORG#APP] [--replace]
+                                    recreate the app of FILE in this database (under its own key, or
+                                    ORG#APP); an app of that key is replaced only with --replace
+    hxim backup FILE                copy the SQLite database while the server runs (PostgreSQL: pg_dump)
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from typing import Any
 
@@ -116,7 +122,72 @@ def _parser() -> argparse.ArgumentParser:
     remove = cb_sub.add_parser("remove", help="remove a callback rule (and its callbacks not yet delivered)")
     remove.add_argument("app", metavar="ORG#APP")
     remove.add_argument("name")
+    export = sub.add_parser("export", help="write everything of an app to a file (docs/backup.md)")
+    export.add_argument("app", metavar="ORG#APP")
+    export.add_argument("file")
+    imp_app = sub.add_parser("import", help="recreate an app from a file of `hxim export`")
+    imp_app.add_argument("file")
+    imp_app.add_argument("--app", default="", metavar="ORG#APP", help="the app's key here (default: its own)")
+    imp_app.add_argument("--replace", action="store_true", help="delete the app of that key first, if there is one")
+    backup = sub.add_parser("backup", help="copy the SQLite database while the server runs")
+    backup.add_argument("file")
     return parser
+
+
+def _export(node: Any, args: argparse.Namespace) -> int:
+    """`hxim export` and `hxim import`: one plain line for what cannot be done."""
+    from pathlib import Path
+
+    from hxim.services.app_export import TransferError
+
+    node.open(create_default=False)
+    try:
+        if args.command == "export":
+            org, _, name = args.app.partition("#")
+            app = node.apps.get_sync(org, name) if org and name else None
+            if app is None:
+                print(f"no app {args.app}", file=sys.stderr)
+                return 1
+            done = node.exports.export_sync(app, Path(args.file))
+            verb = "exported"
+        else:
+            done = node.exports.import_sync(Path(args.file), args.app or None, args.replace)
+            verb = "imported"
+    except (TransferError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for warning in done.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    where = f"to {args.file}" if verb == "exported" else f"from {args.file}"
+    print(f"{verb} app {done.app.appkey} {where}: {done.summary()}")
+    return 0
+
+
+def _backup(node: Any, settings: Any, args: argparse.Namespace) -> int:
+    """`hxim backup FILE`: SQLite's online backup; PostgreSQL has pg_dump for that (exit 2)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    if not node.db.is_sqlite:
+        database = make_url(settings.resolved_database_url).database or "DBNAME"
+        print(f"hxim backup copies a SQLite database; this one is PostgreSQL: back it up with "
+              f"pg_dump --format=custom --file={args.file} {database}", file=sys.stderr)
+        return 2
+    target = Path(args.file)
+    if target.exists():
+        print(f"error: {target} exists; name a new file", file=sys.stderr)
+        return 1
+    try:
+        source, answer = node.db.backup_sqlite(target)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"error: the backup failed: {exc}", file=sys.stderr)
+        return 1
+    if answer != "ok":
+        print(f"error: the copy at {target} fails its integrity check: {answer}", file=sys.stderr)
+        return 1
+    print(f"backup of {source} written to {target} ({target.stat().st_size} bytes, integrity ok)")
+    return 0
 
 
 def _callback(node: Any, args: argparse.Namespace) -> int:
@@ -244,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             return _import_users(node, args)
         if args.command == "callback":
             return _callback(node, args)
+        if args.command in ("export", "import"):
+            return _export(node, args)
+        if args.command == "backup":
+            return _backup(node, settings, args)
         if args.command == "migrate":
             node.db.migrate()
             print(f"database at {settings.resolved_database_url} is up to date")

@@ -187,6 +187,20 @@ class Settings(BaseSettings):
         description="SQLite: the shortest time between two group commits of stored messages; under load, "
         "messages arriving meanwhile share the next commit (fewer, larger WAL writes); 0 = commit at once",
     )
+    export_batch_rows: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="`hxim export` and `hxim import`: rows read per page of a table, and records written per "
+        "transaction (docs/backup.md)",
+    )
+    export_batch_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=65_536,
+        le=1 << 31,
+        description="`hxim export` and `hxim import`: bytes of records held at once; a page of chat files holds "
+        "as many as fit at their largest (`chatfile_max_bytes`), one at least",
+    )
 
     # --- apps and identity ---------------------------------------------------------------
     default_app: str = Field("", description="ORG#APP served as the default app")
