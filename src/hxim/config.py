@@ -761,7 +761,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         loading = _loading.get()
         if loading is None:  # Settings() built directly (tests, benchmarks): HXIM_CONFIG or ./hxim.toml
-            toml_path = os.environ.get("HXIM_CONFIG", CONFIG_FILE)
+            toml_path = os.environ.get("HXIM_CONFIG") or CONFIG_FILE
             return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
         return (
             init_settings,
