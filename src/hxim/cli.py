@@ -65,7 +65,6 @@ EXIT_CODES = {
 
 # command-line options over settings: option -> the settings it sets
 SETTING_OPTIONS = {
-    "--config": (),
     "--data-dir": ("data_dir",),
     "--database-url": ("database_url",),
     "--log-level": ("log_level",),
