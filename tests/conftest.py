@@ -137,10 +137,10 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
     return Server(backend, base, env, apps, serve(env, base, tmp / "server.log")), pg_name
 
 
-def serve(env: dict[str, str], base: str, log_path: Path) -> subprocess.Popen[bytes]:
+def serve(env: dict[str, str], base: str, log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     """Start `hxim serve` with `env` (its output appended to `log_path`) and wait until it answers."""
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
