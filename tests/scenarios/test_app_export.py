@@ -124,7 +124,7 @@ def test_an_app_moves_to_a_fresh_database_of_the_other_backend(
         cut.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines[:-3])))
         r = cli(env, "import", str(cut), "--app", moved)
         assert r.returncode == 1
-        assert r.stderr.strip() == "error: the file stops before its end record: it is incomplete " \
+        assert r.stderr.strip() == "hxim: the file stops before its end record: it is incomplete " \
                                    "(was the export cut short?)"
         assert json.loads(cli(env, "app", "list", "--json").stdout) == []
 
@@ -248,10 +248,10 @@ def test_import_refuses_what_is_not_an_export(server: Server, tmp_path: Path) ->
     bad.write_bytes(gzip.compress(head + json.dumps(user).encode() + b"\n" + json.dumps(end).encode() + b"\n"))
     r = server.cli("import", str(bad))
     assert r.returncode == 1
-    assert r.stderr.strip() == "error: the end record does not count what the file holds (user 2 said, 1 read)"
+    assert r.stderr.strip() == "hxim: the end record does not count what the file holds (user 2 said, 1 read)"
     r = server.cli("import", str(bad), "--app", "a b#c")
     assert r.returncode == 1
-    assert r.stderr.strip() == "error: org name [a b] is not legal: use letters, digits, '_', '-' and '.', at most 64"
+    assert r.stderr.strip() == "hxim: org name [a b] is not legal: use letters, digits, '_', '-' and '.', at most 64"
     # nothing of the refused app stays (nor its placeholder)
     listed = json.loads(server.cli("app", "list", "--json").stdout)
     assert app_uuid not in [a["application"] for a in listed]
@@ -261,5 +261,5 @@ def test_import_refuses_what_is_not_an_export(server: Server, tmp_path: Path) ->
 
 def test_export_of_an_unknown_app(server: Server, tmp_path: Path) -> None:
     r = server.cli("export", "nobody#nothing", str(tmp_path / "x.jsonl.gz"))
-    assert r.returncode == 1 and r.stderr.strip() == "no app nobody#nothing"
+    assert r.returncode == 1 and r.stderr.startswith("hxim: no app nobody#nothing; apps here: ")
     assert not (tmp_path / "x.jsonl.gz").exists()

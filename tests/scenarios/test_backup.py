@@ -18,7 +18,7 @@ def test_backup_while_the_server_serves_and_writes(server: Server, tmp_path: Pat
     if server.backend == "postgresql":
         r = server.cli("backup", str(copy))
         assert r.returncode == 2 and r.stdout == ""
-        assert r.stderr.startswith("hxim backup copies a SQLite database; this one is PostgreSQL: back it up with "
+        assert r.stderr.startswith("hxim: hxim backup copies a SQLite database; this one is PostgreSQL: back it up with "
                                    f"pg_dump --format=custom --file={copy} hxim_test_")
         assert len(r.stderr.splitlines()) == 1
         assert not copy.exists()
@@ -71,7 +71,7 @@ def test_backup_while_the_server_serves_and_writes(server: Server, tmp_path: Pat
 
     # the copy does not overwrite a file
     r = server.cli("backup", str(copy))
-    assert r.returncode == 1 and r.stderr.strip() == f"error: {copy} exists; name a new file"
+    assert r.returncode == 1 and r.stderr.strip() == f"hxim: {copy} exists; name a new file"
 
     # restored (docs/backup.md): a server on the copy has the users and the messages
     restored = tmp_path.parent / f"{tmp_path.name}-restored"
