@@ -409,7 +409,9 @@ class Settings(BaseSettings):
         "ones wake it at once)"
     )
     callback_concurrency_per_rule: int = Field(
-        16, ge=1, le=1000, description="Post-send callbacks of one rule in flight at once (connections to its URL)"
+        16, ge=1, le=1000,
+        description="Callbacks of one rule in flight at once: post-send POSTs (connections to its URL), "
+        "and pre-send requests waiting for their answers",
     )
     callback_timeout_seconds: float = Field(
         5, gt=0, le=600, description="Whole-request timeout of a post-send callback"

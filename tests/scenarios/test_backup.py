@@ -18,8 +18,8 @@ def test_backup_while_the_server_serves_and_writes(server: Server, tmp_path: Pat
     if server.backend == "postgresql":
         r = server.cli("backup", str(copy))
         assert r.returncode == 2 and r.stdout == ""
-        assert r.stderr.startswith("hxim: hxim backup copies a SQLite database; this one is PostgreSQL: back it up with "
-                                   f"pg_dump --format=custom --file={copy} hxim_test_")
+        assert r.stderr.startswith("hxim: hxim backup copies a SQLite database; this one is PostgreSQL: back it up "
+                                   f"with pg_dump --format=custom --file={copy} hxim_test_")
         assert len(r.stderr.splitlines()) == 1
         assert not copy.exists()
         return
