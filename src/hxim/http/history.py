@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import pipeline
+from hxim.http.apidoc import BOOL, HISTORY_MESSAGE, INT, STR, arr, doc, obj, one_of, param, text, usergrid
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.messages import invalid_body
@@ -44,6 +45,12 @@ __all__ = ["history_entity", "parse_ql", "routes"]
 
 SDK_DOMAIN = "easemob.com"  # the domain the Web IM SDK writes in roaming queues (webim-xmpp.md §2.6)
 XMLNS_CLIENT = f" xmlns='{CLIENT}'"
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "History"
+ROAMING_DONE = obj({"requestStatusCode": STR, "timestamp": INT}, ["requestStatusCode", "timestamp"])
 
 
 # --- one-sided deletes: /rest/message/roaming/... and DELETE /users/{u}/user_channel ------------
@@ -73,6 +80,17 @@ async def _roaming_owner(call: Call, peer_param: str | None) -> tuple[User, str]
 
 
 def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
+    peer = "peer's name" if peer_param == "userId" else "group's or chat room's id"
+
+    @doc(
+        "Delete messages of a conversation by id, for one user only",
+        tag=TAG,
+        paths={"user": "the user"},
+        params=[param("msgIdList", "message ids, separated by commas", required=True),
+                param(peer_param, f"the conversation: the {peer}", required=True)],
+        ok=ROAMING_DONE,
+        errors={404: "no such user"},
+    )
     @endpoint("messages")
     async def delete_by_ids(call: Call) -> Response:
         """One-sided delete of messages by id (`msgIdList`, comma-separated, at most
@@ -94,6 +112,17 @@ def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
 
 
 def _roaming_by_time(peer_param: str) -> pipeline.Endpoint:
+    peer = "peer's name" if peer_param == "userId" else "group's or chat room's id"
+
+    @doc(
+        "Clear a conversation up to a time, for one user only",
+        tag=TAG,
+        paths={"user": "the user"},
+        params=[param("delTime", "up to when (ms)", {"type": "integer", "minimum": 0}, required=True),
+                param(peer_param, f"the conversation: the {peer}", required=True)],
+        ok=ROAMING_DONE,
+        errors={404: "no such user"},
+    )
     @endpoint("messages")
     async def delete_by_time(call: Call) -> Response:
         """One-sided clearing of the user's conversation up to `delTime` (ms)."""
@@ -107,6 +136,13 @@ def _roaming_by_time(peer_param: str) -> pipeline.Endpoint:
     return delete_by_time
 
 
+@doc(
+    "A user no longer reads back anything sent so far",
+    tag=TAG,
+    paths={"user": "the user"},
+    ok=ROAMING_DONE,
+    errors={404: "no such user"},
+)
 @endpoint("messages")
 async def roaming_delete_all(call: Call) -> Response:
     """`POST /rest/message/roaming/user/{u}/delete/all`: the user no longer reads back anything
@@ -117,6 +153,17 @@ async def roaming_delete_all(call: Call) -> Response:
 
 
 def _delete_conversation(access: Access) -> pipeline.Endpoint:
+    @doc(
+        "Delete a conversation from a user's list (and with delete_roam, from what they read back)",
+        tag=TAG,
+        body=obj(
+            {"channel": text("the peer, group or chat room"), "type": {"enum": ["chat", "groupchat", "groupChat"]},
+             "delete_roam": BOOL},
+            ["channel", "type", "delete_roam"],
+        ),
+        ok=usergrid(data=obj({"result": STR}, ["result"])),
+        errors={404: "no such user"},
+    )
     @endpoint("messages", access)
     async def delete_conversation(call: Call) -> Response:
         """`DELETE /users/{u}/user_channel` `{"channel", "type": "chat"|"groupchat", "delete_roam"}`
@@ -208,6 +255,13 @@ def _file_signature(call: Call, text: str, expires: int) -> str:
     return call.node.tokens.sign(f"chatmessages:{call.app.uuid}:{text}:{expires}")
 
 
+@doc(
+    "A link to one hour's messages as a gzip file",
+    tag=TAG,
+    paths={"time": "the hour, yyyyMMddHH in history_file_timezone"},
+    ok=usergrid(data=arr(obj({"url": STR}, ["url"]))),
+    errors={404: "no message that hour"},
+)
 @endpoint("chatmessages")
 async def history_file(call: Call) -> Response:
     """`GET /chatmessages/{yyyyMMddHH}` (Easemob's message_historical): a link to one hour's
@@ -226,6 +280,16 @@ async def history_file(call: Call) -> Response:
     return call.ok("get", data=[{"url": url}])
 
 
+@doc(
+    "One hour's messages: gzip, a JSON record per line",
+    tag=TAG,
+    description="The link `GET /chatmessages/{time}` answers is its own credential, until it expires.",
+    paths={"time": "the hour, yyyyMMddHH"},
+    params=[param("Expires", "when the link expires (s)", required=True), param("Signature", required=True)],
+    ok={"type": "string", "contentMediaType": "application/gzip"},
+    ok_type="application/gzip",
+    errors={403: "a link that is not valid or has expired"},
+)
 @endpoint("chatmessages", Access.NONE)
 async def history_file_download(call: Call) -> Response:
     """The file a `GET /chatmessages/{time}` link names: gzip, one JSON record per line, as
@@ -261,6 +325,16 @@ def _history_record(m: Message) -> dict[str, Any]:
             "chat_type": m.chat_type, "payload": payload}
 
 
+@doc(
+    "The app's chat history, a page at a time",
+    tag=TAG,
+    params=[
+        param("ql", "`select * [where timestamp>N [and timestamp<M]] [order by timestamp desc]`"),
+        param("limit", "messages per page", {"type": "integer", "minimum": 1}),
+        param("cursor", "the page after the one that gave it"),
+    ],
+    ok=usergrid(entities=HISTORY_MESSAGE),
+)
 @endpoint("chatmessages")
 async def chatmessages(call: Call) -> Response:
     conditions, descending = parse_ql(call.request.query_params.get("ql"))
@@ -326,6 +400,38 @@ def _from_sdk4(call: Call, body: dict[str, Any]) -> bool:
     return kind.split(";")[0].strip().lower() == "application/json"
 
 
+@doc(
+    "One page of a conversation, as the Web IM SDK (XMPP stanzas) or the Web SDK 4.x (msync metas) reads it",
+    tag=TAG,
+    body=obj(
+        {
+            "queue": text("`{peer}@easemob.com` or `{group id}@conference.easemob.com`"),
+            "start": one_of(INT, STR, description="-1 for the newest, or the next_key of the previous page"),
+            "end": one_of(INT, STR, description="-1"),
+            "pull_number": INT,
+            "is_positive": text("oldest first", type="boolean"),
+            "msgType": text("body types, separated by commas"),
+            "startTime": INT,
+            "endTime": INT,
+            "userId": text("a group member's messages only"),
+        },
+        ["queue"],
+    ),
+    ok=obj(
+        {
+            "data": obj(
+                {
+                    "msgs": arr(one_of(STR, obj({"msg": text("a protobuf Meta, base64")}, ["msg"]))),
+                    "is_last": BOOL,
+                    "next_key": one_of(STR, {"type": "null"}),
+                },
+                ["msgs", "is_last"],
+            )
+        },
+        ["data"],
+    ),
+    errors={404: "no such user"},
+)
 @endpoint("chatmessages", Access.SELF)
 async def message_roaming(call: Call) -> Response:
     """`POST /users/{u}/messageroaming` (webim-xmpp.md §2.6): one page of a conversation, newest

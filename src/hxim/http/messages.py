@@ -18,6 +18,7 @@ from hxim import errors
 from hxim.config import Settings
 from hxim.http import easemob_ops as ops
 from hxim.http import pipeline
+from hxim.http.apidoc import MESSAGE_BODY, NAMES, OBJ, STR, arr, doc, obj, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
 from hxim.services.messages import (
@@ -32,9 +33,63 @@ __all__ = ["invalid_body", "routes", "today_command"]
 
 
 
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Messages"
+SENT = {"type": "object", "additionalProperties": STR, "description": "each target → the message's id"}
+RECALL = obj(
+    {
+        "msg_id": STR,
+        "to": STR,
+        "chat_type": {"enum": ["chat", "groupchat", "chatroom"]},
+        "from": text("the sender (admin by default)"),
+        "force": text("recall past the recall window", type="boolean"),
+        "sync_device": text("tell the sender's own sessions (true by default)", type="boolean"),
+    },
+    ["msg_id", "to", "chat_type", "force"],
+)
+RECALLED = obj(
+    {"recalled": {"enum": ["yes", "no"]}, "chattype": STR, "from": STR, "to": STR, "msg_id": STR},
+    ["recalled", "msg_id"],
+)
+
+
+def _today_body(directed: bool) -> dict[str, Any]:
+    """The body of today's `POST /messages/{kind}[/users]`."""
+    props: dict[str, Any] = {
+        "from": text("the sender (admin by default)"),
+        "to": {**NAMES, "minItems": 1, "description": "the users, groups or chat rooms"},
+        "type": {"enum": list(MSG_FIELDS)},
+        "body": {**OBJ, "minProperties": 1, "description": "the type's fields: msg, url, lat, action, …"},
+        "ext": OBJ,
+        "sync_device": text("also deliver to the sender's other sessions", type="boolean"),
+        "routetype": {"const": "ROUTE_ONLINE", "description": "deliver to online recipients only"},
+        "roam_ignore_users": {**NAMES, "description": "users who won't read it back"},
+    }
+    if directed:
+        props["users"] = {**NAMES, "minItems": 1, "description": "the members it is for"}
+    return obj(props, ["to", "type", "body", *(["users"] if directed else [])])
+
+
 # --- messages ----------------------------------------------------------------------------------
 
 
+@doc(
+    "Send a message to users, groups or chat rooms (the legacy form)",
+    tag=TAG,
+    body=obj(
+        {
+            "target_type": {"enum": ["users", "chatgroups", "chatrooms"]},
+            "target": {**NAMES, "minItems": 1},
+            "msg": MESSAGE_BODY,
+            "from": text("the sender (admin by default)"),
+            "ext": OBJ,
+        },
+        ["target_type", "target", "msg"],
+    ),
+    ok=usergrid(data=SENT),
+    errors={400: "a bad body", 403: "the sender is muted or blocked", 413: "past message_max_body_bytes"},
+)
 @endpoint("messages")
 async def send_message(call: Call) -> Response:
     """The legacy `POST /messages`: each target answered with its message's id, as today's
@@ -114,7 +169,15 @@ def today_command(body: Any, kind: str, directed: bool, settings: Settings) -> S
 
 def _sender(kind: str, directed: bool) -> pipeline.Endpoint:
     path = f"/messages/{kind}" + ("/users" if directed else "")
+    where = {"users": "users", "chatgroups": "groups", "chatrooms": "chat rooms"}[kind]
 
+    @doc(
+        f"Send a message to some members of {where}" if directed else f"Send a message to {where}",
+        tag=TAG,
+        body=_today_body(directed),
+        ok=usergrid(data=SENT),
+        errors={400: "a bad body", 403: "the sender is muted or blocked", 413: "past message_max_body_bytes"},
+    )
     @endpoint("messages")
     async def send(call: Call) -> Response:
         settings = call.node.settings
@@ -160,6 +223,13 @@ async def _recall_one(call: Call, body: Any) -> dict[str, Any]:
     return {"recalled": "yes", "chattype": chat_type, "from": sender, "to": to, "msg_id": msg_id}
 
 
+@doc(
+    "Recall a message",
+    tag=TAG,
+    body=RECALL,
+    ok=usergrid(data=RECALLED),
+    errors={400: "a bad body", 403: "no such message, or past the recall window without force"},
+)
 @endpoint("messages")
 async def recall(call: Call) -> Response:
     """`POST /messages/msg_recall`: the app withdraws one message, 1:1, group or chat room, as its
@@ -170,6 +240,12 @@ async def recall(call: Call) -> Response:
     return call.ok("post", path="/messages/msg_recall", data=data)
 
 
+@doc(
+    "Recall several messages",
+    tag=TAG,
+    body=obj({"msgs": arr(RECALL, min_items=1)}, ["msgs"]),
+    ok=usergrid(data=arr(obj({**RECALLED["properties"], "reason": STR}, ["recalled"]))),
+)
 @endpoint("messages")
 async def batch_recall(call: Call) -> Response:
     """`POST /messages/batch_recall` `{"msgs": [...]}`: each item as `msg_recall` takes it, at most
@@ -197,6 +273,22 @@ async def batch_recall(call: Call) -> Response:
 _TYPE_NAMES = {"image": "img", "location": "loc", "text": "txt"}  # as the page's examples also write them
 
 
+@doc(
+    "Change a sent message's content or ext",
+    tag=TAG,
+    paths={"msg_id": "the message's id"},
+    body=obj(
+        {
+            "new_msg": obj({"type": STR, "msg": STR, "customEvent": STR, "customExts": OBJ}, ["type"]),
+            "new_ext": OBJ,
+            "is_combine_ext": text("merge new_ext into the old ext (true by default) or replace it", type="boolean"),
+            "user": text("who modifies it (admin by default)"),
+        },
+        ["new_msg"],
+    ),
+    ok=usergrid(data=STR),
+    errors={404: "no such message"},
+)
 @endpoint("messages")
 async def rewrite(call: Call) -> Response:
     """`PUT /messages/rewrite/{msg_id}` (Easemob's message_modify): `new_msg` (its `type`, and

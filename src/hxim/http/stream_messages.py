@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim.http import pipeline
+from hxim.http.apidoc import BOOL, INT, OBJ, STR, doc, obj, one_of, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.messages import invalid_body
 from hxim.services.messages import ADMIN
@@ -64,6 +65,27 @@ def chunk_command(body: Any, chat_type: str) -> Chunk:
 def _streamer(kind: str) -> pipeline.Endpoint:
     path = f"/stream_message/{kind}"
 
+    @doc(
+        f"Send one chunk of a streamed message to a {'user' if kind == 'user' else 'group'}",
+        tag="Messages",
+        description="The first chunk (no `body.msgId`) answers the stream's `msgId`; the next ones name it.",
+        body=obj(
+            {
+                "from": text("the sender (admin by default)"),
+                "to": STR,
+                "ext": OBJ,
+                "body": obj(
+                    {"msg": text("this chunk's text"), "seq": {"type": "integer", "minimum": 0},
+                     "msgId": one_of(STR, INT, description="the stream's id, from the second chunk on"),
+                     "finish": BOOL, "finishReason": INT, "type": {"enum": ["text", "markdown"]}},
+                    ["msg", "seq"],
+                ),
+            },
+            ["to", "body"],
+        ),
+        ok=usergrid(data=obj({"msgId": STR})),
+        errors={400: "a bad chunk"},
+    )
     @endpoint("messages")
     async def stream(call: Call) -> Response:
         chunk = chunk_command(await call.json(call.node.settings.message_max_body_bytes), _KINDS[kind])
