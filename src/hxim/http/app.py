@@ -46,7 +46,7 @@ from hxim.http import (
     value_added,
 )
 from hxim.http.apidoc import doc, secure
-from hxim.http.render import error_response
+from hxim.http.render import error_response, json_response
 from hxim.msync.context import Msync
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
@@ -63,6 +63,7 @@ REST_MODULES = (
 )
 
 log = logging.getLogger("hxim.http")
+APP_API_PREFIX = "/api/v2/"
 
 
 class CollectionRouter(Router):
@@ -96,6 +97,9 @@ class CollectionRouter(Router):
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     started = time.perf_counter()
+    if request.url.path.startswith(APP_API_PREFIX):  # the app API's own refusal: {"message"}
+        words = {404: f"no API at {request.url.path}", 405: "this method is not allowed here"}
+        return json_response({"message": words.get(exc.status_code, str(exc.detail))}, exc.status_code)
     if exc.status_code == 405:
         err = errors.web_application(
             405, "HTTP 405 Method Not Allowed", "javax.ws.rs.NotAllowedException"

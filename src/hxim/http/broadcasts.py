@@ -19,6 +19,7 @@ from hxim.http import pipeline
 from hxim.http.apidoc import INT, MESSAGE_BODY, OBJ, STR, doc, obj, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.messages import invalid_body
+from hxim.model import decimal_id
 from hxim.services.broadcasts import ALL_USERS, CHATROOMS, ONLINE_USERS, StartBroadcast
 from hxim.services.messages import ADMIN
 
@@ -97,9 +98,10 @@ async def progress(call: Call) -> Response:
     """A broadcast's progress: its targets counted when it started (`total`), those passed so far
     (`processed`) and the messages stored (`sent`), `status` `running` or `finished`."""
     ident = call.arg("id")
-    if not ident.isdecimal() or len(ident) > 19:
+    number = decimal_id(ident)
+    if number is None:
         raise errors.resource_not_found(f"broadcast [{ident}] not found")
-    job = await call.node.broadcasts.get(call.app, int(ident))
+    job = await call.node.broadcasts.get(call.app, number)
     data: dict[str, Any] = {
         "id": job.id, "type": job.kind, "status": job.state, "from": job.sender, "created": job.created,
         "total": job.total, "processed": job.done, "sent": job.sent,

@@ -29,7 +29,7 @@ from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.messages import invalid_body
 from hxim.http.render import json_response
-from hxim.model import App, Message, User
+from hxim.model import INT64_MAX, App, Message, User, decimal_id
 from hxim.msync.bodies import meta_bytes
 from hxim.services.messages import (
     ALL_CONVERSATIONS,
@@ -103,9 +103,10 @@ def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
             raise _roaming_error("Bad Request", "msgIdList is required")
         if len(ids) > limit:
             raise _roaming_error("param exception", f"delete msg list limit can not greater than {limit}")
-        if not all(i.isdecimal() for i in ids):
+        numbers = [decimal_id(i) for i in ids]
+        if None in numbers:
             raise _roaming_error("param exception", "msgIdList must hold message ids")
-        await call.node.messages.forget_messages(owner, [int(i) for i in ids])
+        await call.node.messages.forget_messages(owner, [n for n in numbers if n is not None])
         return _roaming_done()
 
     return delete_by_ids
@@ -127,10 +128,10 @@ def _roaming_by_time(peer_param: str) -> pipeline.Endpoint:
     async def delete_by_time(call: Call) -> Response:
         """One-sided clearing of the user's conversation up to `delTime` (ms)."""
         owner, conversation = await _roaming_owner(call, peer_param)
-        raw = call.request.query_params.get("delTime", "")
-        if not raw.isdecimal():
+        until = decimal_id(call.request.query_params.get("delTime", ""))
+        if until is None:
             raise _roaming_error("Bad Request", "delTime must be a time in milliseconds")
-        await call.node.messages.forget_conversation(owner, conversation, int(raw))
+        await call.node.messages.forget_conversation(owner, conversation, until)
         return _roaming_done()
 
     return delete_by_time
@@ -219,7 +220,8 @@ def parse_ql(ql: str | None) -> tuple[list[tuple[str, int]], bool]:
             cond = _COND.match(part)
             if cond is None:
                 raise errors.illegal_argument("This chatmessage request is not supported")
-            conditions.append((cond.group("op"), int(cond.group("value"))))
+            # no time is past INT64_MAX: a larger bound compares as that one does
+            conditions.append((cond.group("op"), min(int(cond.group("value")), INT64_MAX)))
     return conditions, (match.group("dir") or "asc").lower() == "desc"
 
 
@@ -467,7 +469,7 @@ def _number(body: dict[str, Any], name: str) -> int | None:
         return None
     if isinstance(value, str) and value.lstrip("-").isdecimal():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > INT64_MAX:
         raise errors.illegal_argument(f"{name} must be a number")
     return value
 
@@ -477,9 +479,9 @@ def _sdk4_slice(call: Call, body: dict[str, Any], room: bool) -> tuple[Slice, in
     start = body.get("start")
     if start in (None, "", -1, "-1"):
         position = None
-    elif isinstance(start, str) and start.isdecimal():
-        position = int(start)
-    elif isinstance(start, int) and not isinstance(start, bool) and start >= 0:
+    elif isinstance(start, str) and decimal_id(start) is not None:
+        position = decimal_id(start)
+    elif isinstance(start, int) and not isinstance(start, bool) and 0 <= start <= INT64_MAX:
         position = start
     else:
         raise errors.illegal_argument("start must be -1 or the id of a message")

@@ -18,9 +18,10 @@ from hxim import errors
 from hxim.config import Settings
 from hxim.http import easemob_ops as ops
 from hxim.http import pipeline
-from hxim.http.apidoc import MESSAGE_BODY, NAMES, OBJ, STR, arr, doc, obj, text, usergrid
+from hxim.http.apidoc import MESSAGE_BODY, NAMES, OBJ, STR, arr, doc, obj, one_of, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
+from hxim.model import decimal_id
 from hxim.services.messages import (
     ADMIN,
     CHAT_TYPES,
@@ -49,8 +50,13 @@ RECALL = obj(
     ["msg_id", "to", "chat_type", "force"],
 )
 RECALLED = obj(
-    {"recalled": {"enum": ["yes", "no"]}, "chattype": STR, "from": STR, "to": STR, "msg_id": STR},
-    ["recalled", "msg_id"],
+    {"recalled": {"const": "yes"}, "chattype": STR, "from": STR, "to": STR, "msg_id": STR},
+    ["recalled", "chattype", "from", "to", "msg_id"],
+)
+RECALL_REFUSED = obj(
+    {"recalled": {"const": "no"}, "reason": STR, "chattype": {}, "from": {}, "to": {}, "msg_id": {}},
+    ["recalled", "reason"],
+    description="an item not recalled: why, and its fields as they were asked",
 )
 
 
@@ -209,7 +215,8 @@ async def _recall_one(call: Call, body: Any) -> dict[str, Any]:
         raise _recall_error(400, f"chat_type must be one of {', '.join(CHAT_TYPES)}")
     if not isinstance(sender, str) or not sender or not isinstance(sync, bool):
         raise errors.illegal_argument("from must be a user name and sync_device true or false")
-    message = await call.node.messages.find(call.app, int(msg_id)) if msg_id.isdecimal() else None
+    number = decimal_id(msg_id)
+    message = await call.node.messages.find(call.app, number) if number is not None else None
     if message is None:
         raise _recall_error(403, "not_found msg")
     if message.chat_type != chat_type or message.to.lower() != to.lower():
@@ -244,7 +251,7 @@ async def recall(call: Call) -> Response:
     "Recall several messages",
     tag=TAG,
     body=obj({"msgs": arr(RECALL, min_items=1)}, ["msgs"]),
-    ok=usergrid(data=arr(obj({**RECALLED["properties"], "reason": STR}, ["recalled"]))),
+    ok=usergrid(data=arr(one_of(RECALLED, RECALL_REFUSED))),
 )
 @endpoint("messages")
 async def batch_recall(call: Call) -> Response:
@@ -295,7 +302,8 @@ async def rewrite(call: Call) -> Response:
     `msg` or `customEvent`/`customExts`), `new_ext` merged (`is_combine_ext`, default true) or
     replacing the old `ext`, `user` the modifier (default `admin`)."""
     msg_id = call.arg("msg_id")
-    if not msg_id.isdecimal():
+    number = decimal_id(msg_id)
+    if number is None:
         raise errors.HximError(400, "InvalidMessageIdException", "The provided message ID is not a valid number.")
     body = await call.json(call.node.settings.message_max_body_bytes)
     if not isinstance(body, dict):
@@ -314,7 +322,7 @@ async def rewrite(call: Call) -> Response:
     ):
         raise invalid_body()
     messages = call.node.messages
-    message = await messages.find(call.app, int(msg_id))
+    message = await messages.find(call.app, number)
     if message is None:
         raise errors.rewrite_error(404, "The message is unavailable or has expired.")
     mtype = str(_TYPE_NAMES.get(new_msg["type"], new_msg["type"]))

@@ -234,13 +234,19 @@ async def delete_template(call: Call) -> Response:
 # --- statistics ---------------------------------------------------------------------------------------------------
 
 
+_DAYS = (date(1970, 1, 1), date(9998, 12, 31))  # statistics are of days pushes can have been sent on
+
+
 def _day(text: str, field: str) -> date:
     try:
         if len(text) != 10:
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise errors.illegal_argument(f"parameters is invalid : {field} must be yyyy-MM-dd") from None
+    if not _DAYS[0] <= day <= _DAYS[1]:
+        raise errors.illegal_argument(f"parameters is invalid : {field} must be from 1970-01-01 to 9998-12-31")
+    return day
 
 
 @doc(
