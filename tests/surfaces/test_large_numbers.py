@@ -1,6 +1,6 @@
 """Numbers past what storage holds (a signed 64-bit integer), where a caller writes a message id, a
 broadcast id, a time or a day: each is answered as what it is (no such thing, or a bad value),
-never with a server error. Schemathesis found the first of these (tests/surfaces/test_openapi_fuzz.py).
+never with a server error. Schemathesis found the first of these (tests/fuzz/test_fuzz_openapi.py).
 """
 
 from __future__ import annotations

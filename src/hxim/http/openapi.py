@@ -192,9 +192,7 @@ def _operation(method: str, path: str, route: Route, declared: Doc, op_id: str) 
 
 
 def _response(description: str, schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
-    if media == "application/json" or media.endswith("+json"):
-        return {"description": description, "content": {media: {"schema": schema}}}
-    return {"description": description, "content": {media: {"schema": schema or {"type": "string"}}}}
+    return {"description": description, "content": {media: {"schema": schema}}}
 
 
 def _operation_id(method: str, path: str, taken: set[str]) -> str:

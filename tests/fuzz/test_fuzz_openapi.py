@@ -9,8 +9,9 @@ of examples per operation keeps the run to about a minute per backend.
 Path parameters that name things are pinned to real ones (a user, a group, a chat room, made before
 each operation's run), so that valid requests reach the handlers' work rather than their 404s.
 
-To fuzz deeper by hand: `HXIM_FUZZ_EXAMPLES=60` (examples per operation and mode) and
-`HXIM_FUZZ_ALL=1` (every operation of the document but file uploads, downloads and BOSH).
+To fuzz deeper by hand: `HXIM_FUZZ_PROFILE=deep` (random inputs, `HXIM_FUZZ_SCALE` times as many,
+see fuzzing.py) and `HXIM_FUZZ_ALL=1` (every operation of the document but file uploads, downloads
+and BOSH).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import jwt
 import pytest
 import schemathesis
+from fuzzing import SCALE
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -35,7 +37,7 @@ EXTRA_ENV = {
     "HXIM_APP_CACHE_SECONDS": "0",
     "HXIM_APP_API_BCRYPT_ROUNDS": "4",
 }
-EXAMPLES = int(os.environ.get("HXIM_FUZZ_EXAMPLES", "10"))  # per operation and mode
+EXAMPLES = 25 * SCALE  # per operation and mode
 APP_USER = 4242  # the app user whose JWT the /api/v2 calls carry
 
 # (method, path): a selection across the faces and the kinds of body they read
@@ -140,12 +142,9 @@ def _run(schema: Any, method: str, path: str, mode: GenerationMode, server: Serv
     operation = schema[path][method]
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=world.path_parameters(path))
 
-    @settings(
+    @settings(  # on the fuzzing profile (derandomized in CI: the same cases every run)
         max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=True,  # the same cases every run: a failure is found again
-        phases=[Phase.explicit, Phase.generate],
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)
