@@ -24,7 +24,7 @@ from hxim.http.apidoc import BOOL, INT, NAMES, STR, arr, doc, obj, one_of, param
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
 from hxim.model import App
-from hxim.services.moderation import KeywordList, ListSettings, Word
+from hxim.services.moderation import DISPOSITIONS, SCOPES, KeywordList, ListSettings, Word
 
 __all__ = ["routes"]
 
@@ -39,7 +39,9 @@ WORD = obj(
     ["id", "word", "listId"],
 )
 LIST_SETTINGS = obj(
-    {"name": STR, "scope": STR, "disposition": STR, "tagId": STR, "fullMatch": BOOL, "userId": STR},
+    {"name": STR, "scope": {"enum": list(SCOPES)}, "disposition": {"enum": list(DISPOSITIONS)},
+     "tagId": text("needed when scope is TAG"), "fullMatch": BOOL, "userId": STR},
+    ["name", "scope", "disposition"],
 )
 KEYWORD_LIST = obj(
     {"id": STR, "name": STR, "moderationId": STR, "appkey": STR, "category": STR, "scope": STR, "tagId": {},
@@ -145,7 +147,8 @@ def _strings(body: dict[str, Any], name: str) -> list[Any]:
 @doc(
     "Create a keyword list",
     tag=TAG,
-    body=obj({**LIST_SETTINGS["properties"], "textContexts": arr(STR, "its first words")}, ["name"]),
+    body=obj({**LIST_SETTINGS["properties"], "textContexts": arr(STR, "its first words")},
+             LIST_SETTINGS["required"]),
     ok=entity_ok(KEYWORD_LIST),
 )
 @endpoint("moderation")

@@ -53,7 +53,7 @@ PAGING = (
 
 def thread_ok(**fields: dict[str, Any]) -> dict[str, Any]:
     """What `_answer` answers: the envelope, with `properties.cursor` on lists."""
-    return usergrid(**fields, properties=obj({"cursor": STR}))
+    return {"allOf": [usergrid(**fields), obj({"properties": obj({"cursor": STR})})]}
 
 
 def _by(call: Call) -> User | None:
