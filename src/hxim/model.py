@@ -24,6 +24,8 @@ __all__ = [
     "Recipients",
     "IdGenerator",
     "client_id_for",
+    "INT64_MAX",
+    "decimal_id",
     "now_ms",
     "USERNAME_RE",
     "b64url",
@@ -33,6 +35,18 @@ __all__ = [
 ]
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_\-.]+")
+
+
+INT64_MAX = (1 << 63) - 1  # the largest id or time storage holds (a signed 64-bit integer)
+
+
+def decimal_id(text: str) -> int | None:
+    """A message id (or a time in ms) written in decimal digits, as the number storage can hold it;
+    None for anything else, a number past `INT64_MAX` included (no stored thing has it)."""
+    if not text.isdecimal() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= INT64_MAX else None
 
 
 def now_ms() -> int:

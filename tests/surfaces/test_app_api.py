@@ -240,6 +240,14 @@ def test_register_one(app_api: AppApi) -> None:
     assert app_api.call("POST", "/register/notanumber", token).status_code == 404
 
 
+def test_a_path_that_names_no_call_is_refused_in_the_apis_form(app_api: AppApi) -> None:
+    _, token = app_api.new_user()
+    r = app_api.call("POST", "/register/notanumber", token)
+    assert r.status_code == 404 and r.json() == {"message": "no API at /api/v2/easemob/register/notanumber"}
+    r = app_api.call("PATCH", "/password", token)
+    assert r.status_code == 405 and r.json() == {"message": "this method is not allowed here"}
+
+
 def test_client_errors_are_not_server_errors(app_api: AppApi) -> None:
     """A request Easemob refuses because of what it asks answers 4xx, never 500."""
     uid, token = app_api.new_user()

@@ -34,6 +34,7 @@ from hxim.http import (
     messages,
     moderation,
     mutes,
+    openapi,
     presence,
     push,
     reactions,
@@ -44,7 +45,8 @@ from hxim.http import (
     user_metadata,
     value_added,
 )
-from hxim.http.render import error_response
+from hxim.http.apidoc import doc, secure
+from hxim.http.render import error_response, json_response
 from hxim.msync.context import Msync
 from hxim.seeds import gateway
 from hxim.seeds.app_api.routes import routes as app_api_routes
@@ -61,6 +63,7 @@ REST_MODULES = (
 )
 
 log = logging.getLogger("hxim.http")
+APP_API_PREFIX = "/api/v2/"
 
 
 class CollectionRouter(Router):
@@ -94,6 +97,9 @@ class CollectionRouter(Router):
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     started = time.perf_counter()
+    if request.url.path.startswith(APP_API_PREFIX):  # the app API's own refusal: {"message"}
+        words = {404: f"no API at {request.url.path}", 405: "this method is not allowed here"}
+        return json_response({"message": words.get(exc.status_code, str(exc.detail))}, exc.status_code)
     if exc.status_code == 405:
         err = errors.web_application(
             405, "HTTP 405 Method Not Allowed", "javax.ws.rs.NotAllowedException"
@@ -136,10 +142,28 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
     xmpp_ws = [WebSocketRoute("/ws/", xmpp_websocket), WebSocketRoute("/ws", xmpp_websocket)]  # RFC 7395
     msync_ws = dns.routes  # /websocket itself is served by the WebSocket protocol (http/protocol.py)
     bosh = BoshManager(c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
-    bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
+
+    @doc(
+        "XMPP over BOSH (XEP-0124, XEP-0206)",
+        tag="XMPP over HTTP",
+        description="POST a BOSH `<body/>` (XML); the answer is a `<body/>` too. GET answers a line of text, "
+        "OPTIONS the CORS headers. The XMPP session's login is its own (SASL), not an HTTP security scheme.",
+        body={"type": "string", "description": "a BOSH <body/> element"},
+        body_type="text/xml",
+        ok={"type": "string"},
+        ok_type="text/xml",
+    )
+    async def bosh_endpoint(request: Request) -> Response:
+        return await bosh.endpoint(request)
+
+    secure(bosh_endpoint)
+    bosh_routes = [Route(p, bosh_endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     app.router = CollectionRouter(
-        [*seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws, *bosh_routes, *msync_ws],
+        [
+            *seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws, *bosh_routes, *msync_ws,
+            *openapi.routes,
+        ],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )

@@ -16,8 +16,10 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import pipeline
+from hxim.http.apidoc import INT, MESSAGE_BODY, OBJ, STR, doc, obj, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.messages import invalid_body
+from hxim.model import decimal_id
 from hxim.services.broadcasts import ALL_USERS, CHATROOMS, ONLINE_USERS, StartBroadcast
 from hxim.services.messages import ADMIN
 
@@ -56,7 +58,20 @@ def broadcast_command(body: Any, kind: str) -> StartBroadcast:
 
 def _broadcaster(kind: str) -> pipeline.Endpoint:
     path = _PATHS[kind]
+    props: dict[str, Any] = {"msg": MESSAGE_BODY, "from": text("the sender (admin by default)"), "ext": OBJ}
+    if kind == ALL_USERS:
+        props["target_type"] = {"const": "users"}
+    if kind == CHATROOMS:
+        props["chatroom_msg_level"] = {"enum": list(_LEVELS)}
+    whom = {ALL_USERS: "every user of the app", ONLINE_USERS: "every online user", CHATROOMS: "every chat room"}
 
+    @doc(
+        f"Broadcast a message to {whom[kind]}",
+        tag="Messages",
+        description="Answers the broadcast's id at once; the messages go out in the background.",
+        body=obj(props, ["msg", *(["target_type"] if kind == ALL_USERS else [])]),
+        ok=usergrid(data=obj({"id": INT}, ["id"])),
+    )
     @endpoint("messages")
     async def broadcast(call: Call) -> Response:
         cmd = broadcast_command(await call.json(call.node.settings.message_max_body_bytes), kind)
@@ -67,14 +82,26 @@ def _broadcaster(kind: str) -> pipeline.Endpoint:
     return broadcast
 
 
+@doc(
+    "How far a broadcast has gone",
+    tag="Messages",
+    paths={"id": "the broadcast's id"},
+    ok=usergrid(data=obj(
+        {"id": INT, "type": STR, "status": {"enum": ["running", "finished"]}, "from": STR, "created": INT,
+         "total": INT, "processed": INT, "sent": INT, "finished": INT},
+        ["id", "status", "total", "processed", "sent"],
+    )),
+    errors={404: "no such broadcast"},
+)
 @endpoint("messages")
 async def progress(call: Call) -> Response:
     """A broadcast's progress: its targets counted when it started (`total`), those passed so far
     (`processed`) and the messages stored (`sent`), `status` `running` or `finished`."""
     ident = call.arg("id")
-    if not ident.isdecimal() or len(ident) > 19:
+    number = decimal_id(ident)
+    if number is None:
         raise errors.resource_not_found(f"broadcast [{ident}] not found")
-    job = await call.node.broadcasts.get(call.app, int(ident))
+    job = await call.node.broadcasts.get(call.app, number)
     data: dict[str, Any] = {
         "id": job.id, "type": job.kind, "status": job.state, "from": job.sender, "created": job.created,
         "total": job.total, "processed": job.done, "sent": job.sent,

@@ -13,17 +13,33 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import INT, STR, arr, doc, obj, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.messages import invalid_body
 
 __all__ = ["routes"]
 
 
+@doc(
+    "The failed post-send callbacks, per ten-minute slice",
+    tag="Callbacks",
+    ok=usergrid(data=arr(obj({"date": STR, "size": INT, "retry": INT}, ["date", "size", "retry"]))),
+)
 @endpoint("callbacks")
 async def storage_info(call: Call) -> Response:
     return call.ok("get", path="/callbacks", data=await call.node.callbacks.failed(call.app))
 
 
+@doc(
+    "Try one slice's failed callbacks once more",
+    tag="Callbacks",
+    body=obj(
+        {"date": text("yyyyMMddHHmm, at a multiple of ten minutes"), "retry": {"type": "integer", "minimum": 0},
+         "targetUrl": text("send them there instead")},
+        ["date"],
+    ),
+    ok=usergrid(data={"enum": ["success", "failure"]}),
+)
 @endpoint("callbacks")
 async def storage_retry(call: Call) -> Response:
     body = await call.json()

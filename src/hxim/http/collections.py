@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import BOOL, INT, NAMES, STR, arr, doc, obj, one_of, param, text, usergrid
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
@@ -32,6 +33,21 @@ from hxim.services.collections import Collection, NewCollection
 __all__ = ["routes"]
 
 NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Collections"
+COLLECTION = obj(
+    {"id": STR, "type": INT, "data": STR, "ext": one_of(STR, {"type": "null"}), "createdAt": INT, "updatedAt": INT},
+    ["id", "type", "data", "createdAt", "updatedAt"],
+)
+NEW_COLLECTION = obj(
+    {"type": text("the app's kind of collection", type="integer"), "data": STR, "ext": STR,
+     "id": text("the collection's id (one is made when left out)")},
+    ["type", "data"],
+)
+QUERY_NUMBER = {"type": "integer"}
 
 
 def entity(c: Collection) -> dict[str, Any]:
@@ -68,6 +84,13 @@ async def _body(call: Call) -> dict[str, Any]:
     return body
 
 
+@doc(
+    "Collect a message for a user",
+    tag=TAG,
+    body=NEW_COLLECTION,
+    ok=obj({"collection": COLLECTION}, ["collection"]),
+    errors={404: "no such user"},
+)
 @endpoint("collections", Access.SELF)
 async def add_one(call: Call) -> Response:
     item = _new(await _body(call), batch=False)
@@ -75,6 +98,15 @@ async def add_one(call: Call) -> Response:
     return json_response({"collection": entity(added)})
 
 
+@doc(
+    "Collect several messages for a user",
+    tag=TAG,
+    body=obj({"username": STR, "collections": arr(obj({**NEW_COLLECTION["properties"], "createdAt": INT},
+                                                       ["type", "data"]))},
+             ["username", "collections"]),
+    ok=obj({"collections": arr(COLLECTION)}, ["collections"]),
+    errors={404: "no such user"},
+)
 @endpoint("collections", Access.ANY)
 async def add_batch(call: Call) -> Response:
     body = await _body(call)
@@ -89,6 +121,14 @@ async def add_batch(call: Call) -> Response:
     return json_response({"collections": [entity(c) for c in added]})
 
 
+@doc(
+    "Change a collected message's ext",
+    tag=TAG,
+    paths={"collectionId": "the collection's id"},
+    body=obj({"ext": one_of(STR, {"type": "null"})}, ["ext"]),
+    ok=obj({"collection": COLLECTION}, ["collection"]),
+    errors={404: "no such user or collection"},
+)
 @endpoint("collections", Access.SELF)
 async def set_ext(call: Call) -> Response:
     body = await _body(call)
@@ -109,6 +149,20 @@ def _number(call: Call, name: str) -> int | None:
     return int(raw)
 
 
+@doc(
+    "A user's collected messages",
+    tag=TAG,
+    params=[
+        param("begin_time", "from (ms)", QUERY_NUMBER),
+        param("end_time", "until (ms)", QUERY_NUMBER),
+        param("direction", "desc (newest first, the default) or asc", {"enum": ["desc", "asc", "DESC", "ASC"]}),
+        param("type", "only this type", QUERY_NUMBER),
+        param("limit", "how many", QUERY_NUMBER),
+        param("collection_id", "start after this collection"),
+    ],
+    ok=obj({"collections": arr(COLLECTION)}, ["collections"]),
+    errors={404: "no such user"},
+)
 @endpoint("collections", Access.SELF)
 async def list_collections(call: Call) -> Response:
     query = call.request.query_params
@@ -128,6 +182,13 @@ async def list_collections(call: Call) -> Response:
     return json_response({"collections": [entity(c) for c in found]})
 
 
+@doc(
+    "Delete collected messages",
+    tag=TAG,
+    body=obj({"collection_ids": NAMES}, ["collection_ids"]),
+    ok=obj({"result": BOOL}, ["result"]),
+    errors={404: "no such user"},
+)
 @endpoint("collections", Access.SELF)
 async def delete_collections(call: Call) -> Response:
     ids = (await _body(call)).get("collection_ids")
@@ -140,6 +201,14 @@ async def delete_collections(call: Call) -> Response:
 # --- chat-file lifetimes -------------------------------------------------------------------------
 
 
+@doc(
+    "Keep chat files for their default time, a new one from now, or for ever",
+    tag="Files",
+    body=obj({"lifetime": {"enum": ["default", "refresh", "forever"]}, "chatfile_ids": NAMES},
+             ["lifetime", "chatfile_ids"]),
+    ok=usergrid(data={"type": "object", "additionalProperties": {"enum": ["success", "failed"]}}),
+    errors={404: "no such user"},
+)
 @endpoint("files", Access.SELF)
 async def chatfile_lifetime(call: Call) -> Response:
     body = await call.json()

@@ -18,12 +18,26 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import easemob_ops as ops
+from hxim.http.apidoc import ANY, INT, NAMES, STR, USER, arr, doc, obj, param, usergrid
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.render import envelope, json_response, user_entity
 from hxim.model import User
 
 __all__ = ["routes"]
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Contacts"
+STATUS_OK = obj(
+    {"action": STR, "uri": STR, "status": STR, "data": {"type": "object"}, "timestamp": INT, "duration": INT},
+    ["action", "status", "timestamp"],
+)
+CHECK = obj(
+    {"username": STR, "check_list": {**NAMES, "minItems": 1}},
+    ["username", "check_list"],
+)
 
 
 async def _owner(call: Call, param: str = "owner") -> User:
@@ -35,16 +49,37 @@ async def _owner(call: Call, param: str = "owner") -> User:
 # --- the lists of easemob-rest.md §4 ------------------------------------------------------------
 
 
+@doc(
+    "Add a contact (both become each other's)",
+    tag=TAG,
+    paths={"friend": "the contact's name"},
+    ok=usergrid(entities=USER),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF, who="owner")
 async def add_contact(call: Call) -> Response:
     return json_response(await ops.add_contact(call, call.arg("owner"), call.arg("friend")))
 
 
+@doc(
+    "Remove a contact",
+    tag=TAG,
+    paths={"friend": "the contact's name"},
+    ok=usergrid(entities=USER),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF, who="owner")
 async def remove_contact(call: Call) -> Response:
     return json_response(await ops.remove_contact(call, call.arg("owner"), call.arg("friend")))
 
 
+@doc(
+    "A user's contacts",
+    tag=TAG,
+    params=[param("needReturnRemark", "true: also `entities` with each contact's remark")],
+    ok=usergrid(data=NAMES, entities=obj({"username": STR, "remark": STR}, ["username"])),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF, who="owner")
 async def list_contacts(call: Call) -> Response:
     """`data` the names; with `needReturnRemark=true` (the Web SDK 4.x's getAllContacts) also
@@ -56,11 +91,19 @@ async def list_contacts(call: Call) -> Response:
     return json_response(answer)
 
 
+@doc("A user's block list", tag=TAG, ok=usergrid(data=NAMES), errors={404: "no such user"})
 @endpoint("blocks", Access.SELF, who="owner")
 async def list_blocks(call: Call) -> Response:
     return json_response(await ops.list_blocks(call, call.arg("owner")))
 
 
+@doc(
+    "Block users",
+    tag=TAG,
+    body=obj({"usernames": NAMES}, ["usernames"]),
+    ok=usergrid(data=NAMES),
+    errors={404: "no such user"},
+)
 @endpoint("blocks", Access.SELF, who="owner")
 async def add_blocks(call: Call) -> Response:
     owner = await _owner(call)
@@ -71,6 +114,13 @@ async def add_blocks(call: Call) -> Response:
     )
 
 
+@doc(
+    "Unblock a user",
+    tag=TAG,
+    paths={"blocked": "the blocked user's name"},
+    ok=usergrid(entities=USER),
+    errors={404: "no such user"},
+)
 @endpoint("blocks", Access.SELF, who="owner")
 async def remove_block(call: Call) -> Response:
     owner = await _owner(call)
@@ -91,6 +141,14 @@ def _status_ok(call: Call, action: str, data: Any = None) -> Response:
     return json_response(body)
 
 
+@doc(
+    "Set the remark a user keeps on a contact",
+    tag=TAG,
+    paths={"friend": "the contact's name"},
+    body=obj({"remark": STR}, ["remark"]),
+    ok=STATUS_OK,
+    errors={404: "no such user or contact"},
+)
 @endpoint("contacts", Access.SELF, who="owner")
 async def set_remark(call: Call) -> Response:
     body = await call.json()
@@ -101,6 +159,17 @@ async def set_remark(call: Call) -> Response:
     return _status_ok(call, "put")
 
 
+@doc(
+    "A user's contacts, a page at a time",
+    tag=TAG,
+    params=[
+        param("limit", "contacts per page", {"type": "integer", "minimum": 1}),
+        param("cursor", "the page after the one that gave it"),
+        param("needReturnRemark", "true: each contact's remark too"),
+    ],
+    ok=usergrid(data=obj({"contacts": arr(obj({"username": STR, "remark": STR}, ["username"]))}, ["contacts"])),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF)
 async def contacts_page(call: Call) -> Response:
     query = call.request.query_params
@@ -127,6 +196,13 @@ async def contacts_page(call: Call) -> Response:
     )
 
 
+@doc(
+    "Add several contacts at once",
+    tag=TAG,
+    body=obj({"usernames": {**NAMES, "minItems": 1}}, ["usernames"]),
+    ok=STATUS_OK,
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF)
 async def import_contacts(call: Call) -> Response:
     body = await call.json()
@@ -146,6 +222,7 @@ async def import_contacts(call: Call) -> Response:
     return _status_ok(call, "post", data)
 
 
+@doc("Remove all of a user's contacts", tag=TAG, ok=usergrid(entities=ANY), errors={404: "no such user"})
 @endpoint("contacts", Access.SELF)
 async def remove_all_contacts(call: Call) -> Response:
     await call.node.contacts.remove_all(call.app, await _owner(call, "username"))
@@ -177,12 +254,28 @@ def _relations(call: Call, names: list[str], found: list[bool], yes: str, no: st
     return call.ok("post", path=call.path, entities=entities)
 
 
+@doc(
+    "Whether each of some users is a user's contact",
+    tag=TAG,
+    body=CHECK,
+    ok=usergrid(entities=obj({"username": STR, "relation": {"enum": ["friend", "not_friend"]}}, ["relation"])),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.ANY)
 async def check_contacts(call: Call) -> Response:
     owner, names = await _check_request(call)
     return _relations(call, names, await call.node.contacts.are_contacts(owner, names), "friend", "not_friend")
 
 
+@doc(
+    "Whether a user blocks each of some users",
+    tag=TAG,
+    body=CHECK,
+    ok=usergrid(
+        entities=obj({"username": STR, "relation": {"enum": ["blacklist", "not_blacklist"]}}, ["relation"])
+    ),
+    errors={404: "no such user"},
+)
 @endpoint("blocks", Access.ANY)
 async def check_blocks(call: Call) -> Response:
     owner, names = await _check_request(call)

@@ -14,11 +14,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hxim.http.apidoc import INT, STR, arr, doc, obj, param, secure
 from hxim.http.easemob import _base_url
 
 __all__ = ["routes"]
 
 
+_HOST = obj({"protocol": STR, "domain": STR, "port": INT}, ["protocol", "domain", "port"])
+
+
+@doc(
+    "Where this server's REST API and msync WebSocket are (the Web SDK 4.x's DNS request)",
+    tag="Web SDK",
+    params=[param("app_key", "the SDK's app key (any: every app is served here)")],
+    ok=obj(
+        {"rest": obj({"hosts": arr(_HOST)}, ["hosts"]), "msync-wx": obj({"hosts": arr(_HOST)}, ["hosts"]),
+         "enableReportLogs": STR, "enableDataReport": STR},
+        ["rest", "msync-wx"],
+    ),
+)
 async def server_json(request: Request) -> JSONResponse:
     base = request.app.state.node.settings.public_url.rstrip("/") or _base_url(request)
     parts = urlsplit(base)
@@ -36,4 +50,4 @@ async def server_json(request: Request) -> JSONResponse:
     })
 
 
-routes = [Route("/easemob/server.json", server_json, methods=["GET"])]
+routes = [Route("/easemob/server.json", secure(server_json), methods=["GET"])]

@@ -21,8 +21,23 @@ from starlette.routing import Route
 from hxim import errors
 from hxim.app import Node
 from hxim.errors import HximError
+from hxim.http import apidoc, pipeline
 from hxim.http import easemob_ops as ops
-from hxim.http import pipeline
+from hxim.http.apidoc import (
+    BOOL,
+    INT,
+    NAMES,
+    STR,
+    USER,
+    arr,
+    doc,
+    header,
+    obj,
+    one_of,
+    param,
+    text,
+    usergrid,
+)
 from hxim.http.auth import Access, check_grant
 from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, bearer_token, caller, check_rate, read_json
 from hxim.http.render import envelope, error_response, json_response, user_entity
@@ -99,6 +114,11 @@ class EasemobFace(Face):
 
 
 EASEMOB = EasemobFace()
+
+# What several operations of the OpenAPI document share.
+LIMIT = {"type": "integer", "minimum": 1}
+USER_NEW = obj({"username": STR, "password": STR, "nickname": STR}, ["username", "password"])
+ACTION_ONLY = obj({"action": STR, "timestamp": INT, "duration": INT}, ["action"])
 Handler = Callable[[Call], Awaitable[Response]]
 
 
@@ -121,9 +141,19 @@ def endpoint(
                 check_rate(node, app, family, caller(grant is not None and grant.is_admin, _uid(call), request))
             return call
 
-        return pipeline.endpoint(EASEMOB, enter, fn)
+        return apidoc.secure(pipeline.endpoint(EASEMOB, enter, fn), *SECURITY[access])
 
     return wrap
+
+
+# The tokens each access level takes, for the OpenAPI document.
+SECURITY: dict[Access, tuple[dict[str, list[str]], ...]] = {
+    Access.NONE: (),
+    Access.ADMIN: (apidoc.APP_TOKEN,),
+    Access.SELF: (apidoc.APP_TOKEN, apidoc.USER_TOKEN),
+    Access.ANY: (apidoc.APP_TOKEN, apidoc.USER_TOKEN),
+    Access.REGISTER: (apidoc.APP_TOKEN, apidoc.NO_TOKEN),
+}
 
 
 def _uid(call: Call) -> int | None:
@@ -150,6 +180,28 @@ async def _authorize(call: Call, family: str, access: Access, who: str) -> None:
 # --- tokens ------------------------------------------------------------------------------------
 
 
+@doc(
+    "Get a token: the app's (client credentials), a user's (password), or a user's for the app (inherit)",
+    tag="Tokens",
+    body=obj(
+        {
+            "grant_type": {"enum": ["client_credentials", "password", "inherit"]},
+            "client_id": STR,
+            "client_secret": STR,
+            "username": STR,
+            "password": STR,
+            "ttl": one_of(INT, STR, description="seconds (0: the longest this server gives)"),
+            "autoCreateUser": text("inherit: register the user first if needed", type="boolean"),
+        },
+        required=["grant_type"],
+    ),
+    ok=one_of(
+        obj({"access_token": STR, "expires_in": INT, "application": STR},
+            ["access_token", "expires_in", "application"]),
+        obj({"access_token": STR, "expires_in": INT, "user": USER}, ["access_token", "expires_in", "user"]),
+    ),
+    errors={400: "invalid_grant (wrong credentials) or unsupported_grant_type", 429: "too many failed logins"},
+)
 @endpoint("token", Access.NONE)
 async def token(call: Call) -> Response:
     body = await call.json()
@@ -240,11 +292,29 @@ def limit_param(call: Call, default: int, maximum: int) -> int:
     return int(raw)
 
 
+@doc(
+    "Register a user, or (app token) several",
+    tag="Users",
+    description="Without a token only when the app has open registration.",
+    body=one_of(USER_NEW, arr(USER_NEW, min_items=1)),
+    ok=usergrid(entities=USER),
+    errors={400: "a name taken or not allowed, a bad password"},
+)
 @endpoint("users", Access.REGISTER)
 async def register(call: Call) -> Response:
     return json_response(await ops.register(call, await call.json()))
 
 
+@doc(
+    "List users, a page at a time, or those a query names",
+    tag="Users",
+    params=[
+        param("limit", "users per page", LIMIT),
+        param("cursor", "the page after the one that answered this cursor"),
+        param("ql", "`select * where username='a' or username='b'`"),
+    ],
+    ok=usergrid(entities=USER),
+)
 @endpoint("users")
 async def list_users(call: Call) -> Response:
     limit = limit_param(call, 10, call.node.settings.users_page_max)
@@ -252,6 +322,12 @@ async def list_users(call: Call) -> Response:
     return json_response(await ops.list_users(call, limit, cursor, call.params()))
 
 
+@doc(
+    "Delete the oldest users",
+    tag="Users",
+    params=[param("limit", "how many", LIMIT)],
+    ok=usergrid(entities=USER),
+)
 @endpoint("users")
 async def delete_users(call: Call) -> Response:
     limit = limit_param(call, 10, call.node.settings.users_delete_batch_max)
@@ -266,11 +342,19 @@ async def delete_users(call: Call) -> Response:
     )
 
 
+@doc("Get a user", tag="Users", ok=usergrid(entities=USER), errors={404: "no such user"})
 @endpoint("users", Access.SELF)
 async def get_user(call: Call) -> Response:
     return json_response(await ops.get_user(call, call.arg("username")))
 
 
+@doc(
+    "Change a user's nickname or profile fields",
+    tag="Users",
+    body=obj({"nickname": STR}, description="the fields to set; `{\"entities\":[{…}]}` is taken too"),
+    ok=usergrid(entities=USER),
+    errors={404: "no such user"},
+)
 @endpoint("users", Access.SELF)
 async def update_user(call: Call) -> Response:
     body = await call.json()
@@ -284,12 +368,20 @@ async def update_user(call: Call) -> Response:
     return call.ok("put", params={}, path="/users", entities=[user_entity(user)])
 
 
+@doc("Delete a user", tag="Users", ok=usergrid(entities=USER), errors={404: "no such user"})
 @endpoint("users")
 async def delete_user(call: Call) -> Response:
     user = await call.node.users.delete(call.app, call.arg("username"))
     return call.ok("delete", params={}, path="/users", entities=[user_entity(user)])
 
 
+@doc(
+    "Set a user's password (app token), or change one's own (user token, with the old one)",
+    tag="Users",
+    body=obj({"newpassword": STR, "oldpassword": STR}, ["newpassword"]),
+    ok=ACTION_ONLY,
+    errors={404: "no such user"},
+)
 @endpoint("users", Access.SELF)
 async def reset_password(call: Call) -> Response:
     return json_response(await ops.reset_password(call, call.arg("username"), await call.json()))
@@ -299,6 +391,12 @@ def _action_only(call: Call, action: str) -> Response:
     return json_response(ops.action_only(call, action))
 
 
+@doc(
+    "Deactivate a user: their sessions end and they cannot log in",
+    tag="Users",
+    ok=obj({"action": STR, "entities": arr(USER)}, ["action", "entities"]),
+    errors={404: "no such user"},
+)
 @endpoint("users")
 async def deactivate(call: Call) -> Response:
     user = await call.node.users.set_activated(call.app, call.arg("username"), False)
@@ -312,18 +410,32 @@ async def deactivate(call: Call) -> Response:
     )
 
 
+@doc("Activate a user again", tag="Users", ok=ACTION_ONLY, errors={404: "no such user"})
 @endpoint("users")
 async def activate(call: Call) -> Response:
     await call.node.users.set_activated(call.app, call.arg("username"), True)
     return _action_only(call, "activate user")
 
 
+@doc(
+    "End every session of a user",
+    tag="Users",
+    ok=usergrid(data=obj({"result": BOOL}, ["result"])),
+    errors={404: "no such user"},
+)
 @endpoint("users")
 async def disconnect(call: Call) -> Response:
     kicked = await call.node.users.disconnect(call.app, call.arg("username"))
     return call.ok("get", entities=[], data={"result": kicked}, count=0)
 
 
+@doc(
+    "End the session of one of a user's devices",
+    tag="Users",
+    paths={"resource": "the session's resource"},
+    ok=usergrid(data=obj({"result": BOOL}, ["result"])),
+    errors={404: "no such user"},
+)
 @endpoint("users")
 async def disconnect_device(call: Call) -> Response:
     """`DELETE /users/{u}/disconnect/{resource}`: end the one session bound to that resource."""
@@ -331,6 +443,12 @@ async def disconnect_device(call: Call) -> Response:
     return call.ok("delete", entities=[], data={"result": kicked})
 
 
+@doc(
+    "A user's live sessions",
+    tag="Users",
+    ok=usergrid(data=arr(obj({"res": STR, "device_uuid": STR, "device_name": STR}, ["res", "device_uuid"]))),
+    errors={404: "no such user"},
+)
 @endpoint("users")
 async def devices(call: Call) -> Response:
     """`GET /users/{u}/resources`: the user's live sessions, every protocol's. `device_uuid` is
@@ -342,11 +460,24 @@ async def devices(call: Call) -> Response:
     return call.ok("get", path=f"/users/{user.username}/resources", entities=[], data=data)
 
 
+@doc(
+    "Whether a user is online",
+    tag="Users",
+    ok=usergrid(data={"type": "object", "additionalProperties": {"enum": ["online", "offline"]}}),
+    errors={404: "no such user"},
+)
 @endpoint("status", Access.SELF)
 async def status(call: Call) -> Response:
     return json_response(await ops.status(call, call.arg("username")))
 
 
+@doc(
+    "Whether each of some users is online",
+    tag="Users",
+    body=obj({"usernames": NAMES}, ["usernames"]),
+    ok=obj({"action": STR, "data": arr({"type": "object", "additionalProperties": {"enum": ["online", "offline"]}})},
+           ["data"]),
+)
 @endpoint("status")
 async def batch_status(call: Call) -> Response:
     body = await call.json()
@@ -362,11 +493,24 @@ async def batch_status(call: Call) -> Response:
     )
 
 
+@doc(
+    "How many messages wait for a user",
+    tag="Users",
+    ok=usergrid(data={"type": "object", "additionalProperties": INT}),
+    errors={404: "no such user"},
+)
 @endpoint("offline", Access.SELF)
 async def offline_count(call: Call) -> Response:
     return json_response(await ops.offline_count(call, call.arg("username")))
 
 
+@doc(
+    "Whether a message kept for a user has been delivered",
+    tag="Users",
+    paths={"msg_id": "the message's id"},
+    ok=usergrid(data={"type": "object", "additionalProperties": {"enum": ["delivered", "undelivered"]}}),
+    errors={404: "no such user"},
+)
 @endpoint("offline", Access.SELF)
 async def offline_status(call: Call) -> Response:
     msg_id = call.arg("msg_id")
@@ -398,6 +542,16 @@ async def read_upload(call: Call, missing: str = "") -> tuple[str, str, bytes]:
     return part.filename or "file", part.content_type or "application/octet-stream", content
 
 
+@doc(
+    "Upload a chat file",
+    tag="Files",
+    description="With the header `restrict-access: true` the file needs its `share-secret` to download.",
+    body=obj({"file": {"type": "string", "contentMediaType": "application/octet-stream"}}, ["file"]),
+    body_type="multipart/form-data",
+    params=[header("restrict-access", "any value: the file needs its share-secret")],
+    ok=usergrid(entities=obj({"uuid": STR, "type": {"const": "chatfile"}, "share-secret": STR}, ["uuid", "type"])),
+    errors={413: "past chatfile_max_bytes"},
+)
 @endpoint("files", Access.ANY)
 async def upload(call: Call) -> Response:
     filename, content_type, content = await read_upload(call)
@@ -415,6 +569,18 @@ async def upload(call: Call) -> Response:
     return call.ok("post", path="/chatfiles", entities=[entity])
 
 
+@doc(
+    "Download a chat file",
+    tag="Files",
+    paths={"file": "the file's UUID"},
+    params=[
+        header("share-secret", "the file's secret, for a restricted file"),
+        param("share-secret", "the same, in the query string"),
+    ],
+    ok={"type": "string", "contentMediaType": "application/octet-stream"},
+    ok_type="application/octet-stream",
+    errors={404: "no such file"},
+)
 @endpoint("files", Access.NONE)
 async def download(call: Call) -> Response:
     token = bearer_token(call.request)

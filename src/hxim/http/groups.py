@@ -30,6 +30,21 @@ from starlette.routing import Route
 from hxim import errors
 from hxim.http import easemob_ops as ops
 from hxim.http import group_render, room_bodies
+from hxim.http.apidoc import (
+    BOOL,
+    INT,
+    ITEM_RESULT,
+    NAMES,
+    ROOM_DETAILS,
+    STR,
+    arr,
+    doc,
+    obj,
+    one_of,
+    param,
+    text,
+    usergrid,
+)
 from hxim.http.auth import Access, permission_error
 from hxim.http.easemob import Call, endpoint
 from hxim.http.group_render import GROUPS, ROOMS, Kind, item_result
@@ -102,6 +117,30 @@ def _one_or_many(call: Call, kind: Kind, rid: str, action: str, items: list[Item
     return room_ok(call, [item_result(kind, rid, action, i) for i in items])
 
 
+# --- what the OpenAPI document says of the answers ------------------------------------------------
+
+POSITIVE = {"type": "integer", "minimum": 1}
+NATURAL = {"type": "integer", "minimum": 0}
+PAGING = (param("pagenum", "the page, from 1", POSITIVE), param("pagesize", "members per page", POSITIVE))
+USERNAMES = obj({"usernames": NAMES}, ["usernames"])
+LISTED_GROUP = obj(
+    {"groupid": STR, "groupname": STR, "owner": text("`{org}#{app}_{owner}`"), "affiliations": INT, "type": STR,
+     "last_modified": STR},
+    ["groupid", "groupname", "owner", "affiliations"],
+)
+LISTED_ROOM = obj({"id": STR, "name": STR, "owner": STR, "affiliations_count": INT}, ["id", "name", "owner"])
+JOINED_GROUP = obj(
+    {"name": STR, "avatar": STR, "owner": STR, "id": STR, "groupId": STR, "description": STR, "disabled": BOOL,
+     "public": BOOL, "allowinvites": BOOL, "membersonly": BOOL, "maxusers": INT, "created": INT},
+    ["id", "name", "owner"],
+)
+
+
+def rooms_ok(data: dict[str, Any]) -> dict[str, Any]:
+    """The group service's envelope: `entities` empty, the answer in `data`."""
+    return usergrid(data=data)
+
+
 # --- rendering -------------------------------------------------------------------------------------
 
 
@@ -154,10 +193,21 @@ def room_rule(
 def build(kind: Kind) -> dict[str, Handler]:
     """The handlers of one kind, by name."""
     fam = kind.family
+    # for the OpenAPI document
+    tag, noun, rid = ("Groups", "group", "groupid") if kind.is_group else ("Chat rooms", "chat room", "id")
+    one_result = obj({"result": BOOL, "action": STR, rid: STR, "user": STR}, ["result", "user"])
 
     def rule(level: Level) -> Callable[[Callable[[Call], Awaitable[Response]]], Handler]:
         return room_rule(kind, level)
 
+    @doc(
+        f"Create a {noun}",
+        tag=tag,
+        description="A user token creates a group it owns; for chat rooms, a chat-room super admin's."
+        if kind.is_group else "The app token, or a chat-room super admin's token.",
+        body=room_bodies.NEW_GROUP if kind.is_group else room_bodies.NEW_ROOM,
+        ok=rooms_ok(obj({rid: STR}, [rid])),
+    )
     @endpoint(fam, Access.ANY)
     async def create(call: Call) -> Response:
         """A user token creates a group it owns (`owner` absent or itself; the SDK 1.8's
@@ -180,6 +230,12 @@ def build(kind: Kind) -> dict[str, Handler]:
         return room_ok(call, group_render.created(kind, room))
 
     # The Web IM SDK lists chat rooms with the user's token (webim-xmpp.md §2.4); groups stay admin-only.
+    @doc(
+        f"List the app's {noun}s, a page at a time",
+        tag=tag,
+        params=[param("limit", f"{noun}s per page", POSITIVE), param("cursor", "the page after the one that gave it")],
+        ok=rooms_ok(arr(LISTED_GROUP if kind.is_group else LISTED_ROOM)),
+    )
     @endpoint(fam, Access.ADMIN if kind.is_group else Access.ANY)
     async def list_rooms(call: Call) -> Response:
         s = call.node.settings
@@ -201,6 +257,12 @@ def build(kind: Kind) -> dict[str, Handler]:
             data = [{"id": r.room_id, "name": r.name, "owner": r.owner, "affiliations_count": r.members} for r in found]
         return room_ok(call, data, params=True, cursor=cursor, count=len(data))
 
+    @doc(
+        f"Get one or several {noun}s",
+        tag=tag,
+        ok=rooms_ok(arr(ROOM_DETAILS)),
+        errors={404: f"no such {noun} (one id)"},
+    )
     @rule(Level.VIEWER)
     async def details(call: Call) -> Response:
         """One or several comma-separated ids. One unknown id: 404 `do not find this group:X`;
@@ -210,18 +272,38 @@ def build(kind: Kind) -> dict[str, Handler]:
         data = group_render.details(kind, rids, found, call.arg("ids"))
         return room_ok(call, data, count=len(data))
 
+    @doc(
+        f"Change a {noun}'s settings, or hand it to another member (`newowner`)",
+        tag=tag,
+        body=room_bodies.GROUP_CHANGES if kind.is_group else room_bodies.ROOM_CHANGES,
+        ok=rooms_ok({"type": "object", "additionalProperties": BOOL, "description": "`true` for each field changed"}),
+        errors={400: "a field this kind does not have, or a bad value", 404: f"no such {noun}"},
+    )
     @rule(Level.OWNER)
     async def modify(call: Call) -> Response:
         changes, data = room_bodies.room_changes(kind.is_group, await call.json(), call.node.settings)
         await kind.service(call).rooms.modify(call.app, call.arg("ids"), changes)
         return room_ok(call, data)
 
+    @doc(
+        f"Destroy a {noun}",
+        tag=tag,
+        ok=rooms_ok(obj({"success": BOOL, rid: STR}, ["success", rid])),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.OWNER)
     async def delete(call: Call) -> Response:
         # the SDK 1.8's dissolveGroup adds `?version=v3`, which changes nothing here
         room = await kind.service(call).rooms.delete(call.app, call.arg("ids"), actor=actor_of(call))
         return room_ok(call, group_render.deleted(kind, room))
 
+    @doc(
+        f"List a {noun}'s members",
+        tag=tag,
+        params=PAGING,
+        ok=rooms_ok(arr({"type": "object", "additionalProperties": STR, "description": "`{role: name}`"})),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.MEMBER)
     async def members(call: Call) -> Response:
         pagenum, pagesize = _paging(call)
@@ -229,18 +311,37 @@ def build(kind: Kind) -> dict[str, Handler]:
         data = [{role: name} for name, role in found]
         return room_ok(call, data, params=bool(call.request.query_params), count=len(data))
 
+    @doc(
+        f"Add a user to a {noun}",
+        tag=tag,
+        ok=rooms_ok(one_result),
+        errors={404: f"no such {noun} or user"},
+    )
     @rule(Level.INVITER)
     async def add_member(call: Call) -> Response:
         rid = call.arg("id")
         user = await kind.service(call).members.add_member(call.app, rid, call.arg("username"))
         return room_ok(call, {"result": True, "action": "add_member", kind.id_key: rid, "user": user.username})
 
+    @doc(
+        f"Add users to a {noun}",
+        tag=tag,
+        body=USERNAMES,
+        ok=rooms_ok(obj({"newmembers": NAMES, "action": STR, rid: STR}, ["newmembers", rid])),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.INVITER)
     async def add_members(call: Call) -> Response:
         rid = call.arg("id")
         added = await kind.service(call).members.add_members(call.app, rid, (await body_object(call)).get("usernames"))
         return room_ok(call, group_render.members_added(kind, rid, added))
 
+    @doc(
+        f"Remove one member, or several (names separated by commas), from a {noun}",
+        tag=tag,
+        ok=rooms_ok(one_of(one_result, arr(ITEM_RESULT))),
+        errors={404: f"no such {noun} or member"},
+    )
     @rule(Level.ADMIN)
     async def remove_members(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
@@ -252,11 +353,19 @@ def build(kind: Kind) -> dict[str, Handler]:
         items = await svc.remove_members(call.app, rid, _names(segment), actor=actor_of(call))
         return _one_or_many(call, kind, rid, "remove_member", items, True)
 
+    @doc(f"List a {noun}'s admins", tag=tag, ok=rooms_ok(NAMES), errors={404: f"no such {noun}"})
     @rule(Level.MEMBER)
     async def admins(call: Call) -> Response:
         names = await kind.service(call).moderation.admins(call.app, call.arg("id"))
         return room_ok(call, names, count=len(names))
 
+    @doc(
+        f"Make a member an admin of a {noun}",
+        tag=tag,
+        body=obj({"newadmin": STR}, ["newadmin"]),
+        ok=rooms_ok(obj({"result": STR, "newadmin": STR}, ["result", "newadmin"])),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.OWNER)
     async def add_admin(call: Call) -> Response:
         body = await body_object(call)
@@ -264,17 +373,31 @@ def build(kind: Kind) -> dict[str, Handler]:
         name = await moderation.add_admin(call.app, call.arg("id"), body.get("newadmin"), actor=actor_of(call))
         return room_ok(call, {"result": "success", "newadmin": name})
 
+    @doc(
+        f"Take a {noun} admin's role away",
+        tag=tag,
+        ok=rooms_ok(obj({"result": STR, "oldadmin": STR}, ["result", "oldadmin"])),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.OWNER)
     async def remove_admin(call: Call) -> Response:
         moderation = kind.service(call).moderation
         name = await moderation.remove_admin(call.app, call.arg("id"), call.arg("username"), actor=actor_of(call))
         return room_ok(call, {"result": "success", "oldadmin": name})
 
+    @doc(f"List the users blocked from a {noun}", tag=tag, ok=rooms_ok(NAMES), errors={404: f"no such {noun}"})
     @rule(Level.MEMBER)
     async def blocks(call: Call) -> Response:
         names = await kind.service(call).moderation.blocks(call.app, call.arg("id"))
         return room_ok(call, names, count=len(names))
 
+    @doc(
+        f"Block a user from a {noun} (a member is removed)",
+        tag=tag,
+        paths={"usernames": "the user's name"},
+        ok=rooms_ok(ITEM_RESULT),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def block_one(call: Call) -> Response:
         rid = call.arg("id")
@@ -282,6 +405,13 @@ def build(kind: Kind) -> dict[str, Handler]:
         items = await kind.service(call).moderation.block(call.app, rid, [call.arg("usernames")], actor=actor_of(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, False)
 
+    @doc(
+        f"Block users from a {noun}",
+        tag=tag,
+        body=USERNAMES,
+        ok=rooms_ok(arr(ITEM_RESULT)),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def block_many(call: Call) -> Response:
         rid = call.arg("id")
@@ -290,18 +420,38 @@ def build(kind: Kind) -> dict[str, Handler]:
         items = await kind.service(call).moderation.block(call.app, rid, names, actor=actor_of(call))
         return _one_or_many(call, kind, rid, "add_blocks", items, True)
 
+    @doc(
+        f"Unblock one user, or several (names separated by commas), from a {noun}",
+        tag=tag,
+        ok=rooms_ok(one_of(ITEM_RESULT, arr(ITEM_RESULT))),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def unblock(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
         items = await kind.service(call).moderation.unblock(call.app, rid, _names(segment))
         return _one_or_many(call, kind, rid, "remove_blocks", items, "," in segment)
 
+    @doc(
+        f"List a {noun}'s muted members",
+        tag=tag,
+        ok=rooms_ok(arr(obj({"expire": INT, "user": STR}, ["expire", "user"]))),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.MEMBER)
     async def mutes(call: Call) -> Response:
         found = await kind.service(call).moderation.mutes(call.app, call.arg("id"))
         data = [{"expire": expire, "user": name} for name, expire in found]
         return room_ok(call, data, count=len(data))
 
+    @doc(
+        f"Mute members of a {noun} for a while",
+        tag=tag,
+        body=obj({"usernames": NAMES, "mute_duration": text("milliseconds, -1 for ever", type="integer")},
+                 ["usernames", "mute_duration"]),
+        ok=rooms_ok(arr(obj({"result": BOOL, "expire": INT, "user": STR}, ["result", "user"]))),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def mute(call: Call) -> Response:
         body = await body_object(call)
@@ -312,6 +462,12 @@ def build(kind: Kind) -> dict[str, Handler]:
         )
         return room_ok(call, [{"result": True, "expire": i.expire, "user": i.user} for i in items])
 
+    @doc(
+        f"Unmute one member, or several (names separated by commas), of a {noun}",
+        tag=tag,
+        ok=rooms_ok(arr(obj({"result": BOOL, "reason": STR, "user": STR}, ["result", "user"]))),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def unmute(call: Call) -> Response:
         names = _names(call.arg("usernames"))
@@ -326,6 +482,14 @@ def build(kind: Kind) -> dict[str, Handler]:
             data.append(entry)
         return room_ok(call, data)
 
+    @doc(
+        f"Mute everyone in a {noun} but its owner, admins and allow list",
+        tag=tag,
+        body=obj({"mute_duration": text("milliseconds, -1 for ever", type="integer")}),
+        body_required=False,
+        ok=rooms_ok(obj({"mute": BOOL}, ["mute"])),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def mute_all(call: Call) -> Response:
         body = await call.json()
@@ -333,22 +497,43 @@ def build(kind: Kind) -> dict[str, Handler]:
         await kind.service(call).moderation.mute_all(call.app, call.arg("id"), duration)
         return room_ok(call, {"mute": True})
 
+    @doc(
+        f"End the mute of everyone in a {noun}",
+        tag=tag,
+        ok=rooms_ok(obj({"mute": BOOL}, ["mute"])),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def unmute_all(call: Call) -> Response:
         await kind.service(call).moderation.unmute_all(call.app, call.arg("id"))
         return room_ok(call, {"mute": False})
 
+    @doc(f"List a {noun}'s allow list", tag=tag, ok=rooms_ok(NAMES), errors={404: f"no such {noun}"})
     @rule(Level.MEMBER)
     async def whitelist(call: Call) -> Response:
         names = await kind.service(call).moderation.whitelist(call.app, call.arg("id"))
         return room_ok(call, names, count=len(names))
 
+    @doc(
+        f"Add a member to a {noun}'s allow list",
+        tag=tag,
+        paths={"usernames": "the member's name"},
+        ok=rooms_ok(ITEM_RESULT),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def whitelist_one(call: Call) -> Response:
         rid = call.arg("id")
         items = await kind.service(call).moderation.whitelist_add(call.app, rid, [call.arg("usernames")])
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, False)
 
+    @doc(
+        f"Add members to a {noun}'s allow list",
+        tag=tag,
+        body=USERNAMES,
+        ok=rooms_ok(arr(ITEM_RESULT)),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def whitelist_many(call: Call) -> Response:
         rid = call.arg("id")
@@ -356,6 +541,12 @@ def build(kind: Kind) -> dict[str, Handler]:
         items = await kind.service(call).moderation.whitelist_add(call.app, rid, names)
         return _one_or_many(call, kind, rid, "add_user_whitelist", items, True)
 
+    @doc(
+        f"Remove one member, or several (names separated by commas), from a {noun}'s allow list",
+        tag=tag,
+        ok=rooms_ok(one_of(ITEM_RESULT, arr(ITEM_RESULT))),
+        errors={404: f"no such {noun}"},
+    )
     @rule(Level.ADMIN)
     async def whitelist_remove(call: Call) -> Response:
         rid, segment = call.arg("id"), call.arg("usernames")
@@ -363,6 +554,12 @@ def build(kind: Kind) -> dict[str, Handler]:
         return _one_or_many(call, kind, rid, "remove_user_whitelist", items, "," in segment)
 
     # --- what the Web IM SDK 1.8 calls with the user's token (§2.7); groups only ------------------
+    @doc(
+        "Leave a group (the member's own token)",
+        tag=tag,
+        ok=rooms_ok(one_result),
+        errors={403: "the owner cannot leave", 404: "no such group"},
+    )
     @rule(Level.MEMBER)
     async def quit(call: Call) -> Response:
         """`quitGroup`: the caller leaves (the owner may not: 403 on the group owner)."""
@@ -373,6 +570,14 @@ def build(kind: Kind) -> dict[str, Handler]:
         user = await members.remove_member(call.app, rid, call.user.username, actor=call.user.username)
         return room_ok(call, {"result": True, "action": "quit", kind.id_key: rid, "user": user.username})
 
+    @doc(
+        "Ask to join a public group (the user's own token)",
+        tag=tag,
+        body=obj({"message": STR}),
+        body_required=False,
+        ok=rooms_ok(obj({"result": BOOL, "action": STR, rid: STR, "user": STR, "joined": BOOL}, ["result", "joined"])),
+        errors={404: "no such group"},
+    )
     @rule(Level.ANYONE)
     async def apply(call: Call) -> Response:
         """`joinGroup`: ask to join a public group (admitted at once when it needs no approval)."""
@@ -385,6 +590,13 @@ def build(kind: Kind) -> dict[str, Handler]:
         data = {"result": True, "action": "apply", kind.id_key: rid, "user": call.user.username, "joined": joined}
         return room_ok(call, data)
 
+    @doc(
+        "Accept or decline a request to join a group",
+        tag=tag,
+        body=obj({"applicant": STR, "verifyResult": BOOL, "reason": STR}, ["applicant", "verifyResult"]),
+        ok=rooms_ok(obj({"result": BOOL, "action": STR, rid: STR, "user": STR, "verifyResult": BOOL}, ["result"])),
+        errors={404: "no such group or request"},
+    )
     @rule(Level.ADMIN)
     async def apply_verify(call: Call) -> Response:
         """`agreeJoinGroup` / `rejectJoinGroup`: answer a pending request to join."""
@@ -397,6 +609,13 @@ def build(kind: Kind) -> dict[str, Handler]:
         return room_ok(call, {"result": True, "action": "apply_verify", kind.id_key: rid, "user": name,
                           "verifyResult": accept})
 
+    @doc(
+        "Invite users to a group (members at once when the group needs no confirmation)",
+        tag=tag,
+        body=obj({"usernames": NAMES, "reason": STR}, ["usernames"]),
+        ok=rooms_ok(obj({"result": BOOL, "action": STR, rid: STR, "invitees": NAMES}, ["result", "invitees"])),
+        errors={404: "no such group"},
+    )
     @rule(Level.INVITER)
     async def invite(call: Call) -> Response:
         """`inviteToGroup`: invitations (§7.6), or members at once when no confirmation is needed."""
@@ -408,6 +627,13 @@ def build(kind: Kind) -> dict[str, Handler]:
         invited = await kind.service(call).members.invite(call.app, rid, body.get("usernames"), actor_of(call), reason)
         return room_ok(call, {"result": True, "action": "invite", kind.id_key: rid, "invitees": invited})
 
+    @doc(
+        f"The {noun}s a user belongs to",
+        tag=tag,
+        params=PAGING,
+        ok=rooms_ok(arr(obj({"groupid": STR, "groupname": STR}) if kind.is_group else obj({"id": STR, "name": STR}))),
+        errors={404: "no such user"},
+    )
     @endpoint(fam, Access.SELF)
     async def joined(call: Call) -> Response:
         pagenum, pagesize = _paging(call)
@@ -418,6 +644,13 @@ def build(kind: Kind) -> dict[str, Handler]:
             data = [{"id": i, "name": n} for i, n in found]
         return room_ok(call, data, params=bool(call.request.query_params), count=len(data))
 
+    @doc(
+        "The groups a user belongs to, a page at a time, with their settings",
+        tag=tag,
+        params=[param("pagesize", "groups per page", POSITIVE), param("pagenum", "the page, from 0", NATURAL)],
+        ok=usergrid(entities=JOINED_GROUP, total=INT),
+        errors={404: "no such user"},
+    )
     @endpoint(fam)
     async def groups_of_user(call: Call) -> Response:
         """`GET /chatgroups/user/{u}?pagesize=&pagenum=` (Easemob's group_obtain_joined): the
@@ -440,6 +673,12 @@ def build(kind: Kind) -> dict[str, Handler]:
         ]
         return json_response({**ops.ok(call, "get", entities=entities), "total": total})
 
+    @doc(
+        "Whether a user belongs to a group",
+        tag=tag,
+        ok=rooms_ok(BOOL),
+        errors={404: "no such group"},
+    )
     @endpoint(fam)
     async def is_joined(call: Call) -> Response:
         """`GET /chatgroups/{id}/user/{u}/is_joined` (Easemob's group_check_joined): whether the
@@ -492,6 +731,12 @@ def build(kind: Kind) -> dict[str, Handler]:
 # --- chat-room super admins ------------------------------------------------------------------------
 
 
+@doc(
+    "List the chat-room super admins (who may create chat rooms with their own token)",
+    tag="Chat rooms",
+    params=PAGING,
+    ok=rooms_ok(NAMES),
+)
 @endpoint("chatrooms")
 async def super_admins(call: Call) -> Response:
     pagenum, pagesize = _paging(call)
@@ -499,12 +744,24 @@ async def super_admins(call: Call) -> Response:
     return room_ok(call, names, params=bool(call.request.query_params), count=len(names))
 
 
+@doc(
+    "Make a user a chat-room super admin",
+    tag="Chat rooms",
+    body=obj({"superadmin": STR}, ["superadmin"]),
+    ok=rooms_ok(obj({"result": STR, "newSuperAdmin": STR}, ["result", "newSuperAdmin"])),
+    errors={404: "no such user"},
+)
 @endpoint("chatrooms")
 async def add_super_admin(call: Call) -> Response:
     name = await call.node.chatrooms.moderation.add_super_admin(call.app, (await body_object(call)).get("superadmin"))
     return room_ok(call, {"result": "success", "newSuperAdmin": name})
 
 
+@doc(
+    "Take a chat-room super admin's role away",
+    tag="Chat rooms",
+    ok=rooms_ok(obj({"result": STR, "oldSuperAdmin": STR}, ["result", "oldSuperAdmin"])),
+)
 @endpoint("chatrooms")
 async def remove_super_admin(call: Call) -> Response:
     name = await call.node.chatrooms.moderation.remove_super_admin(call.app, call.arg("username"))
@@ -572,6 +829,12 @@ routes = [
 
 
 def _public_routes() -> list[Route]:
+    @doc(
+        "List the public groups, a page at a time",
+        tag="Groups",
+        params=[param("limit", "groups per page", POSITIVE), param("cursor", "the page after the one that gave it")],
+        ok=rooms_ok(arr(obj({"groupid": STR, "groupname": STR, "id": STR, "name": STR}, ["groupid", "id"]))),
+    )
     @endpoint("chatgroups", Access.ANY)  # the Web IM SDK 1.8 calls it with the user's token (§2.7)
     async def public_groups(call: Call) -> Response:
         s = call.node.settings

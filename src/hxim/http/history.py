@@ -24,11 +24,12 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import pipeline
+from hxim.http.apidoc import BOOL, HISTORY_MESSAGE, INT, STR, arr, doc, obj, one_of, param, text, usergrid
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.messages import invalid_body
 from hxim.http.render import json_response
-from hxim.model import App, Message, User
+from hxim.model import INT64_MAX, App, Message, User, decimal_id
 from hxim.msync.bodies import meta_bytes
 from hxim.services.messages import (
     ALL_CONVERSATIONS,
@@ -44,6 +45,12 @@ __all__ = ["history_entity", "parse_ql", "routes"]
 
 SDK_DOMAIN = "easemob.com"  # the domain the Web IM SDK writes in roaming queues (webim-xmpp.md §2.6)
 XMLNS_CLIENT = f" xmlns='{CLIENT}'"
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "History"
+ROAMING_DONE = obj({"requestStatusCode": STR, "timestamp": INT}, ["requestStatusCode", "timestamp"])
 
 
 # --- one-sided deletes: /rest/message/roaming/... and DELETE /users/{u}/user_channel ------------
@@ -73,6 +80,17 @@ async def _roaming_owner(call: Call, peer_param: str | None) -> tuple[User, str]
 
 
 def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
+    peer = "peer's name" if peer_param == "userId" else "group's or chat room's id"
+
+    @doc(
+        "Delete messages of a conversation by id, for one user only",
+        tag=TAG,
+        paths={"user": "the user"},
+        params=[param("msgIdList", "message ids, separated by commas", required=True),
+                param(peer_param, f"the conversation: the {peer}", required=True)],
+        ok=ROAMING_DONE,
+        errors={404: "no such user"},
+    )
     @endpoint("messages")
     async def delete_by_ids(call: Call) -> Response:
         """One-sided delete of messages by id (`msgIdList`, comma-separated, at most
@@ -85,28 +103,47 @@ def _roaming_by_ids(peer_param: str) -> pipeline.Endpoint:
             raise _roaming_error("Bad Request", "msgIdList is required")
         if len(ids) > limit:
             raise _roaming_error("param exception", f"delete msg list limit can not greater than {limit}")
-        if not all(i.isdecimal() for i in ids):
+        numbers = [decimal_id(i) for i in ids]
+        if None in numbers:
             raise _roaming_error("param exception", "msgIdList must hold message ids")
-        await call.node.messages.forget_messages(owner, [int(i) for i in ids])
+        await call.node.messages.forget_messages(owner, [n for n in numbers if n is not None])
         return _roaming_done()
 
     return delete_by_ids
 
 
 def _roaming_by_time(peer_param: str) -> pipeline.Endpoint:
+    peer = "peer's name" if peer_param == "userId" else "group's or chat room's id"
+
+    @doc(
+        "Clear a conversation up to a time, for one user only",
+        tag=TAG,
+        paths={"user": "the user"},
+        params=[param("delTime", "up to when (ms)", {"type": "integer", "minimum": 0}, required=True),
+                param(peer_param, f"the conversation: the {peer}", required=True)],
+        ok=ROAMING_DONE,
+        errors={404: "no such user"},
+    )
     @endpoint("messages")
     async def delete_by_time(call: Call) -> Response:
         """One-sided clearing of the user's conversation up to `delTime` (ms)."""
         owner, conversation = await _roaming_owner(call, peer_param)
-        raw = call.request.query_params.get("delTime", "")
-        if not raw.isdecimal():
+        until = decimal_id(call.request.query_params.get("delTime", ""))
+        if until is None:
             raise _roaming_error("Bad Request", "delTime must be a time in milliseconds")
-        await call.node.messages.forget_conversation(owner, conversation, int(raw))
+        await call.node.messages.forget_conversation(owner, conversation, until)
         return _roaming_done()
 
     return delete_by_time
 
 
+@doc(
+    "A user no longer reads back anything sent so far",
+    tag=TAG,
+    paths={"user": "the user"},
+    ok=ROAMING_DONE,
+    errors={404: "no such user"},
+)
 @endpoint("messages")
 async def roaming_delete_all(call: Call) -> Response:
     """`POST /rest/message/roaming/user/{u}/delete/all`: the user no longer reads back anything
@@ -117,6 +154,17 @@ async def roaming_delete_all(call: Call) -> Response:
 
 
 def _delete_conversation(access: Access) -> pipeline.Endpoint:
+    @doc(
+        "Delete a conversation from a user's list (and with delete_roam, from what they read back)",
+        tag=TAG,
+        body=obj(
+            {"channel": text("the peer, group or chat room"), "type": {"enum": ["chat", "groupchat", "groupChat"]},
+             "delete_roam": BOOL},
+            ["channel", "type", "delete_roam"],
+        ),
+        ok=usergrid(data=obj({"result": STR}, ["result"])),
+        errors={404: "no such user"},
+    )
     @endpoint("messages", access)
     async def delete_conversation(call: Call) -> Response:
         """`DELETE /users/{u}/user_channel` `{"channel", "type": "chat"|"groupchat", "delete_roam"}`
@@ -172,7 +220,8 @@ def parse_ql(ql: str | None) -> tuple[list[tuple[str, int]], bool]:
             cond = _COND.match(part)
             if cond is None:
                 raise errors.illegal_argument("This chatmessage request is not supported")
-            conditions.append((cond.group("op"), int(cond.group("value"))))
+            # no time is past INT64_MAX: a larger bound compares as that one does
+            conditions.append((cond.group("op"), min(int(cond.group("value")), INT64_MAX)))
     return conditions, (match.group("dir") or "asc").lower() == "desc"
 
 
@@ -208,6 +257,13 @@ def _file_signature(call: Call, text: str, expires: int) -> str:
     return call.node.tokens.sign(f"chatmessages:{call.app.uuid}:{text}:{expires}")
 
 
+@doc(
+    "A link to one hour's messages as a gzip file",
+    tag=TAG,
+    paths={"time": "the hour, yyyyMMddHH in history_file_timezone"},
+    ok=usergrid(data=arr(obj({"url": STR}, ["url"]))),
+    errors={404: "no message that hour"},
+)
 @endpoint("chatmessages")
 async def history_file(call: Call) -> Response:
     """`GET /chatmessages/{yyyyMMddHH}` (Easemob's message_historical): a link to one hour's
@@ -226,6 +282,16 @@ async def history_file(call: Call) -> Response:
     return call.ok("get", data=[{"url": url}])
 
 
+@doc(
+    "One hour's messages: gzip, a JSON record per line",
+    tag=TAG,
+    description="The link `GET /chatmessages/{time}` answers is its own credential, until it expires.",
+    paths={"time": "the hour, yyyyMMddHH"},
+    params=[param("Expires", "when the link expires (s)", required=True), param("Signature", required=True)],
+    ok={"type": "string", "contentMediaType": "application/gzip"},
+    ok_type="application/gzip",
+    errors={403: "a link that is not valid or has expired"},
+)
 @endpoint("chatmessages", Access.NONE)
 async def history_file_download(call: Call) -> Response:
     """The file a `GET /chatmessages/{time}` link names: gzip, one JSON record per line, as
@@ -261,6 +327,16 @@ def _history_record(m: Message) -> dict[str, Any]:
             "chat_type": m.chat_type, "payload": payload}
 
 
+@doc(
+    "The app's chat history, a page at a time",
+    tag=TAG,
+    params=[
+        param("ql", "`select * [where timestamp>N [and timestamp<M]] [order by timestamp desc]`"),
+        param("limit", "messages per page", {"type": "integer", "minimum": 1}),
+        param("cursor", "the page after the one that gave it"),
+    ],
+    ok=usergrid(entities=HISTORY_MESSAGE),
+)
 @endpoint("chatmessages")
 async def chatmessages(call: Call) -> Response:
     conditions, descending = parse_ql(call.request.query_params.get("ql"))
@@ -326,6 +402,38 @@ def _from_sdk4(call: Call, body: dict[str, Any]) -> bool:
     return kind.split(";")[0].strip().lower() == "application/json"
 
 
+@doc(
+    "One page of a conversation, as the Web IM SDK (XMPP stanzas) or the Web SDK 4.x (msync metas) reads it",
+    tag=TAG,
+    body=obj(
+        {
+            "queue": text("`{peer}@easemob.com` or `{group id}@conference.easemob.com`"),
+            "start": one_of(INT, STR, description="-1 for the newest, or the next_key of the previous page"),
+            "end": one_of(INT, STR, description="-1"),
+            "pull_number": INT,
+            "is_positive": text("oldest first", type="boolean"),
+            "msgType": text("body types, separated by commas"),
+            "startTime": INT,
+            "endTime": INT,
+            "userId": text("a group member's messages only"),
+        },
+        ["queue"],
+    ),
+    ok=obj(
+        {
+            "data": obj(
+                {
+                    "msgs": arr(one_of(STR, obj({"msg": text("a protobuf Meta, base64")}, ["msg"]))),
+                    "is_last": BOOL,
+                    "next_key": one_of(STR, {"type": "null"}),
+                },
+                ["msgs", "is_last"],
+            )
+        },
+        ["data"],
+    ),
+    errors={404: "no such user"},
+)
 @endpoint("chatmessages", Access.SELF)
 async def message_roaming(call: Call) -> Response:
     """`POST /users/{u}/messageroaming` (webim-xmpp.md §2.6): one page of a conversation, newest
@@ -361,7 +469,7 @@ def _number(body: dict[str, Any], name: str) -> int | None:
         return None
     if isinstance(value, str) and value.lstrip("-").isdecimal():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > INT64_MAX:
         raise errors.illegal_argument(f"{name} must be a number")
     return value
 
@@ -371,9 +479,9 @@ def _sdk4_slice(call: Call, body: dict[str, Any], room: bool) -> tuple[Slice, in
     start = body.get("start")
     if start in (None, "", -1, "-1"):
         position = None
-    elif isinstance(start, str) and start.isdecimal():
-        position = int(start)
-    elif isinstance(start, int) and not isinstance(start, bool) and start >= 0:
+    elif isinstance(start, str) and decimal_id(start) is not None:
+        position = decimal_id(start)
+    elif isinstance(start, int) and not isinstance(start, bool) and 0 <= start <= INT64_MAX:
         position = start
     else:
         raise errors.illegal_argument("start must be -1 or the id of a message")

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import pipeline
+from hxim.http.apidoc import BOOL, INT, OBJ, STR, doc, obj, one_of, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.messages import invalid_body, today_command
 from hxim.services.message_import import ImportMessage
@@ -56,6 +57,25 @@ def import_command(body: Any, kind: str, call: Call) -> ImportMessage:
 def _importer(kind: str) -> pipeline.Endpoint:
     path = f"/messages/{kind}/import"
 
+    @doc(
+        f"Import a past message {'between users' if kind == 'users' else 'of a group'}: stored, delivered to nobody",
+        tag="Messages",
+        body=obj(
+            {
+                "from": STR,
+                "target": STR,
+                "type": text("txt, img, loc, audio, video, file, cmd or custom"),
+                "body": {**OBJ, "minProperties": 1},
+                "ext": OBJ,
+                "msg_timestamp": text("when it was sent (ms)", type="integer"),
+                "msg_id": one_of(STR, INT, description="the id to keep"),
+                "need_download": BOOL,
+                "is_ack_read": BOOL,
+            },
+            ["from", "target", "type", "body"],
+        ),
+        ok=usergrid(data=obj({"msg_id": STR}, ["msg_id"])),
+    )
     @endpoint("messages")
     async def import_message(call: Call) -> Response:
         cmd = import_command(await call.json(call.node.settings.message_max_body_bytes), kind, call)

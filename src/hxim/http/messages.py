@@ -18,8 +18,10 @@ from hxim import errors
 from hxim.config import Settings
 from hxim.http import easemob_ops as ops
 from hxim.http import pipeline
+from hxim.http.apidoc import MESSAGE_BODY, NAMES, OBJ, STR, arr, doc, obj, one_of, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
+from hxim.model import decimal_id
 from hxim.services.messages import (
     ADMIN,
     CHAT_TYPES,
@@ -32,9 +34,68 @@ __all__ = ["invalid_body", "routes", "today_command"]
 
 
 
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Messages"
+SENT = {"type": "object", "additionalProperties": STR, "description": "each target → the message's id"}
+RECALL = obj(
+    {
+        "msg_id": STR,
+        "to": STR,
+        "chat_type": {"enum": ["chat", "groupchat", "chatroom"]},
+        "from": text("the sender (admin by default)"),
+        "force": text("recall past the recall window", type="boolean"),
+        "sync_device": text("tell the sender's own sessions (true by default)", type="boolean"),
+    },
+    ["msg_id", "to", "chat_type", "force"],
+)
+RECALLED = obj(
+    {"recalled": {"const": "yes"}, "chattype": STR, "from": STR, "to": STR, "msg_id": STR},
+    ["recalled", "chattype", "from", "to", "msg_id"],
+)
+RECALL_REFUSED = obj(
+    {"recalled": {"const": "no"}, "reason": STR, "chattype": {}, "from": {}, "to": {}, "msg_id": {}},
+    ["recalled", "reason"],
+    description="an item not recalled: why, and its fields as they were asked",
+)
+
+
+def _today_body(directed: bool) -> dict[str, Any]:
+    """The body of today's `POST /messages/{kind}[/users]`."""
+    props: dict[str, Any] = {
+        "from": text("the sender (admin by default)"),
+        "to": {**NAMES, "minItems": 1, "description": "the users, groups or chat rooms"},
+        "type": {"enum": list(MSG_FIELDS)},
+        "body": {**OBJ, "minProperties": 1, "description": "the type's fields: msg, url, lat, action, …"},
+        "ext": OBJ,
+        "sync_device": text("also deliver to the sender's other sessions", type="boolean"),
+        "routetype": {"const": "ROUTE_ONLINE", "description": "deliver to online recipients only"},
+        "roam_ignore_users": {**NAMES, "description": "users who won't read it back"},
+    }
+    if directed:
+        props["users"] = {**NAMES, "minItems": 1, "description": "the members it is for"}
+    return obj(props, ["to", "type", "body", *(["users"] if directed else [])])
+
+
 # --- messages ----------------------------------------------------------------------------------
 
 
+@doc(
+    "Send a message to users, groups or chat rooms (the legacy form)",
+    tag=TAG,
+    body=obj(
+        {
+            "target_type": {"enum": ["users", "chatgroups", "chatrooms"]},
+            "target": {**NAMES, "minItems": 1},
+            "msg": MESSAGE_BODY,
+            "from": text("the sender (admin by default)"),
+            "ext": OBJ,
+        },
+        ["target_type", "target", "msg"],
+    ),
+    ok=usergrid(data=SENT),
+    errors={400: "a bad body", 403: "the sender is muted or blocked", 413: "past message_max_body_bytes"},
+)
 @endpoint("messages")
 async def send_message(call: Call) -> Response:
     """The legacy `POST /messages`: each target answered with its message's id, as today's
@@ -114,7 +175,15 @@ def today_command(body: Any, kind: str, directed: bool, settings: Settings) -> S
 
 def _sender(kind: str, directed: bool) -> pipeline.Endpoint:
     path = f"/messages/{kind}" + ("/users" if directed else "")
+    where = {"users": "users", "chatgroups": "groups", "chatrooms": "chat rooms"}[kind]
 
+    @doc(
+        f"Send a message to some members of {where}" if directed else f"Send a message to {where}",
+        tag=TAG,
+        body=_today_body(directed),
+        ok=usergrid(data=SENT),
+        errors={400: "a bad body", 403: "the sender is muted or blocked", 413: "past message_max_body_bytes"},
+    )
     @endpoint("messages")
     async def send(call: Call) -> Response:
         settings = call.node.settings
@@ -146,7 +215,8 @@ async def _recall_one(call: Call, body: Any) -> dict[str, Any]:
         raise _recall_error(400, f"chat_type must be one of {', '.join(CHAT_TYPES)}")
     if not isinstance(sender, str) or not sender or not isinstance(sync, bool):
         raise errors.illegal_argument("from must be a user name and sync_device true or false")
-    message = await call.node.messages.find(call.app, int(msg_id)) if msg_id.isdecimal() else None
+    number = decimal_id(msg_id)
+    message = await call.node.messages.find(call.app, number) if number is not None else None
     if message is None:
         raise _recall_error(403, "not_found msg")
     if message.chat_type != chat_type or message.to.lower() != to.lower():
@@ -160,6 +230,13 @@ async def _recall_one(call: Call, body: Any) -> dict[str, Any]:
     return {"recalled": "yes", "chattype": chat_type, "from": sender, "to": to, "msg_id": msg_id}
 
 
+@doc(
+    "Recall a message",
+    tag=TAG,
+    body=RECALL,
+    ok=usergrid(data=RECALLED),
+    errors={400: "a bad body", 403: "no such message, or past the recall window without force"},
+)
 @endpoint("messages")
 async def recall(call: Call) -> Response:
     """`POST /messages/msg_recall`: the app withdraws one message, 1:1, group or chat room, as its
@@ -170,6 +247,12 @@ async def recall(call: Call) -> Response:
     return call.ok("post", path="/messages/msg_recall", data=data)
 
 
+@doc(
+    "Recall several messages",
+    tag=TAG,
+    body=obj({"msgs": arr(RECALL, min_items=1)}, ["msgs"]),
+    ok=usergrid(data=arr(one_of(RECALLED, RECALL_REFUSED))),
+)
 @endpoint("messages")
 async def batch_recall(call: Call) -> Response:
     """`POST /messages/batch_recall` `{"msgs": [...]}`: each item as `msg_recall` takes it, at most
@@ -197,13 +280,30 @@ async def batch_recall(call: Call) -> Response:
 _TYPE_NAMES = {"image": "img", "location": "loc", "text": "txt"}  # as the page's examples also write them
 
 
+@doc(
+    "Change a sent message's content or ext",
+    tag=TAG,
+    paths={"msg_id": "the message's id"},
+    body=obj(
+        {
+            "new_msg": obj({"type": STR, "msg": STR, "customEvent": STR, "customExts": OBJ}, ["type"]),
+            "new_ext": OBJ,
+            "is_combine_ext": text("merge new_ext into the old ext (true by default) or replace it", type="boolean"),
+            "user": text("who modifies it (admin by default)"),
+        },
+        ["new_msg"],
+    ),
+    ok=usergrid(data=STR),
+    errors={404: "no such message"},
+)
 @endpoint("messages")
 async def rewrite(call: Call) -> Response:
     """`PUT /messages/rewrite/{msg_id}` (Easemob's message_modify): `new_msg` (its `type`, and
     `msg` or `customEvent`/`customExts`), `new_ext` merged (`is_combine_ext`, default true) or
     replacing the old `ext`, `user` the modifier (default `admin`)."""
     msg_id = call.arg("msg_id")
-    if not msg_id.isdecimal():
+    number = decimal_id(msg_id)
+    if number is None:
         raise errors.HximError(400, "InvalidMessageIdException", "The provided message ID is not a valid number.")
     body = await call.json(call.node.settings.message_max_body_bytes)
     if not isinstance(body, dict):
@@ -222,7 +322,7 @@ async def rewrite(call: Call) -> Response:
     ):
         raise invalid_body()
     messages = call.node.messages
-    message = await messages.find(call.app, int(msg_id))
+    message = await messages.find(call.app, number)
     if message is None:
         raise errors.rewrite_error(404, "The message is unavailable or has expired.")
     mtype = str(_TYPE_NAMES.get(new_msg["type"], new_msg["type"]))

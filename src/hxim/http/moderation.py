@@ -20,12 +20,49 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import BOOL, INT, NAMES, STR, arr, doc, obj, one_of, param, text
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
 from hxim.model import App
-from hxim.services.moderation import KeywordList, ListSettings, Word
+from hxim.services.moderation import DISPOSITIONS, SCOPES, KeywordList, ListSettings, Word
 
 __all__ = ["routes"]
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Moderation"
+PAGE_NUMBER = one_of(INT, STR, description="a number, also as a string")
+WORD = obj(
+    {"id": STR, "appId": STR, "word": STR, "userId": one_of(STR, {"type": "null"}), "listId": STR, "status": BOOL,
+     "createDateTime": INT, "updateDateTime": INT},
+    ["id", "word", "listId"],
+)
+LIST_SETTINGS = obj(
+    {"name": STR, "scope": {"enum": list(SCOPES)}, "disposition": {"enum": list(DISPOSITIONS)},
+     "tagId": text("needed when scope is TAG"), "fullMatch": BOOL, "userId": STR},
+    ["name", "scope", "disposition"],
+)
+KEYWORD_LIST = obj(
+    {"id": STR, "name": STR, "moderationId": STR, "appkey": STR, "category": STR, "scope": STR, "tagId": {},
+     "fullMatch": BOOL, "suggestion": STR, "disposition": STR, "quantity": INT, "status": {},
+     "createDataTime": INT, "updateDataTime": INT, "textList": arr(WORD)},
+    ["id", "name"],
+)
+
+
+def entity_ok(entity: dict[str, Any]) -> dict[str, Any]:
+    """What `_ok` answers."""
+    return obj({"status": STR, "entity": entity}, ["status"])
+
+
+def page_ok(entity: dict[str, Any]) -> dict[str, Any]:
+    """What `_page` answers."""
+    return obj(
+        {"status": STR, "entities": arr(entity), "first": BOOL, "last": BOOL, "size": INT, "number": INT,
+         "numberOfElements": INT, "totalPages": INT, "totalElements": INT},
+        ["status", "entities", "totalElements"],
+    )
 
 
 def word_entity(app: App, w: Word) -> dict[str, Any]:
@@ -107,6 +144,13 @@ def _strings(body: dict[str, Any], name: str) -> list[Any]:
 # --- lists ------------------------------------------------------------------------------------------
 
 
+@doc(
+    "Create a keyword list",
+    tag=TAG,
+    body=obj({**LIST_SETTINGS["properties"], "textContexts": arr(STR, "its first words")},
+             LIST_SETTINGS["required"]),
+    ok=entity_ok(KEYWORD_LIST),
+)
 @endpoint("moderation")
 async def create_list(call: Call) -> Response:
     body = await _body(call)
@@ -115,12 +159,26 @@ async def create_list(call: Call) -> Response:
     return _ok(list_entity(call.app, created, made))
 
 
+@doc(
+    "Change a keyword list's settings",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    body=LIST_SETTINGS,
+    ok=entity_ok(KEYWORD_LIST),
+    errors={404: "no such list"},
+)
 @endpoint("moderation")
 async def update_list(call: Call) -> Response:
     changed = await call.node.moderation.update(call.app, call.arg("list_id"), _settings(await _body(call)))
     return _ok(list_entity(call.app, changed))
 
 
+@doc(
+    "Find keyword lists, a page at a time",
+    tag=TAG,
+    body=obj({"name": STR, "tagId": STR, "page": PAGE_NUMBER, "size": PAGE_NUMBER}),
+    ok=page_ok(KEYWORD_LIST),
+)
 @endpoint("moderation")
 async def search_lists(call: Call) -> Response:
     body = await _body(call)
@@ -131,6 +189,13 @@ async def search_lists(call: Call) -> Response:
     return _page([list_entity(call.app, k) for k in found], total, page, size)
 
 
+@doc(
+    "Delete a keyword list",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    ok=obj({"status": STR}, ["status"]),
+    errors={404: "no such list"},
+)
 @endpoint("moderation")
 async def delete_list(call: Call) -> Response:
     await call.node.moderation.delete(call.app, call.arg("list_id"))
@@ -140,6 +205,14 @@ async def delete_list(call: Call) -> Response:
 # --- words ------------------------------------------------------------------------------------------
 
 
+@doc(
+    "Add words to a keyword list",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    body=obj({"wordContents": arr(STR), "userId": STR}, ["wordContents"]),
+    ok=entity_ok(KEYWORD_LIST),
+    errors={404: "no such list"},
+)
 @endpoint("moderation")
 async def add_words(call: Call) -> Response:
     body = await _body(call)
@@ -149,6 +222,14 @@ async def add_words(call: Call) -> Response:
     return _ok(list_entity(call.app, changed, made))
 
 
+@doc(
+    "Change a word of a keyword list",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    body=obj({"id": STR, "word": STR, "userId": STR}, ["id", "word"]),
+    ok=entity_ok(WORD),
+    errors={404: "no such list or word"},
+)
 @endpoint("moderation")
 async def update_word(call: Call) -> Response:
     body = await _body(call)
@@ -159,6 +240,14 @@ async def update_word(call: Call) -> Response:
     return _ok(word_entity(call.app, word))
 
 
+@doc(
+    "Find words of a keyword list, a page at a time",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    body=obj({"word": STR, "page": PAGE_NUMBER, "size": PAGE_NUMBER}),
+    ok=page_ok(WORD),
+    errors={404: "no such list"},
+)
 @endpoint("moderation")
 async def query_words(call: Call) -> Response:
     body = await _body(call)
@@ -168,6 +257,14 @@ async def query_words(call: Call) -> Response:
     return _page([word_entity(call.app, w) for w in found], total, page, size)
 
 
+@doc(
+    "Delete a word of a keyword list",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    params=[param("wordId", "the word's id", required=True)],
+    ok=entity_ok(BOOL),
+    errors={404: "no such list"},
+)
 @endpoint("moderation")
 async def delete_word(call: Call) -> Response:
     word_id = call.request.query_params.get("wordId", "")
@@ -177,6 +274,14 @@ async def delete_word(call: Call) -> Response:
     return _ok(gone > 0)
 
 
+@doc(
+    "Delete words of a keyword list",
+    tag=TAG,
+    paths={"list_id": "the list's id"},
+    body=obj({"wordIds": NAMES}, ["wordIds"]),
+    ok=entity_ok(text("0 when some were deleted, else 1", type="integer")),
+    errors={404: "no such list"},
+)
 @endpoint("moderation")
 async def delete_words(call: Call) -> Response:
     ids = _strings(await _body(call), "wordIds")
@@ -189,6 +294,22 @@ async def delete_words(call: Call) -> Response:
 # --- the text check ---------------------------------------------------------------------------------
 
 
+@doc(
+    "Check a text against the app's keyword lists",
+    tag=TAG,
+    body=obj({"content": STR}, ["content"]),
+    ok=obj(
+        {
+            "code": INT,
+            "data": obj(
+                {"type": STR, "riskType": STR, "riskLabel": STR, "exchangeText": STR, "sensitiveWords": arr({})},
+                ["type"],
+            ),
+            "meta": obj({"timestamp": INT, "requestId": STR}),
+        },
+        ["code", "data"],
+    ),
+)
 @endpoint("moderation")
 async def check_text(call: Call) -> Response:
     content = (await _body(call)).get("content")

@@ -15,10 +15,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import INT, STR, arr, doc, obj, param, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.services.mutes import MUTE_CHAT_TYPES
 
 __all__ = ["routes"]
+
+
+SECONDS = text("seconds muted; 0 unmutes, -1 for ever", type="integer")
+NUMBER = {"type": "string", "pattern": "^[0-9]{1,10}$"}
 
 
 def _seconds(chat_type: str, value: Any) -> int:
@@ -27,6 +32,16 @@ def _seconds(chat_type: str, value: Any) -> int:
     return value
 
 
+@doc(
+    "Mute a user app-wide, per kind of chat",
+    tag="Mutes",
+    body=obj(
+        {"username": STR, "chat": SECONDS, "groupchat": SECONDS, "chatroom": SECONDS},
+        ["username"],
+    ),
+    ok=usergrid(data=obj({"result": STR}, ["result"])),
+    errors={404: "no such user"},
+)
 @endpoint("mutes")
 async def set_mutes(call: Call) -> Response:
     body = await call.json()
@@ -40,6 +55,13 @@ async def set_mutes(call: Call) -> Response:
     return call.ok("post", path="/mutes", data={"result": "ok"})
 
 
+@doc(
+    "How long a user stays muted, per kind of chat",
+    tag="Mutes",
+    ok=usergrid(data=obj({"userid": STR, "chat": INT, "groupchat": INT, "chatroom": INT, "unixtime": INT},
+                         ["userid", "unixtime"])),
+    errors={404: "no such user"},
+)
 @endpoint("mutes")
 async def get_mutes(call: Call) -> Response:
     name, left = await call.node.mutes.get(call.app, call.arg("username"))
@@ -56,6 +78,12 @@ def _page_param(call: Call, name: str, default: int) -> int:
     return int(raw)
 
 
+@doc(
+    "The muted users, a page at a time",
+    tag="Mutes",
+    params=[param("pageNum", "the page, from 1", NUMBER), param("pageSize", "users per page", NUMBER)],
+    ok=usergrid(data=obj({"data": arr(obj({"username": STR}, ["username"])), "unixtime": INT}, ["data", "unixtime"])),
+)
 @endpoint("mutes")
 async def list_mutes(call: Call) -> Response:
     number = _page_param(call, "pageNum", 1)

@@ -101,6 +101,7 @@ def endpoint(
 
     handle.__name__ = handler.__name__
     handle.__doc__ = handler.__doc__
+    handle.__dict__.update(handler.__dict__)  # what the handler declares for the OpenAPI document
     return handle
 
 

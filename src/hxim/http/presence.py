@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import INT, NAMES, STR, arr, doc, obj, one_of, param, text
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
@@ -29,6 +30,23 @@ from hxim.services.presence_subscriptions import UserPresence
 __all__ = ["routes"]
 
 _MAX_DIGITS = 18  # any number a parameter here takes fits
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Presence"
+NUMBER = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+USERNAMES = obj({"usernames": NAMES}, ["usernames"])
+PRESENCE = obj(
+    {"uid": STR, "last_time": STR, "expiry": STR, "ext": STR,
+     "status": {"type": "object", "additionalProperties": STR, "description": "each device's status"}},
+    ["uid", "last_time", "ext", "status"],
+)
+
+
+def result(value: dict[str, Any]) -> dict[str, Any]:
+    """What `_result` answers."""
+    return obj({"result": value}, ["result"])
 
 
 def _result(value: Any) -> Response:
@@ -67,6 +85,14 @@ def _presence(p: UserPresence) -> dict[str, Any]:
     return out
 
 
+@doc(
+    "Set the presence status of one of a user's devices",
+    tag=TAG,
+    paths={"resource": "the device's resource", "status": "the status, a number the app gives meaning to"},
+    body=obj({"ext": text("a custom text")}),
+    body_required=False,
+    ok=result(STR),
+)
 @endpoint("presence", Access.SELF)
 async def set_status(call: Call) -> Response:
     body = await call.json()
@@ -79,6 +105,13 @@ async def set_status(call: Call) -> Response:
     return _result("ok")
 
 
+@doc(
+    "Subscribe a user to others' presence, for a while",
+    tag=TAG,
+    paths={"expiry": "how long, in seconds"},
+    body=USERNAMES,
+    ok=result(arr(PRESENCE)),
+)
 @endpoint("presence", Access.SELF)
 async def subscribe(call: Call) -> Response:
     expiry = _number(call.arg("expiry"), "expiry", 0)
@@ -87,6 +120,13 @@ async def subscribe(call: Call) -> Response:
     return _result([_presence(p) for p in found])
 
 
+@doc(
+    "The users a user is subscribed to",
+    tag=TAG,
+    params=[param("pageNum", "the page, from 1", NUMBER), param("pageSize", "users per page", NUMBER)],
+    ok=result(obj({"totalnum": STR, "sublist": arr(obj({"uid": STR, "expiry": STR}, ["uid", "expiry"]))},
+                  ["totalnum", "sublist"])),
+)
 @endpoint("presence", Access.SELF)
 async def sublist(call: Call) -> Response:
     query = call.request.query_params
@@ -97,6 +137,7 @@ async def sublist(call: Call) -> Response:
     return _result({"totalnum": str(total), "sublist": sub})
 
 
+@doc("Several users' presence", tag=TAG, body=USERNAMES, ok=result(arr(PRESENCE)))
 @endpoint("presence", Access.SELF)
 async def get_presences(call: Call) -> Response:
     names = await _usernames(call)
@@ -104,6 +145,12 @@ async def get_presences(call: Call) -> Response:
     return _result([_presence(p) for p in found])
 
 
+@doc(
+    "End a user's subscriptions to others' presence",
+    tag=TAG,
+    body=one_of(NAMES, obj({"users": NAMES}), obj({"usernames": NAMES})),
+    ok=result(STR),
+)
 @endpoint("presence", Access.SELF)
 async def unsubscribe(call: Call) -> Response:
     body = await call.json()
@@ -115,6 +162,13 @@ async def unsubscribe(call: Call) -> Response:
     return _result("ok")
 
 
+@doc(
+    "How many members of a group are online",
+    tag=TAG,
+    paths={"group_id": "the group's id", "query_type": "1: a group (0, a Circle server, is refused)"},
+    ok=result(INT),
+    errors={404: "no such group"},
+)
 @endpoint("presence")
 async def group_online(call: Call) -> Response:
     count = await call.node.presence_subscriptions.group_online(call.app, call.arg("group_id"), call.arg("query_type"))

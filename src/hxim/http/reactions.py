@@ -18,12 +18,31 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import INT, NAMES, STR, arr, doc, obj, one_of, param, text
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
 from hxim.services.reactions import Reaction, reaction_error
 
 __all__ = ["routes"]
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Reactions"
+REACTION = obj(
+    {"reactionId": STR, "reaction": STR, "count": INT, "state": text("whether the user reacted so", type="boolean"),
+     "userList": NAMES},
+    ["reactionId", "reaction", "count", "state", "userList"],
+)
+
+
+def done(data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `_done` answers."""
+    props: dict[str, Any] = {"requestStatusCode": STR, "timestamp": INT}
+    if data is not None:
+        props["data"] = data
+    return obj(props, list(props))
 
 
 def _done(data: Any = None, with_data: bool = True) -> Response:
@@ -47,6 +66,14 @@ def _summary(r: Reaction) -> dict[str, Any]:
             "userList": r.users}
 
 
+@doc(
+    "React to a message",
+    tag=TAG,
+    body=obj({"msgId": one_of(STR, INT), "message": text("the reaction")}, ["msgId", "message"]),
+    ok=done(obj({"id": STR, "msgId": STR, "msgType": STR, "groupId": one_of(STR, {"type": "null"}), "reaction": STR,
+                 "createdAt": STR, "updatedAt": STR}, ["id", "msgId", "reaction"])),
+    errors={404: "no such user"},
+)
 @endpoint("reactions", Access.SELF)
 async def add(call: Call) -> Response:
     body = await call.json()
@@ -73,6 +100,14 @@ async def add(call: Call) -> Response:
     })
 
 
+@doc(
+    "The reactions to some messages",
+    tag=TAG,
+    params=[param("msgIdList", "message ids, separated by commas", required=True),
+            param("msgType", "chat or groupchat", required=True), param("groupId", "the group, for groupchat")],
+    ok=done(arr(obj({"msgId": STR, "reactionList": arr(REACTION)}, ["msgId", "reactionList"]))),
+    errors={404: "no such user"},
+)
 @endpoint("reactions", Access.SELF)
 async def of_messages(call: Call) -> Response:
     ids = [i.strip() for raw in call.request.query_params.getlist("msgIdList") for i in raw.split(",") if i.strip()]
@@ -82,6 +117,15 @@ async def of_messages(call: Call) -> Response:
     return _done([{"msgId": mid, "reactionList": [_summary(r) for r in listed]} for mid, listed in found])
 
 
+@doc(
+    "Who reacted to a message with one reaction, a page at a time",
+    tag=TAG,
+    params=[param("msgId", required=True), param("message", "the reaction", required=True),
+            param("limit", "users per page", {"type": "integer"}), param("cursor")],
+    ok=done(obj({**REACTION["properties"], "reactionId": one_of(STR, {"type": "null"}),
+                 "cursor": one_of(STR, {"type": "null"})}, ["reaction", "count", "userList"])),
+    errors={404: "no such user"},
+)
 @endpoint("reactions", Access.SELF)
 async def detail(call: Call) -> Response:
     raw_limit = _query(call, "limit")
@@ -102,6 +146,13 @@ async def detail(call: Call) -> Response:
                   "state": head.state, "userList": names, "cursor": cursor})
 
 
+@doc(
+    "Take a reaction back",
+    tag=TAG,
+    params=[param("msgId", required=True), param("message", "the reaction", required=True)],
+    ok=done(),
+    errors={404: "no such user"},
+)
 @endpoint("reactions", Access.SELF)
 async def remove(call: Call) -> Response:
     await call.node.reactions.remove(call.app, call.arg("username"), _query(call, "msgId"), _query(call, "message"))

@@ -13,9 +13,11 @@ from typing import Any
 
 from hxim import errors
 from hxim.config import Settings
+from hxim.http.apidoc import BOOL, NAMES, STR, obj, text
 from hxim.services.rooms import NewRoom, RoomChanges
 
-__all__ = ["GROUP_FIELDS", "ROOM_FIELDS", "new_room", "room_changes"]
+__all__ = ["GROUP_CHANGES", "GROUP_FIELDS", "NEW_GROUP", "NEW_ROOM", "ROOM_CHANGES", "ROOM_FIELDS", "new_room",
+           "room_changes"]
 
 GROUP_FIELDS = (
     "groupname",
@@ -31,6 +33,41 @@ GROUP_FIELDS = (
 )
 ROOM_FIELDS = ("name", "description", "maxusers")
 _FLAGS: dict[str, str] = {"members_only": "membersonly", "approval": "membersonly"}
+
+# The bodies, for the OpenAPI document.
+_MAXUSERS = {"type": "integer", "minimum": 1, "description": "at most group_maxusers_max / chatroom_maxusers_max"}
+_OWNER = text("the owner's name (required with the app token; a user token's own by default)")
+_MEMBERS = {**NAMES, "minItems": 1, "description": "members added at once"}
+_JOIN_APPROVAL = text("joining needs an admin's approval (aliases `members_only`, `approval`)", type="boolean")
+NEW_GROUP = obj(
+    {
+        "groupname": STR, "description": text("alias `desc`"), "desc": STR, "public": BOOL, "maxusers": _MAXUSERS,
+        "owner": _OWNER, "members": _MEMBERS, "membersonly": _JOIN_APPROVAL, "members_only": BOOL,
+        "approval": BOOL, "allowinvites": text("members may invite", type="boolean"),
+        "invite_need_confirm": text("an invitee must accept", type="boolean"), "custom": STR,
+    },
+    ["groupname", "public"],
+)
+NEW_ROOM = obj(
+    {"name": STR, "description": text("alias `desc`"), "desc": STR, "maxusers": _MAXUSERS, "owner": _OWNER,
+     "members": _MEMBERS, "custom": STR},
+    ["name"],
+)
+_NEW_OWNER = text("hand the room to this member")
+GROUP_CHANGES = {
+    **obj({
+        "groupname": STR, "description": STR, "maxusers": _MAXUSERS, "membersonly": BOOL, "members_only": BOOL,
+        "approval": BOOL, "allowinvites": BOOL, "invite_need_confirm": BOOL, "custom": STR, "public": BOOL,
+        "newowner": _NEW_OWNER,
+    }),
+    "minProperties": 1,
+    "additionalProperties": False,
+}
+ROOM_CHANGES = {
+    **obj({"name": STR, "description": STR, "maxusers": _MAXUSERS, "newowner": _NEW_OWNER}),
+    "minProperties": 1,
+    "additionalProperties": False,
+}
 
 
 def _bool(body: dict[str, Any], *names: str, default: bool | None = None) -> bool | None:

@@ -28,16 +28,45 @@ from starlette.routing import Route
 from hxim import errors
 from hxim.errors import HximError
 from hxim.http import easemob_ops as ops
+from hxim.http.apidoc import BOOL, NAMES, STR, arr, doc, obj, param, text, usergrid
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, file_response, read_upload
 from hxim.http.group_render import GROUPS, ROOMS, Kind
-from hxim.http.groups import actor_of, body_object, int_param, room_ok, room_rule
+from hxim.http.groups import POSITIVE, actor_of, body_object, int_param, room_ok, room_rule
 from hxim.http.render import json_response
-from hxim.http.user_metadata import metadata_answer
+from hxim.http.user_metadata import ATTRIBUTES, metadata_answer, metadata_ok
 from hxim.services.group_policy import Level
 from hxim.services.room_content import file_payload
 
 __all__ = ["routes"]
+
+
+# --- what the OpenAPI document says of the answers -----------------------------------------------
+
+SHARED_FILE = obj(
+    {"file_id": STR, "file_name": STR, "file_owner": STR, "file_size": {"type": "integer"},
+     "created": {"type": "integer"}},
+    ["file_id", "file_name"],
+)
+KEY_RESULTS = obj(
+    {"successKeys": NAMES, "errorKeys": {"type": "object", "additionalProperties": STR, "description": "key → why"}},
+    ["successKeys", "errorKeys"],
+)
+
+
+def room_data(data: dict[str, Any]) -> dict[str, Any]:
+    return usergrid(data=data)
+
+
+def extras_ok(data: dict[str, Any]) -> dict[str, Any]:
+    """What `_envelope` answers."""
+    return usergrid(data=data, properties=obj())
+
+
+def ROOM_METADATA(data: dict[str, Any]) -> dict[str, Any]:
+    """What `_room_metadata` answers."""
+    return obj({"uri": STR, "status": STR, "timestamp": {"type": "integer"}, "action": STR, "data": data},
+               ["uri", "timestamp", "action", "data"])
 
 
 def _envelope(call: Call, action: str, data: Any) -> Response:
@@ -57,6 +86,12 @@ async def _keys(call: Call) -> Any:
 
 
 def _disabling(disabled: bool) -> Any:
+    @doc(
+        "Disable a group: nobody may send to it or change it" if disabled else "Enable a disabled group again",
+        tag="Room extras",
+        ok=extras_ok(obj({"disabled": BOOL}, ["disabled"])),
+        errors={404: "no such group"},
+    )
     @endpoint("chatgroups")
     async def handler(call: Call) -> Response:
         await call.node.groups.content.set_disabled(call.app, call.arg("id"), disabled)
@@ -70,11 +105,26 @@ def _disabling(disabled: bool) -> Any:
 
 
 def _announcements(kind: Kind) -> tuple[Any, Any]:
+    tag, noun = "Room extras", "group" if kind.is_group else "chat room"
+
+    @doc(
+        f"A {noun}'s announcement",
+        tag=tag,
+        ok=room_data(obj({"announcement": STR}, ["announcement"])),
+        errors={404: f"no such {noun}"},
+    )
     @room_rule(kind, Level.MEMBER)
     async def get_announcement(call: Call) -> Response:
         text = await kind.service(call).content.announcement(call.app, call.arg("id"))
         return room_ok(call, {"announcement": text})
 
+    @doc(
+        f"Set a {noun}'s announcement",
+        tag=tag,
+        body=obj({"announcement": STR}, ["announcement"]),
+        ok=room_data(obj({"id": STR, "result": BOOL}, ["id", "result"])),
+        errors={404: f"no such {noun}"},
+    )
     @room_rule(kind, Level.ADMIN)
     async def set_announcement(call: Call) -> Response:
         rid = call.arg("id")
@@ -88,6 +138,14 @@ def _announcements(kind: Kind) -> tuple[Any, Any]:
 # --- a group's shared files ----------------------------------------------------------------------
 
 
+@doc(
+    "Share a file in a group",
+    tag="Room extras",
+    body=obj({"file": {"type": "string", "contentMediaType": "application/octet-stream"}}, ["file"]),
+    body_type="multipart/form-data",
+    ok=room_data(obj({**SHARED_FILE["properties"], "file_url": STR, "group_id": STR}, ["file_id", "file_url"])),
+    errors={404: "no such group", 413: "past chatfile_max_bytes"},
+)
 @room_rule(GROUPS, Level.MEMBER)
 async def upload_file(call: Call) -> Response:
     rid = call.arg("id")
@@ -106,6 +164,13 @@ async def upload_file(call: Call) -> Response:
     return room_ok(call, data)
 
 
+@doc(
+    "A group's shared files, a page at a time",
+    tag="Room extras",
+    params=[param("pagenum", "the page, from 1", POSITIVE), param("pagesize", "files per page", POSITIVE)],
+    ok=room_data(arr(SHARED_FILE)),
+    errors={404: "no such group"},
+)
 @room_rule(GROUPS, Level.MEMBER)
 async def list_files(call: Call) -> Response:
     most = call.node.settings.group_shared_files_page_max
@@ -115,11 +180,26 @@ async def list_files(call: Call) -> Response:
     return room_ok(call, [file_payload(f) for f in found], params=bool(call.request.query_params))
 
 
+@doc(
+    "Download a group's shared file",
+    tag="Room extras",
+    paths={"file": "the file's id"},
+    ok={"type": "string", "contentMediaType": "application/octet-stream"},
+    ok_type="application/octet-stream",
+    errors={404: "no such group or file"},
+)
 @room_rule(GROUPS, Level.MEMBER)
 async def download_file(call: Call) -> Response:
     return file_response(await call.node.groups.content.file(call.app, call.arg("id"), call.arg("file")))
 
 
+@doc(
+    "Delete a group's shared file",
+    tag="Room extras",
+    paths={"file": "the file's id"},
+    ok=room_data(obj({"group_id": STR, "file_id": STR, "result": BOOL}, ["file_id", "result"])),
+    errors={404: "no such group or file"},
+)
 @room_rule(GROUPS, Level.MEMBER)
 async def delete_file(call: Call) -> Response:
     rid, file_id = call.arg("id"), call.arg("file")
@@ -146,6 +226,13 @@ async def _may_set_for(call: Call, rid: str, username: str) -> None:
         await call.node.groups.members.permit(call.app, [rid], call.user, Level.ADMIN)
 
 
+@doc(
+    "Set a group member's attributes",
+    tag="Room extras",
+    body=obj({"metaData": ATTRIBUTES}, ["metaData"]),
+    ok=metadata_ok(ATTRIBUTES),
+    errors={404: "no such group or member"},
+)
 @room_rule(GROUPS, Level.MEMBER, "metadata")
 async def set_member_attributes(call: Call) -> Response:
     rid, username = call.arg("id"), call.arg("username")
@@ -159,6 +246,14 @@ async def set_member_attributes(call: Call) -> Response:
     return metadata_answer(call, meta)
 
 
+@doc(
+    "Set several group members' attributes",
+    tag="Room extras",
+    body=arr(obj({"username": STR, "metadata": ATTRIBUTES}, ["username", "metadata"]), min_items=1),
+    ok=metadata_ok(obj({"updateMetadataFailed:": arr(obj({"username": STR, "error": STR})),
+                        "updateMetadataSucceeded:": arr(obj({"username": STR, "metadata": ATTRIBUTES}))})),
+    errors={404: "no such group"},
+)
 @room_rule(GROUPS, Level.ADMIN, "metadata")
 async def set_member_attributes_batch(call: Call) -> Response:
     attributes = call.node.groups.attributes
@@ -173,6 +268,12 @@ async def set_member_attributes_batch(call: Call) -> Response:
     return metadata_answer(call, data)
 
 
+@doc(
+    "A group member's attributes",
+    tag="Room extras",
+    ok=metadata_ok(ATTRIBUTES),
+    errors={404: "no such group"},
+)
 @room_rule(GROUPS, Level.MEMBER, "metadata")
 async def get_member_attributes(call: Call) -> Response:
     return metadata_answer(
@@ -180,6 +281,13 @@ async def get_member_attributes(call: Call) -> Response:
     )
 
 
+@doc(
+    "Some attributes of several group members",
+    tag="Room extras",
+    body=obj({"targets": NAMES, "properties": NAMES}, ["targets", "properties"]),
+    ok=metadata_ok({"type": "object", "additionalProperties": ATTRIBUTES}),
+    errors={404: "no such group"},
+)
 @room_rule(GROUPS, Level.MEMBER, "metadata")
 async def get_members_attributes(call: Call) -> Response:
     body = await call.json()
@@ -209,6 +317,17 @@ def _as_self(call: Call, username: str) -> None:
 
 
 def _room_attribute_setter(forced: bool) -> Any:
+    @doc(
+        "Set chat-room attributes, others' too" if forced else "Set chat-room attributes (not another user's)",
+        tag="Room extras",
+        body=obj(
+            {"metaData": ATTRIBUTES, "autoDelete": {"enum": ["DELETE", "NO_DELETE"],
+                                                    "description": "DELETE: they go when the user leaves"}},
+            ["metaData"],
+        ),
+        ok=ROOM_METADATA(KEY_RESULTS),
+        errors={404: "no such chat room"},
+    )
     @endpoint("metadata", Access.ANY)
     async def handler(call: Call) -> Response:
         username = call.arg("username")
@@ -224,6 +343,14 @@ def _room_attribute_setter(forced: bool) -> Any:
 
 
 def _room_attribute_remover(forced: bool) -> Any:
+    @doc(
+        "Delete chat-room attributes, others' too" if forced else "Delete chat-room attributes the user set",
+        tag="Room extras",
+        body=obj({"keys": NAMES}),
+        body_required=False,
+        ok=ROOM_METADATA(KEY_RESULTS),
+        errors={404: "no such chat room"},
+    )
     @endpoint("metadata", Access.ANY)
     async def handler(call: Call) -> Response:
         username = call.arg("username")
@@ -238,6 +365,14 @@ def _room_attribute_remover(forced: bool) -> Any:
     return handler
 
 
+@doc(
+    "A chat room's attributes (all, or the keys named)",
+    tag="Room extras",
+    body=obj({"keys": NAMES}),
+    body_required=False,
+    ok=ROOM_METADATA(ATTRIBUTES),
+    errors={404: "no such chat room"},
+)
 @endpoint("metadata", Access.ANY)
 async def get_room_attributes(call: Call) -> Response:
     rid = call.arg("id")
@@ -252,6 +387,13 @@ async def get_room_attributes(call: Call) -> Response:
 # --- chat-room member tags -----------------------------------------------------------------------
 
 
+@doc(
+    "Set a chat-room member's tags",
+    tag="Room extras",
+    body=obj({"tags": NAMES}, ["tags"]),
+    ok=extras_ok(obj({"result": BOOL}, ["result"])),
+    errors={403: "past chatroom_member_tags_max", 404: "no such chat room or member"},
+)
 @room_rule(ROOMS, Level.ADMIN)
 async def set_tags(call: Call) -> Response:
     body = await body_object(call)
@@ -259,12 +401,26 @@ async def set_tags(call: Call) -> Response:
     return _envelope(call, "put", {"result": True})
 
 
+@doc(
+    "A chat-room member's tags, each with when a mute by it ends (ms; -1 for ever, 0 none)",
+    tag="Room extras",
+    ok=extras_ok({"type": "object", "additionalProperties": STR}),
+    errors={404: "no such chat room or member"},
+)
 @room_rule(ROOMS, Level.ADMIN)
 async def get_tags(call: Call) -> Response:
     found = await call.node.chatrooms.attributes.tags(call.app, call.arg("id"), call.arg("username"))
     return _envelope(call, "get", {tag: str(expire) for tag, expire in found.items()})
 
 
+@doc(
+    "Mute the chat-room members with a tag",
+    tag="Room extras",
+    body=obj({"tag": STR, "mute_duration": text("seconds; 0 unmutes, -1 for ever", type="integer")},
+             ["tag", "mute_duration"]),
+    ok=extras_ok(obj({"result": BOOL}, ["result"])),
+    errors={404: "no such chat room"},
+)
 @room_rule(ROOMS, Level.ADMIN)
 async def mute_tag(call: Call) -> Response:
     body = await body_object(call)

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import BOOL, INT, NAMES, STR, arr, doc, obj, param, text, usergrid
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint, limit_param
 from hxim.http.render import json_response
@@ -27,6 +28,31 @@ from hxim.model import User
 from hxim.services.messages import Conversation
 
 __all__ = ["routes"]
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Web SDK"
+CHANNELS = obj(
+    {
+        "channel_infos": arr(
+            obj(
+                {
+                    "session_to": STR, "session_type": {"enum": ["chat", "groupchat"]}, "unread_num": INT,
+                    "is_top": BOOL, "update_top_status_time": INT, "marks": arr({}),
+                    "meta": obj(
+                        {"id": STR, "timestamp": INT, "from": STR, "to": STR,
+                         "payload": text("the last message as REST's JSON, in a string")},
+                        ["id", "payload"],
+                    ),
+                },
+                ["session_to", "session_type", "unread_num", "meta"],
+            )
+        ),
+        "cursor": STR,
+    },
+    ["channel_infos", "cursor"],
+)
 
 
 async def _me(call: Call) -> User:
@@ -49,6 +75,13 @@ def _usernames(body: Any, most: int) -> list[str]:
 # --- contacts: friend requests, the paged list ------------------------------------------------------
 
 
+@doc(
+    "Send friend requests",
+    tag=TAG,
+    body=obj({"usernames": {**NAMES, "minItems": 1}, "reason": STR}, ["usernames"]),
+    ok=usergrid(data=obj({"result": STR, "usernames": NAMES}, ["result", "usernames"])),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF)
 async def apply(call: Call) -> Response:
     """`addContact(to, reason)`: a friend request to each user named (`ContactService.request`)."""
@@ -63,6 +96,13 @@ async def apply(call: Call) -> Response:
     return call.ok("post", entities=[], data={"result": "ok", "usernames": names})
 
 
+@doc(
+    "Accept a friend request",
+    tag=TAG,
+    paths={"requester": "who asked"},
+    ok=usergrid(data=obj({"result": STR, "username": STR}, ["result", "username"])),
+    errors={400: "no request of theirs waits", 404: "no such user"},
+)
 @endpoint("contacts", Access.SELF)
 async def accept(call: Call) -> Response:
     """`acceptContactInvite(from)`: they become contacts; 400 when no request of theirs waits."""
@@ -72,6 +112,13 @@ async def accept(call: Call) -> Response:
     return call.ok("post", entities=[], data={"result": "ok", "username": requester.username})
 
 
+@doc(
+    "Decline a friend request",
+    tag=TAG,
+    paths={"requester": "who asked"},
+    ok=usergrid(data=obj({"result": STR, "username": STR}, ["result", "username"])),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF)
 async def decline(call: Call) -> Response:
     """`declineContactInvite(from)`: the request ends; the requester is told."""
@@ -80,6 +127,15 @@ async def decline(call: Call) -> Response:
     return call.ok("post", entities=[], data={"result": "ok", "username": requester.username})
 
 
+@doc(
+    "A user's contacts with their remarks, a page at a time",
+    tag=TAG,
+    params=[param("limit", "contacts per page", {"type": "integer", "minimum": 1}),
+            param("cursor", "the page after the one that gave it"), param("needReturnRemark")],
+    ok=usergrid(data=obj({"contacts": arr(obj({"username": STR, "remark": STR}, ["username", "remark"])),
+                          "cursor": STR}, ["contacts", "cursor"])),
+    errors={404: "no such user"},
+)
 @endpoint("contacts", Access.SELF)
 async def contacts_page(call: Call) -> Response:
     """`getContactsWithCursor`: `data.contacts[{username, remark}]`, newest first, `data.cursor`
@@ -94,6 +150,13 @@ async def contacts_page(call: Call) -> Response:
 # --- block lists -----------------------------------------------------------------------------------
 
 
+@doc(
+    "Block users",
+    tag=TAG,
+    body=obj({"usernames": {**NAMES, "minItems": 1}}, ["usernames"]),
+    ok=usergrid(data=NAMES),
+    errors={404: "no such user"},
+)
 @endpoint("blocks", Access.SELF)
 async def block(call: Call) -> Response:
     """`addUsersToBlocklist`: `data` the names blocked."""
@@ -102,6 +165,13 @@ async def block(call: Call) -> Response:
     return call.ok("post", entities=[], data=added)
 
 
+@doc(
+    "Unblock users",
+    tag=TAG,
+    body=obj({"usernames": {**NAMES, "minItems": 1}}, ["usernames"]),
+    ok=usergrid(data=NAMES),
+    errors={404: "no such user"},
+)
 @endpoint("blocks", Access.SELF)
 async def unblock(call: Call) -> Response:
     """`removeUserFromBlocklist`: `data` the names unblocked."""
@@ -137,6 +207,15 @@ def _channels(call: Call, found: list[Conversation], cursor: str | None) -> Resp
     return call.ok("get", entities=[], data=data, count=len(found))
 
 
+@doc(
+    "A user's conversations, newest activity first",
+    tag=TAG,
+    params=[param("limit", "conversations per page", {"type": "integer", "minimum": 1}),
+            param("cursor", "the page after the one that gave it"),
+            param("is_top", "true: the pinned ones (none here)"), param("need_mark"), param("needEmptySession")],
+    ok=usergrid(data=CHANNELS),
+    errors={404: "no such user"},
+)
 @endpoint("chatmessages", Access.SELF)
 async def conversations(call: Call) -> Response:
     """`getServerConversations`: a page of the user's conversations, the newest activity first.
@@ -150,6 +229,12 @@ async def conversations(call: Call) -> Response:
     return _channels(call, found, cursor)
 
 
+@doc(
+    "A user's newest conversations",
+    tag=TAG,
+    ok=usergrid(data=CHANNELS),
+    errors={404: "no such user"},
+)
 @endpoint("chatmessages", Access.SELF)
 async def conversations_old(call: Call) -> Response:
     """`getConversationlist` (older SDKs): the newest `conversations_page_max` conversations."""
@@ -166,6 +251,14 @@ def _page_param(call: Call, name: str, most: int) -> int:
     return int(raw)
 
 
+@doc(
+    "One numbered page of a user's conversations",
+    tag=TAG,
+    params=[param("pageNum", "the page, from 1", {"type": "integer", "minimum": 1}, required=True),
+            param("pageSize", "conversations per page", {"type": "integer", "minimum": 1}, required=True)],
+    ok=usergrid(data=CHANNELS),
+    errors={404: "no such user"},
+)
 @endpoint("chatmessages", Access.SELF)
 async def conversations_numbered(call: Call) -> Response:
     """`getConversationlist({pageNum, pageSize})`: page `pageNum` (from 1) of `pageSize`."""
@@ -184,6 +277,11 @@ async def conversations_numbered(call: Call) -> Response:
 # --- groups, tokens --------------------------------------------------------------------------------
 
 
+@doc(
+    "How many groups a user belongs to",
+    tag=TAG,
+    ok=usergrid(data=INT),
+)
 @endpoint("chatgroups", Access.SELF)
 async def joined_count(call: Call) -> Response:
     """`getJoinedGroupsCount`: `data` how many groups the user belongs to."""
@@ -191,6 +289,11 @@ async def joined_count(call: Call) -> Response:
     return call.ok("get", entities=[], data=total)
 
 
+@doc(
+    "When the token sent expires",
+    tag=TAG,
+    ok=obj({"expire_timestamp": text("ms since the epoch", type="integer")}, ["expire_timestamp"]),
+)
 @endpoint("users", Access.SELF)
 async def token_expires(call: Call) -> Response:
     """`renewToken`'s check of the new token: `expire_timestamp`, when the caller's token expires (ms)."""

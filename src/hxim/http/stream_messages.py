@@ -12,8 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim.http import pipeline
+from hxim.http.apidoc import BOOL, INT, OBJ, STR, doc, obj, one_of, text, usergrid
 from hxim.http.easemob import Call, endpoint
 from hxim.http.messages import invalid_body
+from hxim.model import INT64_MAX, decimal_id
 from hxim.services.messages import ADMIN
 from hxim.services.stream_messages import Chunk, stream_error
 
@@ -47,16 +49,18 @@ def chunk_command(body: Any, chat_type: str) -> Chunk:
     msg_id = part.get("msgId")
     if isinstance(msg_id, int) and not isinstance(msg_id, bool):
         msg_id = str(msg_id)
-    if msg_id is not None and msg_id != "" and (not isinstance(msg_id, str) or not msg_id.isdecimal()
-                                                 or len(msg_id) > 19):
+    number = decimal_id(msg_id) if isinstance(msg_id, str) and msg_id else None
+    if msg_id is not None and msg_id != "" and number is None:
         raise stream_error("can not find stream message by msgId")
     finish, reason, fmt = part.get("finish", False), part.get("finishReason"), part.get("type", "text")
     if not isinstance(finish, bool) or isinstance(reason, bool) or not isinstance(reason, int | None):
         raise invalid_body()
+    if reason is not None and abs(reason) > INT64_MAX:
+        raise stream_error("param body.finishReason is illegal")
     if fmt not in _FORMATS:
         raise stream_error("param body.type must be text or markdown")
     return Chunk(
-        chat_type, sender, to, text, seq, int(msg_id) if msg_id else None, finish, reason, str(fmt),
+        chat_type, sender, to, text, seq, number, finish, reason, str(fmt),
         ext if isinstance(ext, dict) else None,
     )
 
@@ -64,6 +68,27 @@ def chunk_command(body: Any, chat_type: str) -> Chunk:
 def _streamer(kind: str) -> pipeline.Endpoint:
     path = f"/stream_message/{kind}"
 
+    @doc(
+        f"Send one chunk of a streamed message to a {'user' if kind == 'user' else 'group'}",
+        tag="Messages",
+        description="The first chunk (no `body.msgId`) answers the stream's `msgId`; the next ones name it.",
+        body=obj(
+            {
+                "from": text("the sender (admin by default)"),
+                "to": STR,
+                "ext": OBJ,
+                "body": obj(
+                    {"msg": text("this chunk's text"), "seq": {"type": "integer", "minimum": 0},
+                     "msgId": one_of(STR, INT, description="the stream's id, from the second chunk on"),
+                     "finish": BOOL, "finishReason": INT, "type": {"enum": ["text", "markdown"]}},
+                    ["msg", "seq"],
+                ),
+            },
+            ["to", "body"],
+        ),
+        ok=usergrid(data=obj({"msgId": STR})),
+        errors={400: "a bad chunk"},
+    )
     @endpoint("messages")
     async def stream(call: Call) -> Response:
         chunk = chunk_command(await call.json(call.node.settings.message_max_body_bytes), _KINDS[kind])

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import BOOL, INT, NAMES, STR, doc, obj, one_of, param, usergrid
 from hxim.http.auth import Access
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import envelope, json_response
@@ -32,6 +33,27 @@ from hxim.services.threads import Thread
 __all__ = ["routes"]
 
 FAMILY = "threads"
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "Threads"
+ID = one_of(STR, INT, description="a number, or its digits")
+STATUS_OK = obj({"status": STR}, ["status"])
+THREAD = obj(
+    {"name": STR, "owner": STR, "id": STR, "msgId": STR, "groupId": STR, "created": INT},
+    ["name", "owner", "id", "msgId", "groupId", "created"],
+)
+PAGING = (
+    param("limit", "how many, 1 to threads_page_max", INT),
+    param("cursor", "the page after the one that gave it"),
+    param("sort", "asc: oldest first (newest first by default)", {"enum": ["asc", "desc", "ASC", "DESC"]}),
+)
+
+
+def thread_ok(**fields: dict[str, Any]) -> dict[str, Any]:
+    """What `_answer` answers: the envelope, with `properties.cursor` on lists."""
+    return {"allOf": [usergrid(**fields), obj({"properties": obj({"cursor": STR})})]}
 
 
 def _by(call: Call) -> User | None:
@@ -77,12 +99,26 @@ def _entity(thread: Thread) -> dict[str, Any]:
     }
 
 
+@doc(
+    "Create a thread on a group message",
+    tag=TAG,
+    body=obj({"group_id": ID, "name": STR, "msg_id": ID, "owner": STR}, ["group_id", "name", "msg_id", "owner"]),
+    ok=thread_ok(data=obj({"thread_id": STR}, ["thread_id"])),
+    errors={403: "a thread on that message already, or past threads_per_app_max", 404: "no such group or message"},
+)
 @endpoint(FAMILY, Access.ANY)
 async def create(call: Call) -> Response:
     thread = await call.node.threads.create(call.app, await _body(call), _by(call))
     return _answer(call, "post", data={"thread_id": thread.thread_id})
 
 
+@doc(
+    "Rename a thread",
+    tag=TAG,
+    body=obj({"name": STR}, ["name"]),
+    ok=thread_ok(data=obj({"name": STR}, ["name"])),
+    errors={404: "no such thread"},
+)
 @endpoint(FAMILY, Access.ANY)
 async def rename(call: Call) -> Response:
     body = await _body(call)
@@ -90,12 +126,24 @@ async def rename(call: Call) -> Response:
     return _answer(call, "put", data={"name": thread.name})
 
 
+@doc(
+    "Delete a thread (its messages stay in the history)",
+    tag=TAG,
+    ok=thread_ok(data=STATUS_OK),
+    errors={404: "no such thread"},
+)
 @endpoint(FAMILY, Access.ANY)
 async def delete(call: Call) -> Response:
     await call.node.threads.delete(call.app, call.arg("id"), _by(call))
     return _answer(call, "delete", data={"status": "ok"})
 
 
+@doc(
+    "The app's threads, a page at a time",
+    tag=TAG,
+    params=PAGING,
+    ok=thread_ok(entities=obj({"id": STR}, ["id"])),
+)
 @endpoint(FAMILY, Access.ADMIN)
 async def list_threads(call: Call) -> Response:
     limit, cursor, newest_first = _paging(call)
@@ -103,6 +151,14 @@ async def list_threads(call: Call) -> Response:
     return _answer(call, "get", entities=[{"id": str(i)} for i in found], cursor=next_cursor)
 
 
+@doc(
+    "The threads a user belongs to (in one group, for the path that names it)",
+    tag=TAG,
+    paths={"group": "the group's id"},
+    params=PAGING,
+    ok=thread_ok(entities=THREAD),
+    errors={404: "no such user"},
+)
 @endpoint(FAMILY, Access.SELF)
 async def user_threads(call: Call) -> Response:
     limit, cursor, newest_first = _paging(call)
@@ -113,6 +169,13 @@ async def user_threads(call: Call) -> Response:
     return _answer(call, "get", entities=[_entity(t) for t in found], cursor=next_cursor)
 
 
+@doc(
+    "A thread's members, in the order they joined",
+    tag=TAG,
+    params=PAGING[:2],
+    ok=thread_ok(data=obj({"affiliations": NAMES}, ["affiliations"])),
+    errors={404: "no such thread"},
+)
 @endpoint(FAMILY, Access.ANY)
 async def members(call: Call) -> Response:
     limit, cursor, _ = _paging(call)
@@ -120,6 +183,13 @@ async def members(call: Call) -> Response:
     return _answer(call, "get", data={"affiliations": names}, cursor=next_cursor)
 
 
+@doc(
+    "Add group members to a thread",
+    tag=TAG,
+    body=obj({"usernames": NAMES}, ["usernames"]),
+    ok=thread_ok(data=STATUS_OK),
+    errors={404: "no such thread, or a user not in the group"},
+)
 @endpoint(FAMILY, Access.ANY)
 async def add_members(call: Call) -> Response:
     body = await _body(call)
@@ -127,6 +197,13 @@ async def add_members(call: Call) -> Response:
     return _answer(call, "post", data={"status": "ok"})
 
 
+@doc(
+    "Remove members from a thread",
+    tag=TAG,
+    body=obj({"usernames": NAMES}, ["usernames"]),
+    ok=thread_ok(entities=obj({"result": BOOL, "user": STR}, ["result", "user"])),
+    errors={404: "no such thread"},
+)
 @endpoint(FAMILY, Access.ANY)
 async def remove_members(call: Call) -> Response:
     body = await _body(call)

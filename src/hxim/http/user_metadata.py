@@ -20,13 +20,22 @@ from starlette.routing import Route
 
 from hxim import errors
 from hxim.http import pipeline
+from hxim.http.apidoc import BOOL, INT, NAMES, doc, obj
 from hxim.http.auth import Access
 from hxim.http.easemob import EASEMOB, Call, endpoint
 from hxim.http.render import json_response
 
-__all__ = ["metadata_answer", "routes"]
+__all__ = ["ATTRIBUTES", "metadata_answer", "metadata_ok", "routes"]
 
 FORM_REFUSED = "the body must be key=value pairs (application/x-www-form-urlencoded, UTF-8) or a JSON object"
+
+
+ATTRIBUTES = {"type": "object", "additionalProperties": {"type": "string"}, "description": "name → value"}
+
+
+def metadata_ok(data: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI schema of what `metadata_answer` answers with `data`."""
+    return obj({"timestamp": INT, "data": data, "duration": INT}, ["timestamp", "data", "duration"])
 
 
 def metadata_answer(call: Call, data: Any) -> Response:
@@ -75,17 +84,35 @@ def _names(value: Any, field: str) -> list[str]:
     return value
 
 
+@doc(
+    "Set some of a user's attributes",
+    tag="User attributes",
+    description="key=value pairs as a form (Easemob's format), or a JSON object whose values are strings.",
+    body=ATTRIBUTES,
+    body_type=("application/x-www-form-urlencoded", "application/json"),
+    ok=metadata_ok(ATTRIBUTES),
+    errors={403: "past a size limit"},
+)
 @endpoint("metadata", Access.ANY)
 async def set_attributes(call: Call) -> Response:
     pairs = await _pairs(call)
     return metadata_answer(call, await call.node.user_metadata.set(call.app, call.user, call.arg("username"), pairs))
 
 
+@doc("A user's attributes", tag="User attributes", ok=metadata_ok(ATTRIBUTES))
 @endpoint("metadata", Access.ANY)
 async def get_attributes(call: Call) -> Response:
     return metadata_answer(call, await call.node.user_metadata.get(call.app, call.arg("username")))
 
 
+@doc(
+    "Some attributes of several users",
+    tag="User attributes",
+    body=obj({"targets": NAMES, "properties": {**NAMES, "description": "the names wanted; all when left out"}},
+             ["targets"]),
+    ok=metadata_ok({"type": "object", "additionalProperties": ATTRIBUTES}),
+    errors={400: "past the batch limit"},
+)
 @endpoint("metadata", Access.ANY)
 async def get_many(call: Call) -> Response:
     body = await call.json()
@@ -98,11 +125,13 @@ async def get_many(call: Call) -> Response:
     return metadata_answer(call, found)
 
 
+@doc("How many bytes of attributes the app's users hold", tag="User attributes", ok=metadata_ok(INT))
 @endpoint("metadata")
 async def capacity(call: Call) -> Response:
     return metadata_answer(call, await call.node.user_metadata.capacity(call.app))
 
 
+@doc("Delete all of a user's attributes", tag="User attributes", ok=metadata_ok(BOOL))
 @endpoint("metadata", Access.ANY)
 async def delete_attributes(call: Call) -> Response:
     await call.node.user_metadata.delete(call.app, call.user, call.arg("username"))

@@ -17,12 +17,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim import errors
+from hxim.http.apidoc import ANY, NAMES, OBJ, STR, arr, doc, obj, param
 from hxim.http.easemob import Call, endpoint
 from hxim.http.render import json_response
 
 __all__ = ["routes"]
 
 
+TAG = "Value added"
+
+
+@doc(
+    "Translate a text (through the translation engine configured, passed on as it answers)",
+    tag=TAG,
+    body=obj({"from": STR, "text": STR, "to": NAMES}, ["text", "to"]),
+    ok=arr(obj({"translations": arr(obj({"text": STR, "to": STR}))})),
+    errors={400: "the engine failed", 403: "no translation engine configured"},
+)
 @endpoint("translate")
 async def translate(call: Call) -> Response:
     body = await call.json()
@@ -32,6 +43,13 @@ async def translate(call: Call) -> Response:
     return json_response(found)
 
 
+@doc(
+    "Detect a text's language (through the translation engine configured)",
+    tag=TAG,
+    body=obj({"text": STR}, ["text"]),
+    ok=ANY,
+    errors={400: "the engine failed", 403: "no translation engine configured"},
+)
 @endpoint("translate")
 async def detect(call: Call) -> Response:
     body = await call.json()
@@ -39,11 +57,23 @@ async def detect(call: Call) -> Response:
     return json_response(found)
 
 
+@doc(
+    "The languages the translation engine supports",
+    tag=TAG,
+    ok=ANY,
+    errors={400: "the engine failed", 403: "no translation engine configured"},
+)
 @endpoint("translate")
 async def languages(call: Call) -> Response:
     return json_response(await call.node.translation.languages())
 
 
+@doc(
+    "The RTC usage summary (hxim has no RTC service: always empty)",
+    tag=TAG,
+    params=[param("appKey", "this app's key")],
+    ok=obj({"data": OBJ, "meta": OBJ}, ["data", "meta"]),
+)
 @endpoint("messages")
 async def rtc_usage(call: Call) -> Response:
     asked = call.request.query_params.get("appKey")

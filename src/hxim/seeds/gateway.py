@@ -27,7 +27,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim.config import Settings
-from hxim.http import pipeline
+from hxim.http import apidoc, pipeline
+from hxim.http.apidoc import INT, MESSAGE_BODY, NAMES, OBJ, STR, USER, arr, doc, hx, obj, usergrid
 from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, Refused, read_json
 from hxim.http.render import json_response
 from hxim.seeds.easemob_api import EasemobApi, Reply
@@ -68,6 +69,17 @@ class GatewayFace(Face):
 
 
 GATEWAY = GatewayFace()
+
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "hx gateway"
+
+
+def gateway_body(props: dict[str, Any], required: list[str] | None = None, description: str = "") -> dict[str, Any]:
+    """A gateway body: `token` (the app admin token) and the call's fields."""
+    token = {"type": "string", "minLength": 1, "description": "the app admin token (`/hx/getToken`)"}
+    return obj({"token": token, **props}, ["token", *(required or [])], description)
 
 
 def _name(body: dict[str, Any], key: str) -> str:
@@ -128,7 +140,7 @@ def gateway(body_limit: str = "http_max_body_bytes") -> Callable[[GatewayCall], 
         async def run(g: GatewayRequest) -> Response:
             return _reply(await fn(g.api, g.settings, g.body, g.token))
 
-        return pipeline.endpoint(GATEWAY, enter, run)
+        return apidoc.secure(pipeline.endpoint(GATEWAY, enter, run))  # the token is in the body
 
     return wrap
 
@@ -165,6 +177,15 @@ async def _token_caller(request: Request, started: float) -> EasemobApi:
     return api
 
 
+@doc(
+    "The app admin token",
+    tag=TAG,
+    description="For loopback callers whose request was not proxied, and callers that send X-HX-Gateway-Key "
+    "(code 403 for others). The body is ignored.",
+    body=OBJ,
+    body_required=False,
+    ok=hx(obj({"access_token": STR, "expires_in": INT, "application": STR}, ["access_token", "expires_in"])),
+)
 async def get_token(api: EasemobApi) -> Response:
     """The app admin token; the body is ignored."""
     return _reply(await api.token())
@@ -173,6 +194,16 @@ async def get_token(api: EasemobApi) -> Response:
 # --- 2, 3. registerUser ---------------------------------------------------------------------------
 
 
+@doc(
+    "Register a user, or several",
+    tag=TAG,
+    body=gateway_body(
+        {"username": STR, "password": STR, "nickname": STR,
+         "users": arr(obj({"username": STR, "password": STR}, ["username", "password"]), min_items=1)},
+        description="`username` and `password`, or `users`",
+    ),
+    ok=hx(usergrid(entities=USER)),
+)
 @gateway()
 async def register_user(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     """One user (`username`, `password`) or a batch (`users`: [{username, password}, …])."""
@@ -195,6 +226,13 @@ async def register_user(api: EasemobApi, settings: Settings, body: dict[str, Any
 # --- 4. addFriends --------------------------------------------------------------------------------
 
 
+@doc(
+    "Add a contact (type post, the default) or remove one (type delete)",
+    tag=TAG,
+    body=gateway_body({"owner_username": STR, "friend_username": STR, "type": {"enum": ["post", "delete"]}},
+              ["owner_username", "friend_username"]),
+    ok=hx(usergrid(entities=USER)),
+)
 @gateway()
 async def add_friends(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     """`type` `post` (the default) adds a contact, `delete` removes one."""
@@ -207,6 +245,12 @@ async def add_friends(api: EasemobApi, settings: Settings, body: dict[str, Any],
 # --- 5. getFriends --------------------------------------------------------------------------------
 
 
+@doc(
+    "A user's contacts (type contacts) or block list (type blocks)",
+    tag=TAG,
+    body=gateway_body({"owner_username": STR, "type": {"enum": ["contacts", "blocks"]}}, ["owner_username", "type"]),
+    ok=hx(usergrid(data=NAMES)),
+)
 @gateway()
 async def get_friends(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     """`type` `contacts` lists the contacts, `blocks` the blocked users."""
@@ -219,11 +263,23 @@ async def get_friends(api: EasemobApi, settings: Settings, body: dict[str, Any],
 # --- 6, 7. getUserStatus, offlineMsgCount ---------------------------------------------------------
 
 
+@doc(
+    "Whether a user is online",
+    tag=TAG,
+    body=gateway_body({"username": STR}, ["username"]),
+    ok=hx(usergrid(data={"type": "object", "additionalProperties": STR})),
+)
 @gateway()
 async def get_user_status(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     return await api.status(token, _name(body, "username"))
 
 
+@doc(
+    "How many messages wait for a user",
+    tag=TAG,
+    body=gateway_body({"owner_username": STR}, ["owner_username"]),
+    ok=hx(usergrid(data={"type": "object", "additionalProperties": INT})),
+)
 @gateway()
 async def offline_msg_count(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     return await api.offline_count(token, _name(body, "owner_username"))
@@ -232,6 +288,16 @@ async def offline_msg_count(api: EasemobApi, settings: Settings, body: dict[str,
 # --- 8. sendMessages ------------------------------------------------------------------------------
 
 
+@doc(
+    "Send a message",
+    tag=TAG,
+    body=gateway_body(
+        {"target_type": {"enum": ["users", "chatgroups", "chatrooms"]}, "target": NAMES, "msg": MESSAGE_BODY,
+         "from": STR, "ext": OBJ},
+        ["target_type", "target", "msg"],
+    ),
+    ok=hx(usergrid(data={"type": "object", "additionalProperties": {"const": "success"}})),
+)
 @gateway("message_max_body_bytes")
 async def send_messages(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     """`target_type`, `target` (an array), `msg` (an object), `from` and `ext` (optional); each
@@ -260,6 +326,12 @@ async def send_messages(api: EasemobApi, settings: Settings, body: dict[str, Any
 # --- 9. resetPassword -----------------------------------------------------------------------------
 
 
+@doc(
+    "Set a user's password",
+    tag=TAG,
+    body=gateway_body({"username": STR, "newpassword": STR}, ["username", "newpassword"]),
+    ok=hx(obj({"action": STR}, ["action"])),
+)
 @gateway()
 async def reset_password(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     return await api.reset_password(token, _name(body, "username"), _string(body, "newpassword"))
@@ -268,6 +340,14 @@ async def reset_password(api: EasemobApi, settings: Settings, body: dict[str, An
 # --- 10, 11. getUser ------------------------------------------------------------------------------
 
 
+@doc(
+    "Get a user (username), or list users (limit, cursor)",
+    tag=TAG,
+    body=gateway_body({"username": STR, "limit": {"type": "integer", "minimum": 1},
+                       "cursor": {"type": "string", "minLength": 1}},
+              description="`username`, or `limit` (1 to hx_users_page_max) and `cursor`"),
+    ok=hx(usergrid(entities=USER)),
+)
 @gateway()
 async def get_user(api: EasemobApi, settings: Settings, body: dict[str, Any], token: str) -> Reply:
     """`limit` (1–`hx_users_page_max`, optional `cursor`) lists users; otherwise `username` gets one."""
@@ -283,7 +363,11 @@ async def get_user(api: EasemobApi, settings: Settings, body: dict[str, Any], to
 
 
 routes = [
-    Route("/hx/getToken", pipeline.endpoint(GATEWAY, _token_caller, get_token), methods=["POST"]),
+    Route(
+        "/hx/getToken",
+        apidoc.secure(pipeline.endpoint(GATEWAY, _token_caller, get_token), apidoc.GATEWAY_KEY, apidoc.NO_TOKEN),
+        methods=["POST"],
+    ),
     Route("/hx/registerUser", register_user, methods=["POST"]),
     Route("/hx/addFriends", add_friends, methods=["POST"]),
     Route("/hx/getFriends", get_friends, methods=["POST"]),

@@ -19,7 +19,7 @@ from hxim import errors
 from hxim.config import Settings
 from hxim.hub import Notice, Router
 from hxim.hub.events import Edited
-from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
+from hxim.model import INT64_MAX, App, IdGenerator, Message, Recipients, User, decimal_id, now_ms
 from hxim.services.blocks import BlockIndex
 from hxim.services.callbacks import CallbackService
 from hxim.services.moderation import ModerationService
@@ -412,7 +412,8 @@ class MessageService:
     async def offline_status(self, app: App, ident: str, msg_id: str) -> tuple[User, bool]:
         """Whether message `msg_id` has been delivered to the user (no offline copy waits)."""
         user = await self.users.get(app, ident)
-        if not msg_id.isdecimal() or not await self.db.read(message_exists_txn, app.id, int(msg_id)):
+        number = decimal_id(msg_id)
+        if number is None or not await self.db.read(message_exists_txn, app.id, number):
             raise errors.HximError(
                 404,
                 "service_resource_not_found",
@@ -455,6 +456,8 @@ class MessageService:
 
     # --- recall -----------------------------------------------------------------------------------
     async def find(self, app: App, msg_id: int) -> Message | None:
+        if not 0 <= msg_id <= INT64_MAX:  # no message has it, and storage cannot compare with it
+            return None
         return await self.db.read(message_txn, app.id, msg_id)
 
     async def recall(

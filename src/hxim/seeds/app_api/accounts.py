@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from hxim.http.apidoc import INT, NAMES, STR, arr, doc, obj, one_of, param
 from hxim.http.render import json_response
 from hxim.seeds.app_api import fields
 from hxim.seeds.app_api.face import (
@@ -23,10 +24,16 @@ from hxim.seeds.app_api.face import (
     served_app,
     subject_of,
 )
+from hxim.seeds.app_api.fields import IDS, USER_ID
 from hxim.seeds.easemob_api import Reply
 from hxim.services.app_users import AppUser, im_password, parse_app_user_id
 
 __all__ = ["login", "register_one", "register_many", "register_old_users", "reset_password", "get_password"]
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "App API"
+EMPTY = arr({}, max_items=0)
 
 USERS_PAGE = 100  # users per GET /users page while looking for unregistered app users
 
@@ -38,6 +45,14 @@ def _im_entry(user: AppUser) -> dict[str, str]:
 # --- login -------------------------------------------------------------------------------------
 
 
+@doc(
+    "Log an app user in: their JWT",
+    tag=TAG,
+    body=obj({"login": one_of(INT, STR, description="the app user's id"), "password": STR}, ["login", "password"]),
+    ok=obj({"access_token": STR, "token_type": {"const": "bearer"}, "expires_in": INT},
+           ["access_token", "token_type", "expires_in"]),
+    errors={422: "missing fields, an unknown account or a wrong password"},
+)
 @anonymous
 async def login(v: Visitor) -> Response:
     """`POST /api/v2/auth/login` with `login` (the app user id) and `password`."""
@@ -69,6 +84,14 @@ async def login(v: Visitor) -> Response:
 # --- 环信用户管理 (IM accounts) -------------------------------------------------------------------
 
 
+@doc(
+    "Register an app user's IM account",
+    tag=TAG,
+    paths={"user_id": "the app user's id"},
+    ok=EMPTY,
+    ok_status=201,
+    errors={403: "another user's, without being an admin", 404: "no such app user"},
+)
 @app_api
 async def register_one(c: Caller) -> Response:
     """`POST /register/{user_id}`: register the app user's IM account."""
@@ -96,6 +119,14 @@ async def _register_batches(c: Caller, ids: list[int]) -> tuple[list[int], Reply
     return done, None
 
 
+@doc(
+    "Register several app users' IM accounts",
+    tag=TAG,
+    body=obj({"user_ids": IDS}, ["user_ids"]),
+    ok=EMPTY,
+    ok_status=201,
+    errors={403: "others', without being an admin", 422: "no user_ids, or none that exists"},
+)
 @app_api
 async def register_many(c: Caller) -> Response:
     """`POST /register` with `user_ids` ("1,2,3" or an array)."""
@@ -112,6 +143,13 @@ async def register_many(c: Caller) -> Response:
     return json_response([], 201)
 
 
+@doc(
+    "Give every app user without an IM account one (admins only)",
+    tag=TAG,
+    ok=obj({"message": NAMES, "registered": arr(INT)}, ["registered"]),
+    ok_status=201,
+    errors={403: "not an admin"},
+)
 @app_api
 async def register_old_users(c: Caller) -> Response:
     """`POST /register-old-users`: give every app user without an IM account one (admins only).
@@ -153,6 +191,15 @@ async def _ensure_registered(c: Caller, subject: AppUser, failure_text: str) -> 
     return True
 
 
+@doc(
+    "Set the IM password to the app user's current one (registering the IM user if needed)",
+    tag=TAG,
+    body=obj({"user_id": USER_ID}),
+    body_required=False,
+    ok=EMPTY,
+    ok_status=201,
+    errors={403: "another user's, without being an admin", 404: "no such app user"},
+)
 @app_api
 async def reset_password(c: Caller) -> Response:
     """`PUT /password`: set the IM password to the current `im_pwd_hash` (registering the user if needed)."""
@@ -164,6 +211,14 @@ async def reset_password(c: Caller) -> Response:
     return json_response([], 201)
 
 
+@doc(
+    "The IM password of an app user (registering the IM user on first use)",
+    tag=TAG,
+    params=[param("user_id", "another app user's (admins only)")],
+    ok=obj({"message": NAMES, "im_pwd_hash": STR}, ["im_pwd_hash"]),
+    ok_status=201,
+    errors={403: "another user's, without being an admin", 404: "no such app user"},
+)
 @app_api
 async def get_password(c: Caller) -> Response:
     """`GET /password`: the IM password, registering the IM user on first use."""

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from hxim.app import Node
 from hxim.errors import HximError
-from hxim.http import pipeline
+from hxim.http import apidoc, pipeline
 from hxim.http.pipeline import BODY_TIMEOUT, TOO_LARGE, Face, Refused, bearer_token, read_json
 from hxim.model import App
 from hxim.seeds.easemob_api import EasemobApi, Reply
@@ -156,7 +156,7 @@ async def _caller(request: Request, started: float) -> Caller:
 
 def app_api(fn: Handler) -> pipeline.Endpoint:
     """Wrap a handler in the pipeline: authenticate the JWT, load the app user, read the inputs."""
-    return pipeline.endpoint(APP_API, _caller, fn)
+    return apidoc.secure(pipeline.endpoint(APP_API, _caller, fn), *apidoc.APP_API_JWT)
 
 
 async def _visitor(request: Request, started: float) -> Visitor:
@@ -166,7 +166,7 @@ async def _visitor(request: Request, started: float) -> Visitor:
 
 def anonymous(fn: Callable[[Visitor], Awaitable[Response]]) -> pipeline.Endpoint:
     """Wrap a handler that needs no token in the pipeline: read the inputs."""
-    return pipeline.endpoint(APP_API, _visitor, fn)
+    return apidoc.secure(pipeline.endpoint(APP_API, _visitor, fn))
 
 
 async def subject_of(c: Caller, route_uid: Any = None) -> AppUser:

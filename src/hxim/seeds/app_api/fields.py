@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from hxim.http.apidoc import one_of
 from hxim.seeds.app_api.face import invalid
 from hxim.services.app_users import parse_app_user_id
 
-__all__ = ["ids", "group_id", "group_ids", "boolean", "text", "maxusers"]
+__all__ = ["IDS", "USER_ID", "ids", "group_id", "group_ids", "boolean", "text", "maxusers"]
+
+# The fields as the OpenAPI document describes them.
+USER_ID = one_of({"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+$"},
+                 description="an app user's id")
+IDS = one_of({"type": "string", "description": "ids separated by commas"}, {"type": "array", "items": USER_ID})
 
 
 def ids(value: Any, field: str, required_text: str, limit: int) -> list[int]:

@@ -16,10 +16,12 @@ from typing import Any
 
 from starlette.responses import Response
 
+from hxim.http.apidoc import NAMES, OBJ, STR, arr, doc, obj, one_of, param, text
 from hxim.http.pipeline import Refused
 from hxim.http.render import json_response
 from hxim.seeds.app_api import fields
 from hxim.seeds.app_api.face import FORBIDDEN, NO_USER, Caller, app_api, engine_error, invalid, messages
+from hxim.seeds.app_api.fields import IDS, USER_ID
 from hxim.seeds.easemob_api import Reply
 from hxim.services.app_users import AppUser, parse_app_user_id
 
@@ -33,6 +35,25 @@ __all__ = [
     "add_members",
     "remove_members",
 ]
+
+# --- what the OpenAPI document says ------------------------------------------------------------
+
+TAG = "App API"
+FLAG = one_of({"type": "boolean"}, {"enum": [0, 1, "0", "1", "true", "false"]})
+GROUP_SETTINGS = {
+    "groupname": STR, "desc": STR, "public": FLAG, "members_only": FLAG, "allowinvites": FLAG,
+    "maxusers": one_of({"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+$"}),
+}
+GROUP_ID = one_of({"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"},
+                  description="the group's id")
+GROUP_IDS_PARAM = param("im_group_id", "group ids, separated by commas", required=True)
+PROFILE = obj(
+    {"id": {"type": "integer"}, "name": {}, "bio": {}, "sex": {}, "location": {}, "created_at": STR,
+     "updated_at": STR, "is_owner": {"enum": [0, 1]}, "avatar": {}, "bg": {}, "verified": {}, "extra": {},
+     "certification": {}},
+    ["id", "is_owner"],
+)
+
 
 NO_GROUP = "该群组不存在或已被删除"
 NOTICE_FAILED = "消息发送失败"
@@ -138,6 +159,14 @@ def _settings(
     )
 
 
+@doc(
+    "Create a group the caller owns",
+    tag=TAG,
+    body=obj({**GROUP_SETTINGS, "members": IDS}, ["groupname", "desc"]),
+    ok=obj({"message": NAMES, "im_group_id": STR}, ["im_group_id"]),
+    ok_status=201,
+    errors={202: "created, but its notice could not be sent", 422: "missing or bad fields"},
+)
 @app_api
 async def create_group(c: Caller) -> Response:
     """`POST /group`: the caller owns the new group; `members` are app user ids."""
@@ -175,6 +204,17 @@ async def create_group(c: Caller) -> Response:
     return json_response({"message": ["成功"], "im_group_id": group_id}, 201)
 
 
+@doc(
+    "Change a group the caller owns (new_owner_user hands it over)",
+    tag=TAG,
+    body=obj({**GROUP_SETTINGS, "im_group_id": GROUP_ID, "new_owner_user": USER_ID,
+              "group_face": text("a chat file's UUID or an http(s) URL; empty clears it")}, ["im_group_id"]),
+    ok=obj({"groupname": {}, "desc": {}, "public": {}, "maxusers": {}, "members_only": {}, "allowinvites": {},
+            "newowner": STR, "group_face": STR, "im_group_id": STR}, ["im_group_id", "group_face"]),
+    ok_status=201,
+    errors={202: "changed, but its notice could not be sent", 400: "no such group", 403: "not the owner",
+            422: "bad fields"},
+)
 @app_api
 async def update_group(c: Caller) -> Response:
     """`PATCH /group`: a partial update by the owner; `new_owner_user` transfers the group."""
@@ -241,6 +281,16 @@ async def update_group(c: Caller) -> Response:
     return json_response(out, 201)
 
 
+@doc(
+    "Delete a group the caller owns",
+    tag=TAG,
+    params=[param("im_group_id", "the group (or in the body)")],
+    body=obj({"im_group_id": GROUP_ID}),
+    body_required=False,
+    ok=None,
+    ok_status=204,
+    errors={400: "no such group, or not the owner", 422: "no im_group_id"},
+)
 @app_api
 async def delete_group(c: Caller) -> Response:
     """`DELETE /group`: the owner deletes the group; `im_group_id` from the query or the body."""
@@ -326,18 +376,39 @@ async def _details(c: Caller, profiles: bool) -> Response:
     return json_response(out, 200)
 
 
+@doc(
+    "Groups' details with their members' app-user profiles, owner first",
+    tag=TAG,
+    params=[GROUP_IDS_PARAM],
+    ok=arr(obj({"id": STR, "affiliations": arr(PROFILE), "group_face": STR, "error": STR}, ["id"])),
+    errors={404: "one id, of no group", 422: "no im_group_id"},
+)
 @app_api
 async def get_group(c: Caller) -> Response:
     """`GET /group?im_group_id=1,2`: details with the members' app-user profiles, owner first."""
     return await _details(c, True)
 
 
+@doc(
+    "Groups' details as Easemob answers them",
+    tag=TAG,
+    params=[GROUP_IDS_PARAM],
+    ok=arr(obj({"id": STR, "affiliations": arr(OBJ), "group_face": STR, "error": STR}, ["id"])),
+    errors={404: "one id, of no group", 422: "no im_group_id"},
+)
 @app_api
 async def get_groups(c: Caller) -> Response:
     """`GET /groups?im_group_id=1,2`: details with Easemob's raw affiliations."""
     return await _details(c, False)
 
 
+@doc(
+    "Groups' faces",
+    tag=TAG,
+    params=[GROUP_IDS_PARAM],
+    ok=arr(obj({"im_group_id": STR, "group_face": one_of(STR, {"type": "null"})}, ["im_group_id", "group_face"])),
+    errors={422: "no im_group_id"},
+)
 @app_api
 async def group_faces(c: Caller) -> Response:
     """`GET /group/face?im_group_id=1,2`: the stored face of each group (null when none)."""
@@ -378,6 +449,15 @@ def _data(reply: Reply) -> Any:
     return reply[1].get("data") if isinstance(reply[1], dict) else None
 
 
+@doc(
+    "Add app users to a group",
+    tag=TAG,
+    body=obj({"im_group_id": GROUP_ID, "members": IDS}, ["im_group_id", "members"]),
+    ok=arr({}, max_items=0),
+    ok_status=201,
+    errors={202: "added, but the notice could not be sent", 400: "no such group", 403: "may not invite",
+            422: "bad fields"},
+)
 @app_api
 async def add_members(c: Caller) -> Response:
     """`POST /group/member`: the owner, an admin (app or group), or a member when `allowinvites`."""
@@ -400,6 +480,15 @@ async def add_members(c: Caller) -> Response:
     return json_response([], 201)
 
 
+@doc(
+    "Remove app users from a group (or leave it)",
+    tag=TAG,
+    body=obj({"im_group_id": GROUP_ID, "members": IDS}, ["im_group_id", "members"]),
+    ok=None,
+    ok_status=204,
+    errors={202: "removed, but the notice could not be sent", 400: "no such group", 403: "may not remove them",
+            422: "bad fields"},
+)
 @app_api
 async def remove_members(c: Caller) -> Response:
     """`DELETE /group/member`: the owner or an admin removes members; a member may leave."""
