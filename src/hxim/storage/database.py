@@ -22,6 +22,7 @@ apart, so that under load more messages share one commit and fewer pages are wri
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import threading
@@ -242,7 +243,9 @@ class Database:
         """Run a function that only reads."""
         if self._executor is None:
             return self.run_sync(fn, *args, write=False)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)
+        # as a read (autocommit, tried again once on a broken connection), not as a write transaction
+        read = functools.partial(self.run_sync, fn, *args, write=False)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, read)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that writes, in one transaction."""
