@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import Any
 
 from hxim.config import load_settings
 from hxim.errors import HximError
+from hxim.logs import configure as configure_logging
 from hxim.model import App
 
 __all__ = ["main"]
@@ -226,9 +226,8 @@ def _app_user(node: Any, settings: Any, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         from hxim.server import serve
 

@@ -1,15 +1,25 @@
-"""Running a node: open storage, print where it listens, serve HTTP with uvicorn."""
+"""Running a node: open storage, say where it listens, serve HTTP with uvicorn, say when it stopped.
+
+The node logs one line when it serves (its version, the addresses it listens on, its database
+and data directory, its apps) and one when it has stopped (`hxim stopped`, with its uptime).
+Logging itself is set up by `cli.main` (`logs.configure`); uvicorn writes through the same
+handlers (no logging configuration of its own, its access log off)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import socket
+import time
+from collections.abc import Iterator
 
 import uvicorn
 import uvloop
 
+from hxim import __version__
 from hxim.app import Node
 from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
@@ -19,6 +29,7 @@ from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
+from hxim.logs import LEVELS
 from hxim.msync.context import Msync
 
 __all__ = ["serve"]
@@ -27,6 +38,7 @@ log = logging.getLogger("hxim")
 
 
 def serve(settings: Settings) -> int:
+    began = time.monotonic()
     node = Node(settings)
     created = node.open()
     for app, secret in created:
@@ -41,8 +53,9 @@ def serve(settings: Settings) -> int:
         port=settings.http_port,
         loop="uvloop",
         http=with_head_timeout(settings.http_header_timeout_seconds),  # httptools, heads on a deadline
-        access_log=False,
-        log_level="warning",
+        access_log=False,  # hxim's own, when `access_log` is on (http/access_log.py)
+        log_config=None,  # uvicorn's lines go through the node's handlers (logs.configure)
+        log_level=max(LEVELS[settings.log_level], logging.WARNING),
         backlog=2048,
         timeout_keep_alive=30,
         # XMPP: a stream error, then 1009; msync at /websocket: served by the protocol, not ASGI
@@ -54,10 +67,12 @@ def serve(settings: Settings) -> int:
 
     async def run() -> None:
         xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
+        xmpp_addrs = ""
         if xmpp is not None:
             server.listeners.append(xmpp)
-            addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
-            print(f"hxim XMPP listening on {addrs} (domain {settings.xmpp_domain})", flush=True)
+            xmpp_addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
+            log.info("hxim XMPP listening on %s (domain %s)", xmpp_addrs, settings.xmpp_domain,
+                     extra={"xmpp": xmpp_addrs, "domain": settings.xmpp_domain})
         # What the node loaded before serving lives as long as the process: keep it out of the
         # cyclic collector's passes.
         gc.collect()
@@ -73,11 +88,15 @@ def serve(settings: Settings) -> int:
         if server.started:
             apps = ", ".join(a.appkey for a in node.apps.list_sync())
             default = node.default_app.appkey if node.default_app else "none"
-            print(
-                f"hxim listening on http://{settings.http_host}:{settings.http_port} "
-                f"(database {node.db.engine.url.render_as_string(hide_password=True)}); "
-                f"apps: {apps}; default app: {default}",
-                flush=True,
+            http = f"http://{settings.http_host}:{settings.http_port}"
+            database = node.db.engine.url.render_as_string(hide_password=True)
+            data_dir = str(settings.data_dir.resolve())
+            log.info(
+                "hxim %s listening on %s%s (database %s, data dir %s); apps: %s; default app: %s",
+                __version__, http, f" and XMPP {xmpp_addrs}" if xmpp_addrs else "", database, data_dir, apps,
+                default,
+                extra={"version": __version__, "http": http, "xmpp": xmpp_addrs, "database": database,
+                       "data_dir": data_dir, "apps": apps, "default_app": default},
             )
         try:
             await task
@@ -92,7 +111,22 @@ def serve(settings: Settings) -> int:
             runner.run(run())
     finally:
         node.close()
+        uptime = time.monotonic() - began
+        log.info("hxim stopped after %s", _duration(uptime), extra={"uptime_seconds": round(uptime, 3)})
+    for sig in reversed(server.stopped_by):  # ended by SIGTERM or SIGINT: end as such a process ends
+        signal.raise_signal(sig)
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """`3 h 2 min 5 s`, `12.5 s`: an uptime in words."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
 
 
 class _NodeServer(uvicorn.Server):
@@ -111,6 +145,18 @@ class _NodeServer(uvicorn.Server):
         self.msync = msync
         self.bosh = bosh
         self.listeners: list[asyncio.AbstractServer] = []  # the XMPP TCP listener
+        self.stopped_by: list[int] = []  # the signals that stopped the server
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, except that the signal that stopped the server is not raised again as soon as
+        uvicorn has shut down (which would end the process there): `serve` raises it once the node
+        has closed and said so."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self.stopped_by, self._captured_signals = list(self._captured_signals), []
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for listener in [*self.servers, *self.listeners]:

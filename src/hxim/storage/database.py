@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Generic, TypeVar
 
 import psycopg
@@ -42,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from hxim import errors
+from hxim.counters import DB_BUCKETS, Histogram
 
 __all__ = ["Database", "Batcher"]
 
@@ -82,8 +84,10 @@ class Database:
         self._conn: Connection | None = None
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._sqlite_file = ""  # the SQLite database's file (none in memory)
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
+            self._sqlite_file = path if path and path != ":memory:" else ""
             background = bool(path and path != ":memory:" and sqlite_checkpoint_seconds > 0)
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +124,7 @@ class Database:
             self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="hxim-db")
         self._local = threading.local()
         self._held: list[Connection] = []
+        self.durations = Histogram(DB_BUCKETS)  # of every transaction (`run_sync`), for /metrics
 
     def _checkpoint_loop(self, path: str, every: float) -> None:
         conn: sqlite3.Connection | None = None
@@ -174,32 +179,37 @@ class Database:
 
         On SQLite one connection serves the whole process under a lock; a read runs its
         statements without BEGIN (each sees a consistent snapshot), a write inside
-        BEGIN IMMEDIATE ... COMMIT.
+        BEGIN IMMEDIATE ... COMMIT. Its duration (waiting for the connection included) is counted
+        in `durations`.
         """
-        if not self.is_sqlite:
-            return self._pg_run(fn, args, write)
-        with self._lock:
-            if self._conn is None:
-                self._conn = self.engine.connect()
-            conn = self._conn
-            # BEGIN and COMMIT go straight to the driver: through SQLAlchemy's execution machinery
-            # they cost more than the statements of a small transaction (`Query` runs those raw too).
-            # A statement run through SQLAlchemy opens its own (driver-level empty) transaction,
-            # which its commit ends; the driver's commit is then a no-op.
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            try:
-                if write:
-                    raw.execute("BEGIN IMMEDIATE")
-                result = fn(conn, *args)
-                if conn.in_transaction():
-                    conn.commit()
-                raw.commit()
-                return result
-            except BaseException:
-                conn.rollback()
-                raw.rollback()
-                raise
+        started = perf_counter()
+        try:
+            if not self.is_sqlite:
+                return self._pg_run(fn, args, write)
+            with self._lock:
+                if self._conn is None:
+                    self._conn = self.engine.connect()
+                conn = self._conn
+                # BEGIN and COMMIT go straight to the driver: through SQLAlchemy's execution machinery
+                # they cost more than the statements of a small transaction (`Query` runs those raw
+                # too). A statement run through SQLAlchemy opens its own (driver-level empty)
+                # transaction, which its commit ends; the driver's commit is then a no-op.
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                try:
+                    if write:
+                        raw.execute("BEGIN IMMEDIATE")
+                    result = fn(conn, *args)
+                    if conn.in_transaction():
+                        conn.commit()
+                    raw.commit()
+                    return result
+                except BaseException:
+                    conn.rollback()
+                    raw.rollback()
+                    raise
+        finally:
+            self.durations.observe(perf_counter() - started)
 
     def _pg_run(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
         """PostgreSQL, on a worker thread: reuse this thread's connection (no pool checkout, no
@@ -253,6 +263,16 @@ class Database:
             return self.run_sync(fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)
 
+    async def ping(self, timeout: float) -> None:
+        """Ask the database a trivial question; raises what the driver raises when it cannot
+        answer. On SQLite a fresh read-only connection reads the file's schema, on a worker thread
+        and waiting at most `timeout` seconds for a lock: the node's own connection would go on
+        answering from a file deleted or replaced under it. On PostgreSQL, `SELECT 1` on the pool."""
+        if self._sqlite_file:
+            await asyncio.to_thread(_sqlite_ping, self._sqlite_file, timeout)
+        else:
+            await self.read(_select_one)
+
     # --- schema ---------------------------------------------------------------------------
     def alembic_config(self) -> Config:
         cfg = Config()
@@ -282,6 +302,18 @@ class Database:
             self._conn.close()
             self._conn = None
         self.engine.dispose()
+
+
+def _sqlite_ping(path: str, timeout: float) -> None:
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+
+
+def _select_one(conn: Connection) -> None:
+    conn.exec_driver_sql("SELECT 1").scalar()
 
 
 class Batcher(Generic[Item]):
