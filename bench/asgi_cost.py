@@ -23,6 +23,7 @@ from hxim.app import Node
 from hxim.c2s import C2S
 from hxim.config import Settings
 from hxim.http.app import build_http_app
+from hxim.msync.context import Msync
 
 
 async def call(app: Any, method: str, path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -76,7 +77,7 @@ async def main(n: int, pg: str | None) -> None:
     node = Node(Settings(data_dir=tmp, _env_file=None, **extra))  # type: ignore[call-arg]
     node.open()
     app, _ = node.apps.create_sync("bench", "im")
-    http = build_http_app(node, C2S(node))
+    http = build_http_app(node, C2S(node), Msync(node))
     token = node.tokens.issue_app(app)
     p = "/bench/im"
     users = [{"username": f"u{i}", "password": "pw"} for i in range(1, 201)]

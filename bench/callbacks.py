@@ -11,8 +11,10 @@ phases, it waits until every message of the hooked app has had its callback (not
 callbacks delivered = messages stored, one callId each).
 
 Prints one line per phase and a JSON summary: messages/s per app (median of the phases), the
-ratio, the server's CPU time per message (`/proc/PID/stat`), and how long the last callbacks took
-to arrive after the load ended.
+ratio, the server's CPU time per message (`/proc/PID/stat`) and its callback sender process's
+(`--sender process`, the default setting; `--sender inline` POSTs from the serving loop;
+`--sender-cpus` pins the sender process elsewhere than the server), and how long the last
+callbacks took to arrive after the load ended.
 
     .venv/bin/python bench/callbacks.py --seconds 10 --reps 3 --cpu 0 --client-cpus 1
 """
@@ -51,6 +53,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 request or answer with a Content-Length: its head and its body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return head, await reader.readexactly(length)
+
+
 # --- the receiver: a minimal keep-alive HTTP/1.1 server ------------------------------------------------
 class Receiver:
     def __init__(self) -> None:
@@ -60,12 +72,7 @@ class Receiver:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = json.loads(await reader.readexactly(length))
+                body = json.loads((await read_message(reader))[1])
                 self.posts += 1
                 self.calls[body["callId"]] = body["msg_id"]
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -92,12 +99,7 @@ def worker(port: int, path: str, token: str, pairs: list[tuple[str, str]], conns
                 f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
             )
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
+            head, _ = await read_message(reader)
             if head.startswith(b"HTTP/1.1 200"):
                 ok += 1
             else:
@@ -112,8 +114,26 @@ def worker(port: int, path: str, token: str, pairs: list[tuple[str, str]], conns
     out.put(asyncio.run(main()))
 
 
+def sender_pids(pid: int) -> list[int]:
+    """The server's callback sender process (the child that POSTs post-send callbacks), if running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else 0
+            if ppid == pid and b"hxim.services.callback_sender" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 def phase(port: int, app: dict[str, Any], args: argparse.Namespace, pid: int) -> dict[str, float]:
     queue: Any = mp.Queue()
+    senders = sender_pids(pid)
+    if args.sender_cpus:
+        for child in senders:
+            os.sched_setaffinity(child, {int(c) for c in args.sender_cpus.split(",")})
+    sender0 = sum(cpu_seconds(c) for c in senders)
     users = app["users"]
     pairs = [(users[i], users[(i + 1) % len(users)]) for i in range(len(users))]
     share = len(pairs) // args.procs
@@ -133,8 +153,9 @@ def phase(port: int, app: dict[str, Any], args: argparse.Namespace, pid: int) ->
     ok = sum(r[0] for r in results)
     bad = sum(r[1] for r in results)
     cpu = cpu_seconds(pid) - cpu0
+    sender = sum(cpu_seconds(c) for c in senders) - sender0
     return {"stored": ok, "refused": bad, "rate": ok / args.seconds, "cpu_us_per_msg": 1e6 * cpu / max(ok, 1),
-            "server_cpu_share": cpu / wall}
+            "sender_cpu_us_per_msg": 1e6 * sender / max(ok, 1), "server_cpu_share": cpu / wall}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -145,7 +166,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HXIM_")}
     env.update(HXIM_DATA_DIR=str(work / "data"), HXIM_CONFIG=str(work / "none.toml"), HXIM_HTTP_HOST="127.0.0.1",
-               HXIM_HTTP_PORT=str(port), HXIM_XMPP_ENABLED="false", PYTHONPATH=str(ROOT / "src"))
+               HXIM_HTTP_PORT=str(port), HXIM_XMPP_ENABLED="false", PYTHONPATH=str(ROOT / "src"),
+               HXIM_CALLBACK_SENDER=args.sender)
     apps: dict[str, dict[str, Any]] = {}
     for name in ("plain", "hooked"):
         subprocess.run([*HXIM, "app", "create", "bench", name], env=env, check=True, capture_output=True)
@@ -177,6 +199,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     batch = [{"username": u, "password": "pw"} for u in app["users"][i:i + 60]]
                     r = await http.post(f"/bench/{name}/users", json=batch, headers=headers)
                     assert r.status_code == 200, r.text
+            # one callback before the phases, so that the sender process runs when they start
+            headers = {"Authorization": f"Bearer {apps['hooked']['token']}"}
+            body = {"from": "u0", "to": ["u1"], "type": "txt", "body": {"msg": "warm-up"}}
+            await http.post(apps["hooked"]["path"], json=body, headers=headers)
+            while not receiver.calls:
+                await asyncio.sleep(0.05)
+        warmup = len(receiver.calls)
         phases: dict[str, list[dict[str, float]]] = {"plain": [], "hooked": []}
         loop = asyncio.get_running_loop()
         for rep in range(args.reps):
@@ -184,9 +213,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 result = await loop.run_in_executor(None, phase, port, apps[name], args, proc.pid)
                 phases[name].append(result)
                 print(f"rep {rep + 1} {name:6}: {result['rate']:8.0f} stored/s, {result['cpu_us_per_msg']:6.0f} µs "
-                      f"server CPU per message, server at {100 * result['server_cpu_share']:.0f} % of a core"
+                      f"server CPU per message (+{result['sender_cpu_us_per_msg']:.0f} µs in the sender process), "
+                      f"server at {100 * result['server_cpu_share']:.0f} % of a core"
                       + (f", {result['refused']} refused" if result["refused"] else ""), flush=True)
-        stored = sum(p["stored"] for p in phases["hooked"])
+        stored = sum(p["stored"] for p in phases["hooked"]) + warmup
         ended = time.monotonic()
         while len(receiver.calls) < stored and time.monotonic() - ended < args.drain:
             await asyncio.sleep(0.05)
@@ -199,11 +229,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         server.close()
     rate = {k: statistics.median(p["rate"] for p in v) for k, v in phases.items()}
     cpu = {k: statistics.median(p["cpu_us_per_msg"] for p in v) for k, v in phases.items()}
+    sender_cpu = statistics.median(p["sender_cpu_us_per_msg"] for p in phases["hooked"])
     summary = {
         "users": args.users, "procs": args.procs, "conns": args.conns, "seconds": args.seconds, "reps": args.reps,
         "rate_plain": round(rate["plain"]), "rate_hooked": round(rate["hooked"]),
         "ratio": round(rate["hooked"] / rate["plain"], 3),
         "cpu_us_per_msg_plain": round(cpu["plain"]), "cpu_us_per_msg_hooked": round(cpu["hooked"]),
+        "sender": args.sender, "sender_cpu_us_per_msg": round(sender_cpu),
         "hooked_stored": stored, "callbacks_received": len(receiver.calls), "receiver_posts": receiver.posts,
         "distinct_messages_called_back": len(set(ids)), "callbacks_done_after_load_s": round(caught_up, 2),
     }
@@ -221,6 +253,10 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=120, help="longest wait for the last callbacks")
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
     parser.add_argument("--client-cpus", default="", help="pin the workers to these CPUs (comma-separated)")
+    parser.add_argument("--sender", choices=("process", "inline"), default="process",
+                        help="the server's callback_sender: POST from a child process, or from the serving loop")
+    parser.add_argument("--sender-cpus", default="",
+                        help="pin the callback sender process to these CPUs (default: the server's)")
     args = parser.parse_args()
     summary = asyncio.run(run(args))
     print(json.dumps(summary))

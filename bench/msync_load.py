@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from hxim.msync.client import MsyncClient
 from hxim.msync.wire import pb
-from xmpp_load import Server, percentile, register
+from xmpp_load import Server, message_phase, percentile, register
 
 
 def user_tokens(url: str, creds: dict[str, str], names: list[str]) -> list[str]:
@@ -163,11 +163,7 @@ def main() -> None:
         barrier.wait()
         login_cpu = server.cpu_seconds() - cpu_before
         per_session = (server.rss_kb() - rss_before) / max(1, a.users)
-        cpu_go, wait_go, t_go = server.cpu_seconds(), server.cpu_wait_seconds(), time.perf_counter()
-        barrier.wait()
-        out = [results.get(timeout=a.seconds + a.drain + 120) for _ in procs]
-        message_cpu = server.cpu_seconds() - cpu_go
-        cpu_wait = (server.cpu_wait_seconds() - wait_go) / (time.perf_counter() - t_go)
+        out, message_cpu, cpu_wait = message_phase(server, barrier, results, a.procs, a.seconds + a.drain + 120)
         for proc in procs:
             proc.join(30)
         sent = sum(r["sent"] for r in out)

@@ -81,6 +81,7 @@ class Server:
             HXIM_XMPP_FLOOD_RATE="0",
             HXIM_XMPP_TCP_MECHANISMS='["PLAIN"]',
         )
+        self.env = env  # for `hxim` commands on the same data while it runs
         out = subprocess.run(
             [*HXIM, "app", "create", "bench", "xmpp", "--json"], env=env, check=True, capture_output=True, text=True
         )
@@ -259,6 +260,19 @@ def worker(index: int, nodes: list[str], args: dict[str, Any], barrier: Any, res
         runner.run(worker_main(index, nodes, args, barrier, results))
 
 
+def message_phase(
+    server: Server, barrier: Any, results: Any, workers: int, timeout: float
+) -> tuple[list[dict[str, Any]], float, float]:
+    """Say go to the logged-in workers (the barrier's second round) and collect their results:
+    those, the server's CPU seconds meanwhile, and the share of the phase its main thread spent
+    waiting for a CPU (other work on the machine: the noise of the run)."""
+    cpu, waited, started = server.cpu_seconds(), server.cpu_wait_seconds(), time.perf_counter()
+    barrier.wait()
+    out = [results.get(timeout=timeout) for _ in range(workers)]
+    cpu = server.cpu_seconds() - cpu
+    return out, cpu, (server.cpu_wait_seconds() - waited) / (time.perf_counter() - started)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -314,11 +328,7 @@ def main() -> None:
             f"idle memory {per_session:.1f} KB/session (RSS {rss_before} -> {rss_after} KB)",
             flush=True,
         )
-        cpu_go, wait_go, t_go = server.cpu_seconds(), server.cpu_wait_seconds(), time.perf_counter()
-        barrier.wait()
-        out = [results.get(timeout=a.seconds + a.drain + 120) for _ in procs]
-        message_cpu = server.cpu_seconds() - cpu_go
-        cpu_wait = (server.cpu_wait_seconds() - wait_go) / (time.perf_counter() - t_go)
+        out, message_cpu, cpu_wait = message_phase(server, barrier, results, a.procs, a.seconds + a.drain + 120)
         for proc in procs:
             proc.join(30)
         sent = sum(r["sent"] for r in out)

@@ -17,11 +17,21 @@ from hxim.config import Settings  # noqa: E402
 
 HEADER = """# Configuration
 
-Every setting of hxim, with its default. Settings are read, in increasing priority, from the
-defaults below, from `hxim.toml` in the working directory (or the file named by the
-`HXIM_CONFIG` variable), and from `HXIM_*` environment variables: the setting `http_port` is
-`HXIM_HTTP_PORT`, and tables such as `rate_limits` take JSON (`HXIM_RATE_LIMITS='{"users": 30}'`).
-Values are checked at start; a setting out of its bounds stops the server with a message naming it.
+Every setting of hxim, with its default. Settings are read, in increasing priority, from:
+
+1. the defaults below;
+2. a TOML file: the one `--config FILE` names (it must exist), else the one the `HXIM_CONFIG`
+   variable names, else `hxim.toml` in the working directory (those two are read when they exist);
+3. `HXIM_*` environment variables: the setting `http_port` is `HXIM_HTTP_PORT`, and tables such
+   as `rate_limits` take JSON (`HXIM_RATE_LIMITS='{"users": 30}'`);
+4. command-line options: `--data-dir`, `--database-url`, `--log-level` on every command, and
+   `--host` (both `http_host` and `xmpp_host`), `--port`, `--xmpp-port` on `hxim serve`.
+
+Values are checked at start: each bad value or unknown key is named on its own line, with where
+it came from (`hxim: HXIM_HTTP_PORT: "abc" is not an integer`, `hxim: unknown key "prot" in
+hxim.toml`), and the command exits with code 1. `hxim config check` does the same checks without
+starting anything, and lists the settings that differ from the defaults, where each comes from,
+with secrets masked.
 
 Example `hxim.toml`:
 
@@ -54,6 +64,8 @@ def render() -> str:
     for name, field in Settings.model_fields.items():
         bounds = [f"{k} {v}" for k, v in (("≥", _meta(field, "ge")), ("≤", _meta(field, "le"))) if v is not None]
         extra = f" ({', '.join(bounds)})" if bounds else ""
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("secret"):
+            extra += " (a secret: `hxim config check` masks it)"
         rows.append(f"| `{name}` | `HXIM_{name.upper()}` | {_default(field)} | {field.description or ''}{extra} |")
     return HEADER + "\n".join(rows) + "\n"
 

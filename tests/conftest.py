@@ -93,7 +93,9 @@ def _drop_pg(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[Server, str | None]:
+def server_env(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[dict[str, str], str | None]:
+    """The environment of a test server on `backend` (with its HTTP port in HXIM_HTTP_PORT), and the
+    name of the PostgreSQL database created for it (None on SQLite: a file under `tmp`)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HXIM_")}
     env.update(
@@ -114,6 +116,11 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         pg_name, url = _pg_database()
         env["HXIM_DATABASE_URL"] = url
     env.update(extra_env or {})
+    return env, pg_name
+
+
+def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = None) -> tuple[Server, str | None]:
+    env, pg_name = server_env(tmp, backend, extra_env)
     apps: dict[str, AppCreds] = {}
     for key, args in (
         ("main", ["test", "main"]),
@@ -126,14 +133,14 @@ def start_server(tmp: Path, backend: str, extra_env: dict[str, str] | None = Non
         assert r.returncode == 0, r.stderr
         data = json.loads(r.stdout)
         apps[key] = AppCreds(data["org"], data["app"], data["client_id"], data["client_secret"], data["application"])
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{env['HXIM_HTTP_PORT']}"
     return Server(backend, base, env, apps, serve(env, base, tmp / "server.log")), pg_name
 
 
-def serve(env: dict[str, str], base: str, log_path: Path) -> subprocess.Popen[bytes]:
+def serve(env: dict[str, str], base: str, log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     """Start `hxim serve` with `env` (its output appended to `log_path`) and wait until it answers."""
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*HXIM, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:

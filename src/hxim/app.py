@@ -14,6 +14,7 @@ from hxim.counters import Counters
 from hxim.hub import MemoryRegistry, Router
 from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
+from hxim.services.app_export import AppExportService
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
@@ -47,10 +48,20 @@ from hxim.services.user_metadata import UserMetadataService
 from hxim.services.users import UserService
 from hxim.storage import Database
 from hxim.storage.apps import server_key_txn
+from hxim.storage.database import DatabaseUnavailable
 
-__all__ = ["Node"]
+__all__ = ["DatabaseUnavailable", "Node", "NoDatabase"]
 
 log = logging.getLogger("hxim")
+
+
+class NoDatabase(Exception):
+    """There is no hxim database where the settings point, and the caller asked not to make one."""
+
+    def __init__(self, location: str, is_file: bool) -> None:
+        super().__init__(f"no hxim database at {location}")
+        self.location = location
+        self.is_file = is_file  # a SQLite file (else a server's database)
 
 
 class Node:
@@ -61,6 +72,7 @@ class Node:
         self.db = Database(
             settings.resolved_database_url,
             pool_size=settings.db_pool_size,
+            connect_timeout_seconds=settings.db_connect_timeout_seconds,
             sqlite_synchronous=settings.sqlite_synchronous,
             sqlite_checkpoint_seconds=settings.sqlite_checkpoint_seconds,
             sqlite_checkpoint_pause_seconds=settings.sqlite_checkpoint_pause_ms / 1000,
@@ -121,15 +133,20 @@ class Node:
         self.reactions = ReactionService(  # message reactions, told to the conversation's online users
             self.db, settings, self.ids, self.users, self.messages, self.groups.rooms, self.router
         )
+        self.exports = AppExportService(self.db, settings, self.callbacks)  # `hxim export` and `hxim import`
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 
-    def open(self, create_default: bool = True) -> list[tuple[App, str]]:
+    def open(self, create_default: bool = True, create_database: bool = True) -> list[tuple[App, str]]:
         """Migrate the schema, load the signing key and, on a first start, create the default app.
 
         Returns the apps created here with their client secrets, so that the caller can print the
-        credentials once (only a hash of the secret is kept).
+        credentials once (only a hash of the secret is kept). With `create_database` false, a
+        database never migrated (or a SQLite file not there) raises `NoDatabase` and nothing is
+        created. A database that cannot be used raises `DatabaseUnavailable`.
         """
+        if not create_database and not self.db.schema_present():
+            raise NoDatabase(self.db.location, self.db.is_sqlite)
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)

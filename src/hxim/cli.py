@@ -1,14 +1,16 @@
-"""The `hxim` command: serve, migrate, and manage apps.
+"""The `hxim` command: serve, migrate, check the settings, and manage apps and users.
 
-    hxim serve                      start the server (HTTP on 0.0.0.0:5280 by default)
-    hxim migrate                    bring the database schema up to date
+    hxim serve [--host H] [--port N] [--xmpp-port N]
+                                    start the server (HTTP on 0.0.0.0:5280 by default)
+    hxim migrate                    create the database, or bring its schema up to date
+    hxim config check               check the settings; print those that differ from the defaults
     hxim app create ORG APP [--open-registration] [--json]
     hxim app list [--json]
     hxim app rotate-secret ORG APP [--json]
     hxim app token ORG APP          print an app admin token
     hxim app-user set ID [--name N] [--password P | --no-password] [--admin | --no-admin] [--app ORG#APP]
                                     create or change an app user of the /api/v2/easemob app API
-    hxim user import FILE [--app ORG#APP]
+    hxim user import FILE [--app ORG#APP] [--skip-bad]
                                     register the users of FILE, one `username password` a line
                                     (users already there are left as they are)
     hxim callback add ORG#APP --name NAME --url URL --secret SECRET [--kind post|pre]
@@ -18,21 +20,68 @@
     hxim callback remove ORG#APP NAME
                                     an app's callback rules (docs/callbacks.md); a running
                                     server applies a change within `callback_rules_reload_ms`
+    hxim export ORG#APP FILE        write everything of an app to FILE (gzip'd JSON Lines, docs/backup.md)
+    hxim import FILE [--app ORG#APP] [--replace]
+                                    recreate the app of FILE in this database (under its own key, or
+                                    ORG#APP); an app of that key is replaced only with --replace
+    hxim backup FILE                copy the SQLite database while the server runs (PostgreSQL: pg_dump)
+
+Every command takes `--config FILE`, `--data-dir DIR`, `--database-url URL`, `--log-level
+LEVEL` and `--debug`; command-line values win over HXIM_* variables, which win over the
+config file. Commands other than `serve`, `migrate` and `app create` never create a database.
+
+What goes wrong is one line on stderr, never a traceback (but with `--debug` or HXIM_DEBUG=1),
+and the exit code says what kind of thing it was (EXIT_CODES, docs/deployment.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import sqlite3
 import sys
+import traceback
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
-from hxim.config import load_settings
+from hxim.config import ConfigError, Origins, Settings, changed_settings, read_settings, unknown_variables
 from hxim.errors import HximError
 from hxim.logs import configure as configure_logging
 from hxim.model import App
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
+
+EXIT_OK = 0
+EXIT_INPUT = 1  # the settings, the arguments' values or an input file are wrong; fix and run again
+EXIT_USAGE = 2  # the command line itself (argparse)
+EXIT_DATABASE = 3  # the database cannot be used: unreachable, refusing the login, not created yet
+EXIT_LISTEN = 4  # a port cannot be listened on
+EXIT_BUG = 70  # an error hxim did not expect (EX_SOFTWARE)
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_INPUT: "bad settings or input: a config value or key, a missing file, an unknown app, bad lines",
+    EXIT_USAGE: "the command line is wrong (unknown command or option)",
+    EXIT_DATABASE: "the database cannot be used: unreachable, refusing the login, or not created yet",
+    EXIT_LISTEN: "a port cannot be listened on (in use, privileged, an address not on this machine)",
+    EXIT_BUG: "an unexpected error: one line, the traceback with --debug",
+}
+
+# command-line options over settings: option -> the settings it sets
+SETTING_OPTIONS = {
+    "--data-dir": ("data_dir",),
+    "--database-url": ("database_url",),
+    "--log-level": ("log_level",),
+    "--host": ("http_host", "xmpp_host"),
+    "--port": ("http_port",),
+    "--xmpp-port": ("xmpp_port",),
+}
+
+
+class Refused(Exception):
+    """What was asked cannot be done; the message says why in one line."""
 
 
 def app_json(app: App, secret: str | None = None) -> dict[str, Any]:
@@ -63,28 +112,62 @@ def print_app(app: App, as_json: bool, secret: str | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hxim", description="Self-hosted Easemob-compatible IM server")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="start the server")
-    sub.add_parser("migrate", help="apply database migrations")
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("settings (over HXIM_* variables and the config file)")
+    # SUPPRESS: an option given before the command is not reset by the command's own parser
+    group.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                       help="TOML config file (default: $HXIM_CONFIG, else ./hxim.toml if there)")
+    group.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+                       help="directory of the SQLite database (setting data_dir)")
+    group.add_argument("--database-url", metavar="URL", default=argparse.SUPPRESS,
+                       help="postgresql://USER@HOST/DB, or a SQLAlchemy URL (setting database_url)")
+    group.add_argument("--log-level", metavar="LEVEL", default=argparse.SUPPRESS,
+                       help="DEBUG, INFO, WARNING or ERROR (setting log_level)")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an unexpected error (also HXIM_DEBUG=1)")
+    codes = "\n".join(f"  {code:<3} {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        prog="hxim",
+        description="Self-hosted Easemob-compatible IM server",
+        parents=[common],
+        epilog=f"exit codes:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hxim {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(parent: Any, name: str, text: str) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = parent.add_parser(name, help=text, description=text, parents=[common])
+        return made
+
+    listeners = argparse.ArgumentParser(add_help=False)
+    group = listeners.add_argument_group("listeners")
+    group.add_argument("--host", default=argparse.SUPPRESS, help="address both listeners bind (http_host, xmpp_host)")
+    group.add_argument("--port", default=argparse.SUPPRESS, help="HTTP port (http_port)")
+    group.add_argument("--xmpp-port", default=argparse.SUPPRESS, help="XMPP client port (xmpp_port)")
+    sub.add_parser("serve", help="start the server", description="start the server", parents=[common, listeners])
+    command(sub, "migrate", "create the database or apply its pending migrations")
+    config = sub.add_parser("config", help="check the settings").add_subparsers(dest="config_command", required=True)
+    text = "load the settings as serve would, name every bad one, show those that differ from the defaults"
+    config.add_parser("check", help=text, description=text, parents=[common, listeners])
     app = sub.add_parser("app", help="manage apps (tenants)").add_subparsers(dest="app_command", required=True)
-    create = app.add_parser("create", help="create an app")
+    create = command(app, "create", "create an app")
     create.add_argument("org")
     create.add_argument("app")
     create.add_argument("--open-registration", action="store_true", help="let anyone register users")
     create.add_argument("--json", action="store_true")
-    listing = app.add_parser("list", help="list apps")
+    listing = command(app, "list", "list apps")
     listing.add_argument("--json", action="store_true")
-    rotate = app.add_parser("rotate-secret", help="give an app a new client secret")
+    rotate = command(app, "rotate-secret", "give an app a new client secret")
     rotate.add_argument("org")
     rotate.add_argument("app")
     rotate.add_argument("--json", action="store_true")
-    tok = app.add_parser("token", help="print an app admin token")
+    tok = command(app, "token", "print an app admin token")
     tok.add_argument("org")
     tok.add_argument("app")
     user = sub.add_parser("app-user", help="manage app users of the /api/v2/easemob app API")
     user_sub = user.add_subparsers(dest="app_user_command", required=True)
-    put = user_sub.add_parser("set", help="create an app user or change the fields given")
+    put = command(user_sub, "set", "create an app user or change the fields given")
     put.add_argument("id", help="the app user's numeric id (also its IM username)")
     put.add_argument("--name")
     put.add_argument("--password")
@@ -93,12 +176,14 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--no-admin", dest="is_admin", action="store_false")
     put.add_argument("--app", default="", help="ORG#APP; default: the app API's app (app_api_app or the default app)")
     users = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
-    imp = users.add_parser("import", help="register users from a file of `username password` lines")
+    imp = command(users, "import", "register users from a file of `username password` lines")
     imp.add_argument("file")
     imp.add_argument("--app", default="", help="ORG#APP; default: the default app")
+    imp.add_argument("--skip-bad", action="store_true",
+                     help="import the good lines and list the bad (default: import nothing if a line is bad)")
     cb = sub.add_parser("callback", help="manage an app's callback rules (webhooks)")
     cb_sub = cb.add_subparsers(dest="callback_command", required=True)
-    add = cb_sub.add_parser("add", help="add a pre-send or post-send callback rule")
+    add = command(cb_sub, "add", "add a pre-send or post-send callback rule")
     add.add_argument("app", metavar="ORG#APP")
     add.add_argument("--name", required=True)
     add.add_argument("--url", required=True)
@@ -110,25 +195,113 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--msg-types", default="", help="txt,img,audio,video,file,loc,cmd,custom (default: all)")
     add.add_argument("--on-failure", default="pass", help="pre-send: pass (default) or reject")
     add.add_argument("--timeout-ms", default=None, help="pre-send: the wait for an answer")
-    cb_list = cb_sub.add_parser("list", help="list an app's callback rules (without their secrets)")
+    cb_list = command(cb_sub, "list", "list an app's callback rules (without their secrets)")
     cb_list.add_argument("app", metavar="ORG#APP")
     cb_list.add_argument("--json", action="store_true")
-    remove = cb_sub.add_parser("remove", help="remove a callback rule (and its callbacks not yet delivered)")
+    remove = command(cb_sub, "remove", "remove a callback rule (and its callbacks not yet delivered)")
     remove.add_argument("app", metavar="ORG#APP")
     remove.add_argument("name")
+    export = command(sub, "export", "write everything of an app to a file (docs/backup.md)")
+    export.add_argument("app", metavar="ORG#APP")
+    export.add_argument("file")
+    imp_app = command(sub, "import", "recreate an app from a file of `hxim export`")
+    imp_app.add_argument("file")
+    imp_app.add_argument("--app", default="", metavar="ORG#APP", help="the app's key here (default: its own)")
+    imp_app.add_argument("--replace", action="store_true", help="delete the app of that key first, if there is one")
+    backup = command(sub, "backup", "copy the SQLite database while the server runs")
+    backup.add_argument("file")
     return parser
+
+
+def _export(node: Any, args: argparse.Namespace) -> int:
+    """`hxim export` and `hxim import`: one plain line for what cannot be done."""
+    from hxim.services.app_export import TransferError
+
+    try:
+        if args.command == "export":
+            node.open(create_default=False, create_database=False)
+            app = _find_app(node, args.app, "the app argument")
+            done = node.exports.export_sync(app, Path(args.file))
+            verb = "exported"
+        else:
+            node.open(create_default=False)  # into a new database, too
+            if args.app:
+                org, sep, name = args.app.partition("#")
+                if not (sep and org and name):
+                    raise Refused("--app wants ORG#APP (e.g. hxim#default)")
+            done = node.exports.import_sync(Path(args.file), args.app or None, args.replace)
+            verb = "imported"
+    except TransferError as exc:
+        raise Refused(str(exc)) from None
+    for warning in done.warnings:
+        print(f"hxim: warning: {warning}", file=sys.stderr)
+    where = f"to {args.file}" if verb == "exported" else f"from {args.file}"
+    print(f"{verb} app {done.app.appkey} {where}: {done.summary()}")
+    return EXIT_OK
+
+
+def _backup(node: Any, settings: Settings, args: argparse.Namespace) -> int:
+    """`hxim backup FILE`: SQLite's online backup; PostgreSQL has pg_dump for that (exit 2)."""
+    from sqlalchemy.engine import make_url
+
+    if not node.db.is_sqlite:
+        database = make_url(settings.resolved_database_url).database or "DBNAME"
+        print(f"hxim: hxim backup copies a SQLite database; this one is PostgreSQL: back it up with "
+              f"pg_dump --format=custom --file={args.file} {database}", file=sys.stderr)
+        return 2
+    node.open(create_default=False, create_database=False)
+    target = Path(args.file)
+    if target.exists():
+        raise Refused(f"{target} exists; name a new file")
+    try:
+        source, answer = node.db.backup_sqlite(target)
+    except sqlite3.Error as exc:
+        raise Refused(f"the backup failed: {exc}") from None
+    if answer != "ok":
+        raise Refused(f"the copy at {target} fails its integrity check: {answer}")
+    print(f"backup of {source} written to {target} ({target.stat().st_size} bytes, integrity ok)")
+    return EXIT_OK
+
+
+def _version() -> str:
+    try:
+        return version("hxim")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
+def _apps_here(node: Any) -> str:
+    apps = [a.appkey for a in node.apps.list_sync()]
+    return f"; apps here: {', '.join(apps)}" if apps else "; there are no apps yet (hxim app create ORG APP)"
+
+
+def _find_app(node: Any, key: str, option: str = "--app") -> App:
+    """The app `key` (ORG#APP) names, else one line saying what there is instead."""
+    org, sep, name = key.partition("#")
+    if not (sep and org and name):
+        raise Refused(f"{option} wants ORG#APP (e.g. hxim#default){_apps_here(node)}")
+    app: App | None = node.apps.get_sync(org, name)
+    if app is None:
+        raise Refused(f"no app {key}{_apps_here(node)}")
+    return app
+
+
+def _default_app(node: Any, key: str) -> App:
+    """`--app KEY`, else the default app."""
+    if key:
+        return _find_app(node, key)
+    if node.default_app is None:
+        raise Refused(f"no default app: pass --app ORG#APP{_apps_here(node)}")
+    app: App = node.default_app
+    return app
 
 
 def _callback(node: Any, args: argparse.Namespace) -> int:
     """`hxim callback add|list|remove`: one plain line for a bad value."""
     from hxim.services.callbacks import RuleError
 
-    node.open(create_default=False)
-    org, _, name = args.app.partition("#")
-    app = node.apps.get_sync(org, name) if org and name else None
-    if app is None:
-        print(f"no app {args.app}", file=sys.stderr)
-        return 1
+    node.open(create_default=False, create_database=False)
+    app = _find_app(node, args.app, "the app argument")
     callbacks = node.callbacks
     try:
         if args.callback_command == "add":
@@ -159,57 +332,55 @@ def _callback(node: Any, args: argparse.Namespace) -> int:
                     + (f"  on_failure={r.on_failure}  timeout_ms={r.timeout_ms}" if r.kind == "pre" else "")
                 )
     except RuleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        raise Refused(str(exc)) from None
+    return EXIT_OK
 
 
 def _import_users(node: Any, args: argparse.Namespace) -> int:
-    """Register the users of a file in batches, as REST batch registration does."""
-    import asyncio
+    """`hxim user import FILE`: check every line, then register in batches, as REST batch
+    registration does, with a progress line on a terminal and a summary at the end."""
+    from hxim.user_file import import_users, read_user_file
 
-    node.open(create_default=False)
-    key = args.app or (node.default_app.appkey if node.default_app else "")
-    org, _, name = key.partition("#")
-    app = node.apps.get_sync(org, name) if key else None
-    if app is None:
-        print(f"no app {key or '(no default app)'}", file=sys.stderr)
-        return 1
-    with open(args.file, encoding="utf-8") as f:
-        entries = [{"username": n, "password": p} for n, _, p in (line.strip().partition(" ") for line in f) if n]
+    node.open(create_default=False, create_database=False)
+    app = _default_app(node, args.app)
+    found = read_user_file(Path(args.file), node.users)
+    for line in found.bad:
+        print(line, file=sys.stderr)
+    if found.bad and not args.skip_bad:
+        good = f"the {len(found.good):,} good ones" if found.good else "the good ones"
+        raise Refused(
+            f"nothing imported: {_count(len(found.bad), 'bad line')} in {args.file} "
+            f"(fix them, or pass --skip-bad to import {good})"
+        )
+    total = len(found.good)
+    on_tty = sys.stderr.isatty()
 
-    async def run() -> int:
-        users = node.users
-        size = node.settings.register_batch_max
-        added = 0
-        for i in range(0, len(entries), size):
-            batch = entries[i : i + size]
-            present = {u.key for u in await users.get_many(app, [e["username"] for e in batch])}
-            batch = [e for e in batch if e["username"].lower() not in present]
-            if batch:
-                added += len(await users.register(app, batch))
-        return added
+    def progress(done: int) -> None:
+        print(f"\rimported {done:,} / {total:,} users", end="", file=sys.stderr, flush=True)
 
-    added = asyncio.run(run())
-    print(f"{added} users registered in {app.appkey} ({len(entries) - added} already there)")
-    return 0
+    added = asyncio.run(
+        import_users(node.users, app, found.good, node.settings.register_batch_max, progress if on_tty else None)
+    )
+    if on_tty and total:
+        print(file=sys.stderr)
+    skipped = f", {_count(len(found.bad), 'bad line')} skipped" if found.bad else ""
+    print(f"imported {_count(added, 'user')} into {app.appkey} ({total - added:,} already there{skipped})")
+    return EXIT_OK
 
 
-def _app_user(node: Any, settings: Any, args: argparse.Namespace) -> int:
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
+def _app_user(node: Any, settings: Settings, args: argparse.Namespace) -> int:
     from hxim.http.easemob_app_users import app_user_entity
     from hxim.services.app_users import parse_app_user_id
 
-    node.open(create_default=False)
-    key = args.app or settings.app_api_app or (node.default_app.appkey if node.default_app else "")
-    org, _, name = key.partition("#")
-    found = node.apps.get_sync(org, name) if key else None
-    if found is None:
-        print(f"no app {key or '(no default app)'}", file=sys.stderr)
-        return 1
+    node.open(create_default=False, create_database=False)
+    found = _default_app(node, args.app or settings.app_api_app)
     uid = parse_app_user_id(args.id)
     if uid is None:
-        print(f"app user id [{args.id}] must be a number from 1 to 2^63-1", file=sys.stderr)
-        return 1
+        raise Refused(f"app user id [{args.id}] must be a number from 1 to 2^63-1")
     fields: dict[str, Any] = {}
     if args.name is not None:
         fields["name"] = args.name
@@ -221,12 +392,63 @@ def _app_user(node: Any, settings: Any, args: argparse.Namespace) -> int:
         fields["is_admin"] = args.is_admin
     user, _ = node.app_users.set_sync(found, uid, fields)
     print(json.dumps(app_user_entity(user), ensure_ascii=False))
-    return 0
+    return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    settings = load_settings()
+def _app(node: Any, args: argparse.Namespace) -> int:
+    if args.app_command == "create":
+        node.open(create_default=False)
+        app, secret = node.apps.create_sync(args.org, args.app, args.open_registration)
+        print_app(app, args.json, secret)
+        return EXIT_OK
+    node.open(create_default=False, create_database=False)
+    if args.app_command == "list":
+        apps = node.apps.list_sync()
+        if args.json:
+            print(json.dumps([app_json(a) for a in apps]))
+        for a in apps if not args.json else ():
+            print_app(a, False)
+        return EXIT_OK
+    found = _find_app(node, f"{args.org}#{args.app}")
+    if args.app_command == "rotate-secret":
+        rotated, secret = node.apps.rotate_secret_sync(found)
+        print_app(rotated, args.json, secret)
+    else:
+        print(node.tokens.issue_app(found))
+    return EXIT_OK
+
+
+def _config_check(settings: Settings, origins: Origins) -> int:
+    """`hxim config check`, once the settings loaded: where they come from and what differs."""
+    for line in unknown_variables():
+        print(f"hxim: warning: {line}", file=sys.stderr)
+    print(f"config file: {origins.file if origins.file is not None else 'none'}")
+    if not settings.database_url:
+        folder, why = settings.data_location
+        print(f"data directory: {folder} ({why})")
+    changed = changed_settings(settings)
+    print("settings that differ from the defaults:" if changed else "every setting has its default")
+    for name, value in changed:
+        where = origins.of(name)
+        print(f"  {name} = {value}" + (f"  ({where})" if where != name else ""))
+    print("the settings are valid")
+    return EXIT_OK
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, Origins]:
+    options = {
+        name: (option, getattr(args, option[2:].replace("-", "_")))
+        for option, names in SETTING_OPTIONS.items()
+        for name in names
+        if hasattr(args, option[2:].replace("-", "_"))
+    }
+    return read_settings(getattr(args, "config", None), options)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings, origins = _settings(args)
+    if args.command == "config":
+        return _config_check(settings, origins)
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         from hxim.server import serve
@@ -235,44 +457,68 @@ def main(argv: list[str] | None = None) -> int:
 
     from hxim.app import Node
 
+    folder, why = settings.data_location
+    if not settings.database_url and why.startswith("./hxim-data"):
+        print(f"hxim: data directory {folder} ({why})", file=sys.stderr)
     node = Node(settings)
     try:
+        if args.command == "migrate":
+            node.db.migrate()
+            print(f"database at {node.db.location} is up to date")
+            return EXIT_OK
         if args.command == "app-user":
             return _app_user(node, settings, args)
         if args.command == "user":
             return _import_users(node, args)
         if args.command == "callback":
             return _callback(node, args)
-        if args.command == "migrate":
-            node.db.migrate()
-            print(f"database at {settings.resolved_database_url} is up to date")
-            return 0
-        if args.app_command == "create":
-            node.open(create_default=False)
-            app, secret = node.apps.create_sync(args.org, args.app, args.open_registration)
-            print_app(app, args.json, secret)
-        elif args.app_command == "list":
-            node.db.migrate()
-            apps = node.apps.list_sync()
-            if args.json:
-                print(json.dumps([app_json(a) for a in apps]))
-            else:
-                for a in apps:
-                    print_app(a, False)
-        else:
-            node.open(create_default=False)
-            found = node.apps.get_sync(args.org, args.app)
-            if found is None:
-                print(f"no app {args.org}#{args.app}", file=sys.stderr)
-                return 1
-            if args.app_command == "rotate-secret":
-                rotated, secret = node.apps.rotate_secret_sync(found)
-                print_app(rotated, args.json, secret)
-            else:
-                print(node.tokens.issue_app(found))
-        return 0
-    except HximError as err:
-        print(f"error: {err.description}", file=sys.stderr)
-        return 1
+        if args.command in ("export", "import"):
+            return _export(node, args)
+        if args.command == "backup":
+            return _backup(node, settings, args)
+        return _app(node, args)
     finally:
         node.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one `hxim` command; what goes wrong becomes one line on stderr and an exit code."""
+    args = _parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("HXIM_DEBUG", "").lower() in ("1", "true", "yes")
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        code, lines = _explained(exc)
+        if debug:
+            traceback.print_exc()
+        elif code == EXIT_BUG:
+            lines = [f"{lines[0]} (run with --debug for details)"]
+        for line in lines:
+            print(f"hxim: {line}", file=sys.stderr)
+        return code
+
+
+def _explained(exc: Exception) -> tuple[int, list[str]]:
+    """The exit code and the lines that say what went wrong."""
+    from hxim.app import DatabaseUnavailable, NoDatabase
+    from hxim.server import CannotListen
+
+    if isinstance(exc, ConfigError):
+        return EXIT_INPUT, exc.problems
+    if isinstance(exc, Refused):
+        return EXIT_INPUT, [str(exc)]
+    if isinstance(exc, HximError):
+        return EXIT_INPUT, [exc.description]
+    if isinstance(exc, NoDatabase):
+        hint = "pass --data-dir" if exc.is_file else "run hxim migrate"
+        return EXIT_DATABASE, [f"{exc} (start the server once with hxim serve, or {hint})"]
+    if isinstance(exc, DatabaseUnavailable):
+        return EXIT_DATABASE, [str(exc)]
+    if isinstance(exc, CannotListen):
+        return EXIT_LISTEN, [str(exc)]
+    if isinstance(exc, OSError) and exc.filename is not None:  # a file named by the settings or the command
+        return EXIT_INPUT, [f"cannot open {exc.filename}: {(exc.strerror or str(exc)).lower()}"]
+    first = str(exc).strip().split("\n")[0]
+    return EXIT_BUG, [f"unexpected error: {type(exc).__name__}: {first}"]

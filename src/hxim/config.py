@@ -1,28 +1,53 @@
-"""The one settings object of a node.
+"""The one settings object of a node, and where it comes from.
 
-Settings come, in increasing priority, from the defaults below, from `hxim.toml` (in the
-working directory, or the file named by `HXIM_CONFIG`) and from `HXIM_*` environment
-variables (`HXIM_HTTP_PORT=8080`; nested tables with a double underscore). Every limit the
-server enforces is a field here; bounds are checked at start. docs/configuration.md lists
+Settings come, in increasing priority, from the defaults below, from a TOML file (`hxim
+--config FILE`, else the file named by `HXIM_CONFIG`, else `hxim.toml` in the working
+directory), from `HXIM_*` environment variables (`HXIM_HTTP_PORT=8080`; nested tables with a
+double underscore) and from command-line options (`hxim serve --port 8080`). Every limit the
+server enforces is a field here; bounds are checked at start, and `read_settings` turns every
+bad key or value into one plain line naming where it came from. docs/configuration.md lists
 them all.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
+import tomllib
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "Origins",
+    "Settings",
+    "changed_settings",
+    "environment_variable",
+    "locate_data_dir",
+    "read_settings",
+    "unknown_variables",
+]
+
+CONFIG_FILE = "hxim.toml"  # read from the working directory when no other file is named
+LEGACY_DATA_DIR = Path("hxim-data")  # where hxim kept its data, in the working directory, before
+SECRET: dict[str, Any] = {"secret": True}  # a setting `hxim config check` never shows
 
 RATE_FAMILIES = (
     "token",
@@ -52,7 +77,7 @@ class Settings(BaseSettings):
     """Every setting of an hxim node, with its default."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HXIM_", env_nested_delimiter="__", extra="forbid", toml_file="hxim.toml"
+        env_prefix="HXIM_", env_nested_delimiter="__", extra="forbid"
     )
 
     # --- listeners -----------------------------------------------------------------------
@@ -151,9 +176,21 @@ class Settings(BaseSettings):
     msync_flood_burst: int = Field(400, ge=1, description="msync: burst of the frame rate limit")
 
     # --- storage -------------------------------------------------------------------------
-    data_dir: Path = Field(Path("hxim-data"), description="Directory of the embedded SQLite database")
+    data_dir: Path | None = Field(
+        None,
+        description="Directory of the embedded SQLite database. Unset: `./hxim-data` if the current directory has "
+        "one (older installs), else systemd's StateDirectory (`/var/lib/hxim` with deploy/hxim.service), else "
+        "`$XDG_DATA_HOME/hxim` (`~/.local/share/hxim`)",
+    )
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite in data_dir")
     db_pool_size: int = Field(8, ge=1, le=256, description="PostgreSQL connections per node")
+    db_connect_timeout_seconds: float = Field(
+        10, gt=0, le=600, description="PostgreSQL: how long a node waits for a connection before it gives up"
+    )
+    log_level: str = Field(
+        "INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Least important log lines written: DEBUG, "
+        "INFO, WARNING or ERROR"
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(OFF|NORMAL|FULL|EXTRA)$",
@@ -187,6 +224,20 @@ class Settings(BaseSettings):
         description="SQLite: the shortest time between two group commits of stored messages; under load, "
         "messages arriving meanwhile share the next commit (fewer, larger WAL writes); 0 = commit at once",
     )
+    export_batch_rows: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="`hxim export` and `hxim import`: rows read per page of a table, and records written per "
+        "transaction (docs/backup.md)",
+    )
+    export_batch_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=65_536,
+        le=1 << 31,
+        description="`hxim export` and `hxim import`: bytes of records held at once; a page of chat files holds "
+        "as many as fit at their largest (`chatfile_max_bytes`), one at least",
+    )
 
     # --- operating: health, metrics, logs (docs/operating.md) ---------------------------------
     ready_timeout_seconds: float = Field(
@@ -199,10 +250,6 @@ class Settings(BaseSettings):
     )
     metrics_token: str = Field(
         "", description="The bearer token /metrics asks for when `metrics_access` is `token` (required then)"
-    )
-    log_level: str = Field(
-        "info", pattern="^(debug|info|warning|error)$", description="Least severe log lines written: debug, info, "
-        "warning or error"
     )
     log_format: str = Field(
         "text", pattern="^(text|json)$", description="Log lines as `text` (time, level, logger, message) or `json` "
@@ -382,7 +429,9 @@ class Settings(BaseSettings):
         "ones wake it at once)"
     )
     callback_concurrency_per_rule: int = Field(
-        16, ge=1, le=1000, description="Post-send callbacks of one rule in flight at once (connections to its URL)"
+        16, ge=1, le=1000,
+        description="Callbacks of one rule in flight at once: post-send POSTs (connections to its URL), "
+        "and pre-send requests waiting for their answers",
     )
     callback_timeout_seconds: float = Field(
         5, gt=0, le=600, description="Whole-request timeout of a post-send callback"
@@ -410,6 +459,10 @@ class Settings(BaseSettings):
     )
     callback_presend_timeout_ms: int = Field(
         200, ge=1, le=60_000, description="Default wait for a pre-send answer (a rule's --timeout-ms overrides it)"
+    )
+    callback_sender: Literal["process", "inline"] = Field(
+        "process", description="Where post-send callbacks are POSTed from: `process`, a child process of the node "
+        "(the core serving messages does not spend its time on HTTP), or `inline`, the node's own event loop"
     )
     callback_claim_batch: int = Field(
         256, ge=1, le=100_000, description="Post-send callbacks the worker takes from storage in one go"
@@ -633,7 +686,8 @@ class Settings(BaseSettings):
     # --- the seed APIs: the /hx gateway and /api/v2/easemob -----------------------------------
     hx_gateway_app: str = Field("", description="ORG#APP the /hx gateway serves; default: the default app")
     hx_gateway_key: str = Field(
-        "", description="Key a non-loopback caller of /hx/getToken sends in X-HX-Gateway-Key; empty = loopback only"
+        "", description="Key a non-loopback caller of /hx/getToken sends in X-HX-Gateway-Key; empty = loopback only",
+        json_schema_extra=SECRET,
     )
     hx_gateway_trust_loopback: bool = Field(
         True,
@@ -642,7 +696,8 @@ class Settings(BaseSettings):
     hx_users_page_max: int = Field(20, ge=1, le=10_000, description="Largest `limit` of /hx/getUser")
     app_api_app: str = Field("", description="ORG#APP the /api/v2/easemob API serves; default: the default app")
     app_api_jwt_secret: str = Field(
-        "", description="HS256 secret of /api/v2 JWTs; empty = a random key kept in the database"
+        "", description="HS256 secret of /api/v2 JWTs; empty = a random key kept in the database",
+        json_schema_extra=SECRET,
     )
     app_api_jwt_ttl_seconds: int = Field(
         3600, ge=60, le=365 * 86400, description="Lifetime of tokens from POST /api/v2/auth/login"
@@ -659,7 +714,7 @@ class Settings(BaseSettings):
     upstream_org: str = Field("", description="Org name of the remote app")
     upstream_app: str = Field("", description="App name of the remote app")
     upstream_client_id: str = Field("", description="client_id of the remote app")
-    upstream_client_secret: str = Field("", description="client_secret of the remote app")
+    upstream_client_secret: str = Field("", description="client_secret of the remote app", json_schema_extra=SECRET)
     upstream_timeout_seconds: float = Field(10.0, gt=0, le=600, description="Whole-call timeout of a remote call")
     upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=600, description="Connect timeout of a remote call")
     upstream_retries: int = Field(3, ge=0, le=20, description="Retries of a remote call answered 429 or 5xx")
@@ -731,6 +786,16 @@ class Settings(BaseSettings):
             raise ValueError(f"SASL mechanisms must be a non-empty list of distinct names from {known}")
         return value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -740,12 +805,20 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = os.environ.get("HXIM_CONFIG", "hxim.toml")
+        loading = _loading.get()
+        if loading is None:  # Settings() built directly (tests, benchmarks): HXIM_CONFIG or ./hxim.toml
+            toml_path = os.environ.get("HXIM_CONFIG") or CONFIG_FILE
+            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
         return (
             init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            _EnvSource(settings_cls, loading),
+            InitSettingsSource(settings_cls, loading.file_data),
         )
+
+    @cached_property
+    def data_location(self) -> tuple[Path, str]:
+        """The data directory and why it is that one (see `locate_data_dir`)."""
+        return locate_data_dir(self.data_dir)
 
     @property
     def resolved_database_url(self) -> str:
@@ -756,12 +829,280 @@ class Settings(BaseSettings):
             elif url.startswith("postgres://"):
                 url = "postgresql+psycopg://" + url[len("postgres://") :]
             return url
-        return f"sqlite:///{(self.data_dir / 'hxim.sqlite3').resolve()}"
+        return f"sqlite:///{self.data_location[0] / 'hxim.sqlite3'}"
 
     def rate_limit(self, family: str) -> float:
         return self.rate_limits.get(family, 0.0)
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings from hxim.toml and the environment; keyword overrides win."""
-    return Settings(**overrides)
+# --- the data directory ------------------------------------------------------------------------
+
+
+def locate_data_dir(configured: Path | None) -> tuple[Path, str]:
+    """The data directory, absolute, and why it is that one, in words for the start-up line.
+
+    Set (`data_dir`): that. Unset: `./hxim-data` when the current directory has one (where
+    hxim kept its data before it had a default of its own), else systemd's `StateDirectory`
+    (`$STATE_DIRECTORY`, `/var/lib/hxim` with deploy/hxim.service), else the user's data
+    directory (`$XDG_DATA_HOME/hxim`, by default `~/.local/share/hxim`).
+    """
+    if configured is not None:
+        return configured.expanduser().resolve(), "set by data_dir"
+    if LEGACY_DATA_DIR.is_dir():
+        return LEGACY_DATA_DIR.resolve(), (
+            "./hxim-data, found in the current directory; set data_dir to keep it when starting elsewhere"
+        )
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state).resolve(), "systemd's StateDirectory"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return (Path(base) / "hxim").resolve(), "the default for a user"
+
+
+# --- loading, with every problem in plain words -----------------------------------------------
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used: one plain line per problem, each naming where the value
+    came from (`HXIM_HTTP_PORT: "abc" is not an integer`, `unknown key "prot" in hxim.toml`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where the values of one load came from: command-line options, HXIM_* variables, a file."""
+
+    file: Path | None
+    file_keys: frozenset[str]
+    options: dict[str, str]  # setting -> the option that set it
+    unread: frozenset[str] = frozenset()  # settings whose HXIM_* variable could not be read
+
+    def of(self, name: str) -> str:
+        """The place a message names for setting `name`: `--port`, `HXIM_HTTP_PORT`, `http_port in hxim.toml`."""
+        if name in self.options:
+            return self.options[name]
+        variable = environment_variable(name)
+        if variable is not None and name not in self.unread:
+            return variable
+        if name in self.file_keys:
+            return f"{name} in {self.file}"
+        return name
+
+
+@dataclass
+class _Loading:
+    file_data: dict[str, Any]
+    problems: list[str]
+    unread: set[str]
+
+
+_loading: ContextVar[_Loading | None] = ContextVar("hxim_settings_loading", default=None)
+
+
+class _EnvSource(EnvSettingsSource):
+    """HXIM_* variables; a list or table that is not JSON becomes a problem, and the load goes on
+    to find the others."""
+
+    def __init__(self, settings_cls: type[BaseSettings], loading: _Loading) -> None:
+        super().__init__(settings_cls)
+        self.loading = loading
+
+    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
+        try:
+            return super().prepare_field_value(field_name, field, value, value_is_complex)
+        except ValueError:
+            self.loading.unread.add(field_name)
+            self.loading.problems.append(
+                f"{environment_variable(field_name) or field_name}: {_shown(value)} is not JSON (lists and tables "
+                'are written as JSON, e.g. ["PLAIN"] or {"users": 30})'
+            )
+            return None
+
+
+def read_settings(
+    config_file: str | None = None, options: dict[str, tuple[str, Any]] | None = None
+) -> tuple[Settings, Origins]:
+    """Load the settings: `options` (setting -> (option, value), from the command line) over
+    HXIM_* variables over the config file over the defaults.
+
+    The config file is `config_file` (which must exist), else the one `HXIM_CONFIG` names, else
+    `./hxim.toml`; those two are read only when they exist (scripts point HXIM_CONFIG at a
+    missing file to read none). Raises `ConfigError` naming every bad key and value.
+    """
+    options = options or {}
+    path = _config_path(config_file)
+    data = _read_toml(path) if path is not None else {}
+    loading = _Loading(data, [], set())
+    token = _loading.set(loading)
+    try:
+        settings = Settings(**{name: value for name, (_, value) in options.items()})
+    except ValidationError as exc:
+        origins = _origins(path, data, options, loading)
+        raise ConfigError(loading.problems + [_problem(e, origins) for e in exc.errors()]) from None
+    finally:
+        _loading.reset(token)
+    if loading.problems:
+        raise ConfigError(loading.problems)
+    return settings, _origins(path, data, options, loading)
+
+
+def _origins(
+    path: Path | None, data: dict[str, Any], options: dict[str, tuple[str, Any]], loading: _Loading
+) -> Origins:
+    return Origins(path, frozenset(data), {name: opt for name, (opt, _) in options.items()}, frozenset(loading.unread))
+
+
+def _config_path(named: str | None) -> Path | None:
+    if named is not None:
+        path = Path(named).expanduser()
+        if not path.exists():
+            raise ConfigError([f"config file {named} not found"])
+        return path
+    path = Path(os.environ.get("HXIM_CONFIG") or CONFIG_FILE).expanduser()
+    return path if path.exists() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        text = str(exc)
+        raise ConfigError([f"{path} is not valid TOML: {text[:1].lower()}{text[1:]}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read config file {path}: {(exc.strerror or str(exc)).lower()}"]) from None
+
+
+def environment_variable(name: str) -> str | None:
+    """The HXIM_* variable set for setting `name` (or for one of its keys, `HXIM_RATE_LIMITS__USERS`)."""
+    exact = f"HXIM_{name.upper()}"
+    for variable in os.environ:
+        upper = variable.upper()
+        if upper == exact or upper.startswith(exact + "__"):
+            return variable
+    return None
+
+
+def unknown_variables() -> list[str]:
+    """HXIM_* variables that name no setting (and are not HXIM_CONFIG or HXIM_DEBUG), with a
+    guess at the one meant."""
+    out = []
+    for variable in sorted(os.environ):
+        upper = variable.upper()
+        if not upper.startswith("HXIM_") or upper in ("HXIM_CONFIG", "HXIM_DEBUG") or upper.startswith("HXIM_TEST_"):
+            continue
+        name = upper[len("HXIM_") :].split("__")[0].lower()
+        if name not in Settings.model_fields:
+            out.append(f"{variable} is not a setting (ignored){_did_you_mean(name, 'HXIM_')}")
+    return out
+
+
+def _did_you_mean(name: str, prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, list(Settings.model_fields), n=1)
+    return f' (did you mean "{prefix}{close[0].upper() if prefix else close[0]}"?)' if close else ""
+
+
+def _problem(err: Any, origins: Origins) -> str:
+    loc = err["loc"]
+    if not loc:  # a rule across settings (the upstream ones)
+        return _without_prefix(err["msg"])
+    name = str(loc[0])
+    if err["type"] == "extra_forbidden":
+        where = f" in {origins.file}" if name in origins.file_keys else ""
+        return f'unknown key "{name}"{where}{_did_you_mean(name)}'
+    where = origins.of(name)
+    if len(loc) > 1:
+        dotted = ".".join(str(part) for part in loc)
+        where = where.replace(name, dotted, 1) if where.startswith(name) else f"{where} ({dotted})"
+    return f"{where}: {_what(err, name)}"
+
+
+def _what(err: Any, name: str) -> str:
+    value = _shown(err.get("input"))
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{value} is not an integer"
+    if kind in ("float_parsing", "float_type"):
+        return f"{value} is not a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{value} is not true or false"
+    if kind in ("string_type", "path_type"):
+        return f"{value} is not a string"
+    if kind == "list_type":
+        return f"{value} is not a list"
+    if kind == "dict_type":
+        return f"{value} is not a table"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        field = Settings.model_fields.get(name)
+        bounds = _bounds(field.metadata if field is not None and len(err["loc"]) == 1 else [], ctx)
+        return f"{value} is out of range ({bounds})"
+    if kind == "string_too_short":
+        return f"{value} is too short (at least {_characters(ctx.get('min_length'))})"
+    if kind == "string_too_long":
+        return f"{value} is too long (at most {_characters(ctx.get('max_length'))})"
+    if kind == "string_pattern_mismatch":
+        choices = re.fullmatch(r"\^\(([\w|]+)\)\$", str(ctx.get("pattern", "")))
+        if choices:
+            return f"{value} is not one of {', '.join(choices.group(1).split('|'))}"
+        return f"{value} does not match {ctx.get('pattern')}"
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    return f"{value}: {_without_prefix(err['msg'])}"
+
+
+def _bounds(metadata: list[Any], ctx: dict[str, Any]) -> str:
+    keys = ("ge", "gt", "le", "lt")
+    found = {key: getattr(item, key) for item in metadata for key in keys if getattr(item, key, None) is not None}
+    found = found or {k: v for k, v in ctx.items() if k in keys}
+    if "ge" in found and "le" in found:
+        return f"{found['ge']} to {found['le']}"
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    return ", ".join(f"{words[k]} {v}" for k, v in found.items())
+
+
+def _characters(n: Any) -> str:
+    return f"{n} character{'' if n == 1 else 's'}"
+
+
+def _without_prefix(msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:]
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# --- showing settings -------------------------------------------------------------------------
+
+
+def changed_settings(settings: Settings) -> list[tuple[str, str]]:
+    """The settings that differ from their defaults, as `(name, value)` in TOML's notation,
+    secrets masked (the settings marked secret, and passwords in URLs)."""
+    out = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if value == field.get_default(call_default_factory=True):
+            continue
+        secret = isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("secret")
+        out.append((name, '"********"' if secret else _toml_value(value)))
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | Path):
+        return json.dumps(_URL_PASSWORD.sub(r"\1********@", str(value)), ensure_ascii=False)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^/@]*@")

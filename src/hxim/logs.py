@@ -1,6 +1,6 @@
 """How a node logs: every line's level and format, set once at start (`configure`).
 
-`log_level` is the least severe level written (debug, info, warning, error); `log_format` is
+`log_level` is the least severe level written (DEBUG, INFO, WARNING, ERROR); `log_format` is
 `text` (`time level logger: message`) or `json`, one JSON object per line with `time` (UTC,
 ISO 8601), `level`, `logger`, `message`, the extra fields the line was logged with (`extra=`),
 and `exception` when it carries a traceback. uvicorn's own loggers write through the same
@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JsonFormatter", "configure"]
+__all__ = ["JsonFormatter", "configure", "level_of"]
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # what every LogRecord carries: anything else on a record came from `extra=`
@@ -46,7 +46,12 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-def configure(level: str = "info", fmt: str = "text") -> None:
+def level_of(name: str) -> int:
+    """The logging level a `log_level` names, in any case."""
+    return LEVELS[name.upper()]
+
+
+def configure(level: str = "INFO", fmt: str = "text") -> None:
     """Send every logger's lines to standard error, at `level` and in format `fmt`."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
@@ -54,7 +59,7 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     for old in root.handlers[:]:
         root.removeHandler(old)
     root.addHandler(handler)
-    threshold = LEVELS[level]
+    threshold = level_of(level)
     root.setLevel(threshold)
     # migrations say what they do at info; uvicorn what it starts (the node says that itself)
     for name in ("alembic", "uvicorn", "uvicorn.error"):

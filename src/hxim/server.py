@@ -1,16 +1,22 @@
-"""Running a node: open storage, say where it listens, serve HTTP with uvicorn, say when it stopped.
+"""Running a node: claim its ports, open storage, say where it listens, serve HTTP with uvicorn,
+say when it stopped.
 
-The node logs one line when it serves (its version, the addresses it listens on, its database
-and data directory, its apps) and one when it has stopped (`hxim stopped`, with its uptime).
-Logging itself is set up by `cli.main` (`logs.configure`); uvicorn writes through the same
-handlers (no logging configuration of its own, its access log off)."""
+A port that cannot be had (in use, privileged, an address not on this machine) raises
+`CannotListen`, worded for the operator, before anything else starts. The node logs its data
+directory, one line when it serves (its version, the addresses it listens on, its database and
+data directory, its apps) and one when it has stopped (`hxim stopped`, with its uptime). Logging
+itself is set up by `cli` (`logs.configure`); uvicorn writes through the same handlers (no
+logging configuration of its own, its access log off).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
+import os
 import signal
 import socket
 import time
@@ -29,18 +35,50 @@ from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
-from hxim.logs import LEVELS
+from hxim.logs import level_of
 from hxim.msync.context import Msync
 
-__all__ = ["serve"]
+__all__ = ["CannotListen", "serve"]
 
 log = logging.getLogger("hxim")
 
 
+class CannotListen(Exception):
+    """A listener could not have its address: `cannot listen on 0.0.0.0:5280 (HTTP): address already in use`."""
+
+    def __init__(self, host: str, port: int, what: str, option: str, exc: OSError) -> None:
+        # asyncio words its own (`error while attempting to bind on address …`): say just the reason
+        reason = (os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)).lower()
+        hint = f"; choose another port with {option}" if exc.errno == errno.EADDRINUSE else ""
+        super().__init__(f"cannot listen on {host}:{port} ({what}): {reason}{hint}")
+
+
+def _claim(host: str, port: int) -> socket.socket:
+    """The HTTP listener's socket, bound now so that a port in use stops the start in one line
+    (uvicorn would log it and exit)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(host, port, "HTTP", "--port", exc) from exc
+    return sock
+
+
 def serve(settings: Settings) -> int:
     began = time.monotonic()
+    http_socket = _claim(settings.http_host, settings.http_port)
+    if not settings.database_url:
+        folder, why = settings.data_location
+        log.info("hxim data directory: %s (%s)", folder, why, extra={"data_dir": str(folder)})
     node = Node(settings)
-    created = node.open()
+    try:
+        created = node.open()
+    except BaseException:
+        http_socket.close()
+        node.close()
+        raise
     for app, secret in created:
         print("created the default app; keep these credentials, they are printed only once:", flush=True)
         print_app(app, False, secret)
@@ -55,7 +93,7 @@ def serve(settings: Settings) -> int:
         http=with_head_timeout(settings.http_header_timeout_seconds),  # httptools, heads on a deadline
         access_log=False,  # hxim's own, when `access_log` is on (http/access_log.py)
         log_config=None,  # uvicorn's lines go through the node's handlers (logs.configure)
-        log_level=max(LEVELS[settings.log_level], logging.WARNING),
+        log_level=max(level_of(settings.log_level), logging.WARNING),
         backlog=2048,
         timeout_keep_alive=30,
         # XMPP: a stream error, then 1009; msync at /websocket: served by the protocol, not ASGI
@@ -66,8 +104,14 @@ def serve(settings: Settings) -> int:
     server = _NodeServer(config, c2s, msync, http_app.state.bosh)
 
     async def run() -> None:
-        xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
         xmpp_addrs = ""
+        try:
+            xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
+        except OSError as exc:
+            bind_errors = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+            if not isinstance(exc, socket.gaierror) and (exc.errno not in bind_errors or exc.filename):
+                raise  # e.g. the certificate or key the settings name: not the port's fault
+            raise CannotListen(settings.xmpp_host, settings.xmpp_port, "XMPP", "--xmpp-port", exc) from exc
         if xmpp is not None:
             server.listeners.append(xmpp)
             xmpp_addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
@@ -82,15 +126,15 @@ def serve(settings: Settings) -> int:
         # collections then walk every session's objects (100+ ms pauses at 5,000 sessions).
         _, middle, old = gc.get_threshold()
         gc.set_threshold(settings.gc_young_threshold, middle, old)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[http_socket]))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
             apps = ", ".join(a.appkey for a in node.apps.list_sync())
             default = node.default_app.appkey if node.default_app else "none"
-            http = f"http://{settings.http_host}:{settings.http_port}"
+            http = f"http://{settings.http_host}:{http_socket.getsockname()[1]}"
             database = node.db.engine.url.render_as_string(hide_password=True)
-            data_dir = str(settings.data_dir.resolve())
+            data_dir = str(settings.data_location[0])
             log.info(
                 "hxim %s listening on %s%s (database %s, data dir %s); apps: %s; default app: %s",
                 __version__, http, f" and XMPP {xmpp_addrs}" if xmpp_addrs else "", database, data_dir, apps,

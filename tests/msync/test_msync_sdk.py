@@ -22,9 +22,10 @@ from webim_browser import WebUser
 from webim_browser import static_server as webim_static_server
 from xmpp_helpers import xserver
 
+from callback_receiver import REFUSAL, Receiver, judged_by_words, receiver
 from conftest import Api, serve, unique
 
-__all__ = ["browser", "own_server", "xserver"]
+__all__ = ["browser", "own_server", "receiver", "xserver"]
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +46,13 @@ Web = Callable[..., MsyncUser]
 def web(
     request: pytest.FixtureRequest, browser: Browser, page_url: str, sdk: str, xserver: XServer
 ) -> Iterator[Web]:
-    """`web(name)`: a new page with the SDK of this test, for user `name` (all pages of a test share
-    one browser context)."""
+    """`web(name)`: a new page with the SDK of this test, for user `name` of the server's app (or of
+    `xs=`, the same server with another app); all pages of a test share one browser context."""
     context = browser.run(browser.browser.new_context(viewport={"width": 900, "height": 700}))
     users: list[MsyncUser] = []
 
-    def make(name: str, **kw: Any) -> MsyncUser:
-        user = MsyncUser(browser, context, page_url, sdk, xserver, name, **kw)
+    def make(name: str, *, xs: XServer | None = None, **kw: Any) -> MsyncUser:
+        user = MsyncUser(browser, context, page_url, sdk, xs or xserver, name, **kw)
         users.append(user)
         return user
 
@@ -422,6 +423,34 @@ def test_read_delivery_and_channel_acks(web: Web, xserver: XServer) -> None:
     got = alice.wait("onChannelMessage", {"from": b})
     assert got["to"] == a, got
     assert alice.pending(["onError"], 300) == [] and bob.pending(["onError"]) == []
+
+
+# --- pre-send callbacks -------------------------------------------------------------------------------
+
+
+def test_pre_send_rule_refuses_and_passes(web: Web, xserver: XServer, receiver: Receiver) -> None:
+    """An app's pre-send rule (docs/callbacks.md) whose receiver refuses texts with the word "bad":
+    the SDK's send promise rejects with MESSAGE_EXTERNAL_LOGIC_BLOCKED and the receiver's code as
+    its message, and the recipient gets nothing of it; a permitted text resolves with the server's
+    id and arrives under that id."""
+    xs, a, b = judged_by_words(xserver, receiver)  # an app of its own: rules are per app
+    alice, bob = web(a, xs=xs), web(b, xs=xs)
+    alice.online()
+    bob.online()
+
+    refused = alice.text(b, "bad words")
+    assert refused["ok"] is False, (refused, alice.where())
+    error = refused["error"]  # {type, message, data: {id: the local id, mid: the server's, none}}
+    assert error["type"] == 502 and error["message"] == REFUSAL, refused  # MESSAGE_EXTERNAL_LOGIC_BLOCKED
+    assert error["data"]["id"] and error["data"]["mid"] == "0", refused  # no server id: nothing was stored
+
+    passed = alice.text(b, "good words")
+    assert passed["ok"] is True, (passed, alice.where())
+    server_id = passed["value"]["serverMsgId"]
+    got = bob.wait("onTextMessage", {"msg": "good words"})
+    assert got["id"] == server_id and got["from"] == a, got
+    assert bob.pending(["onTextMessage"], 300) == []  # the refused one never came
+    assert [x["payload"]["msg"] for x in receiver.asked(a)] == ["bad words", "good words"]
 
 
 # --- a server restart ----------------------------------------------------------------------------------

@@ -3,27 +3,31 @@ arrives once with a valid signature (REST and XMPP sends, 1:1, group, chat room,
 logout, recall, read acks, contacts, group and chat-room operations); a receiver that refuses for
 20 s, with a server restart in between, still gets every callback (deduplicated by callId);
 failed callbacks are listed and replayed by the storage calls; pre-send rules reject, rewrite,
-and pass or reject when the receiver is too slow, for XMPP clients."""
+and pass or reject when the receiver is too slow, for XMPP and msync clients. The receiver is
+callback_receiver's; the SDKs in Chromium meet pre-send rules in tests/msync and tests/webim."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
+import os
 import re
-import threading
+import signal
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from xmpp_helpers import DOMAIN, Client, XServer, run, start_xmpp_server
 
-from conftest import BACKENDS, Api, free_port, new_app, serve, stop_server, unique
+from callback_receiver import PRESEND_CASES, SECRET, Receiver, add_rule, appkey, judge_with, receiver, signed
+from conftest import BACKENDS, new_app, serve, stop_server, unique
+from hxim.msync.client import MsyncClient, SendRefused
+from hxim.msync.wire import pb
 
-SECRET = "s3cr3t-for-tests"
+__all__ = ["receiver"]
+
 FAST = {  # retries and rule changes within a fraction of a second
     "HXIM_CALLBACK_RULES_RELOAD_MS": "100",
     "HXIM_CALLBACK_POLL_MS": "50",
@@ -31,71 +35,6 @@ FAST = {  # retries and rule changes within a fraction of a second
     "HXIM_CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
     "HXIM_CALLBACK_TIMEOUT_SECONDS": "2",
 }
-
-
-class Receiver:
-    """An HTTP server that records every callback; `refusing` answers 503, paths under /pre/
-    answer as a pre-send receiver would."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.got: list[tuple[str, dict[str, Any]]] = []
-        self.refusing = False
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                path = self.path
-                with receiver.lock:
-                    receiver.got.append((path, body))
-                status, answer = 200, b"ok"
-                if path.startswith("/pre/"):
-                    kind = path.split("/")[2]
-                    if kind == "slow":
-                        time.sleep(1.0)
-                    verdict: dict[str, Any] = {"valid": True}
-                    if kind == "reject":
-                        verdict = {"valid": False, "code": "no bad words here"}
-                    elif kind == "rewrite":
-                        verdict = {"valid": True, "payload": {"msg": "a cleaner text", "type": "txt"}}
-                    answer = json.dumps(verdict).encode()
-                elif receiver.refusing:
-                    status = 503
-                elif path == "/long":
-                    answer = b"x" * 1001
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def bodies(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [b for p, b in self.got if p == path]
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -106,20 +45,6 @@ def cserver(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield xs
     finally:
         stop_server(xs.server, pg_name)
-
-
-def add_rule(api: Api, name: str, url: str, *extra: str) -> None:
-    creds = api.creds
-    r = api.server.cli("callback", "add", f"{creds.org}#{creds.app}", "--name", name, "--url", url,
-                       "--secret", SECRET, *extra)
-    assert r.returncode == 0, r.stderr
-    assert SECRET not in r.stdout
-    time.sleep(0.4)  # the running server reloads rules every 100 ms here
-
-
-def signed(body: dict[str, Any]) -> bool:
-    expected = hashlib.md5(f"{body['callId']}{SECRET}{body['timestamp']}".encode()).hexdigest()
-    return body["security"] == expected and body.get("securityVersion") == "1.0.0"
 
 
 def wait_for(check: Any, timeout: float = 15) -> Any:
@@ -352,6 +277,46 @@ def test_a_refusing_receiver_and_a_restart_lose_nothing(cserver: XServer, receiv
     assert set(by_msg) == set(sent) and all(len(ids) == 1 for ids in by_msg.values())  # one callback each
 
 
+def sender_children(pid: int) -> list[int]:
+    """The callback sender processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"hxim.services.callback_sender" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_sender_process_loses_nothing(cserver: XServer, receiver: Receiver) -> None:
+    """Post-send callbacks leave from a child process of the node: killed while POSTs are in flight,
+    it is started again and every callback still arrives."""
+    api = xapp(cserver).api
+    path = f"/slow/{unique('p')}"
+    add_rule(api, "slow", receiver.url(path), "--events", "chat")
+    a, b = unique("ka"), unique("kb")
+    api.register(a, b)
+    sent = []
+    for i in range(10):
+        r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"k{i}"}})
+        sent.append(r.json()["data"][b])
+    children = wait_for(lambda: sender_children(api.server.process.pid))
+    wait_for(lambda: receiver.bodies(path))  # POSTs in flight
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    for i in range(10, 20):
+        r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": f"k{i}"}})
+        sent.append(r.json()["data"][b])
+    wait_for(lambda: {x["msg_id"] for x in receiver.bodies(path)} >= set(sent), timeout=30)
+    assert all(signed(x) for x in receiver.bodies(path))
+    assert set(sender_children(api.server.process.pid)).isdisjoint(children)  # a new one
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def short_budget(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[XServer]:
     """A server that gives a failing callback up after one second."""
@@ -429,34 +394,67 @@ def test_pre_send_rejects_rewrites_and_applies_its_failure_policy(cserver: XServ
         alice, bob = Client(xs, a), Client(xs, b)
         await alice.online()
         await bob.online()
-        creds = api.creds
-        key = f"{creds.org}#{creds.app}"
-        steps = [
-            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/reject/x")], "bad words",
-             (None, "no bad words here")),
-            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/rewrite/x")], "dirty",
-             ("a cleaner text", None)),
-            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/slow/x"), "--timeout-ms", "100"],
-             "slow but passed", ("slow but passed", None)),
-            (["--kind", "pre", "--name", "judge", "--url", receiver.url("/pre/slow/x"), "--timeout-ms", "100",
-              "--on-failure", "reject"], "slow and refused", (None, "custom internal error")),
-        ]
-        for args, text, expected in steps:
-            xs.server.cli("callback", "remove", key, "judge")
-            r = xs.server.cli("callback", "add", key, "--secret", SECRET, *args)
-            assert r.returncode == 0, r.stderr
-            time.sleep(0.4)
+        for path, options, text, delivered, refusal in PRESEND_CASES:
+            judge_with(api, receiver.url(path), *options)
             outcome = await send(alice, bob, text)
-            assert outcome == expected, (args, outcome)
+            assert outcome == (delivered, refusal), (path, options, outcome)
         await alice.close()
         await bob.close()
 
     run(scenario, timeout=90)
-    asked = [x for p, x in receiver.got if p.startswith("/pre/") and x.get("from") == a]
+    archived = judged_then_archived(receiver, a, post, stored=2)
+    assert sorted(x["payload"]["bodies"][0]["msg"] for x in archived) == ["a cleaner text", "slow but passed"]
+
+
+def judged_then_archived(receiver: Receiver, sender: str, post: str, stored: int) -> list[dict[str, Any]]:
+    """Every text of PRESEND_CASES was put to the pre-send rule as the client sent it, signed; the
+    post-send callbacks at `post` (once `stored` have come, and a moment more for any extra one)."""
+    asked = receiver.asked(sender)
     assert all(signed(x) and "eventType" not in x and x["payload"]["type"] == "txt" for x in asked)
-    assert {x["payload"]["msg"] for x in asked} >= {"bad words", "dirty", "slow but passed", "slow and refused"}
-    # post-send: only what was stored, as stored (refused messages have none)
-    wait_for(lambda: len(receiver.bodies(post)) >= 2)
+    assert {x["payload"]["msg"] for x in asked} >= {case[2] for case in PRESEND_CASES}
+    wait_for(lambda: len(receiver.bodies(post)) >= stored)
     time.sleep(0.3)
-    texts = sorted(x["payload"]["bodies"][0]["msg"] for x in receiver.bodies(post))
-    assert texts == ["a cleaner text", "slow but passed"]
+    return receiver.bodies(post)
+
+
+def test_pre_send_judges_msync_clients(cserver: XServer, receiver: Receiver) -> None:
+    """The same four outcomes for a client speaking msync (the Web SDK 4.x protocol): a refused
+    message's acknowledgement carries the status PERMISSION_DENIED_EXTERNAL with the receiver's code
+    (or hxim's failure text) as its reason, the recipient gets nothing of it and no post-send
+    callback follows; a rewritten text arrives rewritten, under the id its sender was given."""
+    api = xapp(cserver).api
+    a, b = unique("ma"), unique("mb")
+    api.register(a, b)
+    post = f"/post/{unique('p')}"
+    add_rule(api, "archive", receiver.url(post), "--events", "chat")
+    url = api.server.base_url.replace("http://", "ws://") + "/websocket"
+    sent: list[tuple[str, int]] = []  # (text, id) of what the server acknowledged
+
+    async def scenario() -> list[tuple[str, int]]:
+        alice, bob = MsyncClient(url, appkey(api), a), MsyncClient(url, appkey(api), b)
+        for client, name in ((alice, a), (bob, b)):
+            assert (await client.login(api.user_token(name))).status.error_code == 0
+            await client.sync()
+        for path, options, text, delivered, refusal in PRESEND_CASES:
+            judge_with(api, receiver.url(path), *options)
+            try:
+                ack = await alice.send(b, text)
+            except SendRefused as refused:
+                assert (refused.code, refused.reason) == (pb.Status.PERMISSION_DENIED_EXTERNAL, refusal), text
+                continue
+            assert refusal is None and delivered is not None, (text, ack)
+            sent.append((delivered, ack.server_id))
+        # without the rule, one more: it arrives after whatever was sent before it
+        assert api.server.cli("callback", "remove", appkey(api), "judge").returncode == 0
+        time.sleep(0.4)
+        sent.append(("no rule now", (await alice.send(b, "no rule now")).server_id))
+        await bob.wait_for(len(sent))
+        got = [(m.text, m.id) for m in bob.received if m.ns == pb.Meta.CHAT]
+        await alice.close()
+        await bob.close()
+        return got
+
+    got = run(scenario, timeout=90)
+    assert got == sent == [("a cleaner text", sent[0][1]), ("slow but passed", sent[1][1]), ("no rule now", sent[2][1])]
+    archived = judged_then_archived(receiver, a, post, stored=3)
+    assert sorted((x["payload"]["bodies"][0]["msg"], int(x["msg_id"])) for x in archived) == sorted(sent)

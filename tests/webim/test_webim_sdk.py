@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from webim_browser import SDK_LINES, TIMEOUT, Browser, TcpUser, WebUser, XServer, static_server, xserver
 
+from callback_receiver import REFUSAL, Receiver, judged_by_words, receiver
 from conftest import Api, unique
 
-__all__ = ["xserver"]
+__all__ = ["receiver", "xserver"]
 
 PNG = bytes.fromhex(  # a 2x1 PNG
     "89504e470d0a1a0a0000000d4948445200000002000000010806000000f478d4fa0000001049444154789c63f8cf"
@@ -54,12 +55,13 @@ Web = Callable[..., WebUser]
 def web(
     request: pytest.FixtureRequest, browser: Browser, page_url: str, sdk: str, xserver: XServer
 ) -> Iterator[Web]:
-    """`web(name)`: a new page with the SDK line of this test, for user `name`."""
+    """`web(name)`: a new page with the SDK line of this test, for user `name` of the server's app
+    (or of `xs=`, the same server with another app)."""
     context = browser.run(browser.browser.new_context(viewport={"width": 900, "height": 700}))
     users: list[WebUser] = []
 
-    def make(name: str, **kw: Any) -> WebUser:
-        user = WebUser(browser, context, page_url, sdk, xserver, name, **kw)
+    def make(name: str, *, xs: XServer | None = None, **kw: Any) -> WebUser:
+        user = WebUser(browser, context, page_url, sdk, xs or xserver, name, **kw)
         users.append(user)
         return user
 
@@ -572,3 +574,39 @@ def test_replaced_by_second_login_and_kicked_by_rest(web: Web, xserver: XServer)
     second.wait_online(False)
     assert second.js("() => H.status()")["opened"] is False
     assert second.pending(["onOpened"], 1000) == [] and second.sockets == 1
+
+
+# --- pre-send callbacks -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sdk", ["184"], ids=["websdk184"])
+def test_pre_send_rule_refuses_and_passes(web: Web, xserver: XServer, receiver: Receiver) -> None:
+    """An app's pre-send rule (docs/callbacks.md) whose receiver refuses texts with the word "bad":
+    the refused message comes back to its sender as an XMPP `<message type='error'>` with
+    `<not-acceptable/>` in the §4.9 form, which 1.8.4 reports through onTextMessage with `error`,
+    `errorCode` 406 and the receiver's code as `errorText` (no onError; the SDK keeps working); the
+    recipient gets nothing of it; a permitted text's success has the server's id."""
+    xs, a, b = judged_by_words(xserver, receiver)  # an app of its own: rules are per app
+    alice, bob = web(a, xs=xs), web(b, xs=xs)
+    alice.online()
+    bob.online()
+
+    sent = alice.send("txt", to=b, msg="bad words", noWait=True)
+    # {id: the client's, type: "error", from, to, data: the text, ext, error, errorCode, errorText}
+    bounced = alice.wait("onTextMessage", {"error": True})
+    assert bounced["id"] == sent["id"] and bounced["type"] == "error" and bounced["data"] == "bad words", bounced
+    assert bounced["errorCode"] == "406" and bounced["errorText"] == REFUSAL, bounced
+    assert bounced["from"] == a and bounced["to"] == b, bounced
+    (frame,) = [f for f in alice.frames if f.startswith("S: ") and "<error " in f]
+    assert "type='error'" in frame and "<not-acceptable " in frame and f">{REFUSAL}</text>" in frame, frame
+
+    passed = alice.send("txt", to=b, msg="good words")
+    assert passed["ok"] is True, passed
+    got = bob.wait("onTextMessage", {"data": "good words"})
+    assert got["id"] == passed["serverMsgId"] and got["from"] == a and got["error"] is False, got
+    assert bob.pending(["onTextMessage"], 300) == []  # the refused one never came
+    # the refusal did not disable alice's SDK (§4.11): she still receives
+    assert bob.send("txt", to=a, msg="still there?")["ok"] is True
+    assert alice.wait("onTextMessage", {"data": "still there?"})["from"] == b
+    assert alice.pending(["onError"]) == []
+    assert [x["payload"]["msg"] for x in receiver.asked(a)] == ["bad words", "good words"]

@@ -18,7 +18,7 @@ from hxim.model import App, b64url, now_ms
 from hxim.storage import Database
 from hxim.storage.apps import get_app_txn, insert_app_txn, list_apps_txn, update_app_txn
 
-__all__ = ["AppService", "NAME_RE", "hash_secret", "secret_matches"]
+__all__ = ["AppService", "NAME_RE", "check_names", "hash_secret", "secret_matches"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}")
 
@@ -35,6 +35,15 @@ def hash_secret(secret: str) -> str:
 
 def secret_matches(app: App, secret: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), app.secret_hash)
+
+
+def check_names(org: str, name: str) -> None:
+    """Refuse an org or app name that an app key cannot hold."""
+    for part, value in (("org", org), ("app", name)):
+        if not NAME_RE.fullmatch(value):
+            raise errors.illegal_argument(
+                f"{part} name [{value}] is not legal: use letters, digits, '_', '-' and '.', at most 64"
+            )
 
 
 class AppService:
@@ -79,11 +88,7 @@ class AppService:
     # --- changes (synchronous: used by the CLI and at start) --------------------------------------
     def create_sync(self, org: str, name: str, open_registration: bool = False) -> tuple[App, str]:
         """A new app and its client secret, which is kept only as a hash: shown now or never."""
-        for part, value in (("org", org), ("app", name)):
-            if not NAME_RE.fullmatch(value):
-                raise errors.illegal_argument(
-                    f"{part} name [{value}] is not legal: use letters, digits, '_', '-' and '.', at most 64"
-                )
+        check_names(org, name)
         if self.db.run_sync(get_app_txn, org, name) is not None:
             raise errors.HximError(
                 400,

@@ -6,7 +6,8 @@ into a queue per rule, `callback_claim_batch` at most; at most `callback_concurr
 senders per rule send them (a slow receiver holds its own rows only, never memory or sockets
 beyond that). Deliveries and failures are written a turn of the worker at a time. Each
 callback is a JSON POST with Easemob's `securityVersion` and `security` (md5 of callId, the
-rule's secret and the body's timestamp) appended; only a 200 whose answer is at most
+rule's secret and the body's timestamp) appended, POSTed from a child process of the node
+(`callback_sender`, `services.callback_sender`) or from the node's own loop; only a 200 whose answer is at most
 `callback_answer_max_chars` long counts as delivered (the row is deleted).
 Anything else moves it later, `callback_retry_base_seconds` doubled at each failure up to
 `callback_retry_max_delay_seconds`; past `callback_retry_max_age_seconds` it is kept as failed,
@@ -30,6 +31,7 @@ from typing import Any
 from hxim.config import Settings
 from hxim.model import now_ms
 from hxim.services.callback_http import AnswerTooLong, HttpFailure
+from hxim.services.callback_sender import ChildSender
 from hxim.services.callbacks import SECURITY_VERSION, CallbackService, Rule, signature
 from hxim.storage import Database
 from hxim.storage.callbacks import (
@@ -74,6 +76,10 @@ class CallbackDelivery:
         self._tried: list[dict[str, Any]] = []
         self.counters = {"delivered": 0, "failed_tries": 0, "given_up": 0}
         callbacks.wake = self.wake
+        # where the POSTs leave from: a child process, or this event loop (the pre-send client)
+        self.sender: ChildSender | None = (
+            ChildSender(settings.callback_concurrency_per_rule) if settings.callback_sender == "process" else None
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,6 +110,8 @@ class CallbackDelivery:
         await self._save()
         if unsent:
             await self.db.write(release_txn, unsent, now_ms())
+        if self.sender is not None:
+            await self.sender.aclose()
         self.callbacks.close()
 
     async def _run(self) -> None:
@@ -192,7 +200,7 @@ class CallbackDelivery:
         content = f'{row.body[:-1]},"securityVersion":"{SECURITY_VERSION}","security":"{sig}"}}'.encode()
         limit = self.settings.callback_answer_max_chars
         try:
-            status, _ = await self.callbacks.http.post(
+            status, _ = await (self.sender or self.callbacks.http).post(
                 row.target_url or rule.url, content, self.settings.callback_timeout_seconds, limit
             )
         except TimeoutError:

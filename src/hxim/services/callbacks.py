@@ -266,6 +266,20 @@ class CallbackService:
         if why == "full":
             raise RuleError(f"app {app.appkey} already has {self.settings.callback_rules_per_app_max} callback rules")
 
+    def seal_secret(self, secret: str) -> bytes:
+        """A rule's secret as this server stores it (an imported rule's)."""
+        assert self._sealer is not None
+        return self._sealer.seal(secret)
+
+    def open_secret(self, sealed: bytes) -> str:
+        """A stored rule's secret in plain (an export carries it to a server with another key);
+        ValueError when this server's key does not open it."""
+        assert self._sealer is not None
+        try:
+            return self._sealer.open(sealed)
+        except InvalidTag:
+            raise ValueError("sealed with another server key") from None
+
     def remove_sync(self, app: App, name: str) -> None:
         if not self.db.run_sync(remove_rule_txn, app.id, name):
             raise RuleError(f"app {app.appkey} has no callback rule named [{name}]")

@@ -7,6 +7,7 @@ registered with; passwords become SCRAM keys (services.passwords) before they ar
 from __future__ import annotations
 
 import base64
+import json
 import re
 import struct
 from collections.abc import Awaitable, Callable
@@ -80,22 +81,34 @@ class UserService:
         self.delete_hooks: list[DeleteHook] = []
 
     # --- validation -----------------------------------------------------------------------------
+    def username_problem(self, username: str) -> str | None:
+        """What is wrong with a new username, in plain words (None: nothing)."""
+        shown = json.dumps(username, ensure_ascii=False)
+        if not USERNAME_RE.fullmatch(username) or len(username.encode()) > self.settings.username_max_length:
+            return f"a username has 1–{self.settings.username_max_length} of a-z A-Z 0-9 _ - . (got {shown})"
+        if UUID_RE.fullmatch(username):
+            return f"a username may not be written as a UUID (got {shown})"
+        return None
+
+    def password_problem(self, password: str) -> str | None:
+        """What is wrong with a new password, in plain words (None: nothing)."""
+        if not password:
+            return "no password"
+        if len(password) > self.settings.password_max_length:
+            return f"a password has at most {self.settings.password_max_length} characters"
+        return None
+
     def _check_username(self, username: Any) -> str:
         if username is None or username == "":
             raise errors.illegal_argument("Entity user requires a property named username")
-        if (
-            not isinstance(username, str)
-            or not USERNAME_RE.fullmatch(username)
-            or len(username.encode()) > self.settings.username_max_length
-            or UUID_RE.fullmatch(username)
-        ):
+        if not isinstance(username, str) or self.username_problem(username):
             raise errors.illegal_argument(f"username [{username}] is not legal")
         return username
 
     def _check_password(self, password: Any, missing: str = "password or pin must provided") -> str:
         if password is None or password == "":
             raise errors.illegal_argument(missing)
-        if not isinstance(password, str) or len(password) > self.settings.password_max_length:
+        if not isinstance(password, str) or self.password_problem(password):
             raise errors.illegal_argument(
                 f"password is not legal: a string of at most {self.settings.password_max_length} characters"
             )

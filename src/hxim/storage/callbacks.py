@@ -34,6 +34,7 @@ __all__ = [
     "release_txn",
     "remove_rule_txn",
     "replay_slot_txn",
+    "rules_changed_txn",
     "rules_txn",
     "tried_txn",
 ]
@@ -74,6 +75,11 @@ class Claimed:
 def _bump(conn: Connection) -> None:
     if conn.execute(update(callback_version).values(version=callback_version.c.version + 1)).rowcount == 0:
         conn.execute(insert(callback_version).values(id=1, version=1))
+
+
+def rules_changed_txn(conn: Connection) -> None:
+    """Tell every node that an app's rules changed (they were written by other means: an import)."""
+    _bump(conn)
 
 
 def callbacks_version_txn(conn: Connection) -> int:

@@ -17,6 +17,10 @@ never caught up under steady writes: the log grew by tens of MB a second, and co
 appended to it stalled behind the checkpoint's fsync (30-60 ms on ext4, the p99 of the load
 test in docs/benchmarks.md). On SQLite, group commits are also at least `sqlite_commit_interval_seconds`
 apart, so that under load more messages share one commit and fewer pages are written.
+
+Opening a handle creates nothing: the SQLite file and its directory are made by `migrate()`.
+A database that cannot be used at all (PostgreSQL unreachable or refusing the login, a SQLite
+file that cannot be opened) raises `DatabaseUnavailable`, worded for the operator.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Generic, TypeVar
@@ -36,16 +43,16 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from hxim import errors
 from hxim.counters import DB_BUCKETS, Histogram
 
-__all__ = ["Database", "Batcher"]
+__all__ = ["Database", "DatabaseUnavailable", "Batcher"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -61,12 +68,34 @@ def _refuse_nul(exc: BaseException | None) -> None:
         raise errors.illegal_argument(_NUL_REFUSED) from None
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be used at all; the message says why in the operator's words
+    (`cannot reach PostgreSQL at 127.0.0.1:5433: connection refused`)."""
+
+
+def _unavailable(url: str, exc: DatabaseError) -> DatabaseUnavailable:
+    """An error from connecting, as one line: unreachable, or reached and refusing us."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return DatabaseUnavailable(f"cannot open the SQLite database {parsed.database}: {exc.orig}")
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    text = str(exc.orig).strip()
+    # libpq: 'connection failed: connection to server at "H", port P failed: WHY' (then a hint line)
+    reason = text.split("\n")[0].rpartition(" failed: ")[2].strip()
+    if reason.startswith("FATAL:"):  # the server answered: a role, a password, a database or pg_hba.conf
+        return DatabaseUnavailable(f"PostgreSQL at {where} refused the connection: {reason[6:].strip()}")
+    if text.startswith("failed to resolve host"):
+        reason = "no such host"
+    return DatabaseUnavailable(f"cannot reach PostgreSQL at {where}: {reason[:1].lower()}{reason[1:]}")
+
+
 class Database:
     def __init__(
         self,
         url: str,
         *,
         pool_size: int = 8,
+        connect_timeout_seconds: float = 10,
         sqlite_synchronous: str = "NORMAL",
         sqlite_checkpoint_seconds: float = 0,
         sqlite_checkpoint_pause_seconds: float = 0.05,
@@ -84,13 +113,10 @@ class Database:
         self._conn: Connection | None = None
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
-        self._sqlite_file = ""  # the SQLite database's file (none in memory)
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
-            self._sqlite_file = path if path and path != ":memory:" else ""
-            background = bool(path and path != ":memory:" and sqlite_checkpoint_seconds > 0)
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.path = path if path != ":memory:" else ""
+            background = bool(self.path and sqlite_checkpoint_seconds > 0)
             self.engine: Engine = create_engine(
                 url, poolclass=StaticPool, connect_args={"check_same_thread": False}
             )
@@ -120,7 +146,14 @@ class Database:
         else:
             # Each worker thread keeps two connections for good (see `_pg_run`): one in
             # autocommit for reads, one for write transactions.
-            self.engine = create_engine(url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True)
+            self.path = ""
+            self.engine = create_engine(
+                url,
+                pool_size=2 * pool_size,
+                max_overflow=0,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": max(1, round(connect_timeout_seconds))},
+            )
             self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="hxim-db")
         self._local = threading.local()
         self._held: list[Connection] = []
@@ -130,8 +163,9 @@ class Database:
         conn: sqlite3.Connection | None = None
         while not self._stop.wait(every):
             try:
-                if conn is None:
-                    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                if conn is None:  # never creates the file: migrate() does
+                    uri = f"file:{urllib.parse.quote(path)}?mode=rw"
+                    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
                     conn.execute("PRAGMA busy_timeout=10000")
                 # the bulk of the log while writes go on, then what they added meanwhile with
                 # group commits waiting (a few ms): that one catches up, and the log starts over
@@ -249,6 +283,55 @@ class Database:
                 raise
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A connection whose reads all see the database as it was when the first one ran, for as
+        long as the block lasts (an export); writers go on meanwhile. On SQLite a read
+        transaction of the write-ahead log, on PostgreSQL a REPEATABLE READ, READ ONLY one."""
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                with conn.begin():
+                    yield conn
+            return
+        with self._lock, self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+                raw.rollback()
+
+    def backup_sqlite(self, target: Path) -> tuple[Path, str]:
+        """Copy the SQLite database to `target` with SQLite's online backup (one consistent copy
+        while the server goes on writing), then check the copy; returns the database's path and
+        `PRAGMA integrity_check`'s answer ("ok")."""
+        assert self.is_sqlite
+        source_path = Path(self.url.split("///", 1)[1])
+        if not source_path.is_file():
+            raise FileNotFoundError(f"there is no database at {source_path}")
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        source = sqlite3.connect(source_path)
+        try:
+            source.execute("PRAGMA busy_timeout=10000")
+            copy = sqlite3.connect(partial)
+            try:
+                source.backup(copy)  # every page in one step: one read transaction, one snapshot
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+                answer = "; ".join(str(row[0]) for row in copy.execute("PRAGMA integrity_check"))
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+        partial.replace(target)
+        return source_path, answer
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that only reads."""
         if self._executor is None:
@@ -268,8 +351,8 @@ class Database:
         answer. On SQLite a fresh read-only connection reads the file's schema, on a worker thread
         and waiting at most `timeout` seconds for a lock: the node's own connection would go on
         answering from a file deleted or replaced under it. On PostgreSQL, `SELECT 1` on the pool."""
-        if self._sqlite_file:
-            await asyncio.to_thread(_sqlite_ping, self._sqlite_file, timeout)
+        if self.path:
+            await asyncio.to_thread(_sqlite_ping, self.path, timeout)
         else:
             await self.read(_select_one)
 
@@ -280,13 +363,52 @@ class Database:
         cfg.attributes["engine"] = self.engine
         return cfg
 
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages: the SQLite file, or the URL without its password."""
+        url = make_url(self.url)
+        return self.path or url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
     def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Create the database if need be (a SQLite file and its directory) and bring the schema
+        to the newest migration."""
+        if self.path:
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                reason = (exc.strerror or str(exc)).lower()
+                raise DatabaseUnavailable(f"cannot create the data directory {folder}: {reason}") from exc
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            try:
+                with self.engine.connect():
+                    pass
+            except DatabaseError as exc:  # on SQLite also a file that is not a database
+                raise _unavailable(self.url, exc) from exc
             command.upgrade(self.alembic_config(), "head")
+
+    def schema_present(self) -> bool:
+        """Whether hxim's schema is there (migrated once), found without creating anything."""
+        if self.is_sqlite:
+            if not self.path or not Path(self.path).is_file():
+                return False
+            try:
+                probe = sqlite3.connect(f"file:{urllib.parse.quote(self.path)}?mode=ro", uri=True)
+                try:
+                    found = probe.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone()
+                finally:
+                    probe.close()
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailable(f"cannot open the SQLite database {self.path}: {exc}") from exc
+            return found is not None
+        try:
+            with self.engine.connect() as conn:
+                return inspect(conn).has_table("alembic_version")
+        except DatabaseError as exc:
+            raise _unavailable(self.url, exc) from exc
 
     def dispose(self) -> None:
         self._stop.set()
@@ -305,7 +427,7 @@ class Database:
 
 
 def _sqlite_ping(path: str, timeout: float) -> None:
-    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=timeout)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     finally:
