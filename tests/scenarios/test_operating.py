@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from xmpp_helpers import Client, XServer, run, start_xmpp_server, until
 
+from callback_receiver import FAST, add_rule, appkey
 from conftest import BACKENDS, HXIM, Server, _drop_pg, _pg_database, free_port, start_server, stop_server, unique
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 # failed callbacks are tried again within a fraction of a second, a rule backs off after two
-FAST_CALLBACKS = {
-    "HXIM_CALLBACK_RULES_RELOAD_MS": "100",
-    "HXIM_CALLBACK_POLL_MS": "50",
-    "HXIM_CALLBACK_RETRY_BASE_SECONDS": "0.2",
-    "HXIM_CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
-    "HXIM_CALLBACK_RULE_BACKOFF_AFTER": "2",
-}
+FAST_CALLBACKS = {**FAST, "HXIM_CALLBACK_RULE_BACKOFF_AFTER": "2"}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -264,18 +258,12 @@ def test_metrics_count_a_failing_callback_rule(oserver: XServer) -> None:
     callbacks waiting in the outbox, and the rule backed off after two failures in a row."""
     api = oserver.api
     name = unique("rule")
-    creds = api.creds
-    dead = f"http://127.0.0.1:{free_port()}/callback"  # nothing listens there
-    r = api.server.cli("callback", "add", f"{creds.org}#{creds.app}", "--name", name, "--url", dead,
-                       "--secret", "s3cr3t", "--events", "chat")
-    assert r.returncode == 0, r.stderr
-    time.sleep(0.4)  # the server reloads its rules every 100 ms here
+    add_rule(api, name, f"http://127.0.0.1:{free_port()}/callback", "--events", "chat")  # nothing listens there
     a, b = unique("ca"), unique("cb")
     api.register(a, b)
     r = api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": "hi"}})
     assert r.status_code == 200, r.text
-    appkey = f"{creds.org}#{creds.app}"
-    labels = {"app": appkey, "rule": name, "kind": "post"}
+    labels = {"app": appkey(api), "rule": name, "kind": "post"}
 
     def failing() -> Samples | None:
         samples = scrape(oserver.server.base_url)
@@ -285,7 +273,7 @@ def test_metrics_count_a_failing_callback_rule(oserver: XServer) -> None:
     assert value(samples, "hxim_callbacks_outbox", state="pending") >= 1
     assert value(samples, "hxim_callback_rules_backed_off") >= 1
     assert "failed 2 times in a row" in log_of(oserver.server)
-    removed = api.server.cli("callback", "remove", appkey, name)
+    removed = api.server.cli("callback", "remove", appkey(api), name)
     assert removed.returncode == 0, removed.stderr
 
 
