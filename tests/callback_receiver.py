@@ -23,10 +23,17 @@ import pytest
 
 from conftest import Api, free_port, new_app, unique
 
-__all__ = ["PRESEND_CASES", "REFUSAL", "SECRET", "Receiver", "add_rule", "appkey", "judge_with", "judged_by_words",
-           "receiver", "signed"]
+__all__ = ["FAST", "PRESEND_CASES", "REFUSAL", "SECRET", "Receiver", "add_rule", "appkey", "judge_with",
+           "judged_by_words", "receiver", "signed"]
 
 SECRET = "s3cr3t-for-tests"
+FAST = {  # a server's settings for the tests: retries and rule changes within a fraction of a second
+    "HXIM_CALLBACK_RULES_RELOAD_MS": "100",
+    "HXIM_CALLBACK_POLL_MS": "50",
+    "HXIM_CALLBACK_RETRY_BASE_SECONDS": "0.2",
+    "HXIM_CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
+    "HXIM_CALLBACK_TIMEOUT_SECONDS": "2",
+}
 REFUSAL = "no bad words here"  # the code of the receiver's refusals: the text a refused sender reads
 
 

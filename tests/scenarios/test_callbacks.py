@@ -21,21 +21,12 @@ from typing import Any
 import pytest
 from xmpp_helpers import DOMAIN, Client, XServer, run, start_xmpp_server
 
-from callback_receiver import PRESEND_CASES, SECRET, Receiver, add_rule, appkey, judge_with, receiver, signed
+from callback_receiver import FAST, PRESEND_CASES, SECRET, Receiver, add_rule, appkey, judge_with, receiver, signed
 from conftest import BACKENDS, new_app, serve, stop_server, unique
 from hxim.msync.client import MsyncClient, SendRefused
 from hxim.msync.wire import pb
 
 __all__ = ["receiver"]
-
-FAST = {  # retries and rule changes within a fraction of a second
-    "HXIM_CALLBACK_RULES_RELOAD_MS": "100",
-    "HXIM_CALLBACK_POLL_MS": "50",
-    "HXIM_CALLBACK_RETRY_BASE_SECONDS": "0.2",
-    "HXIM_CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
-    "HXIM_CALLBACK_TIMEOUT_SECONDS": "2",
-}
-
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def cserver(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[XServer]:

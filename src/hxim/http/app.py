@@ -29,9 +29,11 @@ from hxim.http import (
     easemob,
     easemob_app_users,
     groups,
+    health,
     history,
     message_import,
     messages,
+    metrics,
     moderation,
     mutes,
     openapi,
@@ -45,7 +47,9 @@ from hxim.http import (
     user_metadata,
     value_added,
 )
+from hxim.http.access_log import AccessLog
 from hxim.http.apidoc import doc, secure
+from hxim.http.pipeline import Endpoint
 from hxim.http.render import error_response, json_response
 from hxim.msync.context import Msync
 from hxim.seeds import gateway
@@ -64,6 +68,22 @@ REST_MODULES = (
 
 log = logging.getLogger("hxim.http")
 APP_API_PREFIX = "/api/v2/"
+UNMATCHED = "(unmatched)"  # the route label of requests for a path no route serves
+
+
+def route_templates(routes: list[BaseRoute]) -> dict[Endpoint, str]:
+    """The route template of each endpoint of the REST faces, as the request pipeline labels their
+    requests (`/metrics`). An endpoint serving two templates could not tell them apart: refused."""
+    found: dict[Endpoint, str] = {}
+    for route in routes:
+        if isinstance(route, Route):
+            known = found.setdefault(route.endpoint, route.path)
+            if known != route.path:
+                raise ValueError(
+                    f"endpoint {route.endpoint.__name__} serves both {known} and {route.path}: give each route "
+                    "its own endpoint, so that its requests are counted under its own template"
+                )
+    return found
 
 
 class CollectionRouter(Router):
@@ -105,6 +125,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             405, "HTTP 405 Method Not Allowed", "javax.ws.rs.NotAllowedException"
         )
     elif exc.status_code == 404:
+        # a path no route names: counted under one label, never under its own path
+        request.app.state.node.counters.request(UNMATCHED, request.method, 404, time.perf_counter() - started)
         err = errors.web_application(
             404, f"HTTP 404 Not Found: no API at {request.url.path}", "javax.ws.rs.NotFoundException"
         )
@@ -115,6 +137,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _crash(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    request.app.state.node.counters.errors["http"] += 1
     err = errors.HximError(
         500, "internal_server_error", "the server failed to handle this request; it has been logged", None
     )
@@ -159,11 +182,10 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
     secure(bosh_endpoint)
     bosh_routes = [Route(p, bosh_endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
+    operating = [*health.routes, *metrics.routes]  # /health, /ready, /metrics (docs/operating.md)
+    rest = [*seeds, *(route for module in REST_MODULES for route in module.routes)]  # the request pipeline's
     app.router = CollectionRouter(
-        [
-            *seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws, *bosh_routes, *msync_ws,
-            *openapi.routes,
-        ],
+        [*operating, *rest, *xmpp_ws, *bosh_routes, *msync_ws, *openapi.routes],
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )
@@ -176,7 +198,11 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
             "Authorization", "Content-Type", "restrict-access", "share-secret", "X-Requested-With", "Accept"
         ],
     )
+    if node.settings.access_log:  # one line per request; without it, no middleware at all
+        app.add_middleware(AccessLog)
     app.state.node = node
+    app.state.route_templates = route_templates(rest)
+    app.state.metrics = metrics.Exposition(node)
     app.state.c2s = c2s
     app.state.msync = msync
     app.state.bosh = bosh
