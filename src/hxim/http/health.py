@@ -18,15 +18,28 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hxim.app import Node
+from hxim.http.apidoc import NUM, STR, doc, obj, secure
 from hxim.http.render import json_response
 
 __all__ = ["routes"]
 
 
+_CHECK = obj({"status": {"enum": ["ok", "failed"]}, "error": STR, "seconds": NUM}, ["status", "seconds"])
+
+
+@doc("Alive: the process serves HTTP (touches nothing else)", tag="Operating",
+     ok=obj({"status": {"const": "ok"}}, ["status"]))
 async def health(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+@doc(
+    "Ready: every readiness check (the database) answered in time",
+    tag="Operating",
+    ok=obj({"status": {"const": "ready"}, "checks": {"type": "object", "additionalProperties": _CHECK}},
+           ["status", "checks"]),
+    errors={503: "a check failed: `error` says which and why"},
+)
 async def ready(request: Request) -> Response:
     node: Node = request.app.state.node
     results = await node.readiness.check()
@@ -42,6 +55,6 @@ async def ready(request: Request) -> Response:
 
 
 routes = [
-    Route("/health", health, methods=["GET"]),
-    Route("/ready", ready, methods=["GET"]),
+    Route("/health", secure(health), methods=["GET"]),  # anyone: a probe comes from wherever it runs
+    Route("/ready", secure(ready), methods=["GET"]),
 ]

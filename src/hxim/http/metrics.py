@@ -36,6 +36,7 @@ from hxim import __version__
 from hxim.app import Node
 from hxim.config import Settings
 from hxim.counters import PROTOCOLS
+from hxim.http.apidoc import doc, secure
 from hxim.http.pipeline import bearer_token
 from hxim.services.readiness import plain
 
@@ -203,6 +204,16 @@ def _loopback(host: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
+@doc(
+    "Prometheus metrics (text exposition format)",
+    tag="Operating",
+    description="Who may read them is the setting `metrics_access`: `local` (loopback addresses only, the "
+    "default), `open`, or `token` (a bearer token equal to the setting `metrics_token`); others get 403 "
+    "with one line saying why. The metrics are listed in docs/operating.md.",
+    ok={"type": "string"},
+    ok_type="text/plain",
+    errors={403: "this address or token may not read the metrics"},
+)
 async def metrics(request: Request) -> Response:
     node: Node = request.app.state.node
     why = refusal(request, node.settings)
@@ -212,4 +223,4 @@ async def metrics(request: Request) -> Response:
     return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-routes = [Route("/metrics", metrics, methods=["GET"])]
+routes = [Route("/metrics", secure(metrics), methods=["GET"])]  # access: `refusal`, by the settings

@@ -69,6 +69,7 @@ TAGS: dict[str, str] = {
     "App API": "The `/api/v2` app API (seed document 003), with an HS256 JWT from `/api/v2/auth/login`.",
     "XMPP over HTTP": "BOSH (XEP-0206), for XMPP clients that cannot open a WebSocket.",
     "Reference": "This document and its viewer.",
+    "Operating": "Probes for an orchestrator or load balancer, and Prometheus metrics (docs/operating.md).",
 }
 
 # What a path parameter is, when its operation does not say.
