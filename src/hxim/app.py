@@ -10,6 +10,7 @@ import logging
 import secrets
 
 from hxim.config import Settings
+from hxim.counters import Counters
 from hxim.hub import MemoryRegistry, Router
 from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
@@ -36,6 +37,7 @@ from hxim.services.presence_subscriptions import PresenceSubscriptions
 from hxim.services.push import PushService
 from hxim.services.push_settings import PushSettings
 from hxim.services.reactions import ReactionService
+from hxim.services.readiness import Readiness
 from hxim.services.room_common import CHATROOM, GROUP
 from hxim.services.room_notices import RoomNotifier
 from hxim.services.rooms import RoomServices
@@ -78,6 +80,10 @@ class Node:
             sqlite_commit_interval_seconds=settings.sqlite_commit_interval_ms / 1000,
         )
         self.ids = IdGenerator(settings.node_id)
+        self.counters = Counters()  # what the node counts as it serves, read by /metrics
+        # GET /ready: the checks that must answer for the node to be ready
+        self.readiness = Readiness(settings.ready_timeout_seconds)
+        self.readiness.add("database", lambda: self.db.ping(settings.ready_timeout_seconds))
         self.router = Router(MemoryRegistry())  # the hub: events and stored messages to sessions
         # callbacks (pre-send and post-send webhooks): rules loaded by open(), delivered by a job
         self.callbacks = CallbackService(self.db, settings, self.ids)
@@ -117,7 +123,7 @@ class Node:
         self.push = PushService(self.db, settings)  # offline pushes to the operator's gateway (push_url), if any
         self.messages = MessageService(
             self.db, settings, self.ids, self.users, self.router, self.blocks, self.notices, self.groups.rooms,
-            self.chatrooms.rooms, self.mutes, self.moderation, self.callbacks, self.push,
+            self.chatrooms.rooms, self.mutes, self.moderation, self.callbacks, self.counters, self.push,
         )
         # broadcasts run as jobs: `start_jobs` (on the serving loop) resumes the unfinished ones
         self.broadcasts = BroadcastService(

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sqlite3
 import sys
@@ -55,6 +54,7 @@ from typing import Any
 
 from hxim.config import ConfigError, Origins, Settings, changed_settings, read_settings, unknown_variables
 from hxim.errors import HximError
+from hxim.logs import configure as configure_logging
 from hxim.model import App
 
 __all__ = ["EXIT_CODES", "main"]
@@ -511,8 +511,7 @@ def _run(args: argparse.Namespace) -> int:
     settings, origins = _settings(args)
     if args.command == "config":
         return _config_check(settings, origins)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         from hxim.server import serve
 

@@ -240,6 +240,26 @@ class Settings(BaseSettings):
         "as many as fit at their largest (`chatfile_max_bytes`), one at least",
     )
 
+    # --- operating: health, metrics, logs (docs/operating.md) ---------------------------------
+    ready_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="GET /ready: how long each check (the database) has to answer before the "
+        "node is reported not ready (503)"
+    )
+    metrics_access: str = Field(
+        "local", pattern="^(local|open|token)$", description="Who may read GET /metrics: `local` (loopback "
+        "addresses only), `open` (anyone), or `token` (a bearer token equal to `metrics_token`); others get 403"
+    )
+    metrics_token: str = Field(
+        "", description="The bearer token /metrics asks for when `metrics_access` is `token` (required then)"
+    )
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="Log lines as `text` (time, level, logger, message) or `json` "
+        "(one JSON object per line: time, level, logger, message and the line's extra fields)"
+    )
+    access_log: bool = Field(
+        False, description="Log one line per HTTP request: method, path, status and duration (logger `hxim.access`)"
+    )
+
     # --- apps and identity ---------------------------------------------------------------
     default_app: str = Field("", description="ORG#APP served as the default app")
     node_id: int = Field(0, ge=0, le=1023, description="Distinguishes nodes in generated ids")
@@ -729,6 +749,12 @@ class Settings(BaseSettings):
         description="Requests per second per app, API family and caller (the app's admin, each user, each "
         "address for calls without a token); absent or 0 = no limit",
     )
+
+    @model_validator(mode="after")
+    def _metrics_token_set(self) -> Settings:
+        if self.metrics_access == "token" and not self.metrics_token:
+            raise ValueError("metrics_access is token, so metrics_token must be set too")
+        return self
 
     @model_validator(mode="after")
     def _upstream_complete(self) -> Settings:

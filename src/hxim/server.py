@@ -1,21 +1,31 @@
-"""Running a node: claim its ports, open storage, print where it listens, serve HTTP with uvicorn.
+"""Running a node: claim its ports, open storage, say where it listens, serve HTTP with uvicorn,
+say when it stopped.
 
 A port that cannot be had (in use, privileged, an address not on this machine) raises
-`CannotListen`, worded for the operator, before anything else starts.
+`CannotListen`, worded for the operator, before anything else starts. The node logs its data
+directory, one line when it serves (its version, the addresses it listens on, its database and
+data directory, its apps) and one when it has stopped (`hxim stopped`, with its uptime). Logging
+itself is set up by `cli` (`logs.configure`); uvicorn writes through the same handlers (no
+logging configuration of its own, its access log off).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import logging
 import os
+import signal
 import socket
+import time
+from collections.abc import Iterator
 
 import uvicorn
 import uvloop
 
+from hxim import __version__
 from hxim.app import Node
 from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
@@ -25,6 +35,7 @@ from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
+from hxim.logs import level_of
 from hxim.msync.context import Msync
 
 __all__ = ["CannotListen", "serve"]
@@ -56,10 +67,11 @@ def _claim(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings) -> int:
+    began = time.monotonic()
     http_socket = _claim(settings.http_host, settings.http_port)
     if not settings.database_url:
         folder, why = settings.data_location
-        print(f"hxim data directory: {folder} ({why})", flush=True)
+        log.info("hxim data directory: %s (%s)", folder, why, extra={"data_dir": str(folder)})
     node = Node(settings)
     try:
         created = node.open()
@@ -79,8 +91,9 @@ def serve(settings: Settings) -> int:
         port=settings.http_port,
         loop="uvloop",
         http=with_head_timeout(settings.http_header_timeout_seconds),  # httptools, heads on a deadline
-        access_log=False,
-        log_level="warning",
+        access_log=False,  # hxim's own, when `access_log` is on (http/access_log.py)
+        log_config=None,  # uvicorn's lines go through the node's handlers (logs.configure)
+        log_level=max(level_of(settings.log_level), logging.WARNING),
         backlog=2048,
         timeout_keep_alive=30,
         # XMPP: a stream error, then 1009; msync at /websocket: served by the protocol, not ASGI
@@ -91,6 +104,7 @@ def serve(settings: Settings) -> int:
     server = _NodeServer(config, c2s, msync, http_app.state.bosh)
 
     async def run() -> None:
+        xmpp_addrs = ""
         try:
             xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
         except OSError as exc:
@@ -100,8 +114,9 @@ def serve(settings: Settings) -> int:
             raise CannotListen(settings.xmpp_host, settings.xmpp_port, "XMPP", "--xmpp-port", exc) from exc
         if xmpp is not None:
             server.listeners.append(xmpp)
-            addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
-            print(f"hxim XMPP listening on {addrs} (domain {settings.xmpp_domain})", flush=True)
+            xmpp_addrs = ", ".join(f"{a[0]}:{a[1]}" for a in (sock.getsockname() for sock in xmpp.sockets))
+            log.info("hxim XMPP listening on %s (domain %s)", xmpp_addrs, settings.xmpp_domain,
+                     extra={"xmpp": xmpp_addrs, "domain": settings.xmpp_domain})
         # What the node loaded before serving lives as long as the process: keep it out of the
         # cyclic collector's passes.
         gc.collect()
@@ -117,11 +132,15 @@ def serve(settings: Settings) -> int:
         if server.started:
             apps = ", ".join(a.appkey for a in node.apps.list_sync())
             default = node.default_app.appkey if node.default_app else "none"
-            print(
-                f"hxim listening on http://{settings.http_host}:{http_socket.getsockname()[1]} "
-                f"(database {node.db.engine.url.render_as_string(hide_password=True)}); "
-                f"apps: {apps}; default app: {default}",
-                flush=True,
+            http = f"http://{settings.http_host}:{http_socket.getsockname()[1]}"
+            database = node.db.engine.url.render_as_string(hide_password=True)
+            data_dir = str(settings.data_location[0])
+            log.info(
+                "hxim %s listening on %s%s (database %s, data dir %s); apps: %s; default app: %s",
+                __version__, http, f" and XMPP {xmpp_addrs}" if xmpp_addrs else "", database, data_dir, apps,
+                default,
+                extra={"version": __version__, "http": http, "xmpp": xmpp_addrs, "database": database,
+                       "data_dir": data_dir, "apps": apps, "default_app": default},
             )
         try:
             await task
@@ -136,7 +155,22 @@ def serve(settings: Settings) -> int:
             runner.run(run())
     finally:
         node.close()
+        uptime = time.monotonic() - began
+        log.info("hxim stopped after %s", _duration(uptime), extra={"uptime_seconds": round(uptime, 3)})
+    for sig in reversed(server.stopped_by):  # ended by SIGTERM or SIGINT: end as such a process ends
+        signal.raise_signal(sig)
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """`3 h 2 min 5 s`, `12.5 s`: an uptime in words."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
 
 
 class _NodeServer(uvicorn.Server):
@@ -155,6 +189,18 @@ class _NodeServer(uvicorn.Server):
         self.msync = msync
         self.bosh = bosh
         self.listeners: list[asyncio.AbstractServer] = []  # the XMPP TCP listener
+        self.stopped_by: list[int] = []  # the signals that stopped the server
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, except that the signal that stopped the server is not raised again as soon as
+        uvicorn has shut down (which would end the process there): `serve` raises it once the node
+        has closed and said so."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self.stopped_by, self._captured_signals = list(self._captured_signals), []
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for listener in [*self.servers, *self.listeners]:

@@ -41,6 +41,7 @@ class Recorder:
         self._available = available
         self.got: list[str] = []
         self.ended = False
+        self.queued = 0  # nothing waits: what it is handed is recorded at once
 
     @property
     def available(self) -> bool:

@@ -38,7 +38,10 @@ def _throttled(session: C2SSession, app_id: str, key: str) -> bool:
 
 def outcome(session: C2SSession, ev: AuthFailed | Authenticated) -> None:
     """A SASL attempt ended: a failure counts against the account and address (not a refusal
-    of ours, `temporary-auth-failure`, nor one the client aborted), a success clears them."""
+    of ours, `temporary-auth-failure`, nor one the client aborted), a success clears them. Every
+    outcome but an abort is counted for /metrics."""
+    if isinstance(ev, Authenticated) or ev.condition != "aborted":
+        session.ctx.node.counters.login(session.device, isinstance(ev, Authenticated))
     attempt, session.login = session.login, None
     if attempt is None:
         return

@@ -186,6 +186,10 @@ class C2SSession:
         # with a stream error before the events read with it are handled)
         return self._available and not self._ended and self.stream.state is not _CLOSED
 
+    @property
+    def queued(self) -> int:
+        """Stanzas and stored messages waiting to be written (live ones held behind the replay too)."""
+        return len(self._queue) + len(self._held or ())
 
     def deliver(self, message: Message) -> bool:
         if self._ended or self.stream.state is _CLOSED:
@@ -285,6 +289,7 @@ class C2SSession:
                     await self._on_event(ev)
                 except Exception:
                     log.exception("c2s: failure while handling %r from %s", type(ev).__name__, self.jid or self.peer)
+                    self.ctx.node.counters.errors["xmpp"] += 1
                     self.close("internal-server-error", "The server failed to handle that.")
                 if self._ended:
                     break

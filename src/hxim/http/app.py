@@ -31,9 +31,11 @@ from hxim.http import (
     easemob,
     easemob_app_users,
     groups,
+    health,
     history,
     message_import,
     messages,
+    metrics,
     moderation,
     mutes,
     presence,
@@ -46,6 +48,8 @@ from hxim.http import (
     user_metadata,
     value_added,
 )
+from hxim.http.access_log import AccessLog
+from hxim.http.pipeline import Endpoint
 from hxim.http.render import error_response
 from hxim.msync.context import Msync
 from hxim.seeds import gateway
@@ -63,6 +67,22 @@ REST_MODULES = (
 )
 
 log = logging.getLogger("hxim.http")
+UNMATCHED = "(unmatched)"  # the route label of requests for a path no route serves
+
+
+def route_templates(routes: list[BaseRoute]) -> dict[Endpoint, str]:
+    """The route template of each endpoint of the REST faces, as the request pipeline labels their
+    requests (`/metrics`). An endpoint serving two templates could not tell them apart: refused."""
+    found: dict[Endpoint, str] = {}
+    for route in routes:
+        if isinstance(route, Route):
+            known = found.setdefault(route.endpoint, route.path)
+            if known != route.path:
+                raise ValueError(
+                    f"endpoint {route.endpoint.__name__} serves both {known} and {route.path}: give each route "
+                    "its own endpoint, so that its requests are counted under its own template"
+                )
+    return found
 
 
 class CollectionRouter(Router):
@@ -103,6 +123,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             405, "HTTP 405 Method Not Allowed", "javax.ws.rs.NotAllowedException"
         )
     elif exc.status_code == 404:
+        # a path no route names: counted under one label, never under its own path
+        request.app.state.node.counters.request(UNMATCHED, request.method, 404, time.perf_counter() - started)
         err = errors.web_application(
             404, f"HTTP 404 Not Found: no API at {request.url.path}", "javax.ws.rs.NotFoundException"
         )
@@ -113,6 +135,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _crash(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    request.app.state.node.counters.errors["http"] += 1
     err = errors.HximError(
         500, "internal_server_error", "the server failed to handle this request; it has been logged", None
     )
@@ -142,13 +165,12 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
     bosh = BoshManager(c2s)  # XEP-0206, with or without the slash (webim-xmpp.md §1.6)
     bosh_routes = [Route(p, bosh.endpoint, methods=["GET", "POST", "OPTIONS"]) for p in ("/http-bind/", "/http-bind")]
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
+    operating = [*health.routes, *metrics.routes]  # /health, /ready, /metrics (docs/operating.md)
+    rest = [*seeds, *(route for module in REST_MODULES for route in module.routes)]  # the request pipeline's
     # the admin console's paths come before the REST routes, whose /{org}/{app}/… would take them
     console = admin.routes(admin_api.routes) if node.settings.admin_enabled else []
     app.router = CollectionRouter(
-        [
-            *console, *seeds, *(route for module in REST_MODULES for route in module.routes), *xmpp_ws,
-            *bosh_routes, *msync_ws,
-        ],
+        [*operating, *console, *rest, *xmpp_ws, *bosh_routes, *msync_ws],
         own=frozenset({"admin"}) if console else frozenset(),
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
@@ -162,7 +184,11 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
             "Authorization", "Content-Type", "restrict-access", "share-secret", "X-Requested-With", "Accept"
         ],
     )
+    if node.settings.access_log:  # one line per request; without it, no middleware at all
+        app.add_middleware(AccessLog)
     app.state.node = node
+    app.state.route_templates = route_templates(rest)
+    app.state.metrics = metrics.Exposition(node)
     app.state.c2s = c2s
     app.state.msync = msync
     app.state.bosh = bosh

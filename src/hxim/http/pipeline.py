@@ -3,10 +3,10 @@ gateway and the `/api/v2` app API.
 
 Every request on them takes the same steps, written here once. `endpoint` starts the clock, runs
 the face's entry step (its authentication scheme: a token from `bearer_token` or, on the gateway,
-from the body; on the Easemob face also the app's rate limit, `check_rate`), runs the handler, and
-renders whatever stops the request. Bodies are read with `read_json` (`read_body` for the raw
-bytes): within the route's limit (`http_max_body_bytes`, or the route's own) and decoded by
-`json_input.loads` (depth limit, no U+0000).
+from the body; on the Easemob face also the app's rate limit, `check_rate`), runs the handler,
+renders whatever stops the request, and counts the request for /metrics. Bodies are read with
+`read_json` (`read_body` for the raw bytes): within the route's limit (`http_max_body_bytes`, or
+the route's own) and decoded by `json_input.loads` (depth limit, no U+0000).
 
 A face plugs in only what differs, as a `Face`: how it words a refused body, and how it renders a
 refusal. Every face refuses with `Refused` (its status and what the face shows for it); the
@@ -88,16 +88,29 @@ def endpoint(
     face: Face, enter: Callable[[Request, float], Awaitable[C]], handler: Callable[[C], Awaitable[Response]]
 ) -> Endpoint:
     """A Starlette endpoint: start the clock, `enter` (the face's authentication, which builds what
-    the handler takes), run the handler, and render through `face` what stops the request."""
+    the handler takes), run the handler, and render through `face` what stops the request. Each
+    request is counted with its status and duration under its route's template (`/metrics`:
+    `route_templates`, which `http.app.build_http_app` fills, names the route of each endpoint)."""
 
     async def handle(request: Request) -> Response:
         started = time.perf_counter()
+        status = 500  # unless answered: what escapes is the application's 500
         try:
-            return await handler(await enter(request, started))
-        except Refused as refused:
-            return face.render(refused, started)
-        except HximError as err:
-            return face.render_error(err, started)
+            try:
+                response = await handler(await enter(request, started))
+            except Refused as refused:
+                response = face.render(refused, started)
+            except HximError as err:
+                status = err.status  # a face that does not render it leaves it to the error handler
+                response = face.render_error(err, started)
+            status = response.status_code
+            return response
+        finally:
+            # the request's count and duration for /metrics, under its route's template
+            state = request.app.state
+            state.node.counters.request(
+                state.route_templates.get(handle, ""), request.method, status, time.perf_counter() - started
+            )
 
     handle.__name__ = handler.__name__
     handle.__doc__ = handler.__doc__

@@ -32,6 +32,10 @@ class Session(Protocol):
     @property
     def available(self) -> bool: ...
 
+    @property
+    def queued(self) -> int:
+        """Items waiting in the session's outbound queue (read at scrape time, for /metrics)."""
+
     def deliver(self, message: Message) -> bool:
         """Queue a stored message for the client without waiting; False when it could not be
         queued (the caller then keeps it offline)."""
@@ -50,6 +54,8 @@ class Registry(Protocol):
     def online(self, app_uuid: uuid.UUID, keys: Iterable[str]) -> set[str]: ...
 
     def count(self) -> int: ...
+
+    def census(self) -> dict[str, tuple[int, int]]: ...
 
 
 class MemoryRegistry:
@@ -94,3 +100,12 @@ class MemoryRegistry:
 
     def count(self) -> int:
         return sum(len(slot) for slot in self._by_user.values())
+
+    def census(self) -> dict[str, tuple[int, int]]:
+        """By kind of session (`device`): how many, and the items waiting in their queues."""
+        out: dict[str, tuple[int, int]] = {}
+        for slot in self._by_user.values():
+            for session in slot.values():
+                sessions, queued = out.get(session.device, (0, 0))
+                out[session.device] = (sessions + 1, queued + session.queued)
+        return out

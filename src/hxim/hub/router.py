@@ -68,6 +68,11 @@ class Router:
     def count(self) -> int:
         return self.registry.count()
 
+    def census(self) -> dict[str, tuple[int, int]]:
+        """The sessions of this node by kind (`device`): how many, and the items waiting in their
+        outbound queues (for /metrics: read at scrape time, never counted on the way)."""
+        return self.registry.census()
+
     # --- delivery ---------------------------------------------------------------------------------
     def deliver(
         self, app_uuid: uuid.UUID, message: Message, recipient_keys: Iterable[str], resource: str | None = None,

@@ -126,6 +126,11 @@ class MsyncSession:
     def available(self) -> bool:
         return self._available and not self._ended
 
+    @property
+    def queued(self) -> int:
+        """Metas waiting in the session's queues for the client, and frames not yet written."""
+        return self._pending + len(self._out)
+
     def deliver(self, message: Message) -> bool:
         if not self.available:
             return False
@@ -265,6 +270,7 @@ class MsyncSession:
             self.close("bad-format")
         except Exception:
             log.exception("msync: failure while handling a frame from %s", self.user_key or self.peer)
+            self.ctx.node.counters.errors["msync"] += 1
             self.close("internal-server-error")
 
     async def _on_frame(self, frame: pb.MSync) -> None:
@@ -322,6 +328,7 @@ class MsyncSession:
                 self._refuse(pb.Status.FAIL, BAD_CREDENTIALS)
             return
         node.logins.succeeded(app.id, key, address)
+        node.counters.login(self.device, True)
         if self._ended:
             return
         self.app, self.user, self.app_uuid, self.user_key = app, user, app.uuid, user.key
@@ -334,6 +341,8 @@ class MsyncSession:
         await node.presence.broadcast(app, user, self.presence, await self._contacts(user), arrived=True)
 
     def _refuse(self, code: int, reason: str) -> None:
+        """A login refused: the answer, then the end of the connection."""
+        self.ctx.node.counters.login(self.device, False)
         self.send(wire.provision_answer(code, reason))
         self.close()
 

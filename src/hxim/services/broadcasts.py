@@ -47,6 +47,7 @@ from hxim.storage.broadcasts import (
     chatrooms_after_txn,
     create_broadcast_txn,
     end_broadcast_txn,
+    pending_broadcasts_txn,
     running_broadcasts_txn,
     users_after_txn,
 )
@@ -125,6 +126,10 @@ class BroadcastService:
         if found is None:
             raise errors.resource_not_found(f"broadcast [{ident}] not found")
         return found
+
+    async def pending(self) -> tuple[int, int]:
+        """Broadcasts not finished, of every app, and the targets they have still to reach."""
+        return await self.db.read(pending_broadcasts_txn)
 
     # --- the worker -------------------------------------------------------------------------------
     def start(self) -> None:

@@ -214,6 +214,7 @@ class CallbackDelivery:
     def _failed(self, rule: Rule, state: _RuleState, row: Claimed, why: str, now: int) -> None:
         s = self.settings
         self.counters["failed_tries"] += 1
+        self.callbacks.failed_try(rule)
         attempts = row.attempts + 1
         delay = min(s.callback_retry_base_seconds * 2 ** min(attempts - 1, 40), s.callback_retry_max_delay_seconds)
         due = now + int(delay * 1000)

@@ -51,6 +51,7 @@ from hxim.storage.callbacks import (
     add_rule_txn,
     callbacks_version_txn,
     failed_slots_txn,
+    outbox_depth_txn,
     remove_rule_txn,
     replay_slot_txn,
     rules_txn,
@@ -171,6 +172,7 @@ class CallbackService:
         self.counters: dict[str, int] = {
             "presend_rejected": 0, "presend_failed_passed": 0, "presend_failed_rejected": 0,
         }
+        self.failures: dict[int, int] = {}  # failed tries by rule id, pre-send and post-send (/metrics)
 
     # --- the rules --------------------------------------------------------------------------------
     def open_sync(self, key: bytes) -> None:
@@ -210,6 +212,7 @@ class CallbackService:
         self.appkeys = {a.id: a.appkey for a in apps}
         for gone in set(self.rules) - set(rules):
             self._gates.pop(gone, None)
+            self.failures.pop(gone, None)
         self.rules = rules
         self.version = version
 
@@ -417,6 +420,14 @@ class CallbackService:
             })
             self._emit(rules, app.appkey, fields, "groupchat" if kind == "group" else "chatroom")
 
+    def failed_try(self, rule: Rule) -> None:
+        """A try of `rule` failed (no answer, not a 200, an answer not understood)."""
+        self.failures[rule.id] = self.failures.get(rule.id, 0) + 1
+
+    async def outbox_depth(self) -> dict[str, int]:
+        """Post-send callbacks waiting in the outbox, `pending` and `failed` (given up)."""
+        return await self.db.read(outbox_depth_txn)
+
     # --- failed callbacks (Easemob's callback exception storage) ------------------------------------
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.history_file_timezone)
@@ -505,6 +516,7 @@ class CallbackService:
         if not why and (not isinstance(answer, dict) or not isinstance(answer.get("valid"), bool)):
             why = "answer has no boolean valid"
         if why:
+            self.failed_try(rule)
             if rule.on_failure == "reject":
                 self.counters["presend_failed_rejected"] += 1
                 log.info("callbacks: pre-send rule %s failed (%s): message refused", rule.name, why)

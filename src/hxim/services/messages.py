@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hxim import errors
 from hxim.config import Settings
+from hxim.counters import Counters
 from hxim.hub import Notice, Router
 from hxim.hub.events import Edited
 from hxim.model import App, IdGenerator, Message, Recipients, User, now_ms
@@ -179,6 +180,7 @@ class MessageService:
         mutes: GlobalMuteService,
         moderation: ModerationService,
         callbacks: CallbackService,
+        counters: Counters,
         push: PushService | None = None,
     ) -> None:
         self.db = db
@@ -192,6 +194,7 @@ class MessageService:
         self.mutes = mutes
         self.moderation = moderation
         self.callbacks = callbacks
+        self.counters = counters  # messages stored, routed to sessions and kept offline (/metrics)
         # offline pushes; None when no push gateway is configured (push_url)
         self.push = push if push is not None and push.provider is not None else None
         self._store = Batcher(db, store_message_groups_txn)
@@ -389,6 +392,12 @@ class MessageService:
                 await store(batch)
         if called:
             self.callbacks.wake()
+        counters = self.counters
+        stored = counters.stored
+        for entry in batch:
+            chat_type = entry.message.chat_type
+            stored[chat_type] = stored.get(chat_type, 0) + 1
+            counters.offline += len(entry.offline)
         if push is not None:
             for message, offline_users in pushes:
                 push.offer(app, message, offline_users)
@@ -396,11 +405,17 @@ class MessageService:
         # queue), gets the offline entry they were spared: nothing accepted is lost.
         missed: list[tuple[int, int]] = []
         deliver = self.router.deliver
+        routed = 0
         for (message, users, keeps_offline), plan in zip(online_by_msg, plans, strict=True):
             for user in users:
-                if not deliver(app.uuid, message, (user.key,), plan.resource) and keeps_offline:
+                queued = deliver(app.uuid, message, (user.key,), plan.resource)
+                if queued:
+                    routed += queued
+                elif keeps_offline:
                     missed.append((user.id, message.id))
+        counters.routed += routed
         if missed:
+            counters.offline += len(missed)
             await self.restore_offline(missed)
         return [e.message for e in batch]
 

@@ -20,6 +20,7 @@ __all__ = [
     "create_broadcast_txn",
     "broadcast_txn",
     "running_broadcasts_txn",
+    "pending_broadcasts_txn",
     "users_after_txn",
     "chatrooms_after_txn",
     "advance_broadcast_txn",
@@ -101,6 +102,16 @@ def running_broadcasts_txn(conn: Connection) -> list[Broadcast]:
     """Every broadcast not finished yet, of every app, oldest first."""
     rows = conn.execute(select(broadcasts).where(broadcasts.c.state == RUNNING).order_by(broadcasts.c.id))
     return [_broadcast(r) for r in rows]
+
+
+def pending_broadcasts_txn(conn: Connection) -> tuple[int, int]:
+    """How many broadcasts are not finished, and how many of their targets they have still to reach."""
+    row = conn.execute(
+        select(func.count(), func.coalesce(func.sum(broadcasts.c.total - broadcasts.c.done), 0)).where(
+            broadcasts.c.state == RUNNING
+        )
+    ).one()
+    return int(row[0]), max(int(row[1]), 0)
 
 
 def users_after_txn(conn: Connection, app_uuid: str, after: int, limit: int) -> list[tuple[int, str]]:

@@ -28,6 +28,7 @@ __all__ = [
     "delivered_txn",
     "failed_slots_txn",
     "insert_outbox",
+    "outbox_depth_txn",
     "outbox_insert_txn",
     "purge_failed_txn",
     "release_txn",
@@ -228,3 +229,12 @@ def purge_failed_txn(conn: Connection, before: int) -> int:
         delete(callback_outbox).where(callback_outbox.c.state == FAILED, callback_outbox.c.created < before)
     )
     return int(result.rowcount)
+
+
+def outbox_depth_txn(conn: Connection) -> dict[str, int]:
+    """Post-send callbacks in the outbox by state: `pending` (to be sent) and `failed` (given up)."""
+    found = dict.fromkeys((PENDING, FAILED), 0)
+    rows = conn.execute(select(callback_outbox.c.state, func.count()).group_by(callback_outbox.c.state))
+    for state, count in rows:
+        found[state] = int(count)
+    return found

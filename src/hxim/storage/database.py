@@ -26,6 +26,7 @@ file that cannot be opened) raises `DatabaseUnavailable`, worded for the operato
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
@@ -36,6 +37,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Generic, TypeVar
 
 import psycopg
@@ -48,6 +50,7 @@ from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from hxim import errors
+from hxim.counters import DB_BUCKETS, Histogram
 
 __all__ = ["Database", "DatabaseUnavailable", "Batcher"]
 
@@ -154,6 +157,7 @@ class Database:
             self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="hxim-db")
         self._local = threading.local()
         self._held: list[Connection] = []
+        self.durations = Histogram(DB_BUCKETS)  # of every transaction (`run_sync`), for /metrics
 
     def _checkpoint_loop(self, path: str, every: float) -> None:
         conn: sqlite3.Connection | None = None
@@ -209,32 +213,37 @@ class Database:
 
         On SQLite one connection serves the whole process under a lock; a read runs its
         statements without BEGIN (each sees a consistent snapshot), a write inside
-        BEGIN IMMEDIATE ... COMMIT.
+        BEGIN IMMEDIATE ... COMMIT. Its duration (waiting for the connection included) is counted
+        in `durations`.
         """
-        if not self.is_sqlite:
-            return self._pg_run(fn, args, write)
-        with self._lock:
-            if self._conn is None:
-                self._conn = self.engine.connect()
-            conn = self._conn
-            # BEGIN and COMMIT go straight to the driver: through SQLAlchemy's execution machinery
-            # they cost more than the statements of a small transaction (`Query` runs those raw too).
-            # A statement run through SQLAlchemy opens its own (driver-level empty) transaction,
-            # which its commit ends; the driver's commit is then a no-op.
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            try:
-                if write:
-                    raw.execute("BEGIN IMMEDIATE")
-                result = fn(conn, *args)
-                if conn.in_transaction():
-                    conn.commit()
-                raw.commit()
-                return result
-            except BaseException:
-                conn.rollback()
-                raw.rollback()
-                raise
+        started = perf_counter()
+        try:
+            if not self.is_sqlite:
+                return self._pg_run(fn, args, write)
+            with self._lock:
+                if self._conn is None:
+                    self._conn = self.engine.connect()
+                conn = self._conn
+                # BEGIN and COMMIT go straight to the driver: through SQLAlchemy's execution machinery
+                # they cost more than the statements of a small transaction (`Query` runs those raw
+                # too). A statement run through SQLAlchemy opens its own (driver-level empty)
+                # transaction, which its commit ends; the driver's commit is then a no-op.
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                try:
+                    if write:
+                        raw.execute("BEGIN IMMEDIATE")
+                    result = fn(conn, *args)
+                    if conn.in_transaction():
+                        conn.commit()
+                    raw.commit()
+                    return result
+                except BaseException:
+                    conn.rollback()
+                    raw.rollback()
+                    raise
+        finally:
+            self.durations.observe(perf_counter() - started)
 
     def _pg_run(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
         """PostgreSQL, on a worker thread: reuse this thread's connection (no pool checkout, no
@@ -327,13 +336,25 @@ class Database:
         """Run a function that only reads."""
         if self._executor is None:
             return self.run_sync(fn, *args, write=False)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)
+        # as a read (autocommit, tried again once on a broken connection), not as a write transaction
+        read = functools.partial(self.run_sync, fn, *args, write=False)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, read)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that writes, in one transaction."""
         if self._executor is None:
             return self.run_sync(fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)
+
+    async def ping(self, timeout: float) -> None:
+        """Ask the database a trivial question; raises what the driver raises when it cannot
+        answer. On SQLite a fresh read-only connection reads the file's schema, on a worker thread
+        and waiting at most `timeout` seconds for a lock: the node's own connection would go on
+        answering from a file deleted or replaced under it. On PostgreSQL, `SELECT 1` on the pool."""
+        if self.path:
+            await asyncio.to_thread(_sqlite_ping, self.path, timeout)
+        else:
+            await self.read(_select_one)
 
     # --- schema ---------------------------------------------------------------------------
     def alembic_config(self) -> Config:
@@ -403,6 +424,18 @@ class Database:
             self._conn.close()
             self._conn = None
         self.engine.dispose()
+
+
+def _sqlite_ping(path: str, timeout: float) -> None:
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+
+
+def _select_one(conn: Connection) -> None:
+    conn.exec_driver_sql("SELECT 1").scalar()
 
 
 class Batcher(Generic[Item]):
