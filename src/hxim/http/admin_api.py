@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from hxim.counters import PROTOCOLS, by_protocol
 from hxim.http.admin import Console, Refusal, action
 from hxim.model import App, User
 from hxim.services.broadcasts import ONLINE_USERS, StartBroadcast
@@ -98,7 +99,8 @@ async def create_user(c: Console) -> Any:
 
 async def user(c: Console) -> Any:
     user, devices = await c.node.users.devices(await c.app(), c.arg("username"))
-    return {**_user_json(user), "sessions": [{"resource": r, "protocol": d} for r, d in devices]}
+    sessions = [{"resource": r, "protocol": PROTOCOLS.get(d, d)} for r, d in devices]
+    return {**_user_json(user), "sessions": sessions}
 
 
 async def set_activated(c: Console) -> Any:
@@ -200,9 +202,18 @@ async def broadcast(c: Console) -> Any:
 
 
 async def stats(c: Console) -> Any:
-    """The live numbers the dashboard draws: sessions by protocol now, and running totals of logins
-    and stored messages (the page turns two readings into rates)."""
-    return {"time": time.time(), "sessions": {}, "logins": 0, "messages": 0}
+    """The live numbers the dashboard draws: sessions by protocol now, and the running totals of
+    logins and stored messages that /metrics exposes (`hxim.counters`; the page turns two readings
+    into rates)."""
+    counted = c.node.counters
+    sessions, _ = by_protocol(c.node.router.census())
+    return {
+        "time": time.time(),
+        "sessions": sessions,
+        "logins": sum(n for (_, result), n in counted.logins.items() if result == "ok"),
+        "failed_logins": sum(n for (_, result), n in counted.logins.items() if result == "failed"),
+        "messages": sum(counted.stored.values()),
+    }
 
 
 routes = [
