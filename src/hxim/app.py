@@ -14,6 +14,7 @@ from hxim.counters import Counters
 from hxim.hub import MemoryRegistry, Router
 from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
+from hxim.services.admins import AdminService
 from hxim.services.app_export import AppExportService
 from hxim.services.app_users import AppUserService
 from hxim.services.apps import AppService
@@ -93,6 +94,7 @@ class Node:
         self.apps = AppService(self.db, settings.app_cache_seconds)
         self.users = UserService(self.db, settings, self.hasher, self.router)
         self.logins = LoginThrottle(settings)  # failed password checks, per account and address
+        self.admins = AdminService(self.db, settings, self.logins)  # the admin console's administrators
         self.blocks = BlockIndex(self.db)
         self.presence = PresenceService(self.router, self.blocks)
         self.notices = NoticeService(self.db, self.ids, self.router)
@@ -150,6 +152,7 @@ class Node:
         self.db.migrate()
         key = self.db.run_sync(server_key_txn, "token-hmac", secrets.token_bytes(32))
         self.tokens = TokenService(key, self.settings.token_ttl_seconds)
+        self.admins.open(self.db.run_sync(server_key_txn, "admin-session", secrets.token_bytes(32)))
         self.callbacks.open_sync(self.db.run_sync(server_key_txn, "callback-secret", secrets.token_bytes(32)))
         self.mutes.load_sync()
         self.moderation.load_sync()

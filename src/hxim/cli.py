@@ -25,10 +25,15 @@
                                     recreate the app of FILE in this database (under its own key, or
                                     ORG#APP); an app of that key is replaced only with --replace
     hxim backup FILE                copy the SQLite database while the server runs (PostgreSQL: pg_dump)
+    hxim admin add NAME [--password-stdin]
+    hxim admin password NAME [--password-stdin]
+    hxim admin remove NAME
+    hxim admin list                 the administrators of the admin console at /admin (docs/admin.md);
+                                    the password is asked twice on the terminal, or read from stdin
 
 Every command takes `--config FILE`, `--data-dir DIR`, `--database-url URL`, `--log-level
 LEVEL` and `--debug`; command-line values win over HXIM_* variables, which win over the
-config file. Commands other than `serve`, `migrate` and `app create` never create a database.
+config file. Commands other than `serve`, `migrate`, `app create` and `admin add` never create a database.
 
 What goes wrong is one line on stderr, never a traceback (but with `--debug` or HXIM_DEBUG=1),
 and the exit code says what kind of thing it was (EXIT_CODES, docs/deployment.md).
@@ -210,7 +215,64 @@ def _parser() -> argparse.ArgumentParser:
     imp_app.add_argument("--replace", action="store_true", help="delete the app of that key first, if there is one")
     backup = command(sub, "backup", "copy the SQLite database while the server runs")
     backup.add_argument("file")
+    adm = sub.add_parser("admin", help="manage the administrators of the admin console (/admin)")
+    adm_sub = adm.add_subparsers(dest="admin_command", required=True)
+    for name, text in (("add", "add an administrator"), ("password", "give an administrator a new password "
+                                                                     "(their console sessions end)")):
+        made = command(adm_sub, name, text)
+        made.add_argument("name")
+        made.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of standard input instead of asking")
+    command(adm_sub, "remove", "remove an administrator (their console sessions end)").add_argument("name")
+    command(adm_sub, "list", "list the administrators")
     return parser
+
+
+def _admin_password(args: argparse.Namespace) -> str:
+    """The password of `hxim admin add|password`: stdin's first line, or asked twice on the terminal."""
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise Refused("--password-stdin: standard input holds no password")
+        return password
+    if not sys.stdin.isatty():
+        raise Refused("no terminal to ask the password on: pass --password-stdin and write it to standard input")
+    password = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise Refused("the two passwords differ; nothing changed")
+    return password
+
+
+def _admin(node: Any, args: argparse.Namespace) -> int:
+    """`hxim admin add|password|remove|list`: one plain line for what cannot be done."""
+    from hxim.services.admins import AdminError
+
+    try:
+        if args.admin_command == "add":
+            node.admins.check_name(args.name)
+            password = _admin_password(args)
+            node.open(create_default=False)  # a first step: the database may not exist yet
+            node.admins.add_sync(args.name, password)
+            print(f"administrator {args.name} added; log in at /admin on the HTTP port (docs/admin.md)")
+            return EXIT_OK
+        node.open(create_default=False, create_database=False)
+        if args.admin_command == "password":
+            node.admins.set_password_sync(args.name, _admin_password(args))
+            print(f"administrator {args.name} has a new password; their console sessions ended")
+        elif args.admin_command == "remove":
+            node.admins.remove_sync(args.name)
+            print(f"administrator {args.name} removed; their console sessions ended")
+        else:
+            admins = node.admins.list_sync()
+            if not admins:
+                print("no administrators (hxim admin add NAME adds one)")
+            for admin in admins:
+                print(admin.name)
+    except AdminError as exc:
+        raise Refused(str(exc)) from None
+    return EXIT_OK
 
 
 def _export(node: Any, args: argparse.Namespace) -> int:
@@ -476,6 +538,8 @@ def _run(args: argparse.Namespace) -> int:
             return _export(node, args)
         if args.command == "backup":
             return _backup(node, settings, args)
+        if args.command == "admin":
+            return _admin(node, args)
         return _app(node, args)
     finally:
         node.close()

@@ -12,6 +12,7 @@ them all.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import re
@@ -338,6 +339,23 @@ class Settings(BaseSettings):
     )
     login_lockout_max_seconds: float = Field(
         300, ge=0, le=86400, description="The longest wait of a throttled login"
+    )
+    # --- the admin console (/admin, docs/admin.md) -------------------------------------------
+    admin_enabled: bool = Field(True, description="Serve the admin console at /admin on the HTTP port")
+    admin_allow_from: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Client addresses (CIDRs) that may reach /admin; others get 403. Behind a reverse proxy "
+        "the address is the one it sends in X-Forwarded-For (trusted from 127.0.0.1 only)",
+    )
+    admin_session_seconds: int = Field(
+        8 * 3600, ge=60, le=30 * 86400, description="Lifetime of an admin console login"
+    )
+    admin_password_min_length: int = Field(
+        10, ge=1, le=1024, description="Shortest password `hxim admin add` and `hxim admin password` accept"
+    )
+    admin_bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost of admin console passwords")
+    admin_page_max: int = Field(
+        200, ge=1, le=10_000, description="Most users, groups or chat rooms one page of the admin console lists"
     )
     json_max_depth: int = Field(
         64, ge=2, le=200, description="Deepest nesting of objects and arrays accepted in JSON a caller sends "
@@ -776,6 +794,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as UTC or Asia/Shanghai)") from None
+        return value
+
+    @field_validator("admin_allow_from")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an address or a network (such as 10.0.0.0/8 or ::1/128)") from None
         return value
 
     @field_validator("xmpp_tcp_mechanisms", "xmpp_ws_mechanisms")

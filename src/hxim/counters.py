@@ -18,6 +18,7 @@ __all__ = [
     "PROTOCOLS",
     "Counters",
     "Histogram",
+    "by_protocol",
 ]
 
 # A session's `device` (hub `Session`) → the `protocol` label of the session and login metrics.
@@ -28,6 +29,18 @@ SURFACES = ("http", "xmpp", "msync")  # where an unexpected exception can end a 
 # Upper bounds, in seconds, of the duration buckets (Prometheus's `le`).
 DB_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def by_protocol(census: dict[str, tuple[int, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    """A router's census (per `device`: sessions, items queued) as two counts per protocol label:
+    the sessions and the items waiting in their queues, every protocol present."""
+    sessions = dict.fromkeys(PROTOCOLS.values(), 0)
+    queued = dict.fromkeys(PROTOCOLS.values(), 0)
+    for device, (count, waiting) in census.items():
+        protocol = PROTOCOLS.get(device, device)
+        sessions[protocol] = sessions.get(protocol, 0) + count
+        queued[protocol] = queued.get(protocol, 0) + waiting
+    return sessions, queued
 
 
 class Histogram:

@@ -21,6 +21,8 @@ from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
 from hxim.c2s.websocket import xmpp_websocket
 from hxim.http import (
+    admin,
+    admin_api,
     broadcasts,
     callbacks,
     collections,
@@ -92,11 +94,13 @@ class CollectionRouter(Router):
     Easemob paths are `/{org}/{app}/{collection}/…`; with some sixty routes, trying each
     pattern in turn costs more than the rest of a cheap request. Routes are grouped by their
     collection segment (`users`, `chatgroups`, …) and a request is matched against its group
-    only; anything else falls through to the full list.
+    only; anything else, and every path whose first segment is one of `own` (the admin
+    console's `/admin/…`), falls through to the full list.
     """
 
-    def __init__(self, routes: list[BaseRoute], **kwargs: object) -> None:
+    def __init__(self, routes: list[BaseRoute], own: frozenset[str] = frozenset(), **kwargs: object) -> None:
         super().__init__(routes=routes, **kwargs)  # type: ignore[arg-type]
+        self.own = own
         groups: dict[str, list[BaseRoute]] = {}
         for route in routes:
             parts = route.path.split("/") if isinstance(route, Route) else []
@@ -107,7 +111,7 @@ class CollectionRouter(Router):
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             parts = scope["path"].split("/", 4)
-            sub = self.collections.get(parts[3]) if len(parts) > 3 else None
+            sub = self.collections.get(parts[3]) if len(parts) > 3 and parts[1] not in self.own else None
             if sub is not None:
                 await sub.app(scope, receive, send)
                 return
@@ -184,8 +188,11 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
     seeds = [*gateway.routes, *app_api_routes]  # first: /hx/… and /api/v2/… fall through to the full list
     operating = [*health.routes, *metrics.routes]  # /health, /ready, /metrics (docs/operating.md)
     rest = [*seeds, *(route for module in REST_MODULES for route in module.routes)]  # the request pipeline's
+    # the admin console's paths come before the REST routes, whose /{org}/{app}/… would take them
+    console = admin.routes(admin_api.routes) if node.settings.admin_enabled else []
     app.router = CollectionRouter(
-        [*operating, *rest, *xmpp_ws, *bosh_routes, *msync_ws, *openapi.routes],
+        [*operating, *console, *rest, *xmpp_ws, *bosh_routes, *msync_ws, *openapi.routes],
+        own=frozenset({"admin"}) if console else frozenset(),
         lifespan=lifespan,
         redirect_slashes=False,  # a path that does not name a route is a 404, never a redirect elsewhere
     )

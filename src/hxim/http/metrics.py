@@ -35,7 +35,7 @@ from starlette.routing import Route
 from hxim import __version__
 from hxim.app import Node
 from hxim.config import Settings
-from hxim.counters import PROTOCOLS
+from hxim.counters import by_protocol
 from hxim.http.apidoc import doc, secure
 from hxim.http.pipeline import bearer_token
 from hxim.services.readiness import plain
@@ -68,12 +68,7 @@ class NodeCollector:
                       ["version"], {__version__: 1})
 
         # --- sessions and their queues: the hub's registry, read now ---
-        sessions = dict.fromkeys(PROTOCOLS.values(), 0)
-        queued = dict.fromkeys(PROTOCOLS.values(), 0)
-        for device, (count, waiting) in node.router.census().items():
-            protocol = PROTOCOLS.get(device, device)
-            sessions[protocol] = sessions.get(protocol, 0) + count
-            queued[protocol] = queued.get(protocol, 0) + waiting
+        sessions, queued = by_protocol(node.router.census())
         yield _family(GaugeMetricFamily, "hxim_sessions", "Live client sessions on this node (logged in and "
                       "bound), by protocol", ["protocol"], sessions)
         yield _family(GaugeMetricFamily, "hxim_session_queue_items", "Items waiting in the outbound queues of the "

@@ -46,6 +46,30 @@ def check_names(org: str, name: str) -> None:
             )
 
 
+def _app_exists(name: str) -> errors.HximError:
+    return errors.HximError(
+        400,
+        "application_already_exists",
+        f"Application {name} already exists",
+        "org.apache.usergrid.management.exceptions.ApplicationAlreadyExistsException",
+        "conflict",
+    )
+
+
+def _new_app(org: str, name: str, open_registration: bool) -> tuple[App, str]:
+    secret = new_client_secret()
+    app = App(
+        uuid=uuid.uuid1(),
+        org=org,
+        name=name,
+        secret_hash=hash_secret(secret),
+        token_epoch=0,
+        open_registration=open_registration,
+        created=now_ms(),
+    )
+    return app, secret
+
+
 class AppService:
     def __init__(self, db: Database, cache_seconds: float) -> None:
         self.db = db
@@ -85,40 +109,48 @@ class AppService:
     def list_sync(self) -> list[App]:
         return self.db.run_sync(list_apps_txn)
 
-    # --- changes (synchronous: used by the CLI and at start) --------------------------------------
+    async def list(self) -> list[App]:
+        return await self.db.read(list_apps_txn)
+
+    # --- changes (the CLI and the start run them synchronously, the admin console awaits them) ----
     def create_sync(self, org: str, name: str, open_registration: bool = False) -> tuple[App, str]:
         """A new app and its client secret, which is kept only as a hash: shown now or never."""
         check_names(org, name)
         if self.db.run_sync(get_app_txn, org, name) is not None:
-            raise errors.HximError(
-                400,
-                "application_already_exists",
-                f"Application {name} already exists",
-                "org.apache.usergrid.management.exceptions.ApplicationAlreadyExistsException",
-                "conflict",
-            )
-        secret = new_client_secret()
-        app = App(
-            uuid=uuid.uuid1(),
-            org=org,
-            name=name,
-            secret_hash=hash_secret(secret),
-            token_epoch=0,
-            open_registration=open_registration,
-            created=now_ms(),
-        )
+            raise _app_exists(name)
+        app, secret = _new_app(org, name, open_registration)
         self.db.run_sync(insert_app_txn, app)
+        return app, secret
+
+    async def create(self, org: str, name: str, open_registration: bool = False) -> tuple[App, str]:
+        check_names(org, name)
+        if await self.db.read(get_app_txn, org, name) is not None:
+            raise _app_exists(name)
+        app, secret = _new_app(org, name, open_registration)
+        await self.db.write(insert_app_txn, app)
         return app, secret
 
     def rotate_secret_sync(self, app: App) -> tuple[App, str]:
         """A new client secret (shown now or never); every admin token issued before stops working."""
-        secret = new_client_secret()
-        values = {"secret_hash": hash_secret(secret), "token_epoch": app.token_epoch + 1}
+        secret, values = self._rotation(app)
         self.db.run_sync(update_app_txn, app.id, values)
         self._cache.pop((app.org, app.name), None)
         found = self.db.run_sync(get_app_txn, app.org, app.name)
         assert found is not None
         return found, secret
+
+    async def rotate_secret(self, app: App) -> tuple[App, str]:
+        secret, values = self._rotation(app)
+        await self.db.write(update_app_txn, app.id, values)
+        self._cache.pop((app.org, app.name), None)
+        found = await self.db.read(get_app_txn, app.org, app.name)
+        assert found is not None
+        return found, secret
+
+    def _rotation(self, app: App) -> tuple[str, dict[str, object]]:
+        """A new secret and the values that store it and void the app's admin tokens."""
+        secret = new_client_secret()
+        return secret, {"secret_hash": hash_secret(secret), "token_epoch": app.token_epoch + 1}
 
     def set_open_registration_sync(self, app: App, value: bool) -> None:
         self.db.run_sync(update_app_txn, app.id, {"open_registration": value})

@@ -32,6 +32,7 @@ from hxim.storage.users import (
     get_users_by_keys_txn,
     insert_users_txn,
     list_users_txn,
+    search_users_txn,
     set_credentials_txn,
     update_user_txn,
 )
@@ -181,6 +182,15 @@ class UserService:
         found = found[:limit]
         next_cursor = encode_cursor(found[-1].created, found[-1].id) if more and found else None
         return found, next_cursor
+
+    async def search(self, app: App, prefix: str, limit: int, after: str | None) -> tuple[list[User], str | None]:
+        """Users whose username starts with `prefix` (any case), in username order, after the
+        username `after`; and the username to pass as `after` for the next page, if there is one."""
+        after = after.lower() if after else None
+        found = await self.db.read(search_users_txn, app.id, prefix.lower(), limit + 1, after)
+        more = len(found) > limit
+        found = found[:limit]
+        return found, (found[-1].key if more and found else None)
 
     async def user_for_grant(self, app: App, grant: Grant) -> User:
         """The user a user token speaks for; refused once the user is gone, deactivated or

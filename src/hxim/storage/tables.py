@@ -27,6 +27,7 @@ __all__ = [
     "metadata",
     "apps",
     "server_keys",
+    "admins",
     "users",
     "contacts",
     "blocks",
@@ -99,6 +100,16 @@ server_keys = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", LargeBinary, nullable=False),
+)
+
+# Administrators of the admin console (/admin), set with `hxim admin`: server-wide, no app's.
+admins = Table(
+    "admins",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", String(128), nullable=False),  # bcrypt
+    Column("session_epoch", Integer, nullable=False, server_default="0"),  # moved: every session ends
+    Column("created", BigInteger, nullable=False),
 )
 
 users = Table(

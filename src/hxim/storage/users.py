@@ -173,6 +173,18 @@ def list_users_txn(conn: Connection, app_uuid: str, limit: int, after: tuple[int
     return [_user(r) for r in conn.execute(query)]
 
 
+def search_users_txn(conn: Connection, app_uuid: str, prefix: str, limit: int, after: str | None) -> list[User]:
+    """Users whose username starts with `prefix` (case-folded), in username order, after the
+    username key `after`."""
+    query = select(*_ENTITY_COLUMNS).where(users.c.app_uuid == app_uuid)
+    if prefix:
+        query = query.where(users.c.username_key.startswith(prefix, autoescape=True))
+    if after is not None:
+        query = query.where(users.c.username_key > after)
+    query = query.order_by(users.c.username_key).limit(limit)
+    return [_user(r) for r in conn.execute(query)]
+
+
 def delete_users_txn(conn: Connection, ids: list[int]) -> None:
     conn.execute(delete(users).where(users.c.id.in_(ids)))
 
