@@ -114,11 +114,17 @@ def _methods(route: Route) -> list[str]:
     return sorted((route.methods or set()) - {"HEAD"})
 
 
+# The admin console's own calls: the backend of its page, changed with the page and answering only
+# a console session; not an API for others to build on (docs/admin.md).
+PRIVATE_PREFIXES = ("/admin",)
+
+
 def operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str, Route]]:
-    """Every (method, path, route) the application serves over HTTP, paths as OpenAPI writes them."""
+    """Every (method, path, route) the application serves over HTTP for others to call, paths as
+    OpenAPI writes them (not the admin console's own, `PRIVATE_PREFIXES`)."""
     found = []
     for route in routes:
-        if isinstance(route, Route):
+        if isinstance(route, Route) and not route.path.startswith(PRIVATE_PREFIXES):
             for method in _methods(route):
                 found.append((method, route.path_format, route))
     return found
