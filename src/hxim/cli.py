@@ -25,10 +25,17 @@
                                     recreate the app of FILE in this database (under its own key, or
                                     ORG#APP); an app of that key is replaced only with --replace
     hxim backup FILE                copy the SQLite database while the server runs (PostgreSQL: pg_dump)
+    hxim migrate-from-easemob --base-url URL --org ORG --app APP --client-id ID --client-secret SECRET
+                      [--into ORG#APP] [--state FILE] [--page-size N] [--messages-since DATE]
+                      [--history-timezone ZONE] [--requests-per-second N]
+                                    copy an app from an Easemob REST API (Easemob's cloud, another
+                                    hxim) into this database: users, contacts, blocks, groups, chat
+                                    rooms, message history (docs/migrating.md); resumable
 
 Every command takes `--config FILE`, `--data-dir DIR`, `--database-url URL`, `--log-level
 LEVEL` and `--debug`; command-line values win over HXIM_* variables, which win over the
-config file. Commands other than `serve`, `migrate` and `app create` never create a database.
+config file. Commands other than `serve`, `migrate`, `app create`, `import` and
+`migrate-from-easemob` never create a database.
 
 What goes wrong is one line on stderr, never a traceback (but with `--debug` or HXIM_DEBUG=1),
 and the exit code says what kind of thing it was (EXIT_CODES, docs/deployment.md).
@@ -43,6 +50,7 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -210,6 +218,28 @@ def _parser() -> argparse.ArgumentParser:
     imp_app.add_argument("--replace", action="store_true", help="delete the app of that key first, if there is one")
     backup = command(sub, "backup", "copy the SQLite database while the server runs")
     backup.add_argument("file")
+    mig = command(sub, "migrate-from-easemob", "copy an app from an Easemob REST API into this database "
+                  "(docs/migrating.md)")
+    source = mig.add_argument_group("the source: an app of Easemob's cloud, or of another hxim")
+    source.add_argument("--base-url", required=True, help="its REST base URL, e.g. https://a1.easemob.com")
+    source.add_argument("--org", required=True)
+    source.add_argument("--app", required=True)
+    source.add_argument("--client-id", required=True)
+    source.add_argument("--client-secret", required=True)
+    mig.add_argument("--into", default="", metavar="ORG#APP",
+                     help="the app here (default: the source's ORG#APP; created when missing)")
+    mig.add_argument("--state", default="", metavar="FILE",
+                     help="where progress is kept, to go on after a stop (default: easemob-ORG-APP.migration.json)")
+    mig.add_argument("--page-size", default=None, metavar="N",
+                     help="users, groups, chat rooms and members a page (setting migration_page_size)")
+    mig.add_argument("--messages-since", default=None, metavar="DATE",
+                     help="copy messages sent from then on, an ISO date or time, UTC unless it says "
+                     "(default: migration_history_days ago)")
+    mig.add_argument("--history-timezone", default=None, metavar="ZONE",
+                     help="the zone the source names history hours in (Easemob's China cluster: Asia/Shanghai, "
+                     "others: UTC); default: ask for every zone's hours")
+    mig.add_argument("--requests-per-second", default=None, metavar="N",
+                     help="pace of calls to the source (setting migration_requests_per_second; 0: no pacing)")
     return parser
 
 
@@ -260,6 +290,182 @@ def _backup(node: Any, settings: Settings, args: argparse.Namespace) -> int:
     if answer != "ok":
         raise Refused(f"the copy at {target} fails its integrity check: {answer}")
     print(f"backup of {source} written to {target} ({target.stat().st_size} bytes, integrity ok)")
+    return EXIT_OK
+
+# --- hxim migrate-from-easemob ---------------------------------------------------------------------
+
+# how the migration's lines name each count: (one, several)
+_COUNT_LABELS = {
+    "read": ("read", "read"), "new": ("new", "new"), "updated": ("updated", "updated"),
+    "skipped": ("skipped", "skipped"), "users": ("user read", "users read"),
+    "contacts": ("contact new", "contacts new"), "blocks": ("block new", "blocks new"),
+    "members": ("member new", "members new"), "admins": ("admin new", "admins new"),
+    "mutes": ("mute new", "mutes new"), "hours": ("hour asked", "hours asked"), "files": ("file", "files"),
+    "present": ("already there", "already there"), "messages read": ("message read", "messages read"),
+}
+
+
+class _MigrationProgress:
+    """The migration's lines on stderr: one per phase with its counts, rewritten in place after
+    every page on a terminal (elsewhere written when the phase ends, and once a minute while it
+    goes on); warnings as `hxim: warning:` lines."""
+
+    EVERY = 60.0  # seconds between two lines of an unfinished phase, when not on a terminal
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.open = False  # a progress line without its newline yet (terminal)
+        self.last = time.monotonic()  # when the last line was written (not on a terminal)
+
+    @staticmethod
+    def line(state: Any) -> str:
+        counts = ", ".join(
+            f"{n:,} {_COUNT_LABELS['messages read' if (state.name, key) == ('messages', 'read') else key][n != 1]}"
+            for key, n in state.counts.items()
+        )
+        return f"{state.name}: {counts} ({state.seconds:.1f} s)"
+
+    def phase(self, state: Any, finished: bool) -> None:
+        if self.tty:
+            print("\r" + self.line(state) + "\x1b[K", end="\n" if finished else "", file=sys.stderr, flush=True)
+            self.open = not finished
+        elif finished or time.monotonic() - self.last >= self.EVERY:  # a log: a line a minute meanwhile
+            print(self.line(state) + ("" if finished else ", going on"), file=sys.stderr, flush=True)
+            self.last = time.monotonic()
+
+    def resumed(self, state: Any) -> None:
+        print(f"{self.line(state)}, done before", file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        if self.open:
+            print(file=sys.stderr)
+            self.open = False
+        print(f"hxim: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _migration_options(settings: Settings, args: argparse.Namespace) -> tuple[int, int, Any, float]:
+    """--page-size, --messages-since (ms), --history-timezone and --requests-per-second, checked."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not args.base_url.startswith(("http://", "https://")):
+        raise Refused(f"--base-url [{args.base_url}] must be an http:// or https:// URL")
+    page = args.page_size if args.page_size is not None else str(settings.migration_page_size)
+    if not page.isdecimal() or not 1 <= int(page) <= 1000:
+        raise Refused(f"--page-size [{page}] must be a number from 1 to 1000")
+    now = datetime.now(UTC)
+    if args.messages_since is None:
+        since = int(now.timestamp() * 1000) - settings.migration_history_days * 86_400_000
+    else:
+        try:
+            when = datetime.fromisoformat(args.messages_since)
+        except ValueError:
+            raise Refused(f"--messages-since [{args.messages_since}] must be an ISO date or time, e.g. 2024-05-01 "
+                          "or 2024-05-01T08:00:00+08:00") from None
+        when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        if when > now:
+            raise Refused(f"--messages-since [{args.messages_since}] is in the future")
+        since = int(when.timestamp() * 1000)
+    zone = None
+    if args.history_timezone is not None:
+        try:
+            zone = ZoneInfo(args.history_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Refused(f"--history-timezone [{args.history_timezone}] is not a time zone (e.g. Asia/Shanghai, "
+                          "UTC)") from None
+    rate = args.requests_per_second
+    try:
+        rps = float(rate) if rate is not None else settings.migration_requests_per_second
+    except ValueError:
+        rps = -1.0
+    if not 0 <= rps <= 10_000:
+        raise Refused(f"--requests-per-second [{rate}] must be a number from 0 (no pacing) to 10000")
+    return int(page), since, zone, rps
+
+
+def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespace) -> int:
+    """`hxim migrate-from-easemob`: the phases with their lines on stderr, the summary on stdout."""
+    from datetime import UTC, datetime
+
+    from hxim.easemob_client import EasemobClient, Remote
+    from hxim.services.apps import check_names
+    from hxim.services.easemob_migration import MigrationError, MigrationState, Plan
+
+    page_size, since, zone, rps = _migration_options(settings, args)
+    org, sep, name = (args.into or f"{args.org}#{args.app}").partition("#")
+    if not (sep and org and name):
+        raise Refused("--into wants ORG#APP (e.g. hxim#default)")
+    check_names(org, name)
+    node.open(create_default=False)  # into a new database, too
+    app = node.apps.get_sync(org, name)
+    if app is None:
+        app, secret = node.apps.create_sync(org, name, False)
+        print("created the app the migration goes into; keep its credentials, they are printed only once:")
+        print_app(app, False, secret)
+    source_key = f"{args.org}#{args.app} at {args.base_url.rstrip('/')}"
+    path = Path(args.state or f"easemob-{args.org}-{args.app}.migration.json")
+    try:
+        state = MigrationState.open(path, source_key, app.appkey, since)
+    except MigrationError as exc:
+        raise Refused(str(exc)) from None
+    resumed = "; going on from where the last run stopped" if state.resumed else ""
+    since_text = datetime.fromtimestamp(state.since / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"hxim: copying {source_key} into {app.appkey}, messages since {since_text}; progress is kept in "
+          f"{path}{resumed}", file=sys.stderr)
+    remote = Remote(
+        base_url=args.base_url, org=args.org, app=args.app, client_id=args.client_id,
+        client_secret=args.client_secret, timeout_seconds=settings.migration_timeout_seconds,
+        connect_timeout_seconds=min(10.0, settings.migration_timeout_seconds), retries=settings.migration_retries,
+        backoff_seconds=settings.migration_backoff_seconds, backoff_max_seconds=settings.migration_backoff_max_seconds,
+        max_connections=settings.migration_concurrency, requests_per_second=rps, user_agent="hxim-migrate",
+        called="the source",
+    )
+    progress = _MigrationProgress(sys.stderr.isatty())
+    logging.getLogger("hxim.upstream").setLevel(logging.ERROR)  # what stops the run is said below, once
+    plan = Plan(app, page_size, zone)
+    traffic: list[Any] = []
+
+    async def run() -> None:
+        client = EasemobClient(remote)
+        traffic.append(client.traffic)
+        try:
+            await node.easemob_migration.run(client, plan, state, progress)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(run())
+    except MigrationError as exc:
+        kept = "; what was copied is kept: run the same command again to go on" if exc.resumable else ""
+        raise Refused(f"{exc}{kept}") from None
+    except KeyboardInterrupt:
+        print(f"hxim: stopped; progress is kept in {path}: run the same command again to go on", file=sys.stderr)
+        return 130
+    phases = state.phases
+    made = [
+        _count(phases["users"].counts["new"], "user"), _count(phases["contacts"].counts["contacts"], "contact"),
+        _count(phases["contacts"].counts["blocks"], "block"), _count(phases["groups"].counts["new"], "group"),
+        _count(phases["chatrooms"].counts["new"], "chat room"), _count(phases["messages"].counts["new"], "message"),
+    ]
+    rooms = sum(phases[p].counts[k] for p in ("groups", "chatrooms") for k in ("members", "admins", "mutes", "blocks"))
+    updated = phases["users"].counts["updated"]
+    if state.changes == 0:
+        print(f"migrated {source_key} into {app.appkey}: nothing new")
+    else:
+        more = f"; {rooms:,} room members, admins, mutes and blocks" if rooms else ""
+        more += f"; {_count(updated, 'user')} updated" if updated else ""
+        print(f"migrated {source_key} into {app.appkey}: new {', '.join(made)}{more}")
+    sent = traffic[0]
+    retried = "".join(
+        f", {_count(n, 'answer')} {status} retried" if status else f", {_count(n, 'request')} unanswered retried"
+        for status, n in sorted(sent.retried.items())
+    )
+    print(f"source: {_count(sent.requests, 'request')}{retried}")
+    print(
+        "passwords: Easemob never reveals them, so every migrated user has a random one and cannot log in "
+        "until theirs is set: by your app backend (PUT /{org}/{app}/users/{username}/password) or as "
+        "docs/migrating.md says"
+    )
     return EXIT_OK
 
 
@@ -477,6 +683,8 @@ def _run(args: argparse.Namespace) -> int:
             return _export(node, args)
         if args.command == "backup":
             return _backup(node, settings, args)
+        if args.command == "migrate-from-easemob":
+            return _migrate_from_easemob(node, settings, args)
         return _app(node, args)
     finally:
         node.close()
