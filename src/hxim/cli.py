@@ -311,6 +311,7 @@ class _MigrationProgress:
     goes on); warnings as `hxim: warning:` lines."""
 
     EVERY = 60.0  # seconds between two lines of an unfinished phase, when not on a terminal
+    SAID_WAIT = 5.0  # retries that wait this long or longer are said
 
     def __init__(self, tty: bool) -> None:
         self.tty = tty
@@ -335,6 +336,12 @@ class _MigrationProgress:
 
     def resumed(self, state: Any) -> None:
         print(f"{self.line(state)}, done before", file=sys.stderr, flush=True)
+
+    def retrying(self, method: str, path: str, status: int, delay: float) -> None:
+        """A long wait before a call is tried again, or a source that does not answer, is said."""
+        if status == 0 or delay >= self.SAID_WAIT:
+            what = f"answered {status} to" if status else "did not answer"
+            self.warn(f"the source {what} {method} {path.partition('?')[0]}; trying again in {delay:g} s")
 
     def warn(self, text: str) -> None:
         if self.open:
@@ -396,22 +403,12 @@ def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespac
     if not (sep and org and name):
         raise Refused("--into wants ORG#APP (e.g. hxim#default)")
     check_names(org, name)
-    node.open(create_default=False)  # into a new database, too
-    app = node.apps.get_sync(org, name)
-    if app is None:
-        app, secret = node.apps.create_sync(org, name, False)
-        print("created the app the migration goes into; keep its credentials, they are printed only once:")
-        print_app(app, False, secret)
     source_key = f"{args.org}#{args.app} at {args.base_url.rstrip('/')}"
     path = Path(args.state or f"easemob-{args.org}-{args.app}.migration.json")
     try:
-        state = MigrationState.open(path, source_key, app.appkey, since)
+        state = MigrationState.open(path, source_key, f"{org}#{name}", since)
     except MigrationError as exc:
         raise Refused(str(exc)) from None
-    resumed = "; going on from where the last run stopped" if state.resumed else ""
-    since_text = datetime.fromtimestamp(state.since / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"hxim: copying {source_key} into {app.appkey}, messages since {since_text}; progress is kept in "
-          f"{path}{resumed}", file=sys.stderr)
     remote = Remote(
         base_url=args.base_url, org=args.org, app=args.app, client_id=args.client_id,
         client_secret=args.client_secret, timeout_seconds=settings.migration_timeout_seconds,
@@ -422,14 +419,25 @@ def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespac
     )
     progress = _MigrationProgress(sys.stderr.isatty())
     logging.getLogger("hxim.upstream").setLevel(logging.ERROR)  # what stops the run is said below, once
-    plan = Plan(app, page_size, zone)
     traffic: list[Any] = []
 
     async def run() -> None:
         client = EasemobClient(remote)
+        client.on_retry = progress.retrying
         traffic.append(client.traffic)
         try:
-            await node.easemob_migration.run(client, plan, state, progress)
+            await node.easemob_migration.check_source(client)  # before anything is written here
+            node.open(create_default=False)  # into a new database, too
+            app = node.apps.get_sync(org, name)
+            if app is None:
+                app, secret = node.apps.create_sync(org, name, False)
+                print("created the app the migration goes into; keep its credentials, they are printed only once:")
+                print_app(app, False, secret)
+            resumed = "; going on from where the last run stopped" if state.resumed else ""
+            since_text = datetime.fromtimestamp(state.since / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            print(f"hxim: copying {source_key} into {app.appkey}, messages since {since_text}; progress is kept "
+                  f"in {path}{resumed}", file=sys.stderr)
+            await node.easemob_migration.run(client, Plan(app, page_size, zone), state, progress)
         finally:
             await client.aclose()
 
@@ -441,6 +449,7 @@ def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespac
     except KeyboardInterrupt:
         print(f"hxim: stopped; progress is kept in {path}: run the same command again to go on", file=sys.stderr)
         return 130
+    target = state.target
     phases = state.phases
     made = [
         _count(phases["users"].counts["new"], "user"), _count(phases["contacts"].counts["contacts"], "contact"),
@@ -450,11 +459,11 @@ def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespac
     rooms = sum(phases[p].counts[k] for p in ("groups", "chatrooms") for k in ("members", "admins", "mutes", "blocks"))
     updated = phases["users"].counts["updated"]
     if state.changes == 0:
-        print(f"migrated {source_key} into {app.appkey}: nothing new")
+        print(f"migrated {source_key} into {target}: nothing new")
     else:
         more = f"; {rooms:,} room members, admins, mutes and blocks" if rooms else ""
         more += f"; {_count(updated, 'user')} updated" if updated else ""
-        print(f"migrated {source_key} into {app.appkey}: new {', '.join(made)}{more}")
+        print(f"migrated {source_key} into {target}: new {', '.join(made)}{more}")
     sent = traffic[0]
     retried = "".join(
         f", {_count(n, 'answer')} {status} retried" if status else f", {_count(n, 'request')} unanswered retried"

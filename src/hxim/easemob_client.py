@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -108,6 +109,8 @@ class EasemobClient:
             headers={"Accept": "application/json", "User-Agent": remote.user_agent},
         )
         self.traffic = Traffic()
+        # told of each retry before its wait: (method, path or URL, the status answered, 0 for none; the wait, s)
+        self.on_retry: Callable[[str, str, int, float], None] | None = None
         self._token: str | None = None
         self._renew_at = 0.0  # monotonic time after which the cached token is renewed
         self._expires_at = 0.0  # monotonic time the cached token expires
@@ -180,8 +183,11 @@ class EasemobClient:
                 log.warning("remote %s %s failed: %s", method, url, failure[1]["error_description"])
                 return failure
             delay = self._delay(attempt, response)
-            self.traffic.retried[response.status_code if response is not None else 0] += 1
+            status = response.status_code if response is not None else 0
+            self.traffic.retried[status] += 1
             log.info("remote %s %s: retry %d in %.2fs", method, url, attempt + 1, delay)
+            if self.on_retry is not None:
+                self.on_retry(method, url.removeprefix(self.base), status, delay)
             await asyncio.sleep(delay)
             attempt += 1
 

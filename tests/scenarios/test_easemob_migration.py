@@ -250,6 +250,25 @@ def test_migration_stops_resumes_copies_everything_and_is_idempotent(setup: Setu
     assert r.stdout.splitlines()[0].endswith(" into test#main: nothing new"), r.stdout
     assert history(target) == messages
 
+    # 6. into a new app of the same database: created, with its users; rooms and messages keep their
+    # ids, which test#main holds already, so they are left out and said so (and messages to the
+    # rooms left out with them)
+    r = setup.run("--into", "test#copy", "--state", str(setup.base / "copy.json"), "--history-timezone", "UTC")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[:2] == ["created the app the migration goes into; keep its credentials, they are printed only once:",
+                       "app test#copy"], out
+    assert out[-3].endswith(" into test#copy: new 5 users, 4 contacts, 1 block, 0 groups, 0 chat rooms, "
+                            "0 messages"), out
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("hxim: warning: ")]
+    assert warnings == [
+        f"hxim: warning: group {setup.group} skipped: its id {setup.group} is taken by another app",
+        f"hxim: warning: chat room {setup.room} skipped: its id {setup.room} is taken by another app",
+        "hxim: warning: 3 messages skipped: its id is taken by a message of another app",  # the 1:1 ones
+        f"hxim: warning: 2 messages skipped: do not find this group:{setup.group}",
+        f"hxim: warning: 1 message skipped: do not find this group:{setup.room}",
+    ], r.stderr
+
 
 def test_bad_options_and_credentials_are_one_line(setup: Setup) -> None:
     r = setup.run("--messages-since", "yesterday")
@@ -257,10 +276,10 @@ def test_bad_options_and_credentials_are_one_line(setup: Setup) -> None:
                                            "2024-05-01 or 2024-05-01T08:00:00+08:00\n")
     r = setup.run("--into", "nokey")
     assert (r.returncode, r.stderr) == (1, "hxim: --into wants ORG#APP (e.g. hxim#default)\n")
-    command = setup.migrate("--state", str(setup.base / "other-state.json"))
+    command = setup.migrate("--state", str(setup.base / "other-state.json"), "--into", "test#fresh")
     command[command.index("--client-secret") + 1] = "wrong"
     r = subprocess.run(command, env=setup.target.env, cwd=setup.base, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1
-    assert r.stderr.splitlines()[-1] == (
-        "hxim: the source refused the client id and secret: 400 (client_secret does not match)"), r.stderr
-    assert len(r.stderr.splitlines()) == 2, r.stderr
+    assert (r.returncode, r.stderr) == (
+        1, "hxim: the source refused the client id and secret: 400 (client_secret does not match)\n")
+    apps = setup.target.cli("app", "list", "--json")
+    assert "test#fresh" not in apps.stdout and not (setup.base / "other-state.json").exists()  # nothing written

@@ -306,11 +306,22 @@ class EasemobMigration:
         self.metadata = metadata
         self.imports = imports
 
+    @staticmethod
+    async def check_source(source: EasemobClient) -> None:
+        """The source answers, and gives an admin token for the client id and secret."""
+        status, body = await source.token()
+        if status == 200:
+            return
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, str) and error.startswith("upstream_"):  # no answer: said as the client says it
+            raise MigrationError(str(body.get("error_description")), resumable=False)
+        raise MigrationError(
+            f"the source refused the client id and secret: {_describe((status, body))}", resumable=False
+        )
+
     async def run(self, source: EasemobClient, plan: Plan, state: MigrationState, progress: Progress) -> None:
         """Every phase not done yet, in order; the state is saved after every page."""
-        got = await source.token()
-        if got[0] != 200:
-            raise MigrationError(f"the source refused the client id and secret: {_describe(got)}", resumable=False)
+        await self.check_source(source)
         run = _Run(self, source, plan, state, progress)
         steps: dict[str, Callable[[PhaseState], Awaitable[None]]] = {
             "users": run.users,
