@@ -292,6 +292,7 @@ def _backup(node: Any, settings: Settings, args: argparse.Namespace) -> int:
     print(f"backup of {source} written to {target} ({target.stat().st_size} bytes, integrity ok)")
     return EXIT_OK
 
+
 # --- hxim migrate-from-easemob ---------------------------------------------------------------------
 
 # how the migration's lines name each count: (one, several)
@@ -472,7 +473,7 @@ def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespac
     print(f"source: {_count(sent.requests, 'request')}{retried}")
     print(
         "passwords: Easemob never reveals them, so every migrated user has a random one and cannot log in "
-        "until theirs is set: by your app backend (PUT /{org}/{app}/users/{username}/password) or as "
+        f"until theirs is set: by your app backend (PUT /{org}/{name}/users/{{username}}/password) or as "
         "docs/migrating.md says"
     )
     return EXIT_OK
