@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -154,6 +155,30 @@ def serve(env: dict[str, str], base: str, log_path: Path, cwd: Path | None = Non
         proc.kill()
         raise RuntimeError("server did not start: " + log_path.read_text())
     return proc
+
+
+def run_on_terminal(
+    command: list[str], env: dict[str, str], cwd: Path, timeout: float = 300
+) -> tuple[int, str, str]:
+    """Run `command` with its stderr on a terminal (a pty, read while it runs): (exit code, what
+    the terminal showed, stdout)."""
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=secondary, text=True)
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        os.close(primary)
+    return proc.returncode, seen.decode(), out
 
 
 def stop_server(server: Server, pg_name: str | None) -> None:

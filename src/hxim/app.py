@@ -24,6 +24,7 @@ from hxim.services.callback_delivery import CallbackDelivery
 from hxim.services.callbacks import CallbackService
 from hxim.services.collections import CollectionService
 from hxim.services.contacts import ContactService
+from hxim.services.easemob_migration import EasemobMigration
 from hxim.services.files import FileService
 from hxim.services.login_throttle import LoginThrottle
 from hxim.services.message_import import ImportService
@@ -130,12 +131,16 @@ class Node:
             self.db, settings, self.ids, self.messages, self.chatrooms.rooms, self.router
         )
         self.streams = StreamService(self.db, settings, self.messages, self.router)  # stream messages
-        self.imports = ImportService(self.db, settings, self.ids, self.messages, self.groups.rooms)
+        self.imports = ImportService(
+            self.db, settings, self.ids, self.messages, self.groups.rooms, self.chatrooms.rooms
+        )
         self.translation = TranslationService(settings)  # an engine of the operator's, or none
         self.reactions = ReactionService(  # message reactions, told to the conversation's online users
             self.db, settings, self.ids, self.users, self.messages, self.groups.rooms, self.router
         )
         self.exports = AppExportService(self.db, settings, self.callbacks)  # `hxim export` and `hxim import`
+        # `hxim migrate-from-easemob`: an app of an Easemob REST API copied into this database
+        self.easemob_migration = EasemobMigration(self.db, settings, self.users, self.user_metadata, self.imports)
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 

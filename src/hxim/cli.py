@@ -30,10 +30,17 @@
     hxim admin remove NAME
     hxim admin list                 the administrators of the admin console at /admin (docs/admin.md);
                                     the password is asked twice on the terminal, or read from stdin
+    hxim migrate-from-easemob --base-url URL --org ORG --app APP --client-id ID --client-secret SECRET
+                      [--into ORG#APP] [--state FILE] [--page-size N] [--messages-since DATE]
+                      [--history-timezone ZONE] [--requests-per-second N]
+                                    copy an app from an Easemob REST API (Easemob's cloud, another
+                                    hxim) into this database: users, contacts, blocks, groups, chat
+                                    rooms, message history (docs/migrating.md); resumable
 
 Every command takes `--config FILE`, `--data-dir DIR`, `--database-url URL`, `--log-level
 LEVEL` and `--debug`; command-line values win over HXIM_* variables, which win over the
-config file. Commands other than `serve`, `migrate`, `app create` and `admin add` never create a database.
+config file. Commands other than `serve`, `migrate`, `app create`, `admin add`, `import` and
+`migrate-from-easemob` never create a database.
 
 What goes wrong is one line on stderr, never a traceback (but with `--debug` or HXIM_DEBUG=1),
 and the exit code says what kind of thing it was (EXIT_CODES, docs/deployment.md).
@@ -44,9 +51,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 import sys
+import time
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -225,6 +234,28 @@ def _parser() -> argparse.ArgumentParser:
                           help="read the password from the first line of standard input instead of asking")
     command(adm_sub, "remove", "remove an administrator (their console sessions end)").add_argument("name")
     command(adm_sub, "list", "list the administrators")
+    mig = command(sub, "migrate-from-easemob", "copy an app from an Easemob REST API into this database "
+                  "(docs/migrating.md)")
+    source = mig.add_argument_group("the source: an app of Easemob's cloud, or of another hxim")
+    source.add_argument("--base-url", required=True, help="its REST base URL, e.g. https://a1.easemob.com")
+    source.add_argument("--org", required=True)
+    source.add_argument("--app", required=True)
+    source.add_argument("--client-id", required=True)
+    source.add_argument("--client-secret", required=True)
+    mig.add_argument("--into", default="", metavar="ORG#APP",
+                     help="the app here (default: the source's ORG#APP; created when missing)")
+    mig.add_argument("--state", default="", metavar="FILE",
+                     help="where progress is kept, to go on after a stop (default: easemob-ORG-APP.migration.json)")
+    mig.add_argument("--page-size", default=None, metavar="N",
+                     help="users, groups, chat rooms and members a page (setting migration_page_size)")
+    mig.add_argument("--messages-since", default=None, metavar="DATE",
+                     help="copy messages sent from then on, an ISO date or time, UTC unless it says "
+                     "(default: migration_history_days ago)")
+    mig.add_argument("--history-timezone", default=None, metavar="ZONE",
+                     help="the zone the source names history hours in (Easemob's China cluster: Asia/Shanghai, "
+                     "others: UTC); default: ask for every zone's hours")
+    mig.add_argument("--requests-per-second", default=None, metavar="N",
+                     help="pace of calls to the source (setting migration_requests_per_second; 0: no pacing)")
     return parser
 
 
@@ -322,6 +353,192 @@ def _backup(node: Any, settings: Settings, args: argparse.Namespace) -> int:
     if answer != "ok":
         raise Refused(f"the copy at {target} fails its integrity check: {answer}")
     print(f"backup of {source} written to {target} ({target.stat().st_size} bytes, integrity ok)")
+    return EXIT_OK
+
+
+# --- hxim migrate-from-easemob ---------------------------------------------------------------------
+
+# how the migration's lines name each count: (one, several)
+_COUNT_LABELS = {
+    "read": ("read", "read"), "new": ("new", "new"), "updated": ("updated", "updated"),
+    "skipped": ("skipped", "skipped"), "users": ("user read", "users read"),
+    "contacts": ("contact new", "contacts new"), "blocks": ("block new", "blocks new"),
+    "members": ("member new", "members new"), "admins": ("admin new", "admins new"),
+    "mutes": ("mute new", "mutes new"), "hours": ("hour asked", "hours asked"), "files": ("file", "files"),
+    "present": ("already there", "already there"), "messages read": ("message read", "messages read"),
+}
+
+
+class _MigrationProgress:
+    """The migration's lines on stderr: one per phase with its counts, rewritten in place after
+    every page on a terminal (elsewhere written when the phase ends, and once a minute while it
+    goes on); warnings as `hxim: warning:` lines."""
+
+    EVERY = 60.0  # seconds between two lines of an unfinished phase, when not on a terminal
+    SAID_WAIT = 5.0  # retries that wait this long or longer are said
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.open = False  # a progress line without its newline yet (terminal)
+        self.last = time.monotonic()  # when the last line was written (not on a terminal)
+
+    @staticmethod
+    def line(state: Any) -> str:
+        counts = ", ".join(
+            f"{n:,} {_COUNT_LABELS['messages read' if (state.name, key) == ('messages', 'read') else key][n != 1]}"
+            for key, n in state.counts.items()
+        )
+        return f"{state.name}: {counts} ({state.seconds:.1f} s)"
+
+    def phase(self, state: Any, finished: bool) -> None:
+        if self.tty:
+            print("\r" + self.line(state) + "\x1b[K", end="\n" if finished else "", file=sys.stderr, flush=True)
+            self.open = not finished
+        elif finished or time.monotonic() - self.last >= self.EVERY:  # a log: a line a minute meanwhile
+            print(self.line(state) + ("" if finished else ", going on"), file=sys.stderr, flush=True)
+            self.last = time.monotonic()
+
+    def resumed(self, state: Any) -> None:
+        print(f"{self.line(state)}, done before", file=sys.stderr, flush=True)
+
+    def retrying(self, method: str, path: str, status: int, delay: float) -> None:
+        """A long wait before a call is tried again, or a source that does not answer, is said."""
+        if status == 0 or delay >= self.SAID_WAIT:
+            what = f"answered {status} to" if status else "did not answer"
+            self.warn(f"the source {what} {method} {path.partition('?')[0]}; trying again in {delay:g} s")
+
+    def warn(self, text: str) -> None:
+        if self.open:
+            print(file=sys.stderr)
+            self.open = False
+        print(f"hxim: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _migration_options(settings: Settings, args: argparse.Namespace) -> tuple[int, int, Any, float]:
+    """--page-size, --messages-since (ms), --history-timezone and --requests-per-second, checked."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not args.base_url.startswith(("http://", "https://")):
+        raise Refused(f"--base-url [{args.base_url}] must be an http:// or https:// URL")
+    page = args.page_size if args.page_size is not None else str(settings.migration_page_size)
+    if not page.isdecimal() or not 1 <= int(page) <= 1000:
+        raise Refused(f"--page-size [{page}] must be a number from 1 to 1000")
+    now = datetime.now(UTC)
+    if args.messages_since is None:
+        since = int(now.timestamp() * 1000) - settings.migration_history_days * 86_400_000
+    else:
+        try:
+            when = datetime.fromisoformat(args.messages_since)
+        except ValueError:
+            raise Refused(f"--messages-since [{args.messages_since}] must be an ISO date or time, e.g. 2024-05-01 "
+                          "or 2024-05-01T08:00:00+08:00") from None
+        when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        if when > now:
+            raise Refused(f"--messages-since [{args.messages_since}] is in the future")
+        since = int(when.timestamp() * 1000)
+    zone = None
+    if args.history_timezone is not None:
+        try:
+            zone = ZoneInfo(args.history_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Refused(f"--history-timezone [{args.history_timezone}] is not a time zone (e.g. Asia/Shanghai, "
+                          "UTC)") from None
+    rate = args.requests_per_second
+    try:
+        rps = float(rate) if rate is not None else settings.migration_requests_per_second
+    except ValueError:
+        rps = -1.0
+    if not 0 <= rps <= 10_000:
+        raise Refused(f"--requests-per-second [{rate}] must be a number from 0 (no pacing) to 10000")
+    return int(page), since, zone, rps
+
+
+def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespace) -> int:
+    """`hxim migrate-from-easemob`: the phases with their lines on stderr, the summary on stdout."""
+    from datetime import UTC, datetime
+
+    from hxim.easemob_client import EasemobClient, Remote
+    from hxim.services.apps import check_names
+    from hxim.services.easemob_migration import MigrationError, MigrationState, Plan
+
+    page_size, since, zone, rps = _migration_options(settings, args)
+    org, sep, name = (args.into or f"{args.org}#{args.app}").partition("#")
+    if not (sep and org and name):
+        raise Refused("--into wants ORG#APP (e.g. hxim#default)")
+    check_names(org, name)
+    source_key = f"{args.org}#{args.app} at {args.base_url.rstrip('/')}"
+    path = Path(args.state or f"easemob-{args.org}-{args.app}.migration.json")
+    try:
+        state = MigrationState.open(path, source_key, f"{org}#{name}", since)
+    except MigrationError as exc:
+        raise Refused(str(exc)) from None
+    remote = Remote(
+        base_url=args.base_url, org=args.org, app=args.app, client_id=args.client_id,
+        client_secret=args.client_secret, timeout_seconds=settings.migration_timeout_seconds,
+        connect_timeout_seconds=min(10.0, settings.migration_timeout_seconds), retries=settings.migration_retries,
+        backoff_seconds=settings.migration_backoff_seconds, backoff_max_seconds=settings.migration_backoff_max_seconds,
+        max_connections=settings.migration_concurrency, requests_per_second=rps, user_agent="hxim-migrate",
+        called="the source",
+    )
+    progress = _MigrationProgress(sys.stderr.isatty())
+    logging.getLogger("hxim.upstream").setLevel(logging.ERROR)  # what stops the run is said below, once
+    traffic: list[Any] = []
+
+    async def run() -> None:
+        client = EasemobClient(remote)
+        client.on_retry = progress.retrying
+        traffic.append(client.traffic)
+        try:
+            await node.easemob_migration.check_source(client)  # before anything is written here
+            node.open(create_default=False)  # into a new database, too
+            app = node.apps.get_sync(org, name)
+            if app is None:
+                app, secret = node.apps.create_sync(org, name, False)
+                print("created the app the migration goes into; keep its credentials, they are printed only once:")
+                print_app(app, False, secret)
+            resumed = "; going on from where the last run stopped" if state.resumed else ""
+            since_text = datetime.fromtimestamp(state.since / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            print(f"hxim: copying {source_key} into {app.appkey}, messages since {since_text}; progress is kept "
+                  f"in {path}{resumed}", file=sys.stderr)
+            await node.easemob_migration.run(client, Plan(app, page_size, zone), state, progress)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(run())
+    except MigrationError as exc:
+        kept = "; what was copied is kept: run the same command again to go on" if exc.resumable else ""
+        raise Refused(f"{exc}{kept}") from None
+    except KeyboardInterrupt:
+        print(f"hxim: stopped; progress is kept in {path}: run the same command again to go on", file=sys.stderr)
+        return 130
+    target = state.target
+    phases = state.phases
+    made = [
+        _count(phases["users"].counts["new"], "user"), _count(phases["contacts"].counts["contacts"], "contact"),
+        _count(phases["contacts"].counts["blocks"], "block"), _count(phases["groups"].counts["new"], "group"),
+        _count(phases["chatrooms"].counts["new"], "chat room"), _count(phases["messages"].counts["new"], "message"),
+    ]
+    rooms = sum(phases[p].counts[k] for p in ("groups", "chatrooms") for k in ("members", "admins", "mutes", "blocks"))
+    updated = phases["users"].counts["updated"]
+    if state.changes == 0:
+        print(f"migrated {source_key} into {target}: nothing new")
+    else:
+        more = f"; {rooms:,} room members, admins, mutes and blocks" if rooms else ""
+        more += f"; {_count(updated, 'user')} updated" if updated else ""
+        print(f"migrated {source_key} into {target}: new {', '.join(made)}{more}")
+    sent = traffic[0]
+    retried = "".join(
+        f", {_count(n, 'answer')} {status} retried" if status else f", {_count(n, 'request')} unanswered retried"
+        for status, n in sorted(sent.retried.items())
+    )
+    print(f"source: {_count(sent.requests, 'request')}{retried}")
+    print(
+        "passwords: Easemob never reveals them, so every migrated user has a random one and cannot log in "
+        f"until theirs is set: by your app backend (PUT /{org}/{name}/users/{{username}}/password) or as "
+        "docs/migrating.md says"
+    )
     return EXIT_OK
 
 
@@ -540,6 +757,8 @@ def _run(args: argparse.Namespace) -> int:
             return _backup(node, settings, args)
         if args.command == "admin":
             return _admin(node, args)
+        if args.command == "migrate-from-easemob":
+            return _migrate_from_easemob(node, settings, args)
         return _app(node, args)
     finally:
         node.close()

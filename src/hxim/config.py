@@ -744,6 +744,39 @@ class Settings(BaseSettings):
         300, ge=0, le=86400, description="Renew the cached remote admin token this long before it expires"
     )
     upstream_max_connections: int = Field(64, ge=1, le=10_000, description="Connections kept to the remote")
+    # hxim migrate-from-easemob: how the source Easemob REST API is called (docs/migrating.md)
+    migration_requests_per_second: float = Field(
+        20.0, ge=0, le=10_000, description="Requests a second hxim migrate-from-easemob sends to the source at most "
+        "(--requests-per-second); 0 = no pacing"
+    )
+    migration_concurrency: int = Field(
+        4, ge=1, le=256, description="Requests hxim migrate-from-easemob has in flight at once"
+    )
+    migration_page_size: int = Field(
+        100, ge=1, le=1000, description="Users, groups, chat rooms and members hxim migrate-from-easemob asks for "
+        "a page (--page-size; Easemob allows at most 100 users a page)"
+    )
+    migration_retries: int = Field(
+        10, ge=0, le=100, description="Retries of a source call answered 429 or 5xx, or left unanswered"
+    )
+    migration_backoff_seconds: float = Field(
+        0.5, ge=0, le=600, description="First retry delay of a source call; doubles with every retry"
+    )
+    migration_backoff_max_seconds: float = Field(
+        60.0, ge=0, le=3600, description="Longest retry delay of a source call (Easemob allows 10 history "
+        "files a minute)"
+    )
+    migration_timeout_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Whole-call timeout of a source call (a history file download too)"
+    )
+    migration_history_days: int = Field(
+        3, ge=0, le=3650, description="Days of message history hxim migrate-from-easemob copies without "
+        "--messages-since (Easemob keeps 3 days of history files unless the plan says more)"
+    )
+    migration_history_requests_per_minute: float = Field(
+        10.0, ge=0, le=60_000, description="History files (GET /chatmessages/{hour}) hxim migrate-from-easemob "
+        "asks the source for a minute at most (Easemob allows 10); 0 = no pacing"
+    )
     rate_limits: dict[str, float] = Field(
         default_factory=dict,
         description="Requests per second per app, API family and caller (the app's admin, each user, each "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BACKENDS, PG_ADMIN_URL, _drop_pg, _pg_database, free_port, serve
+from conftest import BACKENDS, PG_ADMIN_URL, _drop_pg, _pg_database, free_port, run_on_terminal, serve
 
 _SCRIPT = Path(sys.executable).with_name("hxim")  # the console script pip installed
 HXIM = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "hxim"]
@@ -301,24 +300,7 @@ def test_user_import_names_the_app_and_the_file(home: Home) -> None:
 def test_user_import_shows_progress_on_a_terminal(home: Home) -> None:
     _with_app(home)
     (home.cwd / "users.txt").write_text("".join(f"user{i} pw{i}\n" for i in range(120)))
-    primary, secondary = pty.openpty()
-    try:
-        proc = subprocess.run(
-            [*HXIM, "user", "import", "users.txt"], env=home.env, cwd=home.cwd, stdout=subprocess.PIPE,
-            stderr=secondary, text=True, timeout=120,
-        )
-        os.close(secondary)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:  # the terminal's other end is closed: all read
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(primary)
-    assert proc.returncode == 0
-    assert seen.decode() == "\rimported 60 / 120 users\rimported 120 / 120 users\r\n"
-    assert proc.stdout == "imported 120 users into acme#chat (0 already there)\n"
+    code, seen, out = run_on_terminal([*HXIM, "user", "import", "users.txt"], home.env, home.cwd, 120)
+    assert code == 0
+    assert seen == "\rimported 60 / 120 users\rimported 120 / 120 users\r\n"
+    assert out == "imported 120 users into acme#chat (0 already there)\n"

@@ -8,7 +8,7 @@ operation. Two implementations:
 * `hxim.seeds.local.LocalEasemobApi` runs the operation on this node's services and
   renders it with the very functions the Easemob REST surface renders with (no HTTP hop);
 * `hxim.seeds.upstream.UpstreamEasemobApi` sends it to a remote Easemob-compatible REST API
-  ("upstream mode"), with a cached admin token, retries and timeouts.
+  ("upstream mode") through `hxim.easemob_client`: a cached admin token, retries and timeouts.
 
 `token` is the caller's admin token, as the caller sent it (the `/hx` gateway passes the
 token of its request body); `None` means "the API's own credentials" (the app API, which
@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["EasemobApi", "Reply", "ok"]
+from hxim.easemob_client import Reply
 
-# (HTTP status, parsed JSON body) of one Easemob REST call.
-Reply = tuple[int, Any]
+__all__ = ["EasemobApi", "Reply", "ok"]
 
 
 def ok(reply: Reply) -> bool:

@@ -11,38 +11,42 @@ connections that could not be opened, are retried with exponential backoff
 is retried only when it is idempotent (GET, PUT, DELETE), so a message is not sent twice.
 What the remote answers comes back unchanged; a transport failure becomes an Easemob-style
 error body (502 `upstream_unavailable`, 504 `upstream_timeout`, 502 `upstream_bad_response`).
+The calls go through `hxim.easemob_client.EasemobClient`, which `hxim migrate-from-easemob` uses
+too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from typing import Any
-from urllib.parse import quote
 
 import httpx
-import orjson
 
 from hxim.config import Settings
-from hxim.errors import HximError
-from hxim.http.render import error_body
-from hxim.seeds.easemob_api import Reply
+from hxim.easemob_client import EasemobClient, Remote, Reply
+from hxim.easemob_client import seg as _seg
 
-__all__ = ["UpstreamEasemobApi"]
-
-log = logging.getLogger("hxim.upstream")
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per remote call is too much
-
-IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+__all__ = ["UpstreamEasemobApi", "upstream_remote"]
 
 
-def _seg(name: str) -> str:
-    return quote(name, safe="")
-
-
-def _failure(status: int, error: str, description: str, started: float) -> Reply:
-    return status, error_body(HximError(status, error, description, None), started)
+def upstream_remote(settings: Settings) -> Remote:
+    """The remote app the `upstream_*` settings name."""
+    s = settings
+    return Remote(
+        base_url=s.upstream_base_url,
+        org=s.upstream_org,
+        app=s.upstream_app,
+        client_id=s.upstream_client_id,
+        client_secret=s.upstream_client_secret,
+        timeout_seconds=s.upstream_timeout_seconds,
+        connect_timeout_seconds=s.upstream_connect_timeout_seconds,
+        retries=s.upstream_retries,
+        backoff_seconds=s.upstream_backoff_seconds,
+        backoff_max_seconds=s.upstream_backoff_max_seconds,
+        token_margin_seconds=s.upstream_token_margin_seconds,
+        max_connections=s.upstream_max_connections,
+        user_agent="hxim-upstream",
+        called="the upstream Easemob API",
+    )
 
 
 class UpstreamEasemobApi:
@@ -50,165 +54,17 @@ class UpstreamEasemobApi:
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
-        self.root = settings.upstream_base_url.rstrip("/")
-        self.base = f"{self.root}/{_seg(settings.upstream_org)}/{_seg(settings.upstream_app)}"
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
-            ),
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "hxim-upstream"},
-        )
-        self._token: str | None = None
-        self._renew_at = 0.0  # monotonic time after which the cached token is renewed
-        self._expires_at = 0.0  # monotonic time the cached token expires
-        self._application: str | None = None
-        self._lock = asyncio.Lock()
-
-    # --- transport -----------------------------------------------------------------------------------
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        s = self.settings
-        delay = min(s.upstream_backoff_seconds * (2**attempt), s.upstream_backoff_max_seconds)
-        if response is not None:
-            after = response.headers.get("retry-after", "")
-            if after.isdecimal():
-                delay = min(max(delay, float(after)), s.upstream_backoff_max_seconds)
-        return delay
-
-    async def _send(self, method: str, path: str, token: str | None, body: Any, params: dict[str, str] | None) -> Reply:
-        """One call with retries for 429, 5xx and unopened connections; no token renewal here."""
-        started = time.perf_counter()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        content = None
-        if body is not None:
-            content = orjson.dumps(body)
-            headers["Content-Type"] = "application/json"
-        retries = self.settings.upstream_retries
-        attempt = 0
-        while True:
-            response: httpx.Response | None = None
-            failure: Reply | None = None
-            try:
-                response = await self.client.request(
-                    method, self.base + path, content=content, headers=headers, params=params
-                )
-            except httpx.ConnectError as exc:
-                failure = _failure(
-                    502, "upstream_unavailable", f"the upstream Easemob API could not be reached ({exc})", started
-                )
-                retryable = True
-            except httpx.TimeoutException:
-                timeout = self.settings.upstream_timeout_seconds
-                failure = _failure(
-                    504, "upstream_timeout", f"the upstream Easemob API did not answer within {timeout:g} s", started
-                )
-                retryable = method in IDEMPOTENT
-            except httpx.HTTPError as exc:
-                failure = _failure(502, "upstream_unavailable", f"the upstream Easemob API failed: {exc}", started)
-                retryable = method in IDEMPOTENT
-            else:
-                status = response.status_code
-                retryable = status == 429 or status >= 500
-                if not retryable or attempt >= retries:
-                    return self._parse(response, started)
-                failure = None
-            if not retryable or attempt >= retries:
-                assert failure is not None
-                log.warning("upstream %s %s failed: %s", method, path, failure[1]["error_description"])
-                return failure
-            delay = self._delay(attempt, response)
-            log.info("upstream %s %s: retry %d in %.2fs", method, path, attempt + 1, delay)
-            await asyncio.sleep(delay)
-            attempt += 1
-
-    @staticmethod
-    def _parse(response: httpx.Response, started: float) -> Reply:
-        raw = response.content
-        if not raw.strip():
-            return response.status_code, None
-        try:
-            return response.status_code, orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return _failure(
-                502,
-                "upstream_bad_response",
-                f"the upstream Easemob API answered {response.status_code} with a body that is not JSON",
-                started,
-            )
-
-    # --- the cached admin token ----------------------------------------------------------------------
-    async def _fetch_token(self) -> Reply:
-        s = self.settings
-        reply = await self._send(
-            "POST",
-            "/token",
-            None,
-            {
-                "grant_type": "client_credentials",
-                "client_id": s.upstream_client_id,
-                "client_secret": s.upstream_client_secret,
-            },
-            None,
-        )
-        status, body = reply
-        if status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
-            ttl = body.get("expires_in")
-            ttl = float(ttl) if isinstance(ttl, int | float) and not isinstance(ttl, bool) and ttl > 0 else 3600.0
-            now = time.monotonic()
-            self._token = body["access_token"]
-            self._expires_at = now + ttl
-            margin = s.upstream_token_margin_seconds
-            self._renew_at = now + (ttl - margin if margin < ttl else ttl / 2)
-            if isinstance(body.get("application"), str):
-                self._application = body["application"]
-        else:
-            log.warning("upstream token request answered %s: %s", status, body)
-        return reply
-
-    async def _admin_token(self, stale: str | None = None) -> str | Reply:
-        """The cached token, fetched when missing, due for renewal or equal to `stale` (it got a 401)."""
-        token = self._token
-        if token is not None and token != stale and time.monotonic() < self._renew_at:
-            return token
-        async with self._lock:  # one fetch at a time; the others reuse its result
-            token = self._token
-            if token is not None and token != stale and time.monotonic() < self._renew_at:
-                return token
-            reply = await self._fetch_token()
-            if reply[0] != 200 or self._token is None:
-                return reply
-            return self._token
+        self.remote = EasemobClient(upstream_remote(settings), transport)
+        self.base = self.remote.base
 
     async def _call(
         self, method: str, path: str, token: str | None, body: Any = None, params: dict[str, str] | None = None
     ) -> Reply:
-        if token is not None:  # the caller's own token goes to the remote as it is
-            return await self._send(method, path, token, body, params)
-        own = await self._admin_token()
-        if isinstance(own, tuple):
-            return own
-        reply = await self._send(method, path, own, body, params)
-        if reply[0] == 401:  # revoked or expired early: forget it, renew once and retry
-            if self._token == own:
-                self._token = None
-            renewed = await self._admin_token(stale=own)
-            if isinstance(renewed, tuple):
-                return renewed
-            reply = await self._send(method, path, renewed, body, params)
-        return reply
+        return await self.remote.call(method, path, token, body, params)
 
     # --- EasemobApi ----------------------------------------------------------------------------------
     async def token(self) -> Reply:
-        got = await self._admin_token()
-        if isinstance(got, tuple):
-            return got
-        remaining = max(1, int(self._expires_at - time.monotonic()))
-        body: dict[str, Any] = {"access_token": got, "expires_in": remaining}
-        if self._application is not None:
-            body["application"] = self._application
-        return 200, body
+        return await self.remote.token()
 
     async def register(self, token: str | None, body: Any) -> Reply:
         return await self._call("POST", "/users", token, body)
@@ -275,4 +131,4 @@ class UpstreamEasemobApi:
         return f"{self.base}/chatfiles/{_seg(file_uuid)}"
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.remote.aclose()

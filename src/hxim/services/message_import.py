@@ -1,10 +1,12 @@
-"""Importing messages from another system: one 1:1 or group message a call, kept as it was.
+"""Importing messages from another system: one 1:1, group or chat-room message a call, kept as
+it was.
 
-Easemob's message_import_single and message_import_group pages. The message is stored with the
+Easemob's message_import_single and message_import_group pages (REST imports 1:1 and group
+messages; `hxim migrate-from-easemob` chat-room messages too). The message is stored with the
 time it was sent (`msg_timestamp`; now without one) and read back like any message (history,
 roaming) but reaches nobody: no live delivery, no offline copy. Its body is checked as a sent
-message's is (`MessageService.check_body`); a group must exist, and the message be later than
-the group's creation.
+message's is (`MessageService.check_body`); a group or chat room must exist, and the message be
+later than its creation.
 
 Its id: the one it had (an hxim addition for migrations, `msg_id`: an id already stored is
 refused, 400 `duplicate_unique_property_exists`), or one made from its time, so that it sorts
@@ -35,8 +37,9 @@ _TRIES = 3  # concurrent imports of one millisecond may pick the same id: the lo
 
 @dataclass(frozen=True, slots=True)
 class ImportMessage:
-    """One message from `sender` to a user (`chat`) or a group (`groupchat`), with its body (type
-    and fields), `ext`, and the time (`timestamp`, ms) and id (`msg_id`) it had, when known."""
+    """One message from `sender` to a user (`chat`), a group (`groupchat`) or a chat room
+    (`chatroom`), with its body (type and fields), `ext`, and the time (`timestamp`, ms) and id
+    (`msg_id`) it had, when known."""
 
     chat_type: str
     sender: str
@@ -59,13 +62,19 @@ def _duplicate(msg_id: int) -> errors.HximError:
 
 class ImportService:
     def __init__(
-        self, db: Database, settings: Settings, ids: IdGenerator, messages: MessageService, groups: RoomService
+        self,
+        db: Database,
+        settings: Settings,
+        ids: IdGenerator,
+        messages: MessageService,
+        groups: RoomService,
+        chatrooms: RoomService,
     ) -> None:
         self.db = db
         self.settings = settings
         self.ids = ids
         self.messages = messages
-        self.groups = groups
+        self.rooms = {"groupchat": groups, "chatroom": chatrooms}
 
     async def import_message(self, app: App, cmd: ImportMessage) -> Message:
         self.messages.check_body(cmd.body)
@@ -74,11 +83,13 @@ class ImportService:
         if stamp > now:
             raise errors.illegal_argument("msg_timestamp must not be later than now")
         to = cmd.target
-        if cmd.chat_type == "groupchat":
-            group = await self.groups.get(app, cmd.target)
-            if cmd.timestamp is not None and stamp <= group.created:
-                raise errors.illegal_argument("msg_timestamp must be later than the group's creation")
-            to = group.room_id
+        rooms = self.rooms.get(cmd.chat_type)
+        if rooms is not None:
+            room = await rooms.get(app, cmd.target)
+            if cmd.timestamp is not None and stamp <= room.created:
+                what = "group" if cmd.chat_type == "groupchat" else "chat room"
+                raise errors.illegal_argument(f"msg_timestamp must be later than the {what}'s creation")
+            to = room.room_id
         ident, node = cmd.msg_id, None
         if ident is not None:
             if IdGenerator.timestamp_of(ident) > now - _RECENT_MS:

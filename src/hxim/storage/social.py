@@ -22,7 +22,7 @@ from sqlalchemy import (
 from hxim.model import User
 from hxim.storage.database import Query, insert_ignore
 from hxim.storage.tables import blocks, contact_requests, contacts, jid_blocks, users
-from hxim.storage.users import get_users_by_ids_txn
+from hxim.storage.users import get_user_txn, get_users_by_ids_txn, get_users_by_keys_txn
 
 __all__ = [
     "add_contact_pairs_txn",
@@ -47,6 +47,7 @@ __all__ = [
     "contact_keys_txn",
     "set_remark_txn",
     "remove_all_contacts_txn",
+    "copy_list_txn",
 ]
 
 
@@ -131,6 +132,25 @@ def add_contact_pairs_txn(conn: Connection, pairs: list[tuple[int, int, int]]) -
     # a friendship answers every request between the two, whichever way it was made
     pair = tuple_(contact_requests.c.owner_id, contact_requests.c.target_id)
     conn.execute(delete(contact_requests).where(pair.in_([(r["owner_id"], r["contact_id"]) for r in rows])))
+
+
+def copy_list_txn(
+    conn: Connection, app_uuid: str, owner: str, names: list[str], which: str, now: int
+) -> tuple[int, list[str]] | None:
+    """Put the users `names` on `owner`'s contacts (`which` "contacts": that direction only, as
+    another server stored it) or blocks ("blocks"), those not there yet: (how many were added,
+    the names that are no user of the app). None when `owner` is no user of the app."""
+    found = get_user_txn(conn, app_uuid, owner.lower())
+    if found is None:
+        return None
+    table, other = (contacts, "contact_id") if which == "contacts" else (blocks, "blocked_id")
+    known = {u.key: u.id for u in get_users_by_keys_txn(conn, app_uuid, list({n.lower() for n in names}))}
+    unknown = [n for n in names if n.lower() not in known]
+    targets = list(dict.fromkeys(known[n.lower()] for n in names if known.get(n.lower(), found.id) != found.id))
+    missing = _missing_pairs(conn, table, other, [(found.id, t) for t in targets])
+    if missing:
+        conn.execute(insert_ignore(conn, table), [{"owner_id": o, other: t, "created": now} for o, t in missing])
+    return len(missing), unknown
 
 
 def remove_contact_pair_txn(conn: Connection, a: int, b: int) -> None:
