@@ -11,9 +11,9 @@ again later, as after any other failure; at least once holds.
 
 Both directions are lines of JSON: a request `[n, url, body, timeout, limit]`; an answer
 `[n, status, text]`, or `[n, 0, why, kind]` with `kind` `timeout`, `long` (the answer was over
-`limit`) or `failure`. Lines written in one turn of the event loop leave in one write; the
-child lets answers gather for `_GATHER` seconds, so that a pipe write (and the node's wake-up)
-carries many of them rather than one.
+`limit`) or `failure`. Lines written in one turn of the event loop leave in one write. (Letting
+answers gather for a few milliseconds before writing them saved no CPU on the node and, with
+`callback_concurrency_per_rule` callbacks in flight, held deliveries back behind the load.)
 The child ends when its input ends (the node stopped or died).
 """
 
@@ -33,7 +33,6 @@ __all__ = ["ChildSender"]
 
 log = logging.getLogger(__name__)
 _LINE_MAX = 64 * 1024 * 1024  # an answer line: `limit` characters of text at most, escaped
-_GATHER = 0.002  # seconds the child lets answers gather before it writes them
 
 
 class ChildSender:
@@ -165,7 +164,7 @@ async def _serve(idle_max: int) -> None:
 
     def answer(doc: list[Any]) -> None:
         if not out:
-            loop.call_later(_GATHER, flush)
+            loop.call_soon(flush)
         out.append(orjson.dumps(doc) + b"\n")
 
     async def one(n: int, url: str, body: str, timeout: float, limit: int) -> None:
