@@ -4,9 +4,9 @@
 What an administrator would check: the page says how to add an administrator while there is none;
 a wrong password is refused; an app's secret is shown once and works; a user found by prefix,
 deactivated (their live session is kicked, REST shows it), given a new password (it logs in);
-a session kicked; a group dissolved; a message from the app reaches a connected client; the
-dashboard's session count moves when a client connects. A change without the CSRF token, and a
-client outside `admin_allow_from`, are refused.
+a session kicked; a group member muted and unmuted, the group dissolved; a message from the app
+reaches a connected client; the dashboard's session count moves when a client connects. A change
+without the CSRF token, and a client outside `admin_allow_from`, are refused.
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ async def _gone(client: Any) -> None:
     await asyncio.wait_for(client.gone.wait(), TIMEOUT)
 
 
-def test_dissolve_a_group_and_send_a_message_a_client_receives(xs: XServer, admin: str, page: Page) -> None:
+def test_mute_and_dissolve_a_group_and_send_a_message_a_client_receives(xs: XServer, admin: str, page: Page) -> None:
     owner, bob = unique("own"), unique("bob")
     xs.api.register(owner, bob)
     r = xs.api.post("/chatgroups", json={"groupname": "doomed", "desc": "d", "public": True, "owner": owner,
@@ -298,6 +298,14 @@ def test_dissolve_a_group_and_send_a_message_a_client_receives(xs: XServer, admi
     page.tab("groups")
     page.click(f"table.rooms[data-kind=groups] tr:has-text('{gid}')")
     page.wait_text(".room-detail[data-kind=groups]", f"{bob} (member)")
+    page.click(f".room-detail[data-kind=groups] li:has-text('{bob} (member)') button.mute")
+    page.wait_text("#status", f"{bob} muted")
+    muted = xs.api.get(f"/chatgroups/{gid}/mute").json()["data"]
+    assert [m["user"] for m in muted] == [bob]
+    page.wait_text(".room-detail[data-kind=groups]", "Muted (1)")
+    page.click(".room-detail[data-kind=groups] button.unmute")
+    page.wait_text("#status", f"{bob} unmuted")
+    assert xs.api.get(f"/chatgroups/{gid}/mute").json()["data"] == []
     page.click(".room-detail[data-kind=groups] button.dissolve")
     page.wait_text("#status", f"{gid} dissolved")
     assert xs.api.get(f"/chatgroups/{gid}").status_code == 404

@@ -162,13 +162,31 @@ def _room_calls(kind: str) -> list[Route]:
         c.did(f"dissolved {kind[:-1]} {found.room_id} ({found.name}) of {app.appkey}")
         return {"dissolved": found.room_id}
 
-    for fn in (list_rooms, room, dissolve):
+    async def mute(c: Console) -> Any:
+        """Mute a member for `minutes` (-1: until lifted), as the REST call does (members are told)."""
+        app, body = await c.app(), await c.body()
+        user, minutes = _text(body, "user"), body.get("minutes")
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not (minutes > 0 or minutes == -1):
+            raise Refusal(400, "minutes must be a positive whole number, or -1 until lifted")
+        done = await rooms_of(c).moderation.mute(app, c.arg("id"), [user], -1 if minutes == -1 else minutes * 60_000)
+        c.did(f"muted {user} in {kind[:-1]} {c.arg('id')} of {app.appkey} for {minutes} min")
+        return {"muted": user, "expire": done[0].expire if done else None}
+
+    async def unmute(c: Console) -> Any:
+        app, user = await c.app(), _text(await c.body(), "user")
+        await rooms_of(c).moderation.unmute(app, c.arg("id"), [user])
+        c.did(f"lifted the mute of {user} in {kind[:-1]} {c.arg('id')} of {app.appkey}")
+        return {"unmuted": user}
+
+    for fn in (list_rooms, room, dissolve, mute, unmute):
         fn.__name__ = f"{fn.__name__}_{kind}"
     path = f"{APP}/{kind}"
     return [
         action("GET", path, list_rooms),
         action("GET", path + "/{id}", room),
         action("POST", path + "/{id}/dissolve", dissolve),
+        action("POST", path + "/{id}/mute", mute),
+        action("POST", path + "/{id}/unmute", unmute),
     ]
 
 

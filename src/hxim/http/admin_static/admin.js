@@ -210,12 +210,30 @@ async function openRoom(kind, id) {
   if (!r) return;
   const box = document.querySelector(`.room-detail[data-kind=${kind}]`);
   box.replaceChildren(el("h3", `${r.name} (${r.id}), owner ${r.owner}`), el("p", r.description));
-  const lists = [["Members", r.members.map((m) => `${m.user} (${m.role})`)], ["Admins", r.admins],
-                 ["Muted", r.mutes.map((m) => `${m.user} until ${m.expire === -1 ? "lifted" : new Date(m.expire).toLocaleString()}`)]];
+  const roomPath = `${appPath()}/${kind}/${encodeURIComponent(r.id)}`;
+  const muteButton = (label, cls, call, body, done) => {
+    const b = el("button", label, { class: cls });
+    b.addEventListener("click", async () => {
+      if (await act(() => api("POST", `${roomPath}/${call}`, body), done)) openRoom(kind, r.id);
+    });
+    return b;
+  };
+  const muted = new Set(r.mutes.map((m) => m.user));
+  const lists = [
+    ["Members", r.members.map((m) => [`${m.user} (${m.role})`, m.role === "owner" || muted.has(m.user) ? null
+      : muteButton("Mute 10 min", "mute", "mute", { user: m.user, minutes: 10 }, `${m.user} muted`)])],
+    ["Admins", r.admins.map((a) => [a, null])],
+    ["Muted", r.mutes.map((m) => [`${m.user} until ${m.expire === -1 ? "lifted" : new Date(m.expire).toLocaleString()}`,
+      muteButton("Unmute", "unmute", "unmute", { user: m.user }, `${m.user} unmuted`)])],
+  ];
   for (const [title, items] of lists) {
     box.append(el("h4", `${title} (${items.length})`));
     const ul = el("ul");
-    for (const i of items) ul.append(el("li", i));
+    for (const [text, button] of items) {
+      const li = el("li", text);
+      if (button) li.append(" ", button);
+      ul.append(li);
+    }
     box.append(ul);
   }
   const dissolve = el("button", "Dissolve", { class: "dissolve" });
