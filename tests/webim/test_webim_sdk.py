@@ -1,4 +1,4 @@
-"""Issue 6's proof: an app written with Easemob's Web IM SDK 1.x works against hxim with nothing
+"""The proof that an app written with Easemob's Web IM SDK 1.x works against hxim with nothing
 changed but `url` and `apiUrl`. The unmodified SDK (npm `easemob-websdk` 1.4.6 and 1.8.4, both
 installed by package.json) runs in headless Chromium; every test runs once per SDK line and
 asserts on what the SDK's callbacks receive (webim-xmpp.md §1–§10).
