@@ -37,6 +37,7 @@ from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
 from hxim.logs import level_of
 from hxim.msync.context import Msync
+from hxim.services.readiness import plain
 
 __all__ = ["CannotListen", "serve"]
 
@@ -130,7 +131,11 @@ def serve(settings: Settings) -> int:
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
-            apps = ", ".join(a.appkey for a in node.apps.list_sync())
+            try:
+                apps = ", ".join(a.appkey for a in node.apps.list_sync())
+            except Exception as exc:  # a line of information: the node serves on, and /ready says more
+                log.warning("listing the apps for the start line failed: %s", plain(exc))
+                apps = "(not listed)"
             default = node.default_app.appkey if node.default_app else "none"
             http = f"http://{settings.http_host}:{http_socket.getsockname()[1]}"
             database = node.db.engine.url.render_as_string(hide_password=True)
