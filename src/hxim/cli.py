@@ -319,9 +319,7 @@ def _export(node: Any, args: argparse.Namespace) -> int:
         else:
             node.open(create_default=False)  # into a new database, too
             if args.app:
-                org, sep, name = args.app.partition("#")
-                if not (sep and org and name):
-                    raise Refused("--app wants ORG#APP (e.g. hxim#default)")
+                _app_key(args.app, "--app")
             done = node.exports.import_sync(Path(args.file), args.app or None, args.replace)
             verb = "imported"
     except TransferError as exc:
@@ -463,9 +461,7 @@ def _migrate_from_easemob(node: Any, settings: Settings, args: argparse.Namespac
     from hxim.services.easemob_migration import MigrationError, MigrationState, Plan
 
     page_size, since, zone, rps = _migration_options(settings, args)
-    org, sep, name = (args.into or f"{args.org}#{args.app}").partition("#")
-    if not (sep and org and name):
-        raise Refused("--into wants ORG#APP (e.g. hxim#default)")
+    org, name = _app_key(args.into or f"{args.org}#{args.app}", "--into")
     check_names(org, name)
     source_key = f"{args.org}#{args.app} at {args.base_url.rstrip('/')}"
     path = Path(args.state or f"easemob-{args.org}-{args.app}.migration.json")
@@ -554,11 +550,18 @@ def _apps_here(node: Any) -> str:
     return f"; apps here: {', '.join(apps)}" if apps else "; there are no apps yet (hxim app create ORG APP)"
 
 
-def _find_app(node: Any, key: str, option: str = "--app") -> App:
-    """The app `key` (ORG#APP) names, else one line saying what there is instead."""
+def _app_key(key: str, option: str, node: Any = None) -> tuple[str, str]:
+    """The org and app of `key` (ORG#APP), else one line saying what `option` wants (and, given the
+    node, which apps there are)."""
     org, sep, name = key.partition("#")
     if not (sep and org and name):
-        raise Refused(f"{option} wants ORG#APP (e.g. hxim#default){_apps_here(node)}")
+        raise Refused(f"{option} wants ORG#APP (e.g. hxim#default){_apps_here(node) if node else ''}")
+    return org, name
+
+
+def _find_app(node: Any, key: str, option: str = "--app") -> App:
+    """The app `key` (ORG#APP) names, else one line saying what there is instead."""
+    org, name = _app_key(key, option, node)
     app: App | None = node.apps.get_sync(org, name)
     if app is None:
         raise Refused(f"no app {key}{_apps_here(node)}")
