@@ -80,7 +80,7 @@ class Node:
             sqlite_checkpoint_pause_seconds=settings.sqlite_checkpoint_pause_ms / 1000,
             sqlite_commit_interval_seconds=settings.sqlite_commit_interval_ms / 1000,
         )
-        self.ids = IdGenerator(settings.node_id)
+        self.ids = IdGenerator(settings.node_number or 0)
         self.counters = Counters()  # what the node counts as it serves, read by /metrics
         # GET /ready: the checks that must answer for the node to be ready
         self.readiness = Readiness(settings.ready_timeout_seconds)

@@ -262,7 +262,35 @@ class Settings(BaseSettings):
 
     # --- apps and identity ---------------------------------------------------------------
     default_app: str = Field("", description="ORG#APP served as the default app")
-    node_id: int = Field(0, ge=0, le=1023, description="Distinguishes nodes in generated ids")
+    node_number: int | None = Field(
+        None, ge=0, le=1023, description="The number message, group and chat-room ids embed, unique per node; "
+        "default: 0 on a single node, a free one leased from Redis in a cluster"
+    )
+
+    # --- cluster (docs/scaling.md) ---------------------------------------------------------
+    redis_url: str = Field(
+        "", description="Redis that nodes sharing one PostgreSQL database route through (`redis://host:6379/0`); "
+        "set, the node joins the cluster; empty, it is a single node"
+    )
+    node_id: str = Field(
+        "", max_length=100, pattern=r"^[A-Za-z0-9_.:\-]*$",
+        description="This node's name in the cluster; default: the host name and the process id",
+    )
+    cluster_heartbeat_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a cluster node says it is alive and looks for nodes that stopped"
+    )
+    cluster_node_timeout_seconds: float = Field(
+        5.0, gt=0, le=600, description="A node silent this long is taken for dead: its users are offline on every "
+        "other node"
+    )
+    cluster_delivery_batch: int = Field(
+        512, ge=1, le=100_000, description="Offline entries of messages delivered on this node for another one "
+        "removed per statement"
+    )
+    workers: int = Field(
+        1, ge=1, le=256, description="`hxim serve`: node processes sharing the listening ports (SO_REUSEPORT) as "
+        "one cluster; above 1, `redis_url` and a PostgreSQL `database_url` are needed"
+    )
 
     # --- tokens and passwords ------------------------------------------------------------
     token_ttl_seconds: int = Field(
@@ -788,6 +816,24 @@ class Settings(BaseSettings):
         if self.metrics_access == "token" and not self.metrics_token:
             raise ValueError("metrics_access is token, so metrics_token must be set too")
         return self
+
+    @model_validator(mode="after")
+    def _cluster_shares_postgresql(self) -> Settings:
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        if (self.redis_url or self.workers > 1) and not self.database_url.startswith(("postgresql", "postgres://")):
+            what = "redis_url is set" if self.redis_url else "workers is above 1"
+            raise ValueError(
+                f"{what}, so database_url must name PostgreSQL: nodes of a cluster share one database, "
+                "and a SQLite file cannot be shared"
+            )
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError("workers is above 1, so redis_url must be set: the worker processes route through Redis")
+        return self
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.redis_url)
 
     @model_validator(mode="after")
     def _upstream_complete(self) -> Settings:

@@ -195,7 +195,7 @@ class Credentials:
 class IdGenerator:
     """Numeric ids ordered by creation time: 41 bits of ms since 2014, 10 of node, 12 of sequence.
 
-    Unique across nodes as long as every node has its own `node_id`.
+    Unique across nodes as long as every node has its own number (`node_number`, leased from Redis in a cluster).
     """
 
     EPOCH_MS = 1_388_534_400_000  # 2014-01-01
@@ -207,6 +207,18 @@ class IdGenerator:
         self._lock = threading.Lock()
         self._last_ms = 0
         self._seq_value = 0
+
+    @property
+    def node(self) -> int:
+        return self._node
+
+    @node.setter
+    def node(self, node_id: int) -> None:
+        """Take another node number (a cluster node leases its own from Redis before serving)."""
+        if not 0 <= node_id < 1024:
+            raise ValueError("node_id must be in 0..1023")
+        with self._lock:
+            self._node = node_id
 
     def next(self) -> int:
         with self._lock:

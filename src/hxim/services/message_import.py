@@ -100,7 +100,7 @@ class ImportService:
         elif stamp < IdGenerator.EPOCH_MS:
             raise errors.illegal_argument("msg_timestamp must be in 2014 or later (or the message needs its msg_id)")
         else:
-            node = self.settings.node_id
+            node = self.ids.node
         message = Message(ident or 0, app.uuid, cmd.chat_type, cmd.sender, to, stamp, [cmd.body], cmd.ext)
         for _ in range(_TRIES):
             try:
