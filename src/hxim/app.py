@@ -12,6 +12,7 @@ import secrets
 from hxim.config import Settings
 from hxim.counters import Counters
 from hxim.hub import MemoryRegistry, Router
+from hxim.hub.cluster import ClusterRouter, default_node_name
 from hxim.model import App, IdGenerator
 from hxim.ratelimit import RateLimiter
 from hxim.services.admins import AdminService
@@ -85,7 +86,20 @@ class Node:
         # GET /ready: the checks that must answer for the node to be ready
         self.readiness = Readiness(settings.ready_timeout_seconds)
         self.readiness.add("database", lambda: self.db.ping(settings.ready_timeout_seconds))
-        self.router = Router(MemoryRegistry())  # the hub: events and stored messages to sessions
+        # the hub: events and stored messages to sessions (of this node, or of a cluster's nodes)
+        self.cluster: ClusterRouter | None = None
+        if settings.clustered:
+            self.cluster = ClusterRouter(
+                settings.node_id or default_node_name(),
+                settings.redis_url,
+                heartbeat_seconds=settings.cluster_heartbeat_seconds,
+                timeout_seconds=settings.cluster_node_timeout_seconds,
+                name=settings.cluster_name,
+            )
+            self.router: Router = self.cluster
+            self.readiness.add("redis", self.cluster.ping)
+        else:
+            self.router = Router(MemoryRegistry())
         # callbacks (pre-send and post-send webhooks): rules loaded by open(), delivered by a job
         self.callbacks = CallbackService(self.db, settings, self.ids)
         self.callback_delivery = CallbackDelivery(self.db, settings, self.callbacks)
@@ -141,6 +155,11 @@ class Node:
         self.exports = AppExportService(self.db, settings, self.callbacks)  # `hxim export` and `hxim import`
         # `hxim migrate-from-easemob`: an app of an Easemob REST API copied into this database
         self.easemob_migration = EasemobMigration(self.db, settings, self.users, self.user_metadata, self.imports)
+        if self.cluster is not None:
+            self.cluster.delivered_hook = self.messages.delivered_here
+            self.cluster.app_hooks.append(self.apps.forget)
+            self.apps.change_hooks.append(self.cluster.app_changed)
+        self._joined = False
         self.tokens: TokenService  # set by open(): its key lives in the database
         self.default_app: App | None = None
 
@@ -167,6 +186,18 @@ class Node:
             created.append(self.apps.create_sync(org, name or "default"))
         self.default_app = self.apps.default_sync(self.settings.default_app)
         return created
+
+    async def join_cluster(self) -> None:
+        """In a cluster, join it (on the serving loop, before serving): lease the id number, write
+        this node's sessions to Redis and load the others'. Nothing on a single node."""
+        if self.cluster is not None and not self._joined:
+            self.ids.node = await self.cluster.join(self.settings.node_number)
+            self._joined = True
+
+    async def leave_cluster(self) -> None:
+        if self.cluster is not None and self._joined:
+            self._joined = False
+            await self.cluster.leave()
 
     def start_jobs(self) -> None:
         """Start the node's background work that needs the serving event loop: broadcasts, the

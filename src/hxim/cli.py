@@ -71,14 +71,15 @@ __all__ = ["EXIT_CODES", "main"]
 EXIT_OK = 0
 EXIT_INPUT = 1  # the settings, the arguments' values or an input file are wrong; fix and run again
 EXIT_USAGE = 2  # the command line itself (argparse)
-EXIT_DATABASE = 3  # the database cannot be used: unreachable, refusing the login, not created yet
+EXIT_DATABASE = 3  # the database (or a cluster's Redis) cannot be used: unreachable, refusing, not created yet
 EXIT_LISTEN = 4  # a port cannot be listened on
 EXIT_BUG = 70  # an error hxim did not expect (EX_SOFTWARE)
 EXIT_CODES = {
     EXIT_OK: "done",
     EXIT_INPUT: "bad settings or input: a config value or key, a missing file, an unknown app, bad lines",
     EXIT_USAGE: "the command line is wrong (unknown command or option)",
-    EXIT_DATABASE: "the database cannot be used: unreachable, refusing the login, or not created yet",
+    EXIT_DATABASE: "the database (or a cluster's Redis) cannot be used: unreachable, refusing the login, or not "
+    "created yet",
     EXIT_LISTEN: "a port cannot be listened on (in use, privileged, an address not on this machine)",
     EXIT_BUG: "an unexpected error: one line, the traceback with --debug",
 }
@@ -789,6 +790,7 @@ def main(argv: list[str] | None = None) -> int:
 def _explained(exc: Exception) -> tuple[int, list[str]]:
     """The exit code and the lines that say what went wrong."""
     from hxim.app import DatabaseUnavailable, NoDatabase
+    from hxim.hub.cluster import ClusterUnavailable
     from hxim.server import CannotListen
 
     if isinstance(exc, ConfigError):
@@ -800,7 +802,7 @@ def _explained(exc: Exception) -> tuple[int, list[str]]:
     if isinstance(exc, NoDatabase):
         hint = "pass --data-dir" if exc.is_file else "run hxim migrate"
         return EXIT_DATABASE, [f"{exc} (start the server once with hxim serve, or {hint})"]
-    if isinstance(exc, DatabaseUnavailable):
+    if isinstance(exc, (DatabaseUnavailable, ClusterUnavailable)):
         return EXIT_DATABASE, [str(exc)]
     if isinstance(exc, CannotListen):
         return EXIT_LISTEN, [str(exc)]

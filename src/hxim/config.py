@@ -272,6 +272,11 @@ class Settings(BaseSettings):
         "", description="Redis that nodes sharing one PostgreSQL database route through (`redis://host:6379/0`); "
         "set, the node joins the cluster; empty, it is a single node"
     )
+    cluster_name: str = Field(
+        "hxim", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="What the cluster's Redis keys and channels start with: clusters sharing one Redis need "
+        "different names (Redis channels are not per database)",
+    )
     node_id: str = Field(
         "", max_length=100, pattern=r"^[A-Za-z0-9_.:\-]*$",
         description="This node's name in the cluster; default: the host name and the process id",

@@ -106,6 +106,7 @@ def serve(settings: Settings) -> int:
 
     async def run() -> None:
         xmpp_addrs = ""
+        await node.join_cluster()  # before any client: ids need the node's number
         try:
             xmpp = await start_tcp_listener(c2s)  # same loop as uvicorn
         except OSError as exc:

@@ -156,9 +156,11 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await node.join_cluster()  # (done already when the server joined before listening)
         node.start_jobs()
         yield
         await node.stop_jobs()
+        await node.leave_cluster()
         await hx_api.aclose()
         await app_api_easemob.aclose()
 

@@ -101,6 +101,9 @@ class MemoryRegistry:
     def count(self) -> int:
         return sum(len(slot) for slot in self._by_user.values())
 
+    def all(self) -> list[Session]:
+        return [session for slot in self._by_user.values() for session in slot.values()]
+
     def census(self) -> dict[str, tuple[int, int]]:
         """By kind of session (`device`): how many, and the items waiting in their queues."""
         out: dict[str, tuple[int, int]] = {}

@@ -62,7 +62,7 @@ class Router:
     def resources(self, app_uuid: uuid.UUID, key: str, *, available: bool = True) -> list[Session]:
         """The user's sessions (the available ones by default), to read, not to write to: events go
         through `push`."""
-        found = self.registry.sessions(app_uuid, key)
+        found = self.sessions(app_uuid, key)
         return [s for s in found if s.available] if available else found
 
     def count(self) -> int:
@@ -73,13 +73,27 @@ class Router:
         outbound queues (for /metrics: read at scrape time, never counted on the way)."""
         return self.registry.census()
 
+    def reach(self, app_uuid: uuid.UUID, keys: list[str], resource: str | None = None) -> tuple[set[str], set[str]]:
+        """Whom of `keys` a message reaches live: those with an available session here, and those
+        with one anywhere (the same on a single node); with `resource`, also those with a session
+        bound to that resource, available or not."""
+        online = self.online(app_uuid, keys)
+        if resource is not None:
+            online |= {k for k in keys if any(s.resource == resource for s in self.sessions(app_uuid, k))}
+        return online, online
+
+    def changed(self, app_uuid: uuid.UUID, key: str, resource: str) -> None:
+        """A session of this node became available, changed its presence or stopped being
+        available (nothing to do on a single node: the registry holds the session itself)."""
+
     # --- delivery ---------------------------------------------------------------------------------
     def deliver(
         self, app_uuid: uuid.UUID, message: Message, recipient_keys: Iterable[str], resource: str | None = None,
-        skip: str | None = None,
+        skip: str | None = None, kept: bool = False,
     ) -> int:
         """Queue `message` on every available session of the recipients, and on their session bound
-        to `resource` (available or not), never on resource `skip`; returns how many."""
+        to `resource` (available or not), never on resource `skip`; returns how many. `kept`: the
+        recipients' offline entries of it are stored (they matter to sessions on other nodes)."""
         queued = 0
         sessions = self.registry.sessions
         for key in recipient_keys:
@@ -103,6 +117,11 @@ class Router:
     ) -> int:
         """Hand `event` to the user's available sessions (every bound one with `available=False`),
         only to `resource` when given, never to resource `skip`; returns how many took it."""
+        return self._push_here(app_uuid, key, event, resource, available, skip)
+
+    def _push_here(
+        self, app_uuid: uuid.UUID, key: str, event: Event, resource: str | None, available: bool, skip: str | None
+    ) -> int:
         taken = 0
         for session in self.registry.sessions(app_uuid, key):
             if resource is not None and session.resource != resource:
@@ -122,4 +141,4 @@ class Router:
         for session in self.registry.sessions(app_uuid, key):
             if resource is None or session.resource == resource:
                 self._ending[id(session)] = "replaced"
-        return self.push(app_uuid, key, Kick(reason, text, cause), resource=resource, available=False)
+        return self._push_here(app_uuid, key, Kick(reason, text, cause), resource, False, None)

@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 
 from hxim import errors
 from hxim.model import App, b64url, now_ms
@@ -75,6 +76,17 @@ class AppService:
         self.db = db
         self.cache_seconds = cache_seconds
         self._cache: dict[tuple[str, str], tuple[float, App]] = {}
+        # told (org, name) when this node changed an app: a cluster's other nodes forget their copy
+        self.change_hooks: list[Callable[[str, str], None]] = []
+
+    def forget(self, org: str, name: str) -> None:
+        """Drop the cached copy of an app (another node changed it)."""
+        self._cache.pop((org, name), None)
+
+    def _changed(self, app: App) -> None:
+        self._cache.pop((app.org, app.name), None)
+        for hook in self.change_hooks:
+            hook(app.org, app.name)
 
     # --- lookups ----------------------------------------------------------------------------
     def cached(self, org: str, name: str) -> App | None:
@@ -134,7 +146,7 @@ class AppService:
         """A new client secret (shown now or never); every admin token issued before stops working."""
         secret, values = self._rotation(app)
         self.db.run_sync(update_app_txn, app.id, values)
-        self._cache.pop((app.org, app.name), None)
+        self._changed(app)
         found = self.db.run_sync(get_app_txn, app.org, app.name)
         assert found is not None
         return found, secret
@@ -142,7 +154,7 @@ class AppService:
     async def rotate_secret(self, app: App) -> tuple[App, str]:
         secret, values = self._rotation(app)
         await self.db.write(update_app_txn, app.id, values)
-        self._cache.pop((app.org, app.name), None)
+        self._changed(app)
         found = await self.db.read(get_app_txn, app.org, app.name)
         assert found is not None
         return found, secret
@@ -154,7 +166,7 @@ class AppService:
 
     def set_open_registration_sync(self, app: App, value: bool) -> None:
         self.db.run_sync(update_app_txn, app.id, {"open_registration": value})
-        self._cache.pop((app.org, app.name), None)
+        self._changed(app)
 
     def default_sync(self, configured: str) -> App | None:
         """The default app: the one named `ORG#APP` by the setting, else the first created."""

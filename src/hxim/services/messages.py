@@ -9,6 +9,7 @@ are written in one transaction before any session is handed the message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from hxim.storage.messages import (
     message_txn,
     offline_by_conversation_txn,
     offline_count_txn,
+    offline_delivered_txn,
     offline_messages_txn,
     offline_pending_txn,
     offline_remove_txn,
@@ -54,6 +56,8 @@ from hxim.storage.roaming import ALL_CONVERSATIONS, cut_conversation_txn, hide_m
 if TYPE_CHECKING:
     from hxim.services.rooms import RoomService
 
+
+log = logging.getLogger(__name__)
 __all__ = [
     "ADMIN", "ALL_CONVERSATIONS", "CHAT_TYPES", "Conversation", "REWRITABLE", "MessageService", "Rewrite",
     "SendMessage", "Sent", "Slice", "chat_conversation", "room_conversation",
@@ -68,6 +72,8 @@ def chat_conversation(peer: str) -> str:
 def room_conversation(room_id: str) -> str:
     """A user's conversation in a group or chat room."""
     return f"room:{int(room_id)}" if room_id.isdecimal() else f"room:{room_id}"
+
+
 CUSTOM_EVENT_RE = re.compile(r"[a-zA-Z0-9\-_/.]{1,32}")
 
 # Required fields and their JSON types, per message type (easemob-rest.md §5.1).
@@ -100,6 +106,7 @@ ROOM_CHAT_TYPES = ("groupchat", "chatroom")
 CHAT_TYPES = ("chat", *ROOM_CHAT_TYPES)
 ADMIN = "admin"  # the sender of messages the app itself sends
 _NOBODY: set[int] = set()  # (never changed)
+_NO_KEYS: set[str] = set()  # (never changed)
 
 
 class SendMessage(NamedTuple):
@@ -199,6 +206,10 @@ class MessageService:
         self.push = push if push is not None and push.provider is not None else None
         self._store = Batcher(db, store_message_groups_txn)
         self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
+        # offline entries of messages that sessions here took for another node (cluster), to remove
+        self._delivered: set[tuple[int, int]] = set()
+        self._forgetting: asyncio.Future[None] | None = None  # the removal being written
+        self._forget_task: asyncio.Task[None] | None = None
 
     # --- validation -------------------------------------------------------------------------------
     def check_body(self, msg: Any) -> dict[str, Any]:
@@ -322,9 +333,6 @@ class MessageService:
                 return s.user
         return None
 
-    def _bound_to(self, app: App, key: str, resource: str) -> bool:
-        return any(s.resource == resource for s in self.router.sessions(app.uuid, key))
-
     @staticmethod
     def _plan(cmd: SendMessage, target: str, user: User | None, blockers: set[int]) -> Recipients:
         """The one block rule for 1:1 messages: a user who blocks the sender is not reached, and a
@@ -359,7 +367,8 @@ class MessageService:
         (with more in it) instead of the group commit; it runs inside `writing()`, and what it
         raises stops the routing. `idents`: the messages' ids, when given out before (pre-send)."""
         batch: list[Stored] = []
-        online_by_msg: list[tuple[Message, list[User], bool]] = []
+        online_by_msg: list[tuple[Message, list[User], set[str], bool]] = []
+        reach = self.router.reach
         post = self.callbacks.post.get(app.id) if self.callbacks.post else None
         called = False
         push = self.push
@@ -372,19 +381,24 @@ class MessageService:
                 ident, app.uuid, plan.chat_type, sender, plan.to, stamp, bodies, ext, only, hidden, None, xml
             )
             keys = [u.key for u in plan.users]
-            online = self.router.online(app.uuid, keys) if keys else set()
-            if plan.resource is not None:  # the resource named: reached if bound, available or not
-                online |= {k for k in keys if self._bound_to(app, k, plan.resource)}
-            offline_ids = [u.id for u in plan.users if u.key not in online] if plan.offline else []
-            if push is not None and offline_ids:
+            # `here`: reached by a session of this node; `online`: by a session anywhere. Those
+            # reached only on other nodes keep an offline entry until that node has the message
+            # (the entry is what survives a node or Redis going away); the same set on one node.
+            here, online = reach(app.uuid, keys, plan.resource) if keys else (_NO_KEYS, _NO_KEYS)
+            offline_ids = [u.id for u in plan.users if u.key not in here] if plan.offline else []
+            # those with no session anywhere (for offline pushes and `chat_offline` callbacks)
+            absent = (
+                offline_ids if here is online or not offline_ids else [u.id for u in plan.users if u.key not in online]
+            )
+            if push is not None and absent:
                 pushes.append((message, [u for u in plan.users if u.key not in online]))
             if post:
-                rows = self.callbacks.message_rows(app, post, message, bool(offline_ids))
+                rows = self.callbacks.message_rows(app, post, message, bool(absent))
                 called = called or bool(rows)
                 batch.append(Stored(message, offline_ids, rows))
             else:
                 batch.append(Stored(message, offline_ids))
-            online_by_msg.append((message, [u for u in plan.users if u.key in online], plan.offline))
+            online_by_msg.append((message, [u for u in plan.users if u.key in online], here, plan.offline))
         if store is None:
             await self._store.submit(batch)
         else:
@@ -406,12 +420,13 @@ class MessageService:
         missed: list[tuple[int, int]] = []
         deliver = self.router.deliver
         routed = 0
-        for (message, users, keeps_offline), plan in zip(online_by_msg, plans, strict=True):
+        for (message, users, here, keeps_offline), plan in zip(online_by_msg, plans, strict=True):
             for user in users:
-                queued = deliver(app.uuid, message, (user.key,), plan.resource)
+                kept = keeps_offline and user.key not in here
+                queued = deliver(app.uuid, message, (user.key,), plan.resource, None, kept)
                 if queued:
                     routed += queued
-                elif keeps_offline:
+                elif keeps_offline and not kept:
                     missed.append((user.id, message.id))
         counters.routed += routed
         if missed:
@@ -447,10 +462,38 @@ class MessageService:
         if message_ids:
             await self.db.write(offline_remove_txn, user.id, message_ids)
 
+    def delivered_here(self, entries: list[tuple[int, int]]) -> None:
+        """`(user id, message id)`: messages another node stored with offline entries for users
+        whose sessions are on this node, and that those sessions took: the entries go, in
+        batches. (Until they are gone a second login would replay them: at least once.)"""
+        self._delivered.update(entries)
+        if self._forget_task is None:
+            self._forget_task = asyncio.get_running_loop().create_task(self._forget())
+
+    async def _forget(self) -> None:
+        batch_max = self.settings.cluster_delivery_batch
+        try:
+            while self._delivered:
+                batch = [self._delivered.pop() for _ in range(min(batch_max, len(self._delivered)))]
+                self._forgetting = asyncio.get_running_loop().create_future()
+                try:
+                    await self.db.write(offline_delivered_txn, batch)
+                except Exception as exc:  # the entries stay: replayed at the next login
+                    log.warning("removing the offline entries of %d delivered messages failed: %s", len(batch), exc)
+                finally:
+                    self._forgetting.set_result(None)
+                    self._forgetting = None
+        finally:
+            self._forget_task = None
+
     async def restore_offline(self, entries: list[tuple[int, int]]) -> None:
         """`(user id, message id)`: messages that went to a session which never wrote them (it
         ended, or refused them) wait offline again, to be replayed at the next login."""
         if entries:
+            if self._delivered or self._forgetting is not None:  # not removed after being given back
+                self._delivered.difference_update(entries)
+                if self._forgetting is not None:
+                    await asyncio.shield(self._forgetting)
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._restoring.add(done)
             try:
@@ -548,8 +591,9 @@ class MessageService:
         if not await self.db.write(rewrite_message_txn, str(app.uuid), edits, new):
             if await self.find(app, message.id) is None:
                 raise errors.rewrite_error(404, "The message is unavailable or has expired.")
-            raise errors.HximError(409, "concurrent_operation_error", "The message has been edited by another.",
-                                   None, "conflict")
+            raise errors.HximError(
+                409, "concurrent_operation_error", "The message has been edited by another.", None, "conflict"
+            )
         event = Edited(new.to_doc())
         keys = {u.key for u in await self._recipients(app, message)}
         if message.sender != ADMIN:
@@ -668,7 +712,9 @@ class MessageService:
         unread = await self._unread(user)
         out = [
             Conversation(
-                chat_type, peer if chat_type != "chat" else await self._peer_name(app, peer), last,
+                chat_type,
+                peer if chat_type != "chat" else await self._peer_name(app, peer),
+                last,
                 unread.get((chat_type, peer), 0),
             )
             for _, chat_type, peer, last in page

@@ -71,6 +71,7 @@ class PresenceService:
     ) -> None:
         """One resource's presence to its contacts and to the user's other resources. `arrived`:
         this presence made the resource available (an `unavailable` one always ends it)."""
+        self.router.changed(app.uuid, user.key, event.resource)  # (for the other nodes of a cluster)
         told = await self.tell(app, user, event, contacts)
         self.router.push(app.uuid, user.key, event, skip=event.resource)
         if arrived or not event.available:

@@ -141,6 +141,15 @@ def offline_remove_txn(conn: Connection, user_id: int, message_ids: list[int]) -
     conn.execute(delete(offline).where(offline.c.user_id == user_id, offline.c.message_id.in_(message_ids)))
 
 
+def offline_delivered_txn(conn: Connection, entries: list[tuple[int, int]]) -> None:
+    """Remove offline entries `(user id, message id)`: their messages reached a session."""
+    if entries:
+        conn.execute(
+            delete(offline).where(offline.c.user_id == bindparam("u"), offline.c.message_id == bindparam("m")),
+            [{"u": u, "m": m} for u, m in entries],
+        )
+
+
 def message_txn(conn: Connection, app_uuid: str, message_id: int) -> Message | None:
     row = conn.execute(select(messages).where(messages.c.id == message_id, messages.c.app_uuid == app_uuid)).first()
     return _message(row) if row is not None else None
