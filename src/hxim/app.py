@@ -14,7 +14,7 @@ from hxim.counters import Counters
 from hxim.hub import MemoryRegistry, Router
 from hxim.hub.cluster import ClusterRouter, default_node_name
 from hxim.model import App, IdGenerator
-from hxim.ratelimit import RateLimiter
+from hxim.ratelimit import RateLimiter, SharedRateLimiter
 from hxim.services.admins import AdminService
 from hxim.services.app_export import AppExportService
 from hxim.services.app_users import AppUserService
@@ -105,7 +105,11 @@ class Node:
         self.callback_delivery = CallbackDelivery(self.db, settings, self.callbacks)
         self.router.session_hooks.append(self.callbacks.session)
         self.hasher = Hasher(settings.scram_iterations, settings.password_hash_threads)
-        self.limiter = RateLimiter(settings.rate_limits)
+        self.limiter = (
+            SharedRateLimiter(settings.rate_limits, settings.redis_url, settings.cluster_name)
+            if settings.clustered and any(settings.rate_limits.values())
+            else RateLimiter(settings.rate_limits)
+        )
         self.apps = AppService(self.db, settings.app_cache_seconds)
         self.users = UserService(self.db, settings, self.hasher, self.router)
         self.logins = LoginThrottle(settings)  # failed password checks, per account and address
@@ -157,6 +161,7 @@ class Node:
         self.easemob_migration = EasemobMigration(self.db, settings, self.users, self.user_metadata, self.imports)
         if self.cluster is not None:
             self.cluster.delivered_hook = self.messages.delivered_here
+            self.cluster.number_hooks.append(self._renumber)
             self.cluster.app_hooks.append(self.apps.forget)
             self.apps.change_hooks.append(self.cluster.app_changed)
         self._joined = False
@@ -194,10 +199,14 @@ class Node:
             self.ids.node = await self.cluster.join(self.settings.node_number)
             self._joined = True
 
+    def _renumber(self, number: int) -> None:
+        self.ids.node = number
+
     async def leave_cluster(self) -> None:
         if self.cluster is not None and self._joined:
             self._joined = False
             await self.cluster.leave()
+            await self.limiter.aclose()
 
     def start_jobs(self) -> None:
         """Start the node's background work that needs the serving event loop: broadcasts, the

@@ -6,6 +6,8 @@ budget of its own, so that nobody spends another's: requests that fail to authen
 refused before they spend anything, and a flood of failed password grants from one address does
 not stop the app backend's `client_credentials` grant from another.
 
+In a cluster the buckets live in Redis (`SharedRateLimiter`), shared by every node.
+
 A bucket holds one second's worth of requests (at least one request) and refills
 continuously; a request that finds it empty is refused (`429 reach_limit` on the REST
 surface). Buckets that have filled up again are dropped as new ones come, so memory follows the
@@ -16,7 +18,10 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["FloodGate", "RateLimiter"]
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+__all__ = ["FloodGate", "RateLimiter", "SharedRateLimiter"]
 
 _PRUNE_EVERY = 4096  # new buckets between two sweeps of the full ones
 
@@ -49,6 +54,13 @@ class RateLimiter:
         self._buckets[key] = (tokens - 1.0, now)
         return True
 
+    async def check(self, app_id: str, family: str, caller: str) -> bool:
+        """`allow`, for callers that may wait (a cluster's budgets are in Redis)."""
+        return self.allow(app_id, family, caller)
+
+    async def aclose(self) -> None:
+        """Nothing to close: the buckets are this node's."""
+
     def _prune(self, now: float) -> None:
         """Forget the buckets that have refilled (a new one starts full: nothing is lost)."""
         limits = self.limits
@@ -59,6 +71,53 @@ class RateLimiter:
         ]
         for key in full:
             del self._buckets[key]
+
+
+# A token bucket in Redis: tokens and the time they were counted, on Redis's own clock (nodes'
+# clocks may differ); forgotten once it would have refilled.
+_BUCKET = """
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local found = redis.call('HMGET', KEYS[1], 't', 's')
+local tokens = tonumber(found[1]) or capacity
+local stamp = tonumber(found[2]) or now
+tokens = math.min(capacity, tokens + (now - stamp) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 's', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return allowed
+"""
+
+
+class SharedRateLimiter(RateLimiter):
+    """The budgets of a cluster, in Redis: every node spends from the same bucket, so a caller
+    gets its rate in all, whichever nodes its requests reach. When Redis does not answer, each
+    node falls back on budgets of its own (the limit then holds per node)."""
+
+    def __init__(self, limits: dict[str, float], redis_url: str, prefix: str) -> None:
+        super().__init__(limits)
+        self._prefix = f"{prefix}:rate"
+        self._redis = aioredis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+        self._bucket = self._redis.register_script(_BUCKET)
+
+    async def check(self, app_id: str, family: str, caller: str) -> bool:
+        rate = self.limits.get(family)
+        if rate is None:
+            return True
+        try:
+            key = f"{self._prefix}:{app_id}:{family}:{caller}"
+            return bool(await self._bucket(keys=[key], args=[rate, max(rate, 1.0)]))
+        except (RedisError, OSError):
+            return self.allow(app_id, family, caller)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
 
 class FloodGate:

@@ -40,9 +40,10 @@ class Cluster:
 
     def start(self, node: str, **extra: str) -> XServer:
         tmp = self.tmp / node
-        tmp.mkdir(exist_ok=True)
+        tmp.mkdir(parents=True, exist_ok=True)
         env, _ = server_env(tmp, "sqlite", {**xmpp_env(), **extra})
-        env.update({k: v for k, v in self.base_env.items() if k in _SHARED})
+        env.update({k: v for k, v in self.base_env.items() if k.startswith("HXIM_") and k not in _OWN})
+        env.update(extra)
         env["HXIM_NODE_ID"] = node
         base = f"http://127.0.0.1:{env['HXIM_HTTP_PORT']}"
         srv = Server("postgresql", base, env, self.apps, serve(env, base, tmp / "server.log"))
@@ -72,15 +73,7 @@ class Cluster:
             self.stop(node)
 
 
-_SHARED = (
-    "HXIM_DATABASE_URL",
-    "HXIM_REDIS_URL",
-    "HXIM_CLUSTER_NAME",
-    "HXIM_CLUSTER_HEARTBEAT_SECONDS",
-    "HXIM_CLUSTER_NODE_TIMEOUT_SECONDS",
-    "HXIM_XMPP_FLOOD_RATE",
-    "HXIM_XMPP_FLOOD_BURST",
-)
+_OWN = ("HXIM_HTTP_PORT", "HXIM_DATA_DIR", "HXIM_CONFIG", "HXIM_XMPP_PORT", "HXIM_NODE_ID")  # per node
 
 
 def new_cluster(tmp: Path, nodes: int = 2, **extra: str) -> Cluster:

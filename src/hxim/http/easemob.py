@@ -138,7 +138,7 @@ def endpoint(
             await _authorize(call, family, access, who)  # first: a caller that is nobody spends nothing
             if family in node.limiter.limits:
                 grant = call.grant
-                check_rate(node, app, family, caller(grant is not None and grant.is_admin, _uid(call), request))
+                await check_rate(node, app, family, caller(grant is not None and grant.is_admin, _uid(call), request))
             return call
 
         return apidoc.secure(pipeline.endpoint(EASEMOB, enter, fn), *SECURITY[access])

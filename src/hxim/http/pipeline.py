@@ -131,10 +131,10 @@ def bearer_token(request: Request, query: str | None = None) -> str | None:
     return request.query_params.get(query) if query is not None else None
 
 
-def check_rate(node: Node, app: App, family: str, caller: str) -> None:
+async def check_rate(node: Node, app: App, family: str, caller: str) -> None:
     """Refuse (429 `reach_limit`) a call past the caller's rate limit for the API family; the
     caller is who the request authenticated as (`admin`, `user:{id}`), or `address:{ip}`."""
-    if not node.limiter.allow(app.id, family, caller):
+    if not await node.limiter.check(app.id, family, caller):
         raise errors.reach_limit()
 
 

@@ -143,6 +143,8 @@ class ClusterRouter(Router):
         self.sessions = self._sessions
         # told of messages their sessions here took for another node: (user id, message id)
         self.delivered_hook: Callable[[list[tuple[int, int]]], None] | None = None
+        # told of a new id number, leased when the node lost its own (ids embed it)
+        self.number_hooks: list[Callable[[int], None]] = []
         # told when an app changed on some node (org, name): caches drop it
         self.app_hooks: list[Callable[[str, str], None]] = []
         self._redis: aioredis.Redis | None = None
@@ -499,6 +501,19 @@ class ClusterRouter(Router):
                 return n
         raise ClusterUnavailable("every id number (0-1023) is held by a node: the cluster has no room for another")
 
+    async def _lease_again(self) -> None:
+        """The lease of the id number is gone (Redis restarted, or this node was paused past it):
+        take it again, or another one if a node holds it now (ids must not repeat)."""
+        assert self._redis is not None and self.number is not None
+        if await self._redis.set(f"{self._prefix}:number:{self.number}", self.node, nx=True, px=self._lease_ms()):
+            return
+        taken = self.number
+        self.number = await self._lease()
+        log.error("id number %d is held by another node now (was this node paused?): this node takes %d",
+                  taken, self.number)
+        for hook in self.number_hooks:
+            hook(self.number)
+
     def _lease_ms(self) -> int:
         return max(self.timeout_ms * 3, 30_000)
 
@@ -602,8 +617,7 @@ class ClusterRouter(Router):
                 pipe.eval(_RENEW, 1, f"{self._prefix}:number:{self.number}", self.node, self._lease_ms())
             results = await pipe.execute()
             if self.number is not None and self._leased and not results[-1]:
-                log.error("this node lost the lease of id number %d (was it paused?): it takes it again", self.number)
-                await self._redis.set(f"{self._prefix}:number:{self.number}", self.node, px=self._lease_ms())
+                await self._lease_again()
         for raw, beat in beats.items():
             node = _text(raw)
             if node == self.node:

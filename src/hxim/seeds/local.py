@@ -113,7 +113,7 @@ class LocalEasemobApi:
                 ctx.grant, ctx.user = await ops.authorize(self.node, app, token, family, access, method, path, named)
             if family in self.node.limiter.limits:
                 admin = ctx.grant is not None and ctx.grant.is_admin
-                check_rate(self.node, app, family, caller(admin, ctx.user.id if ctx.user else None, None))
+                await check_rate(self.node, app, family, caller(admin, ctx.user.id if ctx.user else None, None))
             return 200, await op(ctx)
         except HximError as err:
             return err.status, error_body(err, started)
