@@ -206,9 +206,12 @@ async def worker_main(index: int, nodes: list[str], args: dict[str, Any], barrie
     conns = [Conn(n) for n in nodes]
     sem = asyncio.Semaphore(args["login_concurrency"])
 
+    ports = args.get("ports") or [args["port"]]  # several: the users take them in turn (a cluster's nodes)
+    port_of = {id(c): ports[i % len(ports)] for i, c in enumerate(conns)}
+
     async def login(c: Conn) -> None:
         async with sem:
-            await c.login(args["port"])
+            await c.login(port_of[id(c)])
 
     t0 = time.perf_counter()
     await asyncio.gather(*(login(c) for c in conns))

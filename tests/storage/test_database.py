@@ -211,3 +211,18 @@ def test_sqlite_log_starts_over_under_steady_writes(tmp_path: Path) -> None:
         assert db.run_sync(offline_count_txn, user_id) == written
     finally:
         db.dispose()
+
+
+def test_transactions_of_other_threads_never_starve_the_workers(db: Database) -> None:
+    """The event loop's thread runs transactions too (at start, for the start line): every worker
+    must still get both of its connections when all of them are busy at once."""
+    app = _app(db)  # (on this thread: a write)
+    db.run_sync(offline_count_txn, 1, write=False)  # and a read
+
+    async def run() -> None:
+        calls = [db.read(offline_count_txn, i) for i in range(64)]
+        calls += [db.write(offline_count_txn, i) for i in range(64)]
+        await asyncio.wait_for(asyncio.gather(*calls), 30)
+
+    asyncio.run(run())
+    assert app.uuid

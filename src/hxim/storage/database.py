@@ -68,6 +68,9 @@ def _refuse_nul(exc: BaseException | None) -> None:
         raise errors.illegal_argument(_NUL_REFUSED) from None
 
 
+_WORKER = "hxim-db"  # the names of the worker threads (each keeps two PostgreSQL connections)
+_SPARE_CONNECTIONS = 4
+
 class DatabaseUnavailable(Exception):
     """The database cannot be used at all; the message says why in the operator's words
     (`cannot reach PostgreSQL at 127.0.0.1:5433: connection refused`)."""
@@ -150,11 +153,13 @@ class Database:
             self.engine = create_engine(
                 url,
                 pool_size=2 * pool_size,
-                max_overflow=0,
+                # beyond the workers' own: connections for one transaction of another thread
+                # (the start, the commands, an export), given back when it ends
+                max_overflow=_SPARE_CONNECTIONS,
                 pool_pre_ping=True,
                 connect_args={"connect_timeout": max(1, round(connect_timeout_seconds))},
             )
-            self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="hxim-db")
+            self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix=_WORKER)
         self._local = threading.local()
         self._held: list[Connection] = []
         self.durations = Histogram(DB_BUCKETS)  # of every transaction (`run_sync`), for /metrics
@@ -250,6 +255,8 @@ class Database:
         ping per call). Reads run in autocommit — under READ COMMITTED a transaction gives its
         statements no common snapshot anyway, and autocommit spares BEGIN and COMMIT round
         trips. A connection that broke is replaced; a read is then tried once more."""
+        if not threading.current_thread().name.startswith(_WORKER):
+            return self._pg_run_once(fn, args, write)
         name = "writer" if write else "reader"
         for attempt in (1, 2):
             conn: Connection | None = getattr(self._local, name, None)
@@ -279,6 +286,29 @@ class Database:
                 _refuse_nul(exc.orig)
                 raise
             except psycopg.DataError as exc:  # from `Query`, which runs statements on the raw cursor
+                _refuse_nul(exc)
+                raise
+        raise AssertionError("unreachable")
+
+    def _pg_run_once(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+        """PostgreSQL, on a thread other than the workers (the event loop's at start, a command's):
+        a connection for this transaction only. Kept by such a thread, connections would be
+        missing from the pool the workers draw their own from, and the workers would wait on it
+        for good."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    if not write:
+                        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                        return fn(conn, *args)
+                    with conn.begin():
+                        return fn(conn, *args)
+            except DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1 and not write:
+                    continue
+                _refuse_nul(exc.orig)
+                raise
+            except psycopg.DataError as exc:
                 _refuse_nul(exc)
                 raise
         raise AssertionError("unreachable")
