@@ -93,6 +93,15 @@ def _psql(admin_url: str, sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
+def _redis_stats(url: str) -> tuple[int, int]:
+    """Commands Redis has run so far, and the memory it uses (bytes)."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        calls = sum(int(v["calls"]) for v in client.info("commandstats").values())
+        return calls, int(client.info("memory")["used_memory"])
+
+
 def run_setup(nodes_count: int, rate: float, a: argparse.Namespace, cpus: list[int]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="hxim-cluster-bench."))
     db = f"hxim_bench_{uuid.uuid4().hex[:8]}"
@@ -138,13 +147,16 @@ def run_setup(nodes_count: int, rate: float, a: argparse.Namespace, cpus: list[i
         procs = [
             mp.Process(target=worker, args=(i, shares[i], args, barrier, results, client_cpus)) for i in range(a.procs)
         ]
+        redis_before = _redis_stats(a.redis) if nodes_count > 1 else (0, 0)
         for proc in procs:
             proc.start()
         barrier.wait()  # logged in
+        redis_logged_in = _redis_stats(a.redis) if nodes_count > 1 else (0, 0)
         cpu_before = sum(n.cpu_seconds() for n in nodes)
         barrier.wait()  # go
         out_rows = [results.get(timeout=a.seconds + a.drain + 120) for _ in range(a.procs)]
         cpu = sum(n.cpu_seconds() for n in nodes) - cpu_before
+        redis_after = _redis_stats(a.redis) if nodes_count > 1 else (0, 0)
         for proc in procs:
             proc.join(30)
         sent = sum(r["sent"] for r in out_rows)
@@ -161,6 +173,9 @@ def run_setup(nodes_count: int, rate: float, a: argparse.Namespace, cpus: list[i
             "p50_ms": round(percentile(lat, 0.5) * 1000, 2),
             "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
             "node_cpu_us_per_message": round(cpu * 1e6 / max(1, received), 1),
+            # (meaningful with a Redis of the bench's own: --redis)
+            "redis_commands_per_message": round((redis_after[0] - redis_logged_in[0]) / max(1, received), 3),
+            "redis_bytes_per_session": round((redis_logged_in[1] - redis_before[1]) / max(1, a.users)),
         }
     finally:
         for n in nodes:

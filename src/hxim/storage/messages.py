@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from hxim.model import Message
@@ -141,13 +141,24 @@ def offline_remove_txn(conn: Connection, user_id: int, message_ids: list[int]) -
     conn.execute(delete(offline).where(offline.c.user_id == user_id, offline.c.message_id.in_(message_ids)))
 
 
+_DELIVERED_PG = text(
+    "DELETE FROM offline WHERE (user_id, message_id) IN "
+    "(SELECT * FROM unnest(CAST(:u AS bigint[]), CAST(:m AS bigint[])))"
+)
+
+
 def offline_delivered_txn(conn: Connection, entries: list[tuple[int, int]]) -> None:
-    """Remove offline entries `(user id, message id)`: their messages reached a session."""
-    if entries:
-        conn.execute(
-            delete(offline).where(offline.c.user_id == bindparam("u"), offline.c.message_id == bindparam("m")),
-            [{"u": u, "m": m} for u, m in entries],
-        )
+    """Remove offline entries `(user id, message id)`: their messages reached a session (one
+    statement for the lot on PostgreSQL)."""
+    if not entries:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_DELIVERED_PG, {"u": [u for u, _ in entries], "m": [m for _, m in entries]})
+        return
+    conn.execute(
+        delete(offline).where(offline.c.user_id == bindparam("u"), offline.c.message_id == bindparam("m")),
+        [{"u": u, "m": m} for u, m in entries],
+    )
 
 
 def message_txn(conn: Connection, app_uuid: str, message_id: int) -> Message | None:
