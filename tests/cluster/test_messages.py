@@ -222,6 +222,37 @@ def test_xmpp_recall_on_one_node_reaches_the_other(cluster: Cluster) -> None:
         bob.close()
 
 
+def test_a_recall_sent_right_after_its_message_reaches_the_other_node(cluster: Cluster) -> None:
+    """alice sends a message and recalls it at once, before node 2 has removed the offline entry
+    node 1 kept for bob (he is reached only on node 2): bob, who got the message, is told of the
+    recall all the same, and nothing waits for him."""
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    nodes = [n1, n2]
+    a, b = unique("qa"), unique("qb")
+    n1.api.register(a, b)
+    alice, bob = WebIm(n1, a).login(), WebIm(n2, b).login()
+    try:
+        alice.ping()
+        bob.ping()
+        wait_until(seen_online(nodes, a, b))
+        for i in range(3):
+            alice.chat(b, f"WEBIM_q{i}", {"type": "txt", "msg": f"oops {i}"})
+            mid = alice.server_ack(f"WEBIM_q{i}")
+            alice.send(
+                f"<message from='{alice.full}' to='{alice.jid(b)}' id='WEBIM_q{i}r' type='chat' "
+                f"xmlns='jabber:client'><recall xmlns='urn:xmpp:recall' id='{mid}'/></message>"
+            )
+            assert alice.server_ack(f"WEBIM_q{i}r") == mid
+            got = bob.expect(lambda el, mid=mid: el.get("id") == mid)
+            assert _text(got) == f"oops {i}"
+            told = bob.expect(_recall_of(mid))
+            assert told.get("from") == bob.jid(a)
+        wait_until(counts(nodes, b, 0))
+    finally:
+        alice.close()
+        bob.close()
+
+
 def test_rest_recall_on_either_node_reaches_both_sessions(cluster: Cluster) -> None:
     """REST `msg_recall` asked of node 1, then of node 2: the recipient (msync, node 2) and the
     sender's own session (Web IM, node 1) are told, whichever node took the call."""

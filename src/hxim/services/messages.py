@@ -529,7 +529,8 @@ class MessageService:
         skip: str | None = None,
     ) -> None:
         """Withdraw `message`: it leaves the history and the offline queues, and each recipient
-        who had it is told (a `recall` notice, kept for their next login, except in chat rooms).
+        who had it is told (a `recall` notice, kept for their next login, except in chat rooms);
+        in a cluster, so is one still waiting offline for it but online on another node.
 
         `by` is the user who recalls it, who must be its sender, or `admin` (the app) who may
         recall any message. Past `message_recall_seconds` only a `force`d recall (the app's)
@@ -547,8 +548,15 @@ class MessageService:
         payload: dict[str, Any] = {"mid": message.id, "room": message.to} if room else {"mid": message.id}
         notice = Notice(NoticeKind.RECALL, message.sender, payload)
         sender_key = message.sender.lower()
+        elsewhere: set[str] = set()
+        if pending:
+            # In a cluster, the offline entry of a recipient reached only on another node stays
+            # until that node has removed it: one who is online there may have the message (taken,
+            # or on its way, ahead of this notice), so is told too. (None on a single node.)
+            here, anywhere = self.router.reach(app.uuid, [u.key for u in recipients if u.id in pending])
+            elsewhere = anywhere - here
         for peer in recipients:
-            if peer.id in pending or peer.key == sender_key:
+            if peer.key == sender_key or (peer.id in pending and peer.key not in elsewhere):
                 continue  # never received it: gone from their queue
             await self.notices.send(app, peer, notice, keep=message.chat_type != "chatroom")
         if tell_sender:  # a 1:1 recall reaches the sender's devices from the conversation's peer
