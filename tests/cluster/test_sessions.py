@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_clients import msync, seen_offline, seen_online, status
+from cluster_clients import appkey, msync, msync_url, seen_offline, seen_online, status
 from cluster_helpers import Cluster, cluster
 from xmpp_helpers import Client, NodeClient, XServer, run, until
 
 from conftest import unique
+from hxim.msync.client import MsyncClient
 from hxim.msync.wire import pb
 
 __all__ = ["cluster"]
@@ -182,3 +183,27 @@ def test_deactivation_and_a_new_password_on_one_node_end_sessions_on_the_other(c
         await web.close()
 
     run(scenario)
+
+
+def test_a_token_issued_by_one_node_serves_on_the_other(cluster: Cluster) -> None:
+    """A user token issued by node 1 logs in to msync and XMPP (`$t$`) on node 2 and calls REST
+    there; a new password set on node 2 voids it on node 1 too."""
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    a = unique("ta")
+    n1.api.register(a)
+    token = n1.api.user_token(a)
+
+    async def scenario() -> None:
+        client = MsyncClient(msync_url(n2), appkey(n2), a, "webim_web_1")
+        answer = await client.login(token)
+        assert answer.status.error_code == 0, answer.status
+        xmpp = Client(n2, a, "$t$" + token, mech="PLAIN", resource="tok")
+        assert await xmpp.login() == "ok"
+        await xmpp.close()
+        await client.close()
+
+    run(scenario)
+    assert n2.api.get(f"/users/{a}", token=token).status_code == 200
+    assert n2.api.put(f"/users/{a}/password", json={"newpassword": "secret2"}).status_code == 200
+    r = n1.api.get(f"/users/{a}", token=token)
+    assert r.status_code == 401, r.text
