@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
 
 from xmpp_helpers import TIMEOUT, XServer
 
-from hxim.msync.client import MsyncClient
+from hxim.msync.client import MsyncClient, Received
 
 
 def status(xs: XServer, name: str) -> str:
@@ -85,3 +85,17 @@ async def msync(xs: XServer, user: str, resource: str = "webim_web_1") -> MsyncC
     assert answer.status.error_code == 0, answer.status
     await client.sync()
     return client
+
+
+async def metas(client: MsyncClient, ns: int, count: int, timeout: float = TIMEOUT) -> list[Received]:
+    """The first `count` metas of namespace `ns` (`pb.Meta.CHAT`, `ROSTER`…) the client read,
+    waiting for them: whatever else arrives meanwhile is left aside."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in client.received if r.ns == ns]
+        if len(found) >= count:
+            return found[:count]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client.user} read {len(found)} of {count} metas of namespace {ns}")
+        await client.wait_for(len(client.received) + 1, timeout=left)

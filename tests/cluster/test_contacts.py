@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from cluster_clients import msync, seen_offline, seen_online
+from cluster_clients import metas, msync, seen_offline, seen_online
 from cluster_helpers import Cluster, cluster
 from slixmpp.stanza import Presence
 from xmpp_helpers import TIMEOUT, Client, XServer, run, until
@@ -190,12 +190,11 @@ def test_friend_requests_cross_nodes(cluster: Cluster) -> None:
             f"/users/{c}/contacts/apply", token=n1.api.user_token(c), json={"usernames": [d], "reason": "hello"}
         )
         assert r.status_code == 200, r.text
-        [invite] = [x.body for x in await dave.wait_for(1)]
+        [invite] = [x.body for x in await metas(dave, pb.Meta.ROSTER, 1)]
         assert invite.operation == pb.RosterBody.ADD and invite.from_.name == c and invite.reason == "hello"
         r = n2.api.post(f"/users/{d}/contacts/accept/users/{c}", token=n2.api.user_token(d))
         assert r.status_code == 200, r.text
-        await carol.wait_for(2)
-        ops = {(x.body.operation, x.body.from_.name) for x in carol.received if x.ns == pb.Meta.ROSTER}
+        ops = {(x.body.operation, x.body.from_.name) for x in await metas(carol, pb.Meta.ROSTER, 2)}
         assert ops == {(pb.RosterBody.REMOTE_ACCEPT, d), (pb.RosterBody.ACCEPT, d)}
         await carol.close()
         await dave.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
-from cluster_clients import counts, msync, seen_online, wait_until
+from cluster_clients import counts, metas, msync, seen_online, wait_until
 from cluster_helpers import Cluster, cluster
 from webim_raw import CLIENT, WebIm
 from xmpp_helpers import DOMAIN, Client, XServer, run, until
@@ -135,7 +135,7 @@ def test_chat_room_messages_reach_members_on_both_nodes_and_keep_nothing(cluster
         msg.send()
         got = await bob.next_message()
         assert got["body"] == "hello room" and got.xml.find(ROOMTYPE) is not None
-        heard = [m for m in await carol.wait_for(1) if m.ns == pb.Meta.CHAT]
+        heard = await metas(carol, pb.Meta.CHAT, 1)
         assert [(m.text, m.body.type) for m in heard] == [("hello room", MB.CHATROOM)]
         # carol, on node 2, to alice on node 1
         carol.received.clear()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cluster_clients import appkey, msync, msync_url, seen_offline, seen_online, status
+from cluster_clients import appkey, metas, msync, msync_url, seen_offline, seen_online, status
 from cluster_helpers import Cluster, cluster
 from xmpp_helpers import Client, NodeClient, XServer, run, until
 
@@ -102,7 +102,7 @@ def test_a_login_on_the_other_node_with_the_same_resource_ends_the_first(cluster
         m1 = await msync(n1, b, "webim_web_9")
         await until(seen_online(nodes, b))
         m2 = await msync(n2, b, "webim_web_9")
-        kicked = [r for r in await m1.wait_for(1) if r.ns == pb.Meta.STATISTIC]
+        kicked = await metas(m1, pb.Meta.STATISTIC, 1)
         assert kicked and kicked[-1].body.operation == STAT.USER_LOGIN_ANOTHER_DEVICE
         await asyncio.wait_for(m1.closed.wait(), 5)
         await m2.sync()
