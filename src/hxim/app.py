@@ -162,6 +162,20 @@ class Node:
         if self.cluster is not None:
             self.cluster.delivered_hook = self.messages.delivered_here
             self.cluster.number_hooks.append(self._renumber)
+            # what services keep in memory, changed on another node
+            for service in (self.blocks, self.mutes, self.moderation):
+                service.tell_nodes = self.cluster.tell_nodes
+            self.cluster.change_hooks.update({
+                "blocks": self.blocks.changed_elsewhere,
+                "blocks-all": self.blocks.reset,
+                "mutes": self.mutes.apply,
+                "mutes-gone": self.mutes.forget_keys,
+                "keywords": self.moderation.refresh,
+                "presence-subscriptions": self.presence_subscriptions.changed_elsewhere,
+            })
+            self.cluster.reset_hooks += [
+                self.blocks.reset, self.mutes.reload, self.moderation.reload, self.presence_subscriptions.reset,
+            ]
             self.cluster.app_hooks.append(self.apps.forget)
             self.apps.change_hooks.append(self.cluster.app_changed)
         self._joined = False

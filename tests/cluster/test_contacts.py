@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from cluster_clients import metas, msync, seen_offline, seen_online
 from cluster_helpers import Cluster, cluster
 from slixmpp.stanza import Presence
@@ -236,15 +235,6 @@ def test_block_pushes_cross_nodes(cluster: Cluster) -> None:
     run(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BlockIndex (services/blocks.py) keeps who blocks whom in each process (the owners who block someone, "
-        "read once, and each owner's set once read) and only the node that made a change learns of it: node 1 "
-        "still lets bob's message and presence through to alice after she blocked him on node 2. The cluster "
-        "has no channel yet that tells every node a block changed (as `app` does for apps)."
-    ),
-)
 def test_a_block_set_on_one_node_holds_on_the_other(cluster: Cluster) -> None:
     """alice blocks bob on node 2 (over XMPP, then over REST after an unblock): bob, on node 1,
     can no longer reach her, neither with messages nor with presence; unblocked on node 2, his
@@ -290,14 +280,6 @@ def _code(p: Presence) -> str | None:
     return None if x is None else x.get("status")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "PresenceSubscriptions keeps per app the ids of the users someone follows (`_followed_ids`), read once "
-        "per node and grown only by the subscriptions that node makes: node 2, which read it before watcher "
-        "subscribed on node 1, thinks target is followed by nobody and tells nobody of target's login there."
-    ),
-)
 def test_presence_subscriptions_made_on_one_node_hold_on_the_other(cluster: Cluster) -> None:
     """watcher (node 1) follows target's Easemob presence over REST on node 1; target logs in on
     node 2, has a status set over REST on node 1 and logs out: watcher is told each time."""

@@ -241,6 +241,23 @@ class ClusterRouter(Router):
             user_doc(session.user) if session.user is not None else None,
         ]
 
+    def tell_nodes(self, topic: str, *args: object) -> None:
+        self._queue(self._all, ["chg", self.node, topic, list(args)])
+
+    def _changed_elsewhere(self, topic: str, args: list[Any]) -> None:
+        hook = self.change_hooks.get(topic)
+        if hook is not None:
+            self._await(hook(*args))
+
+    def _reset(self) -> None:
+        """Changes published while this node could not hear may be lost: drop every copy."""
+        for hook in self.reset_hooks:
+            self._await(hook())
+
+    def _await(self, result: object) -> None:
+        if asyncio.iscoroutine(result):
+            self._spawn(result)
+
     def app_changed(self, org: str, name: str) -> None:
         """An app was changed here (the serving node, or a command such as `hxim app
         rotate-secret`, which has not joined): the nodes forget their copy of it."""
@@ -353,6 +370,9 @@ class ClusterRouter(Router):
                 elif kind == "k":
                     _, app_hex, key, reason, text, cause, resource = item
                     Router.kick(self, uuid.UUID(app_hex), key, reason, text, resource=resource, cause=cause)
+                elif kind == "chg":
+                    if item[1] != self.node:
+                        self._changed_elsewhere(item[2], item[3])
                 elif kind == "app":
                     if item[1] != self.node:
                         for hook in self.app_hooks:
@@ -571,6 +591,7 @@ class ClusterRouter(Router):
                 else:  # what was published meanwhile is lost: load the others' sessions again
                     self._synced = False
                     await self._load_all()
+                    self._reset()
                 delay = 0.1
                 while True:
                     msg = await pubsub.get_message(timeout=None)

@@ -26,7 +26,11 @@ from hxim.hub.events import Event, Kick
 from hxim.hub.registry import Registry, Session
 from hxim.model import Message
 
-__all__ = ["Router"]
+__all__ = ["Router", "nowhere"]
+
+
+def nowhere(topic: str, *args: object) -> None:
+    """A `tell_nodes` that tells nobody: what a service holds before the node wires it."""
 
 
 class Router:
@@ -41,6 +45,11 @@ class Router:
         # told when a session binds (`login`) and when it goes (`logout`, or `replaced`: ended by a
         # newer session of its resource or by the server), whatever its protocol
         self.session_hooks: list[Callable[[Session, str], None]] = []
+        # what the services keep in memory, changed on another node of a cluster: by topic, the
+        # hook that brings this node's copy up to date (`tell_nodes` on the node that changed it);
+        # `reset_hooks` drop every copy, when changes may have been missed (Redis came back)
+        self.change_hooks: dict[str, Callable[..., object]] = {}
+        self.reset_hooks: list[Callable[[], object]] = []
         self._ending: dict[int, str] = {}  # id(session) -> why the hub ended it
 
     # --- who is connected -------------------------------------------------------------------------
@@ -81,6 +90,10 @@ class Router:
         if resource is not None:
             online |= {k for k in keys if any(s.resource == resource for s in self.sessions(app_uuid, k))}
         return online, online
+
+    def tell_nodes(self, topic: str, *args: object) -> None:
+        """Tell a cluster's other nodes that something kept in memory changed here (`topic` names
+        it, `args` are plain values); nothing on a single node."""
 
     def changed(self, app_uuid: uuid.UUID, key: str, resource: str) -> None:
         """A session of this node became available, changed its presence or stopped being

@@ -10,8 +10,9 @@ process: a deployment of several nodes must tell every node of a change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from hxim.hub.router import nowhere
 from hxim.model import User
 from hxim.storage import Database
 from hxim.storage.social import block_names_txn, blocked_by_txn, blocking_owners_txn
@@ -30,6 +31,8 @@ class BlockIndex:
         self._loaded = False
         self._sets: dict[int, frozenset[str]] = {}  # user id -> the keys they block
         self._changes = 0  # changes so far: a read that saw one meanwhile keeps nothing
+        # tells a cluster's other nodes of a change (`Router.tell_nodes`; nothing on one node)
+        self.tell_nodes: Callable[..., None] = nowhere
 
     async def _load(self) -> None:
         if not self._loaded:
@@ -80,9 +83,14 @@ class BlockIndex:
     def will_block(self, owner: User) -> None:
         """`owner` is about to block someone (called before the write: a concurrent send queries)."""
         self._may_block.add(owner.id)
+        self.tell_nodes("blocks", owner.id)
 
     def forget(self) -> None:
         """Drop every kept set (users were deleted: their names may come back)."""
+        self._drop_sets()
+        self.tell_nodes("blocks-all")
+
+    def _drop_sets(self) -> None:
         self._sets.clear()
         self._changes += 1
 
@@ -90,3 +98,15 @@ class BlockIndex:
         """`owner`'s blocks changed (or `owner` is gone)."""
         self._sets.pop(owner.id, None)
         self._changes += 1
+        self.tell_nodes("blocks", owner.id)
+
+    def changed_elsewhere(self, owner_id: int) -> None:
+        """Another node of a cluster changed the blocks of user `owner_id`."""
+        self._may_block.add(owner_id)
+        self._sets.pop(owner_id, None)
+        self._changes += 1
+
+    def reset(self) -> None:
+        """Read everything again when next needed (changes on other nodes may have been missed)."""
+        self._loaded = False
+        self._drop_sets()

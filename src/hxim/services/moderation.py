@@ -26,12 +26,13 @@ Refusals of the calls are 400 `Bad Request` in the pages' words.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from hxim import errors
 from hxim.config import Settings
+from hxim.hub.router import nowhere
 from hxim.model import App, IdGenerator, now_ms
 from hxim.storage import Database
 from hxim.storage.moderation import (
@@ -212,6 +213,7 @@ class ModerationService:
         self.ids = ids
         # app id -> list id -> screen: the lists in force that do something
         self.screens: dict[str, dict[str, Screen]] = {}
+        self.tell_nodes: Callable[..., None] = nowhere  # (`Router.tell_nodes`, set by the node)
 
     def load_sync(self) -> None:
         """Compile the lists in force (at start, before any message is sent)."""
@@ -229,10 +231,23 @@ class ModerationService:
                 del self.screens[app_id]
 
     async def _refresh(self, app: App, list_id: str) -> None:
-        """Recompile one list after a change (or forget it, gone)."""
-        found = await self.db.read(list_txn, app.id, list_id)
+        """Recompile one list after a change (or forget it, gone); the other nodes of a cluster too."""
+        await self.refresh(app.id, list_id)
+        self.tell_nodes("keywords", app.id, list_id)
+
+    async def refresh(self, app_id: str, list_id: str) -> None:
+        found = await self.db.read(list_txn, app_id, list_id)
         words = await self.db.read(list_words_txn, list_id) if found is not None else []
-        self._keep(app.id, list_id, _compile(found, words) if found is not None else None)
+        self._keep(app_id, list_id, _compile(found, words) if found is not None else None)
+
+    async def reload(self) -> None:
+        """Compile the lists in force again (changes on other nodes may have been missed)."""
+        fresh: dict[str, dict[str, Screen]] = {}
+        for app_id, found, words in await self.db.read(active_lists_txn):
+            screen = _compile(found, words)
+            if screen is not None:
+                fresh.setdefault(app_id, {})[found.id] = screen
+        self.screens = fresh
 
     # --- the send path --------------------------------------------------------------------------------
     def screen(self, app: App, cmd: SendMessage) -> SendMessage:
@@ -335,6 +350,7 @@ class ModerationService:
         if why == APP_FULL:
             raise _bad("the number of words exceeds the limit")
         self._keep(app.id, list_id, _compile(created, [w.word for w in made]))
+        self.tell_nodes("keywords", app.id, list_id)
         return created, made
 
     async def update(self, app: App, list_id: str, new: ListSettings) -> KeywordList:
@@ -360,6 +376,7 @@ class ModerationService:
         if not await self.db.write(delete_list_txn, app.id, list_id):
             raise no_list()
         self._keep(app.id, list_id, None)
+        self.tell_nodes("keywords", app.id, list_id)
 
     def _page(self, page: int | None, size: int | None) -> tuple[int, int]:
         most = self.settings.moderation_page_max

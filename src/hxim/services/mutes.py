@@ -15,8 +15,11 @@ a change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hxim import errors
 from hxim.config import Settings
+from hxim.hub.router import nowhere
 from hxim.model import App, User, now_ms
 from hxim.storage import Database
 from hxim.storage.mutes import FOREVER, active_mutes_txn, mutes_of_txn, mutes_page_txn, set_mutes_txn
@@ -60,6 +63,7 @@ class GlobalMuteService:
         # expired since and not yet seen
         # (read as "might anyone be muted?" on the send path, before asking `muted`)
         self.active: dict[str, dict[str, dict[str, int]]] = {}
+        self.tell_nodes: Callable[..., None] = nowhere  # (`Router.tell_nodes`, set by the node)
 
     def load_sync(self) -> None:
         """Read the mutes in force from storage (at start, before any message is sent)."""
@@ -102,7 +106,12 @@ class GlobalMuteService:
         key = username.lower()
         if not await self.db.write(set_mutes_txn, app.id, key, changes):
             raise _no_user()
-        in_app = self.active.setdefault(app.id, {})
+        self.apply(app.id, key, changes)
+        self.tell_nodes("mutes", app.id, key, changes)
+
+    def apply(self, app_id: str, key: str, changes: dict[str, int | None]) -> None:
+        """Mutes of user `key` set (until an expiry, ms) or lifted (None), here or on another node."""
+        in_app = self.active.setdefault(app_id, {})
         mutes = in_app.setdefault(key, {})
         for chat_type, expire in changes.items():
             if expire is None:
@@ -111,6 +120,19 @@ class GlobalMuteService:
                 mutes[chat_type] = expire
         if not mutes:
             del in_app[key]
+
+    def forget_keys(self, app_id: str, keys: list[str]) -> None:
+        in_app = self.active.get(app_id)
+        if in_app:
+            for key in keys:
+                in_app.pop(key, None)
+
+    async def reload(self) -> None:
+        """Read the mutes in force again (changes on other nodes may have been missed)."""
+        fresh: dict[str, dict[str, dict[str, int]]] = {}
+        for app_id, key, chat_type, expire in await self.db.read(active_mutes_txn, now_ms()):
+            fresh.setdefault(app_id, {}).setdefault(key, {})[chat_type] = expire
+        self.active = fresh
 
     async def get(self, app: App, username: str) -> tuple[str, dict[str, int]]:
         """(the username as registered, chat type -> seconds left) for every chat type."""
@@ -136,7 +158,6 @@ class GlobalMuteService:
     async def forget_users(self, app: App, gone: list[User]) -> None:
         """Users being deleted (a `UserService` delete hook): their mutes go with their rows, and
         a user registered later under the same name starts unmuted."""
-        in_app = self.active.get(app.id)
-        if in_app:
-            for user in gone:
-                in_app.pop(user.key, None)
+        keys = [user.key for user in gone]
+        self.forget_keys(app.id, keys)
+        self.tell_nodes("mutes-gone", app.id, keys)

@@ -94,6 +94,15 @@ class PresenceSubscriptions:
             found = self._followed_ids[app.id] = await self.db.read(followed_ids_txn, app.id, now)
         return found
 
+    def changed_elsewhere(self, app_id: str) -> None:
+        """Another node of a cluster changed who follows whom, or a status: read them again."""
+        self._followed_ids.pop(app_id, None)
+        self._status_ids.pop(app_id, None)
+
+    def reset(self) -> None:
+        self._followed_ids.clear()
+        self._status_ids.clear()
+
     async def _statuses(self, app: App) -> set[int]:
         found = self._status_ids.get(app.id)
         if found is None:
@@ -163,6 +172,7 @@ class PresenceSubscriptions:
             raise errors.user_not_found()
         user, followers, rows = done
         self._has_status(app, user)
+        self.router.tell_nodes("presence-subscriptions", app.id)
         event = self._event(self._presence(app, user, rows), resource)
         await self.presence.tell(app, user, event, followers)
         self.router.push(app.uuid, user.key, event)
@@ -218,6 +228,7 @@ class PresenceSubscriptions:
             )
         targets, rows = done.targets, done.rows
         (await self._followed(app, now)).update(t.id for t in targets)
+        self.router.tell_nodes("presence-subscriptions", app.id)
         return [self._presence(app, t, rows.get(t.id, []), until // 1000) for t in targets]
 
     async def unsubscribe(self, app: App, uid: str, names: list[str]) -> None:
