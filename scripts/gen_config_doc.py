@@ -25,7 +25,7 @@ Every setting of hxim, with its default. Settings are read, in increasing priori
 3. `HXIM_*` environment variables: the setting `http_port` is `HXIM_HTTP_PORT`, and tables such
    as `rate_limits` take JSON (`HXIM_RATE_LIMITS='{"users": 30}'`);
 4. command-line options: `--data-dir`, `--database-url`, `--log-level` on every command, and
-   `--host` (both `http_host` and `xmpp_host`), `--port`, `--xmpp-port` on `hxim serve`.
+   `--host` (both `http_host` and `xmpp_host`), `--port`, `--xmpp-port`, `--workers` on `hxim serve`.
 
 Values are checked at start: each bad value or unknown key is named on its own line, with where
 it came from (`hxim: HXIM_HTTP_PORT: "abc" is not an integer`, `hxim: unknown key "prot" in

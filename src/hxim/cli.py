@@ -1,7 +1,8 @@
 """The `hxim` command: serve, migrate, check the settings, and manage apps and users.
 
-    hxim serve [--host H] [--port N] [--xmpp-port N]
-                                    start the server (HTTP on 0.0.0.0:5280 by default)
+    hxim serve [--host H] [--port N] [--xmpp-port N] [--workers N]
+                                    start the server (HTTP on 0.0.0.0:5280 by default); with
+                                    --workers N, N node processes sharing the ports (workers.py)
     hxim migrate                    create the database, or bring its schema up to date
     hxim config check               check the settings; print those that differ from the defaults
     hxim app create ORG APP [--open-registration] [--json]
@@ -66,7 +67,7 @@ from hxim.errors import HximError
 from hxim.logs import configure as configure_logging
 from hxim.model import App
 
-__all__ = ["EXIT_CODES", "main"]
+__all__ = ["EXIT_CODES", "main", "report"]
 
 EXIT_OK = 0
 EXIT_INPUT = 1  # the settings, the arguments' values or an input file are wrong; fix and run again
@@ -92,6 +93,7 @@ SETTING_OPTIONS = {
     "--host": ("http_host", "xmpp_host"),
     "--port": ("http_port",),
     "--xmpp-port": ("xmpp_port",),
+    "--workers": ("workers",),
 }
 
 
@@ -160,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--host", default=argparse.SUPPRESS, help="address both listeners bind (http_host, xmpp_host)")
     group.add_argument("--port", default=argparse.SUPPRESS, help="HTTP port (http_port)")
     group.add_argument("--xmpp-port", default=argparse.SUPPRESS, help="XMPP client port (xmpp_port)")
+    group.add_argument("--workers", metavar="N", default=argparse.SUPPRESS,
+                       help="node processes sharing the ports (workers); above 1 needs redis_url and PostgreSQL")
     sub.add_parser("serve", help="start the server", description="start the server", parents=[common, listeners])
     command(sub, "migrate", "create the database or apply its pending migrations")
     config = sub.add_parser("config", help="check the settings").add_subparsers(dest="config_command", required=True)
@@ -733,6 +737,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "config":
         return _config_check(settings, origins)
     configure_logging(settings.log_level, settings.log_format)
+    if args.command == "serve" and settings.workers > 1:
+        from hxim.workers import supervise
+
+        return supervise(settings, _debugging(args))
     if args.command == "serve":
         from hxim.server import serve
 
@@ -771,28 +779,39 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one `hxim` command; what goes wrong becomes one line on stderr and an exit code."""
     args = _parser().parse_args(argv)
-    debug = getattr(args, "debug", False) or os.environ.get("HXIM_DEBUG", "").lower() in ("1", "true", "yes")
     try:
         return _run(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        code, lines = _explained(exc)
-        if debug:
-            traceback.print_exc()
-        elif code == EXIT_BUG:
-            lines = [f"{lines[0]} (run with --debug for details)"]
-        for line in lines:
-            print(f"hxim: {line}", file=sys.stderr)
-        return code
+        return report(exc, _debugging(args))
+
+
+def _debugging(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("HXIM_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def report(exc: Exception, debug: bool) -> int:
+    """Say what went wrong on stderr (one line, or the traceback too when debugging); the exit code."""
+    code, lines = _explained(exc)
+    if debug:
+        traceback.print_exception(exc)
+    elif code == EXIT_BUG:
+        lines = [f"{lines[0]} (run with --debug for details)"]
+    for line in lines:
+        print(f"hxim: {line}", file=sys.stderr)
+    return code
 
 
 def _explained(exc: Exception) -> tuple[int, list[str]]:
     """The exit code and the lines that say what went wrong."""
     from hxim.app import DatabaseUnavailable, NoDatabase
     from hxim.hub.cluster import ClusterUnavailable
-    from hxim.server import CannotListen
+    from hxim.ports import CannotListen
+    from hxim.workers import WorkersFailed
 
+    if isinstance(exc, WorkersFailed):
+        return exc.code, [str(exc)]
     if isinstance(exc, ConfigError):
         return EXIT_INPUT, exc.problems
     if isinstance(exc, Refused):

@@ -296,6 +296,22 @@ class Settings(BaseSettings):
         1, ge=1, le=256, description="`hxim serve`: node processes sharing the listening ports (SO_REUSEPORT) as "
         "one cluster; above 1, `redis_url` and a PostgreSQL `database_url` are needed"
     )
+    worker_stable_seconds: float = Field(
+        10, gt=0, le=3600, description="`hxim serve --workers`: a worker that ends before it has served this long "
+        "failed at once; one that served longer is started again at once"
+    )
+    worker_restart_delay_seconds: float = Field(
+        1, ge=0, le=600, description="`hxim serve --workers`: the wait before a worker that failed at once is started "
+        "again, doubled at each such failure in a row"
+    )
+    worker_failures_max: int = Field(
+        5, ge=1, le=10, description="`hxim serve --workers`: failures at once in a row of one worker after which every "
+        "worker is stopped and hxim exits"
+    )
+    worker_stop_timeout_seconds: float = Field(
+        15, gt=0, le=3600, description="`hxim serve --workers`: how long a stopping supervisor waits for its workers "
+        "to end before it kills them (SIGKILL)"
+    )
 
     # --- tokens and passwords ------------------------------------------------------------
     token_ttl_seconds: int = Field(
@@ -839,6 +855,11 @@ class Settings(BaseSettings):
     @property
     def clustered(self) -> bool:
         return bool(self.redis_url)
+
+    @property
+    def xmpp_tcp_listens(self) -> bool:
+        """Whether the node listens for XMPP over TCP: with a certificate, or plain text allowed."""
+        return self.xmpp_enabled and bool(self.xmpp_tls_cert or self.xmpp_allow_plaintext)
 
     @model_validator(mode="after")
     def _upstream_complete(self) -> Settings:

@@ -2,7 +2,9 @@
 say when it stopped.
 
 A port that cannot be had (in use, privileged, an address not on this machine) raises
-`CannotListen`, worded for the operator, before anything else starts. The node logs its data
+`CannotListen` (ports.py), worded for the operator, before anything else starts. A worker of
+`hxim serve --workers N` (workers.py) is this same node, its ports shared with the other workers
+(SO_REUSEPORT), and tells its supervisor when it serves (`ready`). The node logs its data
 directory, one line when it serves (its version, the addresses it listens on, its database and
 data directory, its apps) and one when it has stopped (`hxim stopped`, with its uptime). Logging
 itself is set up by `cli` (`logs.configure`); uvicorn writes through the same handlers (no
@@ -16,11 +18,10 @@ import contextlib
 import errno
 import gc
 import logging
-import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 import uvloop
@@ -35,8 +36,9 @@ from hxim.cli import print_app
 from hxim.config import Settings
 from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
-from hxim.logs import level_of
+from hxim.logs import in_words, level_of
 from hxim.msync.context import Msync
+from hxim.ports import CannotListen, claim, node_ports
 from hxim.services.readiness import plain
 
 __all__ = ["CannotListen", "serve"]
@@ -44,32 +46,11 @@ __all__ = ["CannotListen", "serve"]
 log = logging.getLogger("hxim")
 
 
-class CannotListen(Exception):
-    """A listener could not have its address: `cannot listen on 0.0.0.0:5280 (HTTP): address already in use`."""
-
-    def __init__(self, host: str, port: int, what: str, option: str, exc: OSError) -> None:
-        # asyncio words its own (`error while attempting to bind on address …`): say just the reason
-        reason = (os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)).lower()
-        hint = f"; choose another port with {option}" if exc.errno == errno.EADDRINUSE else ""
-        super().__init__(f"cannot listen on {host}:{port} ({what}): {reason}{hint}")
-
-
-def _claim(host: str, port: int) -> socket.socket:
-    """The HTTP listener's socket, bound now so that a port in use stops the start in one line
-    (uvicorn would log it and exit)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise CannotListen(host, port, "HTTP", "--port", exc) from exc
-    return sock
-
-
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, ready: Callable[[], None] | None = None) -> int:
+    """Run a node until it is stopped (SIGTERM, SIGINT); `ready` is called once it serves."""
     began = time.monotonic()
-    http_socket = _claim(settings.http_host, settings.http_port)
+    # bound now, so that a port in use stops the start in one line (uvicorn would log it and exit)
+    http_socket = claim(node_ports(settings)[0], shared=settings.workers > 1)
     if not settings.database_url:
         folder, why = settings.data_location
         log.info("hxim data directory: %s (%s)", folder, why, extra={"data_dir": str(folder)})
@@ -148,6 +129,8 @@ def serve(settings: Settings) -> int:
                 extra={"version": __version__, "http": http, "xmpp": xmpp_addrs, "database": database,
                        "data_dir": data_dir, "apps": apps, "default_app": default},
             )
+            if ready is not None:
+                ready()
         try:
             await task
         finally:
@@ -162,21 +145,10 @@ def serve(settings: Settings) -> int:
     finally:
         node.close()
         uptime = time.monotonic() - began
-        log.info("hxim stopped after %s", _duration(uptime), extra={"uptime_seconds": round(uptime, 3)})
+        log.info("hxim stopped after %s", in_words(uptime), extra={"uptime_seconds": round(uptime, 3)})
     for sig in reversed(server.stopped_by):  # ended by SIGTERM or SIGINT: end as such a process ends
         signal.raise_signal(sig)
     return 0
-
-
-def _duration(seconds: float) -> str:
-    """`3 h 2 min 5 s`, `12.5 s`: an uptime in words."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
-    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
 
 
 class _NodeServer(uvicorn.Server):

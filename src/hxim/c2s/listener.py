@@ -7,7 +7,8 @@ the session writes goes straight to the transport, and the STARTTLS handshake ru
 configured certificate (`loop.start_tls`). One periodic sweep closes connections silent for
 `xmpp_idle_timeout_seconds` (`connection-timeout`) instead of a timer per read. SASL without TLS
 is allowed only with `xmpp_allow_plaintext`; without a certificate and without that setting the
-listener is not started at all.
+listener is not started at all. The worker processes of `hxim serve --workers N` listen on the
+same port with SO_REUSEPORT (ports.py).
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ async def start_tcp_listener(ctx: C2S) -> asyncio.Server | None:
     """Start listening (None when the settings leave TCP off, see the module docstring)."""
     s = ctx.settings
     tls = tls_context(s.xmpp_tls_cert, s.xmpp_tls_key) if s.xmpp_tls_cert else None
-    if not s.xmpp_enabled or (tls is None and not s.xmpp_allow_plaintext):
+    if not s.xmpp_tcp_listens:
         if s.xmpp_enabled:
             log.warning(
                 "XMPP over TCP is off: no certificate. Set HXIM_XMPP_TLS_CERT and HXIM_XMPP_TLS_KEY, or "
@@ -217,7 +218,8 @@ async def start_tcp_listener(ctx: C2S) -> asyncio.Server | None:
     connections: set[TcpConnection] = set()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: TcpConnection(ctx, tls, connections), s.xmpp_host, s.xmpp_port, backlog=2048
+        lambda: TcpConnection(ctx, tls, connections), s.xmpp_host, s.xmpp_port, backlog=2048,
+        reuse_port=s.workers > 1 or None,  # the workers of `hxim serve --workers N` share the port
     )
     if s.xmpp_idle_timeout_seconds:
         _sweep_idle(ctx, connections, s.xmpp_idle_timeout_seconds)

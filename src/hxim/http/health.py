@@ -1,7 +1,8 @@
 """The probes of an orchestrator or a load balancer (docs/operating.md):
 
 * `GET /health`: 200 `{"status":"ok"}` while the process serves HTTP; it touches nothing else,
-  so a slow database never makes a live node look dead.
+  so a slow database never makes a live node look dead. A node given a name (`node_id`, which
+  every worker of `hxim serve --workers N` has) says it: `{"status":"ok","node":"web1-2"}`.
 * `GET /ready`: 200 `{"status":"ready","checks":{…}}` when every readiness check (the database
   today: `services.readiness`) answered within `ready_timeout_seconds`, else 503
   `{"status":"not ready","error":"database unreachable: …","checks":{…}}`; each check says
@@ -27,10 +28,12 @@ __all__ = ["routes"]
 _CHECK = obj({"status": {"enum": ["ok", "failed"]}, "error": STR, "seconds": NUM}, ["status", "seconds"])
 
 
-@doc("Alive: the process serves HTTP (touches nothing else)", tag="Operating",
-     ok=obj({"status": {"const": "ok"}}, ["status"]))
+@doc("Alive: the process serves HTTP (touches nothing else); `node`: the node's name, when it has one",
+     tag="Operating", ok=obj({"status": {"const": "ok"}, "node": STR}, ["status"]))
 async def health(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    node: Node = request.app.state.node
+    name = node.settings.node_id
+    return json_response({"status": "ok", "node": name} if name else {"status": "ok"})
 
 
 @doc(
