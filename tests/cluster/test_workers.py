@@ -1,18 +1,23 @@
 """`hxim serve --workers 2` as an operator runs it: a real supervisor process on PostgreSQL (a fresh
-database per server) and Redis, its two workers listening on the same HTTP and XMPP ports.
-Connections over both protocols land on both workers; a worker killed with SIGKILL is started
-again and serves; SIGTERM stops everything with exit 0, and the workers stop by themselves when
-the supervisor is killed; a port in use, missing settings, a database that cannot be reached
-and a worker that keeps failing each end the start or the supervisor in one line."""
+database per server) and Redis (a cluster name per server), its two workers listening on the
+same HTTP and XMPP ports. Connections over both protocols land on both workers, and the workers
+are nodes of one cluster (a message between users on the two is delivered live); a worker
+killed with SIGKILL is started again and serves; SIGTERM and Ctrl-C stop everything with exit
+0, and the workers stop by themselves when the supervisor is killed; a port in use, missing
+settings, a database that cannot be reached and a worker that keeps failing each end the start
+or the supervisor in one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +25,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BACKENDS, HXIM, _drop_pg, free_port, server_env
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
+
+from xmpp_helpers import DOMAIN, Raw, XServer, plain_auth
+
+from conftest import BACKENDS, HXIM, Api, AppCreds, Server, _drop_pg, free_port, server_env, unique
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="HXIM_TEST_BACKENDS leaves PostgreSQL out"),
 ]
 
-REDIS = "redis://127.0.0.1:6379/15"
+REDIS = os.environ.get("HXIM_TEST_REDIS", "redis://127.0.0.1:6379/15")
 STREAM = (
     "<?xml version='1.0'?><stream:stream to='easemob.com' xmlns='jabber:client' "
     "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
@@ -43,6 +52,7 @@ class Workers:
     env: dict[str, str]
     log_path: Path
     pg_name: str | None
+    app: AppCreds | None  # made before the start, or None: a fresh database
 
     @property
     def base(self) -> str:
@@ -80,14 +90,16 @@ def until(check: Callable[[], object], what: str, timeout: float = 90) -> None:
         time.sleep(0.1)
 
 
-def start(tmp: Path, *, session: bool = False, **extra: str) -> Workers:
-    """`hxim serve --workers 2` on a fresh PostgreSQL database, once both workers serve (in a
-    session of its own, as a shell starts a command on a terminal, with `session`)."""
+def start(tmp: Path, *, app: bool = False, session: bool = False, **extra: str) -> Workers:
+    """`hxim serve --workers 2` on a fresh PostgreSQL database, once both workers serve (with an
+    app made by `hxim app create` before, with `app`; in a session of its own, as a shell starts
+    a command on a terminal, with `session`)."""
     env, pg_name = server_env(
         tmp,
         "postgresql",
         {
             "HXIM_REDIS_URL": REDIS,
+            "HXIM_CLUSTER_NAME": f"hximtest-{uuid.uuid4().hex[:10]}",  # Redis channels are not per database
             "HXIM_NODE_ID": "wk",
             "HXIM_XMPP_HOST": "127.0.0.1",
             "HXIM_XMPP_PORT": str(free_port()),
@@ -95,12 +107,20 @@ def start(tmp: Path, *, session: bool = False, **extra: str) -> Workers:
             **extra,
         },
     )
+    creds = None
+    if app:
+        made = subprocess.run(
+            [*HXIM, "app", "create", "test", "main", "--json"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert made.returncode == 0, made.stderr
+        data = json.loads(made.stdout)
+        creds = AppCreds(data["org"], data["app"], data["client_id"], data["client_secret"], data["application"])
     log_path = tmp / "workers.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [*HXIM, "serve", "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=session
         )
-    workers = Workers(process, env, log_path, pg_name)
+    workers = Workers(process, env, log_path, pg_name, creds)
     try:
         until(
             lambda: process.poll() is not None or (workers.serving("wk-1") and workers.serving("wk-2")),
@@ -173,7 +193,7 @@ def gone(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    running = start(tmp_path_factory.mktemp("hxim-workers"))
+    running = start(tmp_path_factory.mktemp("hxim-workers"), app=True)
     yield running
     finish(running)
 
@@ -188,7 +208,7 @@ def test_the_supervisor_starts_two_named_workers(workers: Workers) -> None:
     started = STARTED.findall(log)
     assert [(n, node) for n, _, node in started] == [("1", "wk-1"), ("2", "wk-2")], started
     assert len({pid for _, pid, _ in started} | {str(workers.process.pid)}) == 3
-    assert log.count("created the default app") == 1  # worker 1 first, the others once it serves
+    assert log.count("hxim joined the cluster") == 2
 
 
 def test_both_workers_answer_http_on_one_port(workers: Workers) -> None:
@@ -200,6 +220,53 @@ def test_xmpp_connections_land_on_both_workers(workers: Workers) -> None:
     pids = set(workers.pids().values())
     owners = [xmpp_owner(workers, pids) for _ in range(30)]
     assert set(owners) == pids, owners
+
+
+def test_a_message_between_users_on_the_two_workers_is_delivered_live(workers: Workers) -> None:
+    assert workers.app is not None
+    server = Server("postgresql", workers.base, workers.env, {"main": workers.app}, workers.process)
+    xs = XServer(server, workers.xmpp_port, Api(server))
+    alice, bob = unique("alice"), unique("bob")
+    xs.api.register(alice, bob)
+    pids = workers.pids()
+    on_1, on_2 = login_on(xs, alice, pids[1], set(pids.values())), login_on(xs, bob, pids[2], set(pids.values()))
+    try:
+        for raw in (on_1, on_2):
+            raw.send("<presence/>")
+        status = f"/users/{bob}/status"
+        until(lambda: all(xs.api.get(status).json()["data"][bob] == "online" for _ in range(6)), "bob is online")
+        on_1.send(f"<message to='{xs.jid(bob)}' type='chat' id='m1'><body>from worker 1</body></message>")
+        got = on_2.read_until(b"</message>")
+        assert "<body>from worker 1</body>" in got and f"from='{xs.jid(alice)}'" in got.replace('"', "'"), got
+    finally:
+        on_1.close()
+        on_2.close()
+    count = f"/users/{bob}/offline_msg_count"
+    until(lambda: xs.api.get(count).json()["data"][bob] == 0, "nothing waits offline for bob", timeout=10)
+
+
+def login_on(xs: XServer, username: str, pid: int, pids: set[int]) -> Raw:
+    """An XMPP stream of `username`'s that worker `pid` took (connections are tried until one lands
+    there), authenticated and bound to the resource `raw`."""
+    for _ in range(100):
+        raw = Raw(xs)
+        raw.open()
+        if socket_owner(xs.port, raw.sock.getsockname()[1], pids) == pid:
+            break
+        raw.close()
+    else:
+        raise AssertionError(f"no connection landed on pid {pid}")
+    authcid = xs.jid(username).split("@")[0]
+    raw.send(
+        f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain_auth(authcid, 'secret1')}</auth>"
+    )
+    assert "<success" in raw.read_until(b"success")
+    assert "<bind" in raw.open()
+    raw.send(
+        "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>"
+    )
+    assert f"@{DOMAIN}/raw" in raw.read_until(b"</iq>")
+    return raw
 
 
 def test_a_killed_worker_is_started_again_and_serves(workers: Workers) -> None:
@@ -230,6 +297,8 @@ def test_sigterm_stops_every_worker_and_exits_0(tmp_path: Path) -> None:
         for node in ("wk-1", "wk-2"):
             assert any(f"INFO hxim[{node}]: hxim stopped after " in line for line in lines), node
         assert " INFO hxim: hxim stopped after " in lines[-1], lines[-3:]  # the supervisor's, last
+        # a fresh database: worker 1 migrated it and made the default app, the other started after
+        assert sum("created the default app" in line for line in lines) == 1
         with pytest.raises(httpx.ConnectError):
             httpx.get(workers.base + "/health", timeout=5)
     finally:
@@ -292,8 +361,8 @@ def test_a_worker_that_keeps_failing_stops_everything(tmp_path: Path) -> None:
         lines = workers.log().splitlines()
         assert lines[-1] == (
             "hxim: worker 2 (node wk-2) failed 2 times in a row before it had served 10 s, and every worker was "
-            "stopped; the last time it exited with code 3 (the database cannot be used: unreachable, refusing the "
-            "login, or not created yet)"
+            "stopped; the last time it exited with code 3 (the database (or a cluster's Redis) cannot be used: "
+            "unreachable, refusing the login, or not created yet)"
         ), lines[-5:]
         assert any("starting it again in 0.2 s" in line for line in lines)
         assert len(workers.pids()) == 2 and all(gone(pid) for pid in pids.values())

@@ -142,6 +142,7 @@ def test_a_worker_failing_at_once_waits_longer_each_time() -> None:
 def test_how_a_worker_ended_in_words() -> None:
     assert ending(-9) == "was killed by SIGKILL"
     assert ending(3) == (
-        "exited with code 3 (the database cannot be used: unreachable, refusing the login, or not created yet)"
+        "exited with code 3 (the database (or a cluster's Redis) cannot be used: unreachable, refusing the login, "
+        "or not created yet)"
     )
     assert ending(0) == "exited with code 0"
