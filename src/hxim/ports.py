@@ -10,11 +10,14 @@ worded for the operator.
 Sockets claimed with `shared` set SO_REUSEPORT: the worker processes of `hxim serve --workers
 N` (workers.py) each bind the same address that way and listen, and the kernel spreads new
 connections over their listening sockets. A single node never sets it: a second process on its
-port gets "address already in use", as it always did.
+port gets "address already in use", as it always did. Each worker also serves HTTP on a private
+Unix socket of its own (`Peers`, `claim_private`), in a directory only its user may enter, where
+the other workers reach it (c2s/bosh_relay.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from hxim.config import Settings
 
-__all__ = ["CannotListen", "Port", "claim", "claim_addresses", "node_ports"]
+__all__ = ["CannotListen", "Peers", "Port", "claim", "claim_addresses", "claim_private", "node_ports"]
 
 
 class CannotListen(Exception):
@@ -44,6 +47,19 @@ class Port:
     port: int
     option: str  # --port, --xmpp-port
     setting: str  # http_port, xmpp_port
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Where the workers of one supervisor reach each other: worker `n` (1 … `count`) listens on
+    `path(n)`; this one is `number`."""
+
+    directory: str
+    number: int
+    count: int
+
+    def path(self, number: int) -> str:
+        return os.path.join(self.directory, f"worker-{number}.sock")
 
 
 def node_ports(settings: Settings) -> list[Port]:
@@ -97,3 +113,17 @@ def _bind(sock: socket.socket, port: Port, address: tuple[object, ...], shared: 
     except OSError as exc:
         sock.close()
         raise CannotListen(port.host, port.port, port.what, port.option, exc) from exc
+
+
+def claim_private(peers: Peers) -> socket.socket:
+    """This worker's private Unix socket (what a worker that died left there is replaced)."""
+    path = peers.path(peers.number)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -30,6 +30,7 @@ from hxim import __version__
 from hxim.app import Node
 from hxim.c2s import C2S
 from hxim.c2s.bosh import BoshManager
+from hxim.c2s.bosh_relay import BoshRelay
 from hxim.c2s.listener import start_tcp_listener
 from hxim.c2s.websocket import OVERSIZE_NOTICE
 from hxim.cli import print_app
@@ -38,7 +39,7 @@ from hxim.http.app import build_http_app
 from hxim.http.protocol import with_head_timeout, with_oversize_notice
 from hxim.logs import in_words, level_of
 from hxim.msync.context import Msync
-from hxim.ports import CannotListen, claim, node_ports
+from hxim.ports import CannotListen, Peers, claim, claim_private, node_ports
 from hxim.services.readiness import plain
 
 __all__ = ["CannotListen", "serve"]
@@ -46,11 +47,16 @@ __all__ = ["CannotListen", "serve"]
 log = logging.getLogger("hxim")
 
 
-def serve(settings: Settings, ready: Callable[[], None] | None = None) -> int:
-    """Run a node until it is stopped (SIGTERM, SIGINT); `ready` is called once it serves."""
+def serve(settings: Settings, ready: Callable[[], None] | None = None, peers: Peers | None = None) -> int:
+    """Run a node until it is stopped (SIGTERM, SIGINT); `ready` is called once it serves. A
+    worker of `hxim serve --workers N` is given its `peers`, and serves HTTP on its private
+    socket too."""
     began = time.monotonic()
     # bound now, so that a port in use stops the start in one line (uvicorn would log it and exit)
     http_socket = claim(node_ports(settings)[0], shared=settings.workers > 1)
+    sockets = [http_socket]
+    if peers is not None:
+        sockets.append(claim_private(peers))
     if not settings.database_url:
         folder, why = settings.data_location
         log.info("hxim data directory: %s (%s)", folder, why, extra={"data_dir": str(folder)})
@@ -58,7 +64,8 @@ def serve(settings: Settings, ready: Callable[[], None] | None = None) -> int:
     try:
         created = node.open()
     except BaseException:
-        http_socket.close()
+        for sock in sockets:
+            sock.close()
         node.close()
         raise
     for app, secret in created:
@@ -83,7 +90,10 @@ def serve(settings: Settings, ready: Callable[[], None] | None = None) -> int:
         ws_max_size=settings.xmpp_max_stanza_bytes + 4096,  # RFC 7395: one stanza per message
         ws_per_message_deflate=settings.xmpp_ws_deflate,
     )
-    server = _NodeServer(config, c2s, msync, http_app.state.bosh)
+    bosh: BoshManager = http_app.state.bosh
+    relay = bosh.relay = BoshRelay(settings, peers) if peers is not None else None
+    http_app.state.metrics.peers = peers  # a worker answers /metrics for every worker
+    server = _NodeServer(config, c2s, msync, bosh)
 
     async def run() -> None:
         xmpp_addrs = ""
@@ -109,7 +119,7 @@ def serve(settings: Settings, ready: Callable[[], None] | None = None) -> int:
         # collections then walk every session's objects (100+ ms pauses at 5,000 sessions).
         _, middle, old = gc.get_threshold()
         gc.set_threshold(settings.gc_young_threshold, middle, old)
-        task = asyncio.create_task(server.serve(sockets=[http_socket]))
+        task = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
@@ -137,6 +147,8 @@ def serve(settings: Settings, ready: Callable[[], None] | None = None) -> int:
             if xmpp is not None:
                 xmpp.close()
             await c2s.end_all("system-shutdown")  # none left unless uvicorn ended without its shutdown
+            if relay is not None:
+                await relay.aclose()
 
     try:
         # uvloop for the whole node: HTTP, WebSocket and the XMPP listener share this loop

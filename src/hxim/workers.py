@@ -25,6 +25,12 @@ bound but never listening, until it ends:
 A socket that is bound but not listening takes no connections, so the supervisor never accepts
 one; with every worker gone, connections are refused.
 
+**Between workers.** Each worker also serves HTTP on a private Unix socket of its own
+(ports.Peers), in a directory the supervisor makes for the purpose (only its user may enter it)
+and removes when it ends. A worker passes there what another worker must answer: a request for a
+BOSH session the other holds (c2s/bosh_relay.py), and the other's metrics when a scrape of
+/metrics reaches it (http/metrics.py).
+
 **Starting.** Worker 1 starts first, and the others once it serves: a node applies pending
 migrations and creates the default app on its first start, which N processes must not do at
 once. A worker tells the supervisor that it serves over a pipe (`server.serve`'s `ready`). If
@@ -52,9 +58,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -67,7 +75,7 @@ from hxim.cli import EXIT_BUG, EXIT_CODES, report
 from hxim.config import Settings
 from hxim.logs import configure as configure_logging
 from hxim.logs import in_words
-from hxim.ports import claim, claim_addresses, node_ports
+from hxim.ports import Peers, claim, claim_addresses, node_ports
 
 __all__ = ["WorkersFailed", "restart_delay", "supervise", "worker_names"]
 
@@ -147,12 +155,14 @@ class _Supervisor:
         self.stopping = False
         self.wakeup, self._wakeup_w = socket.socketpair()  # stop signals arrive on it
         self.wakeup.setblocking(False)
+        self.directory = ""  # the workers' private sockets (ports.Peers)
 
     def run(self) -> int:
         began = time.monotonic()
         held: list[socket.socket] = []
         try:
             held = self._claim()  # CannotListen: nothing started
+            self.directory = tempfile.mkdtemp(prefix="hxim-workers-")  # only this user may enter
             with _Signals(self._wakeup_w):
                 return self._supervise(began)
         finally:
@@ -160,6 +170,8 @@ class _Supervisor:
                 sock.close()
             self.wakeup.close()
             self._wakeup_w.close()
+            if self.directory:
+                shutil.rmtree(self.directory, ignore_errors=True)
 
     def _claim(self) -> list[socket.socket]:
         """Bind every port of the node (see the module docstring), and give each worker its
@@ -224,7 +236,9 @@ class _Supervisor:
     def _start(self, worker: Worker) -> None:
         reader, writer = self.context.Pipe(duplex=False)
         process = self.context.Process(
-            target=work, args=(worker.settings, writer, self.debug), name=f"hxim-worker-{worker.number}"
+            target=work,
+            args=(worker.settings, writer, self.debug, Peers(self.directory, worker.number, len(self.workers))),
+            name=f"hxim-worker-{worker.number}",
         )
         process.start()
         writer.close()  # the worker has its copy; once it has gone, the supervisor reads EOF
@@ -398,7 +412,7 @@ def _noted(signum: int, frame: object) -> None:
 # --- in the worker process -------------------------------------------------------------------------
 
 
-def work(settings: Settings, ready: Connection, debug: bool) -> None:
+def work(settings: Settings, ready: Connection, debug: bool, peers: Peers) -> None:
     """A worker process: one node, serving until stopped; its errors said as `hxim serve` says
     them, and its exit code the same."""
     _stop_with_supervisor()
@@ -414,7 +428,7 @@ def work(settings: Settings, ready: Connection, debug: bool) -> None:
     from hxim.server import serve  # the node: none of it is loaded in the supervisor
 
     try:
-        code = serve(settings, serving)
+        code = serve(settings, serving, peers)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:

@@ -18,12 +18,14 @@ import subprocess
 import sys
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
 
@@ -41,6 +43,7 @@ STREAM = (
     "<?xml version='1.0'?><stream:stream to='easemob.com' xmlns='jabber:client' "
     "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 )
+HTTPBIND = "http://jabber.org/protocol/httpbind"
 STARTED = re.compile(r"hxim worker (\d+) started \(pid (\d+), node (\S+)\)")
 
 
@@ -222,10 +225,15 @@ def test_xmpp_connections_land_on_both_workers(workers: Workers) -> None:
     assert set(owners) == pids, owners
 
 
-def test_a_message_between_users_on_the_two_workers_is_delivered_live(workers: Workers) -> None:
+def xserver(workers: Workers) -> XServer:
+    """The running workers as the XMPP helpers take a server, with the app made before the start."""
     assert workers.app is not None
     server = Server("postgresql", workers.base, workers.env, {"main": workers.app}, workers.process)
-    xs = XServer(server, workers.xmpp_port, Api(server))
+    return XServer(server, workers.xmpp_port, Api(server))
+
+
+def test_a_message_between_users_on_the_two_workers_is_delivered_live(workers: Workers) -> None:
+    xs = xserver(workers)
     alice, bob = unique("alice"), unique("bob")
     xs.api.register(alice, bob)
     pids = workers.pids()
@@ -267,6 +275,118 @@ def login_on(xs: XServer, username: str, pid: int, pids: set[int]) -> Raw:
     )
     assert f"@{DOMAIN}/raw" in raw.read_until(b"</iq>")
     return raw
+
+
+def bosh_post(workers: Workers, payload: str, pids: set[int], **attrs: str) -> tuple[int, ET.Element]:
+    """One BOSH request on a connection of its own: the pid of the worker that took the connection,
+    and the answer's <body/>."""
+    text = " ".join(f"{k}='{v}'" for k, v in attrs.items())
+    data = f"<body {text} xmlns='{HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh'>{payload}</body>".encode()
+    port = int(workers.env["HXIM_HTTP_PORT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        head = "POST /http-bind/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml; charset=utf-8\r\n"
+        sock.sendall(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+        headers, _, body = answer.partition(b"\r\n\r\n")
+        assert headers.startswith(b"HTTP/1.1 200"), answer
+        length = int(re.search(rb"(?i)content-length: *(\d+)", headers).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += sock.recv(65536)
+        owner = socket_owner(port, sock.getsockname()[1], pids)  # (the connection is kept alive: still held)
+    return owner, ET.fromstring(body)
+
+
+def test_a_bosh_session_is_served_whichever_worker_each_request_reaches(workers: Workers) -> None:
+    xs = xserver(workers)
+    carol = unique("carol")
+    xs.api.register(carol)
+    pids = set(workers.pids().values())
+    rid = iter(range(5000, 6000))
+    took, created = bosh_post(
+        workers,
+        "",
+        pids,
+        rid=str(next(rid)),
+        to="easemob.com",
+        wait="2",
+        hold="1",
+        ver="1.6",
+        **{"xmpp:version": "1.0"},
+    )
+    sid = created.get("sid")
+    assert sid and re.fullmatch(r"[A-Za-z0-9_-]+\.[12]", sid), created.attrib  # the sid names its worker
+    holder = workers.pids()[int(sid.rsplit(".", 1)[1])]
+    assert took == holder
+    seen: list[int] = []
+
+    def request(payload: str = "", **attrs: str) -> ET.Element:
+        owner, body = bosh_post(workers, payload, pids, rid=str(next(rid)), sid=sid, **attrs)
+        seen.append(owner)
+        assert body.get("type") != "terminate", ET.tostring(body)
+        return body
+
+    authcid = xs.jid(carol).split("@")[0]
+    ok = request(
+        f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain_auth(authcid, 'secret1')}</auth>"
+    )
+    assert ok.find("{urn:ietf:params:xml:ns:xmpp-sasl}success") is not None, ET.tostring(ok)
+    request(to="easemob.com", **{"xmpp:restart": "true"})
+    bound = request(
+        "<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+        "<resource>bosh</resource></bind></iq>"
+    )
+    assert f"{xs.jid(carol)}/bosh".encode() in ET.tostring(bound), ET.tostring(bound)
+    request("<presence xmlns='jabber:client'/>")
+    for i in range(100):  # until both workers have each taken a few of the session's requests
+        if min(seen.count(pid) for pid in pids) >= 3:
+            break
+        request(f"<iq xmlns='jabber:client' type='get' id='ping{i}'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert min(seen.count(pid) for pid in pids) >= 3, seen
+    r = xs.api.post(
+        "/messages",
+        json={
+            "target_type": "users",
+            "target": [carol],
+            "from": "admin",
+            "msg": {"type": "txt", "msg": "to a BOSH session"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 30
+    while b"to a BOSH session" not in ET.tostring(request()):
+        assert time.monotonic() < deadline, "the message never came"
+
+
+def test_a_scrape_of_metrics_answers_for_every_worker(workers: Workers) -> None:
+    xs = xserver(workers)
+    route = "/{org}/{app}/users/{username}"
+    for _ in range(20):  # REST calls over new connections: counted by whichever worker took each
+        assert (
+            httpx.get(
+                xs.server.base_url + f"/test/main/users/{unique('none')}",
+                headers={"Authorization": f"Bearer {xs.api.token}"},
+            ).status_code
+            == 404
+        )
+    for _ in range(6):  # whichever worker each scrape reaches, it answers for both
+        r = httpx.get(workers.base + "/metrics", timeout=10)
+        assert r.status_code == 200, r.text
+        samples = [s for family in text_string_to_metric_families(r.text) for s in family.samples]
+        assert {s.labels.get("node") for s in samples} == {"wk-1", "wk-2"}, r.text[:2000]
+        memory = {s.labels["node"]: s.value for s in samples if s.name == "process_resident_memory_bytes"}
+        assert set(memory) == {"wk-1", "wk-2"} and min(memory.values()) > 10e6, memory
+        counted = [
+            s.value
+            for s in samples
+            if s.name == "hxim_http_requests_total" and (s.labels["route"], s.labels["status"]) == (route, "404")
+        ]
+        assert sum(counted) >= 20, counted
+    r = httpx.get(workers.base + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert r.status_code == 403  # the public port's rule stands: loopback only (metrics_access is local)
 
 
 def test_a_killed_worker_is_started_again_and_serves(workers: Workers) -> None:

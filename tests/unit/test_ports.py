@@ -1,7 +1,8 @@
 """The listening sockets of a node (ports.py) on real sockets of this machine: a port in use is one
 line; workers share a port with SO_REUSEPORT and the kernel hands connections to each; the
 supervisor's claim (bound, never listening) keeps other processes off the port without taking a
-connection. And the supervisor's arithmetic: the workers' names, the restart delays."""
+connection; a worker's private socket replaces what a dead one left. And the supervisor's
+arithmetic: the workers' names, the restart delays; which worker a BOSH sid names."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import os
 import select
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from hxim.c2s.bosh_relay import BoshRelay
 from hxim.config import Settings
-from hxim.ports import CannotListen, Port, claim, claim_addresses, node_ports
+from hxim.ports import CannotListen, Peers, Port, claim, claim_addresses, claim_private, node_ports
 from hxim.workers import ending, restart_delay, worker_names
 
 CLUSTER = {"database_url": "postgresql://hxim@127.0.0.1/hxim", "redis_url": "redis://127.0.0.1:6379/15"}
@@ -146,3 +149,28 @@ def test_how_a_worker_ended_in_words() -> None:
         "or not created yet)"
     )
     assert ending(0) == "exited with code 0"
+
+
+def test_a_worker_started_again_takes_its_private_socket_back(tmp_path: Path) -> None:
+    peers = Peers(str(tmp_path), 2, 3)
+    assert peers.path(3) == str(tmp_path / "worker-3.sock")
+    first = claim_private(peers)
+    first.listen()
+    first.close()  # a worker killed: its socket file stays
+    assert os.path.exists(peers.path(2))
+    again = claim_private(peers)
+    again.listen()
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(peers.path(2))
+            conn, _ = again.accept()
+            conn.close()
+    finally:
+        again.close()
+
+
+def test_a_bosh_sid_names_the_worker_that_holds_it() -> None:
+    relay = BoshRelay(Settings(), Peers("/nowhere", 1, 2))
+    assert relay.tag == ".1"
+    assert relay.holder("AbC-_x.2") == 2
+    assert [relay.holder(sid) for sid in ("AbC-_x.1", "AbC-_x.3", "AbC-_x.0", "AbC-_x", "AbC.x", "")] == [None] * 6

@@ -26,6 +26,8 @@ the session writes goes out inside the response `<body/>` of a held request (the
   with HTTP 200 and `<body type='terminate' condition='…'/>` (§17.2), or the §17.1 HTTP status for
   a session whose client sent no `ver` (docs/DECISIONS.md).
 * **CORS** headers on every response, and OPTIONS answered (webim-xmpp.md §1.6).
+* **workers**: under `hxim serve --workers N` a request for a session another worker holds is
+  passed to that worker (`bosh_relay.py`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from hxim.xmpp.bosh import (
 )
 
 if TYPE_CHECKING:
+    from hxim.c2s.bosh_relay import BoshRelay
     from hxim.c2s.context import C2S
 
 __all__ = ["BOSH_VERSION", "BoshConnection", "BoshManager", "CORS_HEADERS"]
@@ -295,6 +298,7 @@ class BoshManager:
     def __init__(self, ctx: C2S) -> None:
         self.ctx = ctx
         self.sessions: dict[str, BoshConnection] = {}
+        self.relay: BoshRelay | None = None  # a worker of `hxim serve --workers N`: the others' sessions
 
     def forget(self, conn: BoshConnection) -> None:
         if self.sessions.get(conn.sid) is conn:
@@ -312,13 +316,20 @@ class BoshManager:
         legacy = False
         try:
             limit = self.ctx.settings.xmpp_bosh_max_body_bytes
-            req = parse_body(await _read_body(request, limit), limit)
+            raw = await _read_body(request, limit)
+            req = parse_body(raw, limit)
             sid = req.sid
             if sid is None:
                 legacy = "ver" not in req.attrs
                 body = await self.create(req, request)
             else:
                 conn = self.sessions.get(sid)
+                if conn is None and self.relay is not None and (holder := self.relay.holder(sid)) is not None:
+                    answer = await self.relay.forward(holder, raw)
+                    if answer is not None:
+                        return Response(answer[1], status_code=answer[0], media_type=_XML, headers=CORS_HEADERS)
+                    if self.relay.stopping:
+                        raise BoshError("system-shutdown", "The server is stopping.")
                 if conn is None:
                     raise BoshError("item-not-found", "No such BOSH session.")
                 legacy = conn.legacy
@@ -342,7 +353,7 @@ class BoshManager:
             raise BoshError("remote-connection-failed", "Too many BOSH sessions.")
         wait = min(req.number("wait", s.xmpp_bosh_max_wait_seconds), s.xmpp_bosh_max_wait_seconds)
         hold = min(req.number("hold", 1), s.xmpp_bosh_max_hold)
-        sid = secrets.token_urlsafe(18)
+        sid = secrets.token_urlsafe(18) + (self.relay.tag if self.relay is not None else "")
         conn = BoshConnection(
             self, sid, req.rid, wait=wait, hold=hold, inactivity=s.xmpp_bosh_inactivity_seconds,
             legacy="ver" not in req.attrs,
@@ -378,6 +389,8 @@ class BoshManager:
     def shutdown(self) -> None:
         """The node stops: held requests get `system-shutdown` at once (queued live messages of
         sessions with no held request go back offline)."""
+        if self.relay is not None:
+            self.relay.stop()
         for conn in list(self.sessions.values()):
             if conn.holding and conn.session is not None:
                 conn.session.close("system-shutdown")

@@ -11,6 +11,12 @@ carries prometheus-client's process, platform and GC collectors (`process_cpu_se
 Who may scrape is `metrics_access`: `local` (the default) serves loopback addresses only, `open`
 anyone, `token` a request whose `Authorization: Bearer …` is `metrics_token`; anyone else gets
 403 and a sentence saying why.
+
+Under `hxim serve --workers N` a scrape reaches any one worker, which answers for all of them:
+every sample carries the label `node` (the worker's name), and the worker asks each of the
+others for theirs over its private socket (ports.Peers; a request there is answered with that
+worker's own metrics, and only this machine's hxim user can reach it). A worker that does not
+answer within `ready_timeout_seconds` is left out of that scrape.
 """
 
 from __future__ import annotations
@@ -19,15 +25,18 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.samples import Sample
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -38,6 +47,7 @@ from hxim.config import Settings
 from hxim.counters import by_protocol
 from hxim.http.apidoc import doc, secure
 from hxim.http.pipeline import bearer_token
+from hxim.ports import Peers
 from hxim.services.readiness import plain
 
 __all__ = ["Exposition", "NodeCollector", "refusal", "routes"]
@@ -157,8 +167,40 @@ class Exposition:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+        self.peers: Peers | None = None  # a worker of `hxim serve --workers N`: it answers for all
 
-    async def render(self) -> bytes:
+    async def render(self, everyone: bool = True) -> bytes:
+        """This node's metrics; a worker's labelled `node`, with the other workers' too unless
+        `everyone` is false."""
+        own = await self._render_own()
+        if self.peers is None:
+            return own
+        families: dict[str, Metric] = {}
+        _merge(families, own.decode(), self.node.settings.node_id)
+        if everyone:
+            for text in await self._gather(self.peers):
+                _merge(families, text, None)
+        return generate_latest(_Families(families.values()))
+
+    async def _gather(self, peers: Peers) -> list[str]:
+        """The other workers' own metrics (already labelled), those that answer in time."""
+        timeout = self.node.settings.ready_timeout_seconds
+
+        async def ask(number: int) -> str | None:
+            transport = httpx.AsyncHTTPTransport(uds=peers.path(number))
+            try:
+                async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+                    r = await client.get("http://worker/metrics")
+                r.raise_for_status()
+                return r.text
+            except httpx.HTTPError as exc:
+                log.warning("metrics: worker %d did not answer (%s); left out of this scrape", number, exc)
+                return None
+
+        others = [n for n in range(1, peers.count + 1) if n != peers.number]
+        return [text for text in await asyncio.gather(*(ask(n) for n in others)) if text is not None]
+
+    async def _render_own(self) -> bytes:
         """Read what waits in storage (within `ready_timeout_seconds`; a database that does not
         answer leaves those gauges out, the rest is served), then every metric."""
         node = self.node
@@ -172,6 +214,27 @@ class Exposition:
             depths = None
         self.collector.depths = depths  # no await from here on: the scrape reads these
         return generate_latest(self.registry)
+
+
+def _merge(families: dict[str, Metric], text: str, node: str | None) -> None:
+    """Add the samples of an exposition to `families`, labelled `node` when it is given."""
+    for family in text_string_to_metric_families(text):
+        into = families.get(family.name)
+        if into is None:
+            into = families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+        for sample in family.samples:
+            labels = sample.labels if node is None else {**sample.labels, "node": node}
+            into.samples.append(Sample(sample.name, labels, sample.value, sample.timestamp, sample.exemplar))
+
+
+class _Families:
+    """A registry of already collected families, for `generate_latest`."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> list[Metric]:
+        return self.families
 
 
 def refusal(request: Request, settings: Settings) -> str | None:
@@ -211,10 +274,12 @@ def _loopback(host: str) -> bool:
 )
 async def metrics(request: Request) -> Response:
     node: Node = request.app.state.node
+    exposition: Exposition = request.app.state.metrics
+    if exposition.peers is not None and request.client is None:  # another worker, on the private socket
+        return Response(await exposition.render(everyone=False), media_type=CONTENT_TYPE_LATEST)
     why = refusal(request, node.settings)
     if why is not None:
         return PlainTextResponse(why + "\n", 403)
-    exposition: Exposition = request.app.state.metrics
     return Response(await exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
 
