@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
@@ -142,6 +143,10 @@ def finish(workers: Workers) -> None:
     finally:
         if workers.pg_name:
             _drop_pg(workers.pg_name)
+        with redis.Redis.from_url(REDIS) as r:  # what killed workers left under the cluster's name
+            keys = list(r.scan_iter(f"{workers.env['HXIM_CLUSTER_NAME']}:*"))
+            if keys:
+                r.delete(*keys)
 
 
 def health_nodes(workers: Workers, connections: int) -> list[str]:
