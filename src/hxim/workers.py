@@ -421,7 +421,7 @@ def work(settings: Settings, ready: Connection, debug: bool, peers: Peers) -> No
     def serving() -> None:
         try:
             ready.send(True)
-        except OSError:  # the supervisor has gone: the watch below stops this worker
+        except OSError:  # the supervisor has gone: `_stop_with_supervisor` stops this worker
             pass
         ready.close()
 
