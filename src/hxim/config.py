@@ -848,6 +848,8 @@ class Settings(BaseSettings):
                 f"{what}, so database_url must name PostgreSQL: nodes of a cluster share one database, "
                 "and a SQLite file cannot be shared"
             )
+        if self.workers > 1 and self.node_number is not None:
+            raise ValueError("workers is above 1, so node_number must be left unset: each worker leases its own")
         if self.workers > 1 and not self.redis_url:
             raise ValueError("workers is above 1, so redis_url must be set: the worker processes route through Redis")
         return self
