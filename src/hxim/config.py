@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         description="Allow SASL without TLS on the TCP listener. Without a certificate and without this, "
         "the TCP listener is not started",
     )
+    xmpp_proxy_protocol: bool = Field(
+        False,
+        description="TCP listener behind a load balancer that passes connections through: a connection from an "
+        "address of `trusted_proxies` starts with a PROXY protocol header (v1 or v2; HAProxy: `send-proxy-v2`) naming "
+        "the client, whose address failed logins are then counted by; one without it is closed",
+    )
     xmpp_tcp_mechanisms: list[str] = Field(
         default_factory=lambda: ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"],
         description="SASL mechanisms offered on TCP, in order",
