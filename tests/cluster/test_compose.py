@@ -61,16 +61,18 @@ def test_services_and_what_each_waits_for(compose: dict[str, Any]) -> None:
     assert name in compose["volumes"] and target == "/var/lib/postgresql/data"
     for store in ("postgres", "redis"):
         assert services[store]["healthcheck"]["test"], store
+    stores = {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
     for node in NODES:
         spec = services[node]
         assert (COMPOSE.parent / spec["build"]["context"]).resolve() == ROOT
         assert (ROOT / "Dockerfile").is_file()
-        assert spec["depends_on"] == {
-            "postgres": {"condition": "service_healthy"},
-            "redis": {"condition": "service_healthy"},
-        }
         assert spec["restart"] == "unless-stopped"
         assert "ports" not in spec, "a node is reached through HAProxy only"
+        assert "/health" in " ".join(spec["healthcheck"]["test"])
+    # the first node starts alone on a new database (it creates the default app), the second once
+    # the first is healthy
+    assert services["hxim1"]["depends_on"] == stores
+    assert services["hxim2"]["depends_on"] == {**stores, "hxim1": {"condition": "service_healthy"}}
     # HAProxy starts with the nodes, not after both are healthy: one node is enough to serve
     assert set(services["haproxy"]["depends_on"]) == set(NODES)
 
