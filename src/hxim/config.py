@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "", description="Base URL clients use (for `uri` fields and file URLs); default derived"
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed: an HTTP request from one comes from the client the proxy names (login throttling, "
+        "`admin_allow_from`, `metrics_access`, the access log); `*`: any peer",
+    )
 
     # --- XMPP (docs/routing.md) ----------------------------------------------------------------
     xmpp_enabled: bool = Field(True, description="Serve XMPP clients (TCP listener, /ws/ and /http-bind/)")
@@ -99,6 +105,12 @@ class Settings(BaseSettings):
         False,
         description="Allow SASL without TLS on the TCP listener. Without a certificate and without this, "
         "the TCP listener is not started",
+    )
+    xmpp_proxy_protocol: bool = Field(
+        False,
+        description="TCP listener behind a load balancer that passes connections through: a connection from an "
+        "address of `trusted_proxies` starts with a PROXY protocol header (v1 or v2; HAProxy: `send-proxy-v2`) naming "
+        "the client, whose address failed logins are then counted by; one without it is closed",
     )
     xmpp_tcp_mechanisms: list[str] = Field(
         default_factory=lambda: ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"],
@@ -394,7 +406,7 @@ class Settings(BaseSettings):
     admin_allow_from: list[str] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],
         description="Client addresses (CIDRs) that may reach /admin; others get 403. Behind a reverse proxy "
-        "the address is the one it sends in X-Forwarded-For (trusted from 127.0.0.1 only)",
+        "the address is the one it sends in X-Forwarded-For (believed from `trusted_proxies`)",
     )
     admin_session_seconds: int = Field(
         8 * 3600, ge=60, le=30 * 86400, description="Lifetime of an admin console login"
@@ -902,6 +914,22 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as UTC or Asia/Shanghai)") from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        if value == ["*"]:
+            return value
+        proxies = []
+        for entry in value:
+            try:
+                parsed = ipaddress.ip_network(entry, strict=False) if "/" in entry else ipaddress.ip_address(entry)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an address or a network (such as 10.0.0.5 or 10.0.0.0/8), and not * alone"
+                ) from None
+            proxies.append(str(parsed))
+        return proxies
 
     @field_validator("admin_allow_from")
     @classmethod

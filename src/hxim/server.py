@@ -81,6 +81,7 @@ def serve(settings: Settings, ready: Callable[[], None] | None = None, peers: Pe
         loop="uvloop",
         http=with_head_timeout(settings.http_header_timeout_seconds),  # httptools, heads on a deadline
         access_log=False,  # hxim's own, when `access_log` is on (http/access_log.py)
+        forwarded_allow_ips=settings.trusted_proxies,  # X-Forwarded-For from these names the client
         log_config=None,  # uvicorn's lines go through the node's handlers (logs.configure)
         log_level=max(level_of(settings.log_level), logging.WARNING),
         backlog=2048,

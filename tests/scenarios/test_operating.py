@@ -295,6 +295,22 @@ def test_metrics_open_to_anyone(tmp_path: Path) -> None:
         stop_server(server, None)
 
 
+def test_only_the_trusted_proxies_name_the_client(tmp_path: Path) -> None:
+    """`trusted_proxies`: X-Forwarded-For is believed from these addresses only. Trusting none, a
+    request from this machine comes from this machine, whatever its header says."""
+    server, _ = start_server(tmp_path, "sqlite", {"HXIM_TRUSTED_PROXIES": "[]"})
+    try:
+        scrape(server.base_url, headers={"X-Forwarded-For": "203.0.113.7"})
+    finally:
+        stop_server(server, None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HXIM_")}
+    env.update({"HXIM_DATA_DIR": str(tmp_path / "data"), "HXIM_CONFIG": str(tmp_path / "none.toml"),
+                "HXIM_TRUSTED_PROXIES": '["10.0.0.0/8", "proxy.example"]'})
+    done = subprocess.run([*HXIM, "config", "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "'proxy.example' is not an address or a network" in done.stderr, done.stderr
+
+
 # --- a server with JSON logs, the access log on, and /metrics behind a token --------------------
 
 

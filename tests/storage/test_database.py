@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 from sqlalchemy import func, select
@@ -226,3 +231,80 @@ def test_transactions_of_other_threads_never_starve_the_workers(db: Database) ->
 
     asyncio.run(run())
     assert app.uuid
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL only: a SQLite file has one writer at a time")
+def test_nodes_migrating_at_once_take_turns(tmp_path: Path) -> None:
+    """Two `hxim migrate` at once on a new PostgreSQL database, as two nodes of a cluster starting
+    together: both wait on the migration lock before either reads the schema's revision; then one
+    builds the schema and the other finds it built (before the lock, the second failed on a
+    duplicate `CREATE TABLE`)."""
+    import psycopg
+    from alembic.script import ScriptDirectory
+
+    from hxim.storage.database import MIGRATION_LOCK
+
+    pg_name, url = _pg_database()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HXIM_")}
+    env.update(HXIM_DATABASE_URL=url, HXIM_DATA_DIR=str(tmp_path / "data"), HXIM_CONFIG=str(tmp_path / "none.toml"))
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        with psycopg.connect(url, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+            for _ in range(2):
+                command = [sys.executable, "-m", "hxim", "migrate"]
+                procs.append(subprocess.Popen(command, env=env, text=True, stdout=PIPE, stderr=PIPE))
+            deadline = time.monotonic() + 60
+            waiting = 0
+            while waiting < 2:
+                assert time.monotonic() < deadline, "the two migrations never both waited on the lock"
+                assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+                time.sleep(0.1)
+                waiting = holder.execute(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                    "WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
+                ).fetchone()[0]  # type: ignore[index]
+            # nothing was built while they waited
+            assert holder.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)
+            holder.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            assert "is up to date" in out
+        head = ScriptDirectory.from_config(Database(url).alembic_config()).get_current_head()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        _drop_pg(pg_name)
+
+
+def test_a_server_key_asked_for_at_once_is_the_first_one_written(db: Database) -> None:
+    """Nodes starting together on a new database all get the one key written first (tokens signed
+    by one node are then good on every node); before, the later insert stopped its node."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import insert, text
+
+    from hxim.storage.apps import server_key_txn
+    from hxim.storage.tables import server_keys
+
+    assert db.run_sync(server_key_txn, "k1", b"first") == b"first"
+    assert db.run_sync(server_key_txn, "k1", b"second") == b"first"
+    if db.is_sqlite:  # one writer at a time: the interleaving below cannot happen
+        return
+    with db.engine.connect() as other, ThreadPoolExecutor(1) as pool:
+        other.execute(insert(server_keys).values(name="k2", value=b"theirs"))  # not committed yet
+        ours = pool.submit(db.run_sync, server_key_txn, "k2", b"ours")
+        deadline = time.monotonic() + 10
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        with db.engine.connect() as probe:
+            while not probe.execute(waiting).scalar():
+                assert time.monotonic() < deadline, "the second insert never waited for the first"
+                time.sleep(0.05)
+        other.commit()
+        assert ours.result(timeout=10) == b"theirs"

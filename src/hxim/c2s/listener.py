@@ -9,16 +9,23 @@ configured certificate (`loop.start_tls`). One periodic sweep closes connections
 is allowed only with `xmpp_allow_plaintext`; without a certificate and without that setting the
 listener is not started at all. The worker processes of `hxim serve --workers N` listen on the
 same port with SO_REUSEPORT (ports.py).
+
+Behind a load balancer that passes connections through (`xmpp_proxy_protocol`), a connection
+from an address of `trusted_proxies` starts with a PROXY protocol header (`proxy_protocol`): the
+session starts once it is read, with the client it names as its peer; a connection whose header
+cannot be read is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from hxim.c2s.proxy_protocol import ProxyHeaderError, parse
 from hxim.c2s.session import C2SSession
 
 if TYPE_CHECKING:
@@ -38,13 +45,36 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
+# the balancers whose connections start with a PROXY protocol header: networks, or None for any
+Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
+
+
+def _proxies(settings: list[str]) -> Proxies:
+    """`trusted_proxies` as networks (an address is a network of one)."""
+    return None if settings == ["*"] else tuple(ipaddress.ip_network(p) for p in settings)
+
+
+def _from_proxy(host: str, proxies: Proxies) -> bool:
+    if proxies is None:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
 class TcpConnection(asyncio.Protocol):
     """One client connection: the protocol the loop calls and the session's `Transport`."""
 
-    def __init__(self, ctx: C2S, tls: ssl.SSLContext | None, connections: set[TcpConnection]) -> None:
+    def __init__(
+        self, ctx: C2S, tls: ssl.SSLContext | None, connections: set[TcpConnection], proxies: Proxies = ()
+    ) -> None:
         self.ctx = ctx
         self.tls = tls
         self.connections = connections
+        self.proxies = proxies  # connections from these start with a PROXY protocol header
+        self._header: bytes | None = None  # the header's bytes so far, while it is awaited
         self.transport: asyncio.Transport | None = None
         self.session: C2SSession | None = None
         self.last_read = 0.0
@@ -62,11 +92,17 @@ class TcpConnection(asyncio.Protocol):
     # --- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport subclass
-        s = self.ctx.settings
         peer = transport.get_extra_info("peername")
         self._loop = loop = asyncio.get_running_loop()
         self.last_read = loop.time()
         self.connections.add(self)
+        if self.proxies != () and isinstance(peer, tuple) and _from_proxy(peer[0], self.proxies):
+            self._header = b""  # the session starts once the balancer has named the client
+            return
+        self._start(peer)
+
+    def _start(self, peer: object) -> None:
+        s = self.ctx.settings
         self.session = C2SSession(
             self.ctx,
             self,
@@ -83,6 +119,10 @@ class TcpConnection(asyncio.Protocol):
         loop = self._loop
         assert loop is not None
         self.last_read = loop.time()
+        if self._header is not None:
+            data = self._read_header(data)
+            if not data:
+                return
         if self._task is None:
             self._task = loop.create_task(self._consume(data))
             return
@@ -91,7 +131,28 @@ class TcpConnection(asyncio.Protocol):
             self._reading_paused = True
             self.transport.pause_reading()
 
+    def _read_header(self, data: bytes) -> bytes:
+        """Take the PROXY protocol header off what arrived, and start the session once it is
+        complete; what follows it is returned (the stream's first bytes)."""
+        assert self._header is not None and self.transport is not None
+        received = self._header + data
+        try:
+            header = parse(received)
+        except ProxyHeaderError as exc:
+            log.info("c2s: %s from %s; closing", exc, self.transport.get_extra_info("peername"))
+            self._header = None
+            self.transport.abort()
+            return b""
+        if header is None:
+            self._header = received
+            return b""
+        self._header = None
+        self._start(header.client or self.transport.get_extra_info("peername"))
+        return received[header.size :]
+
     def eof_received(self) -> bool | None:
+        if self.session is None:  # gone before its PROXY protocol header was complete
+            return False
         self._eof = True
         if self._task is None:
             self._input_done()
@@ -200,6 +261,8 @@ def _sweep_idle(ctx: C2S, connections: set[TcpConnection], idle: float) -> None:
     for conn in [c for c in connections if c.last_read < cutoff]:
         if conn.session is not None:
             conn.session.close("connection-timeout")
+        elif conn.transport is not None:  # still waiting for its PROXY protocol header
+            conn.transport.abort()
     loop.call_later(min(idle / 4, 5.0), _sweep_idle, ctx, connections, idle)
 
 
@@ -217,8 +280,9 @@ async def start_tcp_listener(ctx: C2S) -> asyncio.Server | None:
 
     connections: set[TcpConnection] = set()
     loop = asyncio.get_running_loop()
+    proxies = _proxies(s.trusted_proxies) if s.xmpp_proxy_protocol else ()
     server = await loop.create_server(
-        lambda: TcpConnection(ctx, tls, connections), s.xmpp_host, s.xmpp_port, backlog=2048,
+        lambda: TcpConnection(ctx, tls, connections, proxies), s.xmpp_host, s.xmpp_port, backlog=2048,
         reuse_port=s.workers > 1 or None,  # the workers of `hxim serve --workers N` share the port
     )
     if s.xmpp_idle_timeout_seconds:

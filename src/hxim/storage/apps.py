@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hxim.model import App
 from hxim.storage.tables import apps, server_keys
@@ -59,9 +60,15 @@ def update_app_txn(conn: Connection, app_uuid: str, values: dict[str, Any]) -> N
 
 
 def server_key_txn(conn: Connection, name: str, fresh: bytes) -> bytes:
-    """The named server key, created with `fresh` if this is the first time it is asked for."""
-    row = conn.execute(select(server_keys.c.value).where(server_keys.c.name == name)).first()
+    """The named server key, created with `fresh` if this is the first time it is asked for.
+
+    Nodes that ask at once on a new database all get the one key written first: an insert that
+    finds the name taken does nothing (on PostgreSQL it waits for the other's commit), and the key
+    is read after it."""
+    query = select(server_keys.c.value).where(server_keys.c.name == name)
+    row = conn.execute(query).first()
     if row:
         return bytes(row.value)
-    conn.execute(insert(server_keys).values(name=name, value=fresh))
-    return fresh
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(server_keys).values(name=name, value=fresh).on_conflict_do_nothing())
+    return bytes(conn.execute(query).scalar_one())

@@ -19,6 +19,8 @@ test in docs/benchmarks.md). On SQLite, group commits are also at least `sqlite_
 apart, so that under load more messages share one commit and fewer pages are written.
 
 Opening a handle creates nothing: the SQLite file and its directory are made by `migrate()`.
+On PostgreSQL, nodes that migrate at once take turns (an advisory lock, `MIGRATION_LOCK`): the
+first brings the schema up to date, the others find it so.
 A database that cannot be used at all (PostgreSQL unreachable or refusing the login, a SQLite
 file that cannot be opened) raises `DatabaseUnavailable`, worded for the operator.
 """
@@ -58,6 +60,9 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+# the PostgreSQL advisory lock migrations run under (migrations/env.py): "hxim" in its high 32 bits,
+# 1 (the schema) in its low ones
+MIGRATION_LOCK = 0x6878696D_00000001
 _NUL_REFUSED = "a value holds the character U+0000 (NUL), which is not accepted"
 
 

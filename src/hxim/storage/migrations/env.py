@@ -1,7 +1,15 @@
-"""Alembic environment: runs migrations on the engine the caller handed over."""
+"""Alembic environment: runs migrations on the engine the caller handed over.
+
+On PostgreSQL the migrations run under a transaction-level advisory lock
+(`database.MIGRATION_LOCK`), taken before the current revision is read: nodes of a cluster that
+start at once on a new database take turns, and the ones after the first find the schema at its
+newest revision and do nothing. Without it the second node's `CREATE TABLE` collided with the
+first's and the node stopped.
+"""
 
 from alembic import context
 
+from hxim.storage.database import MIGRATION_LOCK
 from hxim.storage.tables import metadata
 
 config = context.config
@@ -18,5 +26,8 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # held until this transaction ends; the revision is read after it (READ COMMITTED)
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
     connection.commit()
