@@ -202,7 +202,9 @@ class Node:
         created: list[tuple[App, str]] = []
         if create_default and not self.apps.list_sync():
             org, _, name = (self.settings.default_app or "hxim#default").partition("#")
-            created.append(self.apps.create_sync(org, name or "default"))
+            first = self.apps.create_first_sync(org, name or "default")  # (unless a node starting too did)
+            if first is not None:
+                created.append(first)
         self.default_app = self.apps.default_sync(self.settings.default_app)
         return created
 

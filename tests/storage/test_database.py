@@ -308,3 +308,16 @@ def test_a_server_key_asked_for_at_once_is_the_first_one_written(db: Database) -
                 time.sleep(0.05)
         other.commit()
         assert ours.result(timeout=10) == b"theirs"
+
+
+def test_nodes_starting_together_create_one_first_app(db: Database) -> None:
+    """Two nodes on a new database both find no app: only one creates the default app."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hxim.storage.apps import insert_first_app_txn, list_apps_txn
+
+    made = [App(uuid.uuid1(), "hxim", "default", "s", 0, False, now_ms()) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda app: db.run_sync(insert_first_app_txn, app), made))
+    assert outcomes.count(True) == 1
+    assert len(db.run_sync(list_apps_txn)) == 1

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from hxim import errors
 from hxim.model import App, b64url, now_ms
 from hxim.storage import Database
-from hxim.storage.apps import get_app_txn, insert_app_txn, list_apps_txn, update_app_txn
+from hxim.storage.apps import get_app_txn, insert_app_txn, insert_first_app_txn, list_apps_txn, update_app_txn
 
 __all__ = ["AppService", "NAME_RE", "check_names", "hash_secret", "secret_matches"]
 
@@ -133,6 +133,13 @@ class AppService:
         app, secret = _new_app(org, name, open_registration)
         self.db.run_sync(insert_app_txn, app)
         return app, secret
+
+    def create_first_sync(self, org: str, name: str) -> tuple[App, str] | None:
+        """The first app of a new database and its secret; None when there is an app already
+        (another node starting at the same moment made it)."""
+        check_names(org, name)
+        app, secret = _new_app(org, name, False)
+        return (app, secret) if self.db.run_sync(insert_first_app_txn, app) else None
 
     async def create(self, org: str, name: str, open_registration: bool = False) -> tuple[App, str]:
         check_names(org, name)

@@ -51,6 +51,22 @@ def get_app_txn(conn: Connection, org: str, name: str) -> App | None:
     return _app(row) if row else None
 
 
+# the PostgreSQL advisory lock under which a new database gets its first app: "hxim" in the high 32
+# bits, 2 in the low ones (1 is the migrations')
+FIRST_APP_LOCK = 0x6878696D_00000002
+
+
+def insert_first_app_txn(conn: Connection, app: App) -> bool:
+    """Insert `app` if the database has no app yet; False (nothing written) if it has one. Nodes
+    starting at once on a new PostgreSQL database take turns, so only one creates it."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FIRST_APP_LOCK})")
+    if conn.execute(select(apps.c.uuid).limit(1)).first() is not None:
+        return False
+    insert_app_txn(conn, app)
+    return True
+
+
 def list_apps_txn(conn: Connection) -> list[App]:
     return [_app(r) for r in conn.execute(select(apps).order_by(apps.c.created, apps.c.uuid))]
 
