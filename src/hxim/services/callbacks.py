@@ -12,7 +12,8 @@ callback_single_read_ack, callback_contact and callback_group_* pages give the b
 - **Post-send**: a stored message's callbacks are outbox rows written in the message's own
   transaction (`message_rows`, called by `MessageService.store_and_route`); the other events
   (`session`, `recalled`, `read_ack`, `roster`, `room`) queue rows that the worker writes at once
-  (`take_pending`). `services.callback_delivery` delivers them.
+  (`take_pending`). `services.callback_delivery` delivers them, in the node's delivery process
+  (`services.callback_sender`) or on its own loop.
 - **Pre-send** (`judge`): a client's message, before it is stored, is put to the app's pre-send
   rules that match it, one after the other; `valid: false` refuses it (`not-acceptable`, the
   answer's `code`), a `payload` replaces a text's `msg` (and `ext`); no answer in time, a non-200
@@ -52,6 +53,7 @@ from hxim.storage.callbacks import (
     callbacks_version_txn,
     failed_slots_txn,
     outbox_depth_txn,
+    outbox_insert_txn,
     remove_rule_txn,
     replay_slot_txn,
     rules_txn,
@@ -168,7 +170,7 @@ class CallbackService:
         self._pending: list[dict[str, Any]] = []  # event callbacks the worker writes next
         self.http = CallbackHttp(settings.callback_concurrency_per_rule)  # kept connections per receiver
         self._gates: dict[int, asyncio.Semaphore] = {}  # pre-send: requests of one rule at once
-        self.wake: Any = lambda: None  # set by the delivery worker: new rows to deliver
+        self.wake: Any = lambda: None  # set by the delivery worker (or process): new rows to deliver
         self.counters: dict[str, int] = {
             "presend_rejected": 0, "presend_failed_passed": 0, "presend_failed_rejected": 0,
         }
@@ -354,6 +356,21 @@ class CallbackService:
     def take_pending(self) -> list[dict[str, Any]]:
         rows, self._pending = self._pending, []
         return rows
+
+    def put_back(self, rows: list[dict[str, Any]]) -> None:
+        """Rows taken that could not be written: the next turn writes them."""
+        if rows:
+            self._pending[:0] = rows
+
+    async def write_pending(self) -> None:
+        """Write the event callbacks queued (kept for the next call if that fails)."""
+        rows = self.take_pending()
+        if rows:
+            try:
+                await self.db.write(outbox_insert_txn, rows)
+            except BaseException:
+                self.put_back(rows)
+                raise
 
     def session(self, session: Session, reason: str) -> None:
         """A session bound (`login`), ended (`logout`), or was replaced or ended by the server

@@ -7,7 +7,9 @@ no thread hop and no pool checkout. On PostgreSQL they run on a bounded thread p
 trips never block the event loop.
 
 SQLite's write-ahead log is checkpointed by a background thread on its own connection every
-`sqlite_checkpoint_seconds` (a passive checkpoint never blocks the writer): left to SQLite, a
+`sqlite_checkpoint_seconds` (a passive checkpoint never blocks the writer; a second process on
+the same file, the callback delivery process, opens its handle with `sqlite_checkpointer=False`
+and leaves checkpoints to the node's): left to SQLite, a
 checkpoint runs inside whichever commit crosses 1,000 pages and fsyncs there, stalling the
 event loop for tens of milliseconds. Each round checkpoints twice: the bulk of the log while
 writes go on, then what they added meanwhile while group commits (`Batcher`) wait, for at most
@@ -100,6 +102,7 @@ class Database:
         sqlite_checkpoint_seconds: float = 0,
         sqlite_checkpoint_pause_seconds: float = 0.05,
         sqlite_commit_interval_seconds: float = 0.0,
+        sqlite_checkpointer: bool = True,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -135,7 +138,7 @@ class Database:
                     cur.execute("PRAGMA wal_autocheckpoint=0")
                 cur.close()
 
-            if background:
+            if background and sqlite_checkpointer:  # (without: another process's handle checkpoints)
                 self._checkpointer = threading.Thread(
                     target=self._checkpoint_loop,
                     args=(path, sqlite_checkpoint_seconds),
