@@ -157,6 +157,16 @@ _DUE = (
 _DUE_BY_LIMIT: dict[int, Query] = {}
 
 
+# statements on lists of ids, run in chunks of at most _CHUNK (one compiled form per length)
+_CHUNK = 256
+_SET_DUE = Query(
+    update(callback_outbox)
+    .where(callback_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(due=bindparam("due"))
+)
+_DELETE = Query(delete(callback_outbox).where(callback_outbox.c.id.in_(bindparam("ids", expanding=True))))
+
+
 def claim_txn(conn: Connection, rule_id: int, now: int, lease_until: int, limit: int) -> list[Claimed]:
     """Up to `limit` callbacks of the rule due by `now`, oldest first, taken until `lease_until`."""
     query = _DUE_BY_LIMIT.get(limit)
@@ -164,22 +174,20 @@ def claim_txn(conn: Connection, rule_id: int, now: int, lease_until: int, limit:
         query = _DUE_BY_LIMIT[limit] = Query(_DUE.limit(limit).with_for_update(skip_locked=True))
     found = [Claimed(*row) for row in query.all(conn, rule=rule_id, now=now)]
     if found:
-        conn.execute(
-            update(callback_outbox)
-            .where(callback_outbox.c.id.in_([c.id for c in found]))
-            .values(due=lease_until)
-        )
+        release_txn(conn, [c.id for c in found], lease_until)
     return found
 
 
 def release_txn(conn: Connection, ids: list[int], due: int) -> None:
     """Callbacks taken: due (again) at `due`. Released (the worker stops, their rule is backed
     off), or their lease extended (they wait to be sent)."""
-    conn.execute(update(callback_outbox).where(callback_outbox.c.id.in_(ids)).values(due=due))
+    for i in range(0, len(ids), _CHUNK):
+        _SET_DUE.execute(conn, ids=ids[i : i + _CHUNK], due=due)
 
 
 def delivered_txn(conn: Connection, ids: list[int]) -> None:
-    conn.execute(delete(callback_outbox).where(callback_outbox.c.id.in_(ids)))
+    for i in range(0, len(ids), _CHUNK):
+        _DELETE.execute(conn, ids=ids[i : i + _CHUNK])
 
 
 _TRIED = Query(

@@ -627,6 +627,16 @@ class Query:
         row = self.first(conn, **params)
         return row[0] if row is not None else None
 
+    def execute(self, conn: Connection, **params: Any) -> int:
+        """Run a statement that returns no rows (an UPDATE, a DELETE); how many rows it changed."""
+        sql, args = self._prepare(conn, params)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
     def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Execute the statement once per parameter set (`executemany`); no expanding parameters."""
         if not rows:
