@@ -10,9 +10,10 @@ it knows: it writes the event callbacks its services queue (logins, recalls, roo
 keeps the rules it needs for writing rows and for pre-send current, and wakes the child when it
 has written rows. Nothing durable crosses the pipes:
 
-- node → child: the node's settings as one JSON line, then one byte per wake (at most one a
-  turn of the node's worker, `_COALESCE` apart); the end of its input stops the child (the node
-  stopped, or died): in-flight POSTs get a few seconds, taken rows are released, it exits.
+- node → child: the node's settings as one JSON line, then one byte per wake (`_COALESCE`
+  apart at least, a timer of the node's loop: a stored message costs the node no task switch);
+  the end of its input stops the child (the node stopped, or died): in-flight POSTs get a few
+  seconds, taken rows are released, it exits.
 - child → node: a JSON line of what it counted since it started (`CallbackDelivery.report`:
   delivered, failed tries, given up, failed tries by rule id, the rules backed off now) when
   something changed, at most every `_REPORT_SECONDS`. The node adds the increases to its own
@@ -70,11 +71,29 @@ class DeliveryProcess:
         self._started = 0.0  # monotonic time of the last start
         self._last: dict[str, Any] = {}  # the running child's last report
         self._backed_off: list[int] = []
+        self._poke_at = 0.0  # loop time of the wake scheduled (0: none)
+        self._poked = 0.0  # loop time of the last wake
         self.counters = dict.fromkeys(_COUNTERS, 0)
         callbacks.wake = self.wake
 
     def wake(self) -> None:
-        self._wake.set()
+        """Rows were written (or are to be): wake the child, at most once every `_COALESCE`. Called
+        after each stored message that has callbacks: no task switch, one timer at most."""
+        if self.callbacks.pending:  # event callbacks: the task writes them first
+            self._wake.set()
+        elif not self._poke_at:
+            loop = asyncio.get_running_loop()
+            self._poke_at = max(loop.time(), self._poked + _COALESCE)
+            loop.call_at(self._poke_at, self._poke)
+
+    def _poke(self) -> None:
+        self._poke_at = 0.0
+        self._poked = asyncio.get_running_loop().time()
+        proc = self._proc
+        if proc is not None and proc.returncode is None and proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.write(b"w")
+        else:
+            self._wake.set()  # none running: the task starts one
 
     def start(self) -> None:
         if self._task is None:
@@ -120,14 +139,13 @@ class DeliveryProcess:
                     await self.callbacks.refresh()
                     next_reload = now + int(reload_ms)
                 await self.callbacks.write_pending()
-                proc = await self._child()
-                if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
-                    proc.stdin.write(b"w")
+                if await self._child() is not None:
+                    self._poke()
             except Exception:
                 log.exception("callbacks: waking the callback delivery process failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), reload_ms / 1000)
-            await asyncio.sleep(_COALESCE)  # wakes meanwhile are one
+            await asyncio.sleep(_COALESCE)  # event callbacks queued meanwhile share one transaction
 
     async def _child(self) -> asyncio.subprocess.Process | None:
         """The running child; started when an app has post-send rules and the last start is

@@ -373,6 +373,11 @@ class CallbackService:
         rows, self._pending = self._pending, []
         return rows
 
+    @property
+    def pending(self) -> bool:
+        """Whether event callbacks wait to be written."""
+        return bool(self._pending)
+
     def put_back(self, rows: list[dict[str, Any]]) -> None:
         """Rows taken that could not be written: the next turn writes them."""
         if rows:

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _NUL_REFUSED = "a value holds the character U+0000 (NUL), which is not accepted"
 _BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a statement waits for another connection's lock
-_BUSY_RETRY_SECONDS = 0.0002  # a group commit that found the write lock taken tries again after
+_BUSY_RETRY_SECONDS = 0.0002  # a group commit that found the write lock taken tries again after (doubled, to 5 ms)
 _BUSY_PATIENCE_SECONDS = 1.0  # ... until it has found it taken this long: then it waits for it
 
 
@@ -243,6 +243,7 @@ class Database:
         (`Batcher`). Its duration (waiting for the connection included) is counted in `durations`.
         """
         started = perf_counter()
+        busy = False
         try:
             if not self.is_sqlite:
                 return self._pg_run(fn, args, write)
@@ -256,12 +257,15 @@ class Database:
                 # transaction, which its commit ends; the driver's commit is then a no-op.
                 raw = conn.connection.dbapi_connection
                 assert raw is not None
+                if write and not wait:
+                    try:
+                        _begin_now(raw)
+                    except Busy:  # nothing begun: nothing to roll back, no transaction to count
+                        busy = True
+                        raise
                 try:
-                    if write:
-                        if wait:
-                            raw.execute("BEGIN IMMEDIATE")
-                        else:
-                            _begin_now(raw)
+                    if write and wait:
+                        raw.execute("BEGIN IMMEDIATE")
                     result = fn(conn, *args)
                     if conn.in_transaction():
                         conn.commit()
@@ -272,7 +276,8 @@ class Database:
                     raw.rollback()
                     raise
         finally:
-            self.durations.observe(perf_counter() - started)
+            if not busy:
+                self.durations.observe(perf_counter() - started)
 
     def _pg_run(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
         """PostgreSQL, on a worker thread: reuse this thread's connection (no pool checkout, no
@@ -478,7 +483,8 @@ class Batcher(Generic[Item]):
 
     On SQLite a flush never waits on the event loop for another process's write (the callback
     delivery process's, a CLI command's): it finds the write lock taken (`Busy`), lets the loop go
-    on, and tries again `_BUSY_RETRY_SECONDS` later, with whatever has arrived meanwhile.
+    on, and tries again `_BUSY_RETRY_SECONDS` later (doubled at each miss, up to 5 ms), with
+    whatever has arrived meanwhile.
     SQLite's own wait would have blocked the loop in sleeps of a millisecond and more. Past
     `_BUSY_PATIENCE_SECONDS` of that it waits as any other write does.
     """
@@ -493,6 +499,7 @@ class Batcher(Generic[Item]):
         self._held = False  # waiting for a checkpoint, for the commit interval or for another writer (SQLite)
         self._next_flush = 0.0  # loop time before which no group commit starts (SQLite)
         self._busy_since = 0.0  # loop time the write lock was first found taken by another process (SQLite)
+        self._busy_tries = 0  # ... and how often since
         self._loop: asyncio.AbstractEventLoop | None = None  # of the batch being gathered
         self._last: asyncio.Future[None] | None = None  # of the item submitted last
 
@@ -544,10 +551,12 @@ class Batcher(Generic[Item]):
                     if outcomes is None:  # another process writes: the loop goes on meanwhile
                         self._pending[:0] = batch
                         self._busy_since = self._busy_since or loop.time()
+                        self._next_flush = 0.0  # (no interval to keep: nothing was written)
                         self._held = True
-                        loop.call_later(_BUSY_RETRY_SECONDS, self._resume)
+                        loop.call_later(min(_BUSY_RETRY_SECONDS * 2**self._busy_tries, 0.005), self._resume)
+                        self._busy_tries += 1
                         return
-                    self._busy_since = 0.0
+                    self._busy_since, self._busy_tries = 0.0, 0
                     self._settle(batch, outcomes)
         elif not self._flushing and self._pending:
             batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
