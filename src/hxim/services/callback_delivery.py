@@ -7,8 +7,10 @@ node with its own database connection (`callback_sender = "process"`, the defaul
 services queued (`CallbackService.take_pending`; in the delivery process the node writes its
 own), deletes the rows delivered, records the failed tries, extends the leases of the rows it
 still holds, and takes the callbacks due into a queue per rule, `callback_claim_batch` at most.
-One transaction a turn keeps the worker's share of SQLite's one writer small: the node's group
-commits wait for it (`busy_timeout`) when they meet it.
+One transaction a turn keeps the worker's share of SQLite's one writer small. In the delivery
+process turns are `callback_batch_ms` apart at least (on the node's loop, 5 ms): on SQLite each
+commit of another process makes the node's connection read its pages afresh, which costs the
+core serving messages a fraction of a millisecond each time.
 
 At most `callback_concurrency_per_rule` senders per rule send the queue (a slow receiver holds
 its own rows only, never memory or sockets beyond that). Each callback is a JSON POST with
@@ -22,11 +24,13 @@ is tried once; a failed one stays failed). After `callback_rule_backoff_after` f
 a rule is backed off as a whole (logged), never disabled: the rows it held are released until
 the pause ends.
 
-A row taken is leased: its `due` moved `2 × (callback_timeout_seconds + callback_poll_ms) + 1 s`
-ahead, and moved again each turn while it still waits, so that a try begun always ends within
-its lease. Two workers (nodes, or a delivery process and the one started after it) never post
-the same callback within a lease; rows held by a worker that died are due again within seconds
-of its end; a worker that stops releases at once those it had not tried.
+A row taken is leased: its `due` moved ahead by twice what a try and two turns can take
+(`callback_timeout_seconds` + 2 × (`callback_poll_ms` + the time between turns) + 0.5 s, twice),
+and moved again at a turn when it runs short while the row still waits, so that a try begun,
+and the writing of its outcome, always end within the lease. Two workers (nodes, or a delivery
+process and the one started after it) never post the same callback within a lease; rows held by
+a worker that died are due again within seconds of its end; a worker that stops releases at
+once those it had not tried.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ __all__ = ["CallbackDelivery"]
 
 log = logging.getLogger(__name__)
 _PURGE_EVERY_MS = 60_000
-_COALESCE = 0.005  # seconds the worker lets work gather between two turns
+_COALESCE = 0.005  # seconds the worker lets work gather between two turns, at least
 
 
 @dataclass(slots=True)
@@ -106,10 +110,13 @@ def _turn_txn(conn: Connection, turn: _Turn) -> dict[int, list[Claimed]]:
 
 
 class CallbackDelivery:
-    def __init__(self, db: Database, settings: Settings, callbacks: CallbackService) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, callbacks: CallbackService, batch_seconds: float = _COALESCE
+    ) -> None:
         self.db = db
         self.settings = settings
         self.callbacks = callbacks
+        self.batch_seconds = max(batch_seconds, _COALESCE)  # between two turns, at least
         self._wake = asyncio.Event()
         self._halt = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -118,10 +125,12 @@ class CallbackDelivery:
         self._tried: list[dict[str, Any]] = []
         self._released: list[tuple[list[int], int]] = []
         self._leases: dict[int, int] = {}  # rows held (queued or being sent): lease end, ms
-        timeout_ms = settings.callback_timeout_seconds * 1000
-        self._lease_ms = int(2 * (timeout_ms + settings.callback_poll_ms)) + 1000
-        # a lease ending sooner than this is extended: a try begun before the next turn ends in it
-        self._renew_within = int(timeout_ms + settings.callback_poll_ms) + 500
+        # A lease ending sooner than this is extended at a turn: a try begun before the next turn
+        # (at most a poll and a batch away) ends in it, and what became of it is written by the
+        # turn after, also in it. A lease is twice that.
+        gap = settings.callback_poll_ms + self.batch_seconds * 1000
+        self._renew_within = int(settings.callback_timeout_seconds * 1000 + 2 * gap) + 500
+        self._lease_ms = 2 * self._renew_within
         self.counters = {"delivered": 0, "failed_tries": 0, "given_up": 0}
         callbacks.wake = self.wake
 
@@ -179,9 +188,11 @@ class CallbackDelivery:
                 await self._turn(claim=True)
             except Exception:  # the database failed: try again a little later
                 log.exception("callbacks: working through the outbox failed; trying again")
+            turned = asyncio.get_running_loop().time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(poll, reload_ms / 1000))
-            await asyncio.sleep(_COALESCE)  # what arrives meanwhile shares the next transaction
+            # what arrives meanwhile shares the next transaction
+            await asyncio.sleep(max(_COALESCE, turned + self.batch_seconds - asyncio.get_running_loop().time()))
 
     async def _turn(self, claim: bool) -> None:
         """Write what the last turns decided (new event callbacks, deliveries, failed tries,
@@ -193,13 +204,10 @@ class CallbackDelivery:
         turn = _Turn(self.callbacks.take_pending(), self._delivered, self._tried, self._released, [],
                      now + self._lease_ms, [], now)
         self._delivered, self._tried, self._released = [], [], []
-        for ident in turn.delivered:
-            leases.pop(ident, None)
-        for tried in turn.tried:
-            leases.pop(tried["ident"], None)
+        done = {*turn.delivered, *(tried["ident"] for tried in turn.tried)}
         if claim:
             horizon = now + self._renew_within
-            turn.renew = [ident for ident, until in leases.items() if until < horizon]
+            turn.renew = [ident for ident, until in leases.items() if until < horizon and ident not in done]
             size = s.callback_concurrency_per_rule
             for rule in self.callbacks.rules.values():
                 if rule.kind != "post":
@@ -217,6 +225,8 @@ class CallbackDelivery:
             self._tried[:0] = turn.tried
             self._released[:0] = turn.released
             raise
+        for ident in done:  # (held until written: their leases are extended until then)
+            leases.pop(ident, None)
         for ident in turn.renew:
             if ident in leases:
                 leases[ident] = turn.lease

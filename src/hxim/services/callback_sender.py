@@ -232,7 +232,7 @@ async def _serve() -> None:
     )
     callbacks = CallbackService(db, settings, IdGenerator(settings.node_number or 0))
     callbacks.open_sync(db.run_sync(server_key_txn, "callback-secret", secrets.token_bytes(32)))
-    delivery = CallbackDelivery(db, settings, callbacks)
+    delivery = CallbackDelivery(db, settings, callbacks, settings.callback_batch_ms / 1000)
     sent: dict[str, Any] = {}
 
     def report() -> None:
