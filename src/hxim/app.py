@@ -22,6 +22,7 @@ from hxim.services.apps import AppService
 from hxim.services.blocks import BlockIndex
 from hxim.services.broadcasts import BroadcastService
 from hxim.services.callback_delivery import CallbackDelivery
+from hxim.services.callback_sender import DeliveryProcess
 from hxim.services.callbacks import CallbackService
 from hxim.services.collections import CollectionService
 from hxim.services.contacts import ContactService
@@ -102,7 +103,11 @@ class Node:
             self.router = Router(MemoryRegistry())
         # callbacks (pre-send and post-send webhooks): rules loaded by open(), delivered by a job
         self.callbacks = CallbackService(self.db, settings, self.ids)
-        self.callback_delivery = CallbackDelivery(self.db, settings, self.callbacks)
+        # post-send callbacks delivered by a child process with its own connection, or on this loop
+        self.callback_delivery: CallbackDelivery | DeliveryProcess = (
+            DeliveryProcess(self.db, settings, self.callbacks) if settings.callback_sender == "process"
+            else CallbackDelivery(self.db, settings, self.callbacks)
+        )
         self.router.session_hooks.append(self.callbacks.session)
         self.hasher = Hasher(settings.scram_iterations, settings.password_hash_threads)
         self.limiter = (

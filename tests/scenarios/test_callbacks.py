@@ -308,6 +308,44 @@ def test_a_killed_sender_process_loses_nothing(cserver: XServer, receiver: Recei
     assert set(sender_children(api.server.process.pid)).isdisjoint(children)  # a new one
 
 
+def test_a_delivery_process_killed_mid_batch_loses_no_call(cserver: XServer, receiver: Receiver) -> None:
+    """The delivery process claims the outbox's rows itself: killed with a batch taken (some rows
+    delivered and deleted, some in flight, the rest queued), the one started after it sends the
+    rest once their leases end. Every message's one callId arrives, and the POSTs cut off are
+    sent again under the same callId."""
+    api = xapp(cserver).api
+    path = f"/slow/{unique('p')}"
+    add_rule(api, "batch", receiver.url(path), "--events", "chat")
+    a = unique("ma")
+    to = [unique(f"mb{i}-") for i in range(50)]
+    api.register(a, *to)
+    sent: list[str] = []
+    for i in range(4):  # 200 messages: 200 callbacks, 16 at once, 0.3 s each
+        r = api.post("/messages/users", json={"from": a, "to": to, "type": "txt", "body": {"msg": f"b{i}"}})
+        assert r.status_code == 200, r.text
+        sent.extend(r.json()["data"].values())
+    children = wait_for(lambda: sender_children(api.server.process.pid))
+    wait_for(lambda: len(receiver.bodies(path)) >= 40)
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    cut = len(receiver.bodies(path))
+    assert cut < len(sent)  # killed mid-batch
+    wait_for(lambda: {x["msg_id"] for x in receiver.bodies(path)} >= set(sent), timeout=60)
+    time.sleep(1)  # anything sent twice more would be here by now
+    bodies = receiver.bodies(path)
+    assert all(signed(x) for x in bodies)
+    calls: dict[str, set[str]] = {}
+    for x in bodies:
+        calls.setdefault(x["msg_id"], set()).add(x["callId"])
+    assert set(calls) == set(sent) and all(len(ids) == 1 for ids in calls.values())  # one callId a message
+    posts = [x["callId"] for x in bodies]
+    again = {c for c in posts if posts.count(c) > 1}
+    assert again  # the POSTs in flight when it died were sent again
+    # those (16 at most, callback_concurrency_per_rule) and those answered since its last transaction
+    assert len(again) <= 32
+    assert set(sender_children(api.server.process.pid)).isdisjoint(children)  # a new one
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def short_budget(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[XServer]:
     """A server that gives a failing callback up after one second."""

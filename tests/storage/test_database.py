@@ -321,3 +321,50 @@ def test_nodes_starting_together_create_one_first_app(db: Database) -> None:
         outcomes = list(pool.map(lambda app: db.run_sync(insert_first_app_txn, app), made))
     assert outcomes.count(True) == 1
     assert len(db.run_sync(list_apps_txn)) == 1
+
+def test_sqlite_group_commits_do_not_wait_on_the_loop_for_another_process(tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock (the callback delivery process, a CLI command)
+    does not stop the event loop: the group commit finds the lock taken, the loop goes on, and
+    the commit is written once the lock is free. A write that is not a group commit still waits."""
+    db, app, user_id = _sqlite(tmp_path)
+    batcher: Batcher[list[Stored]] = Batcher(db, store_message_groups_txn)
+    other = subprocess.Popen(  # a second process with the write lock for 0.3 s
+        [sys.executable, "-c", "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(0.3); c.execute('COMMIT')",
+         str(tmp_path / "db.sqlite3")],
+        stdout=subprocess.PIPE, text=True,
+    )
+
+    async def run() -> tuple[int, float, float]:
+        loop = asyncio.get_running_loop()
+        ticks = 0
+        longest = 0.0
+
+        async def tick() -> None:
+            nonlocal ticks, longest
+            last = loop.time()
+            while True:
+                await asyncio.sleep(0.001)
+                now = loop.time()
+                ticks, longest = ticks + 1, max(longest, now - last)
+                last = now
+
+        ticker = asyncio.ensure_future(tick())
+        await asyncio.sleep(0.01)
+        started = loop.time()
+        await batcher.submit([Stored(Message(1, app.uuid, "chat", "a", "u", now_ms(), [{"type": "txt"}]), [user_id])])
+        took = loop.time() - started
+        await asyncio.sleep(0.01)  # (a loop that was stopped shows here as one long gap)
+        ticker.cancel()
+        return ticks, longest, took
+
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "held\n"
+        ticks, longest, took = asyncio.run(run())
+        assert took >= 0.2  # it waited for the lock...
+        assert longest < 0.1 and ticks > 50  # ...without stopping the loop
+        assert db.run_sync(offline_count_txn, user_id) == 1
+    finally:
+        other.wait(5)
+        db.dispose()

@@ -33,26 +33,40 @@ class AnswerTooLong(HttpFailure):
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+_Origin = tuple[tuple[str, str, int], str, int, bool, bytes]  # (pool key, host, port, tls, request head)
+_ORIGINS_MAX = 1024  # URLs whose parts are kept (a rule's URL, a replay's target URL)
+
+
 class CallbackHttp:
     def __init__(self, idle_max: int) -> None:
         self.idle_max = idle_max
         self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
         self._tls: ssl.SSLContext | None = None
+        self._origins: dict[str, _Origin] = {}  # by URL: parsed once, not for every callback
+
+    def _origin(self, url: str) -> _Origin:
+        found = self._origins.get(url)
+        if found is None:
+            parts = urlsplit(url)
+            tls = parts.scheme == "https"
+            host = parts.hostname or ""
+            port = parts.port or (443 if tls else 80)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            authority = host if parts.port is None else f"{host}:{port}"
+            head = (
+                f"POST {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n"
+                "User-Agent: hxim-callbacks\r\nContent-Length: "
+            ).encode()
+            if len(self._origins) >= _ORIGINS_MAX:
+                self._origins.clear()
+            found = self._origins[url] = ((parts.scheme, host, port), host, port, tls, head)
+        return found
 
     async def post(self, url: str, body: bytes, timeout: float, limit: int) -> tuple[int, str]:
         """POST `body` (JSON) to `url`: the status and the answer (at most `limit` characters,
         else `AnswerTooLong`), within `timeout` seconds (else `TimeoutError`)."""
-        parts = urlsplit(url)
-        tls = parts.scheme == "https"
-        host = parts.hostname or ""
-        port = parts.port or (443 if tls else 80)
-        key = (parts.scheme, host, port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        authority = host if parts.port is None else f"{host}:{port}"
-        request = (
-            f"POST {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nUser-Agent: hxim-callbacks\r\n\r\n"
-        ).encode() + body
+        key, host, port, tls, head = self._origin(url)
+        request = b"%s%d\r\n\r\n%s" % (head, len(body), body)
         async with asyncio.timeout(timeout):
             for attempt in (1, 2):
                 reused = bool(self._idle.get(key))

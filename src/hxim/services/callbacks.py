@@ -12,7 +12,8 @@ callback_single_read_ack, callback_contact and callback_group_* pages give the b
 - **Post-send**: a stored message's callbacks are outbox rows written in the message's own
   transaction (`message_rows`, called by `MessageService.store_and_route`); the other events
   (`session`, `recalled`, `read_ack`, `roster`, `room`) queue rows that the worker writes at once
-  (`take_pending`). `services.callback_delivery` delivers them.
+  (`take_pending`). `services.callback_delivery` delivers them, in the node's delivery process
+  (`services.callback_sender`) or on its own loop.
 - **Pre-send** (`judge`): a client's message, before it is stored, is put to the app's pre-send
   rules that match it, one after the other; `valid: false` refuses it (`not-acceptable`, the
   answer's `code`), a `payload` replaces a text's `msg` (and `ext`); no answer in time, a non-200
@@ -25,9 +26,9 @@ import asyncio
 import hashlib
 import logging
 import os
+import random
 import re
 import socket
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,7 @@ from hxim.storage.callbacks import (
     callbacks_version_txn,
     failed_slots_txn,
     outbox_depth_txn,
+    outbox_insert_txn,
     remove_rule_txn,
     replay_slot_txn,
     rules_txn,
@@ -83,6 +85,18 @@ APP_OPERATOR = "@ppAdmin"  # Easemob's operator when the app itself acted
 
 class RuleError(ValueError):
     """A rule refused: one plain line naming the value."""
+
+
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # no two processes alike
+
+
+def call_id(appkey: str) -> str:
+    """A callback's `callId`: `{appkey}_{uuid}` with a random (version 4) UUID. Unique is all it
+    must be (the signature is what a receiver trusts), so its bits come from a seeded generator:
+    `uuid.uuid4()` asks the kernel each time and was a third of a message's callback row."""
+    h = f"{_ids.getrandbits(128):032x}"
+    return f"{appkey}_{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def signature(call_id: str, secret: str, stamp: int) -> str:
@@ -168,7 +182,7 @@ class CallbackService:
         self._pending: list[dict[str, Any]] = []  # event callbacks the worker writes next
         self.http = CallbackHttp(settings.callback_concurrency_per_rule)  # kept connections per receiver
         self._gates: dict[int, asyncio.Semaphore] = {}  # pre-send: requests of one rule at once
-        self.wake: Any = lambda: None  # set by the delivery worker: new rows to deliver
+        self.wake: Any = lambda: None  # set by the delivery worker (or process): new rows to deliver
         self.counters: dict[str, int] = {
             "presend_rejected": 0, "presend_failed_passed": 0, "presend_failed_rejected": 0,
         }
@@ -319,16 +333,20 @@ class CallbackService:
     def _message_body(self, app: App, message: Message, event_type: str | None) -> dict[str, Any]:
         """Easemob's callback body of a message (the payload as the history shows it); without
         `eventType` for a pre-send rule."""
-        body: dict[str, Any] = {"callId": f"{app.appkey}_{uuid.uuid4()}"}
+        appkey = app.appkey
+        body: dict[str, Any] = {"callId": call_id(appkey)}
         if event_type is not None:
             body["eventType"] = event_type
-        body.update(timestamp=message.timestamp, chat_type=message.chat_type)
-        if message.chat_type != "chat":
+        body["timestamp"] = message.timestamp
+        body["chat_type"] = chat_type = message.chat_type
+        if chat_type != "chat":
             body["group_id"] = message.to
-        body.update({
-            "from": message.sender, "to": message.to, "msg_id": message.msg_id, "payload": message.payload(),
-            "appkey": app.appkey, "host": self.host,
-        })
+        body["from"] = message.sender
+        body["to"] = message.to
+        body["msg_id"] = message.msg_id
+        body["payload"] = message.payload()
+        body["appkey"] = appkey
+        body["host"] = self.host
         return body
 
     # --- other post-send events -------------------------------------------------------------------
@@ -345,7 +363,7 @@ class CallbackService:
         for rule in rules:
             if chat_type is not None and rule.chat_types and chat_type not in rule.chat_types:
                 continue
-            body = {"callId": f"{appkey}_{uuid.uuid4()}", **fields}
+            body = {"callId": call_id(appkey), **fields}
             body.setdefault("appkey", appkey)
             self._pending.append(self._row(rule, body, now))
         if self._pending:
@@ -354,6 +372,26 @@ class CallbackService:
     def take_pending(self) -> list[dict[str, Any]]:
         rows, self._pending = self._pending, []
         return rows
+
+    @property
+    def pending(self) -> bool:
+        """Whether event callbacks wait to be written."""
+        return bool(self._pending)
+
+    def put_back(self, rows: list[dict[str, Any]]) -> None:
+        """Rows taken that could not be written: the next turn writes them."""
+        if rows:
+            self._pending[:0] = rows
+
+    async def write_pending(self) -> None:
+        """Write the event callbacks queued (kept for the next call if that fails)."""
+        rows = self.take_pending()
+        if rows:
+            try:
+                await self.db.write(outbox_insert_txn, rows)
+            except BaseException:
+                self.put_back(rows)
+                raise
 
     def session(self, session: Session, reason: str) -> None:
         """A session bound (`login`), ended (`logout`), or was replaced or ended by the server
@@ -480,16 +518,16 @@ class CallbackService:
         bodies: tuple[dict[str, Any], ...], ext: dict[str, Any] | None,
     ) -> tuple[tuple[dict[str, Any], ...], dict[str, Any] | None]:
         stamp = IdGenerator.timestamp_of(ident)
-        call_id = f"{app.appkey}_{uuid.uuid4()}"
+        call = call_id(app.appkey)
         payload = dict(bodies[0]) if bodies else {}
         if ext is not None:
             payload["ext"] = ext
-        body: dict[str, Any] = {"callId": call_id, "timestamp": stamp, "chat_type": chat_type}
+        body: dict[str, Any] = {"callId": call, "timestamp": stamp, "chat_type": chat_type}
         if chat_type != "chat":
             body["group_id"] = to
         body.update({
             "from": sender, "to": to, "msg_id": str(ident), "payload": payload, "appkey": app.appkey,
-            "host": self.host, "securityVersion": SECURITY_VERSION, "security": signature(call_id, rule.secret, stamp),
+            "host": self.host, "securityVersion": SECURITY_VERSION, "security": signature(call, rule.secret, stamp),
         })
         answer: Any = None
         why = ""

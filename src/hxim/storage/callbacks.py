@@ -2,9 +2,11 @@
 
 A rule change bumps the one row of `callback_version`, which every node compares with what it
 loaded. An outbox row is one callback to one rule's URL: written in the transaction of what
-caused it (a stored message: `store_messages_txn`), taken by the delivery worker for a while
-(`due` moved past the try: a lease, so a node that dies mid-try leaves it due again), deleted
+caused it (a stored message: `store_messages_txn`), taken by a delivery worker for a while
+(`due` moved past the try: a lease, so a worker that dies mid-try leaves it due again), deleted
 once delivered, moved later after a failure, and kept as `failed` once its retry budget is spent.
+Workers of several processes may claim at once: on PostgreSQL a claim skips the rows another
+one is claiming (`FOR UPDATE SKIP LOCKED`), on SQLite claims are serialized by the write lock.
 """
 
 from __future__ import annotations
@@ -151,31 +153,41 @@ _DUE = (
     )
     .order_by(callback_outbox.c.due, callback_outbox.c.id)
 )
+# (SQLite renders no FOR UPDATE: there BEGIN IMMEDIATE has the claim alone already)
 _DUE_BY_LIMIT: dict[int, Query] = {}
+
+
+# statements on lists of ids, run in chunks of at most _CHUNK (one compiled form per length)
+_CHUNK = 256
+_SET_DUE = Query(
+    update(callback_outbox)
+    .where(callback_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(due=bindparam("due"))
+)
+_DELETE = Query(delete(callback_outbox).where(callback_outbox.c.id.in_(bindparam("ids", expanding=True))))
 
 
 def claim_txn(conn: Connection, rule_id: int, now: int, lease_until: int, limit: int) -> list[Claimed]:
     """Up to `limit` callbacks of the rule due by `now`, oldest first, taken until `lease_until`."""
     query = _DUE_BY_LIMIT.get(limit)
     if query is None:
-        query = _DUE_BY_LIMIT[limit] = Query(_DUE.limit(limit))
+        query = _DUE_BY_LIMIT[limit] = Query(_DUE.limit(limit).with_for_update(skip_locked=True))
     found = [Claimed(*row) for row in query.all(conn, rule=rule_id, now=now)]
     if found:
-        conn.execute(
-            update(callback_outbox)
-            .where(callback_outbox.c.id.in_([c.id for c in found]))
-            .values(due=lease_until)
-        )
+        release_txn(conn, [c.id for c in found], lease_until)
     return found
 
 
 def release_txn(conn: Connection, ids: list[int], due: int) -> None:
-    """Callbacks taken but not tried (the node stops): due again at `due`."""
-    conn.execute(update(callback_outbox).where(callback_outbox.c.id.in_(ids)).values(due=due))
+    """Callbacks taken: due (again) at `due`. Released (the worker stops, their rule is backed
+    off), or their lease extended (they wait to be sent)."""
+    for i in range(0, len(ids), _CHUNK):
+        _SET_DUE.execute(conn, ids=ids[i : i + _CHUNK], due=due)
 
 
 def delivered_txn(conn: Connection, ids: list[int]) -> None:
-    conn.execute(delete(callback_outbox).where(callback_outbox.c.id.in_(ids)))
+    for i in range(0, len(ids), _CHUNK):
+        _DELETE.execute(conn, ids=ids[i : i + _CHUNK])
 
 
 _TRIED = Query(

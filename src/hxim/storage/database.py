@@ -7,7 +7,9 @@ no thread hop and no pool checkout. On PostgreSQL they run on a bounded thread p
 trips never block the event loop.
 
 SQLite's write-ahead log is checkpointed by a background thread on its own connection every
-`sqlite_checkpoint_seconds` (a passive checkpoint never blocks the writer): left to SQLite, a
+`sqlite_checkpoint_seconds` (a passive checkpoint never blocks the writer; a second process on
+the same file, the callback delivery process, opens its handle with `sqlite_checkpointer=False`
+and leaves checkpoints to the node's): left to SQLite, a
 checkpoint runs inside whichever commit crosses 1,000 pages and fsyncs there, stalling the
 event loop for tens of milliseconds. Each round checkpoints twice: the bulk of the log while
 writes go on, then what they added meanwhile while group commits (`Batcher`) wait, for at most
@@ -54,7 +56,7 @@ from sqlalchemy.pool import StaticPool
 from hxim import errors
 from hxim.counters import DB_BUCKETS, Histogram
 
-__all__ = ["Database", "DatabaseUnavailable", "Batcher"]
+__all__ = ["Database", "DatabaseUnavailable", "Batcher", "Busy"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -64,6 +66,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # 1 (the schema) in its low ones
 MIGRATION_LOCK = 0x6878696D_00000001
 _NUL_REFUSED = "a value holds the character U+0000 (NUL), which is not accepted"
+_BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a statement waits for another connection's lock
+_BUSY_RETRY_SECONDS = 0.0002  # a group commit that found the write lock taken tries again after (doubled, to 5 ms)
+_BUSY_PATIENCE_SECONDS = 1.0  # ... until it has found it taken this long: then it waits for it
 
 
 def _refuse_nul(exc: BaseException | None) -> None:
@@ -75,6 +80,25 @@ def _refuse_nul(exc: BaseException | None) -> None:
 
 _WORKER = "hxim-db"  # the names of the worker threads (each keeps two PostgreSQL connections)
 _SPARE_CONNECTIONS = 4
+
+
+class Busy(Exception):
+    """SQLite: another connection (another process) holds the write lock; raised instead of
+    waiting by `run_sync(..., wait=False)`."""
+
+
+def _begin_now(raw: Any) -> None:
+    """BEGIN IMMEDIATE without waiting for the write lock: `Busy` while another connection has it."""
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            raise Busy() from None
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
 
 class DatabaseUnavailable(Exception):
     """The database cannot be used at all; the message says why in the operator's words
@@ -108,6 +132,7 @@ class Database:
         sqlite_checkpoint_seconds: float = 0,
         sqlite_checkpoint_pause_seconds: float = 0.05,
         sqlite_commit_interval_seconds: float = 0.0,
+        sqlite_checkpointer: bool = True,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -138,12 +163,12 @@ class Database:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
                 cur.execute("PRAGMA foreign_keys=ON")
-                cur.execute("PRAGMA busy_timeout=10000")
+                cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
                 if background:
                     cur.execute("PRAGMA wal_autocheckpoint=0")
                 cur.close()
 
-            if background:
+            if background and sqlite_checkpointer:  # (without: another process's handle checkpoints)
                 self._checkpointer = threading.Thread(
                     target=self._checkpoint_loop,
                     args=(path, sqlite_checkpoint_seconds),
@@ -218,15 +243,18 @@ class Database:
         return left
 
     # --- running transactions -------------------------------------------------------------
-    def run_sync(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+    def run_sync(self, fn: Callable[..., T], *args: Any, write: bool = True, wait: bool = True) -> T:
         """Run `fn(conn, *args)` in one transaction on this thread.
 
         On SQLite one connection serves the whole process under a lock; a read runs its
         statements without BEGIN (each sees a consistent snapshot), a write inside
-        BEGIN IMMEDIATE ... COMMIT. Its duration (waiting for the connection included) is counted
-        in `durations`.
+        BEGIN IMMEDIATE ... COMMIT. BEGIN IMMEDIATE waits while another process writes (up to
+        `_BUSY_TIMEOUT_MS`, in SQLite's sleeps of 1 ms and more); with `wait` false it raises
+        `Busy` at once instead, for a caller on the event loop that can try again later
+        (`Batcher`). Its duration (waiting for the connection included) is counted in `durations`.
         """
         started = perf_counter()
+        busy = False
         try:
             if not self.is_sqlite:
                 return self._pg_run(fn, args, write)
@@ -240,8 +268,14 @@ class Database:
                 # transaction, which its commit ends; the driver's commit is then a no-op.
                 raw = conn.connection.dbapi_connection
                 assert raw is not None
+                if write and not wait:
+                    try:
+                        _begin_now(raw)
+                    except Busy:  # nothing begun: nothing to roll back, no transaction to count
+                        busy = True
+                        raise
                 try:
-                    if write:
+                    if write and wait:
                         raw.execute("BEGIN IMMEDIATE")
                     result = fn(conn, *args)
                     if conn.in_transaction():
@@ -253,7 +287,8 @@ class Database:
                     raw.rollback()
                     raise
         finally:
-            self.durations.observe(perf_counter() - started)
+            if not busy:
+                self.durations.observe(perf_counter() - started)
 
     def _pg_run(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
         """PostgreSQL, on a worker thread: reuse this thread's connection (no pool checkout, no
@@ -481,6 +516,13 @@ class Batcher(Generic[Item]):
     the requests that arrived together; on PostgreSQL one flush is in flight at a time and
     items queued meanwhile go in the next. If a batch fails, its items are retried one by one,
     so one bad item fails only its own request.
+
+    On SQLite a flush never waits on the event loop for another process's write (the callback
+    delivery process's, a CLI command's): it finds the write lock taken (`Busy`), lets the loop go
+    on, and tries again `_BUSY_RETRY_SECONDS` later (doubled at each miss, up to 5 ms), with
+    whatever has arrived meanwhile.
+    SQLite's own wait would have blocked the loop in sleeps of a millisecond and more. Past
+    `_BUSY_PATIENCE_SECONDS` of that it waits as any other write does.
     """
 
     def __init__(self, db: Database, fn: Callable[[Connection, list[Item]], None], max_items: int = 512) -> None:
@@ -490,8 +532,10 @@ class Batcher(Generic[Item]):
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
         self._scheduled = False
         self._flushing = False
-        self._held = False  # waiting for a checkpoint, or for the commit interval (SQLite)
+        self._held = False  # waiting for a checkpoint, for the commit interval or for another writer (SQLite)
         self._next_flush = 0.0  # loop time before which no group commit starts (SQLite)
+        self._busy_since = 0.0  # loop time the write lock was first found taken by another process (SQLite)
+        self._busy_tries = 0  # ... and how often since
         self._loop: asyncio.AbstractEventLoop | None = None  # of the batch being gathered
         self._last: asyncio.Future[None] | None = None  # of the item submitted last
 
@@ -538,7 +582,18 @@ class Batcher(Generic[Item]):
                     return
                 while self._pending:
                     batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
-                    self._settle(batch, self._run(batch))
+                    patient = bool(self._busy_since) and loop.time() - self._busy_since > _BUSY_PATIENCE_SECONDS
+                    outcomes = self._run(batch, wait=patient)
+                    if outcomes is None:  # another process writes: the loop goes on meanwhile
+                        self._pending[:0] = batch
+                        self._busy_since = self._busy_since or loop.time()
+                        self._next_flush = 0.0  # (no interval to keep: nothing was written)
+                        self._held = True
+                        loop.call_later(min(_BUSY_RETRY_SECONDS * 2**self._busy_tries, 0.005), self._resume)
+                        self._busy_tries += 1
+                        return
+                    self._busy_since, self._busy_tries = 0.0, 0
+                    self._settle(batch, outcomes)
         elif not self._flushing and self._pending:
             batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
             self._flushing = True
@@ -547,25 +602,35 @@ class Batcher(Generic[Item]):
             task.add_done_callback(lambda done: self._after(batch, done))
 
     def _resume(self) -> None:
-        """The checkpoint ended, or the pause is over (whichever comes first)."""
+        """The checkpoint ended, or the pause is over (whichever comes first), or time to try the
+        write lock again."""
         if self._held:
             self._held = False
             self._start()
 
     def _after(
-        self, batch: list[tuple[Item, asyncio.Future[None]]], done: asyncio.Future[list[BaseException | None]]
+        self,
+        batch: list[tuple[Item, asyncio.Future[None]]],
+        done: asyncio.Future[list[BaseException | None] | None],
     ) -> None:
         self._flushing = False
         exc = done.exception()
-        self._settle(batch, [exc] * len(batch) if exc is not None else done.result())
+        outcomes: list[BaseException | None] | None = [exc] * len(batch) if exc is not None else done.result()
+        assert outcomes is not None  # (a write on PostgreSQL waits: it is never Busy)
+        self._settle(batch, outcomes)
         if self._pending:
             self._start()
 
-    def _run(self, batch: list[tuple[Item, asyncio.Future[None]]]) -> list[BaseException | None]:
+    def _run(
+        self, batch: list[tuple[Item, asyncio.Future[None]]], wait: bool = True
+    ) -> list[BaseException | None] | None:
+        """Each item's outcome; None when another process held SQLite's write lock (`wait` false)."""
         items = [item for item, _ in batch]
         try:
-            self.db.run_sync(self.fn, items)
+            self.db.run_sync(self.fn, items, wait=wait)
             return [None] * len(items)
+        except Busy:
+            return None
         except Exception as exc:
             if len(items) == 1:
                 return [exc]
@@ -658,6 +723,16 @@ class Query:
     def scalar(self, conn: Connection, **params: Any) -> Any:
         row = self.first(conn, **params)
         return row[0] if row is not None else None
+
+    def execute(self, conn: Connection, **params: Any) -> int:
+        """Run a statement that returns no rows (an UPDATE, a DELETE); how many rows it changed."""
+        sql, args = self._prepare(conn, params)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
     def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Execute the statement once per parameter set (`executemany`); no expanding parameters."""
