@@ -62,6 +62,7 @@ __all__ = ["ClusterRouter", "ClusterUnavailable", "Peer", "default_node_name"]
 log = logging.getLogger("hxim.cluster")
 
 _NUMBERS = 1024
+_LEAVE_SECONDS = 2.0  # the longest each step of leaving the cluster may take
 # keep the lease of an id number while beating: an unconditional SET could take another's
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -485,11 +486,11 @@ class ClusterRouter(Router):
 
     async def leave(self) -> None:
         """Leave the cluster: the other nodes forget this one's sessions at once."""
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        if tasks:  # (bounded: a Redis connection closing mid-read must not hold the node's stop)
+            await asyncio.wait(tasks, timeout=_LEAVE_SECONDS)
         if self._redis is None:
             return
         try:
@@ -499,11 +500,13 @@ class ClusterRouter(Router):
             pipe.publish(self._all, orjson.dumps([["gone", self.node]]))
             if self.number is not None and self._leased:
                 pipe.eval(_RELEASE, 1, f"{self._prefix}:number:{self.number}", self.node)
-            await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("leaving the cluster: Redis did not answer (%s); the other nodes will time this node out", exc)
+            await asyncio.wait_for(pipe.execute(), _LEAVE_SECONDS)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("leaving the cluster: Redis did not answer (%s); the other nodes will time this node out",
+                        exc or "no answer")
         finally:
-            await self._redis.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._redis.aclose(), _LEAVE_SECONDS)
             self._redis = None
 
     async def ping(self) -> None:
