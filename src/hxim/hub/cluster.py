@@ -315,21 +315,27 @@ class ClusterRouter(Router):
         skip: str | None = None,
     ) -> int:
         taken = self._push_here(app_uuid, key, event, resource, available, skip)
-        slot = self._peers.get((app_uuid.int, key))
-        if slot:
-            nodes: dict[str, int] = {}
-            for p in slot.values():
-                if (resource is not None and p.resource != resource) or p.resource == skip:
-                    continue
-                if available and not p.available:
-                    continue
-                nodes[p.node] = nodes.get(p.node, 0) + 1
-            if nodes:
-                doc = event_doc(event)
-                for node, count in nodes.items():
-                    self._send(node, ["p", app_uuid.hex, key, doc, resource, available, skip])
-                    taken += count
+        nodes = self._holders(app_uuid, key, resource, available, skip)
+        if nodes:
+            doc = event_doc(event)
+            for node, count in nodes.items():
+                self._send(node, ["p", app_uuid.hex, key, doc, resource, available, skip])
+                taken += count
         return taken
+
+    def _holders(
+        self, app_uuid: uuid.UUID, key: str, resource: str | None, available: bool, skip: str | None
+    ) -> dict[str, int]:
+        """The other nodes holding sessions of the user that `push` would reach there (the
+        available ones, or every bound one; only `resource`; never `skip`), with how many each."""
+        nodes: dict[str, int] = {}
+        for p in self._peers.get((app_uuid.int, key), {}).values():
+            if (resource is not None and p.resource != resource) or p.resource == skip:
+                continue
+            if available and not p.available:
+                continue
+            nodes[p.node] = nodes.get(p.node, 0) + 1
+        return nodes
 
     def kick(
         self,
@@ -342,15 +348,9 @@ class ClusterRouter(Router):
         cause: str = "",
     ) -> int:
         ended = super().kick(app_uuid, key, reason, text, resource=resource, cause=cause)
-        slot = self._peers.get((app_uuid.int, key))
-        if slot:
-            nodes: dict[str, int] = {}
-            for p in slot.values():
-                if resource is None or p.resource == resource:
-                    nodes[p.node] = nodes.get(p.node, 0) + 1
-            for node, count in nodes.items():
-                self._send(node, ["k", app_uuid.hex, key, reason, text, cause, resource])
-                ended += count
+        for node, count in self._holders(app_uuid, key, resource, False, None).items():
+            self._send(node, ["k", app_uuid.hex, key, reason, text, cause, resource])
+            ended += count
         return ended
 
     # --- what arrives from the other nodes ------------------------------------------------------------
