@@ -54,7 +54,7 @@ class Node:
             HXIM_HTTP_PORT=str(self.http_port),
             HXIM_XMPP_HOST="127.0.0.1",
             HXIM_XMPP_PORT=str(self.xmpp_port),
-            **({"HXIM_NODE_ID": name} if os.environ.get("BENCH_NODE_NAMES", "1") == "1" else {}),
+            HXIM_NODE_ID=name,
         )
         pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
         self.log = open(work / f"{name}.log", "wb")  # noqa: SIM115

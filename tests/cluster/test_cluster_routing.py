@@ -3,8 +3,7 @@ one node knows of who is connected, every node knows."""
 
 from __future__ import annotations
 
-import asyncio
-
+from cluster_clients import wait_until
 from cluster_helpers import Cluster, cluster
 from xmpp_helpers import Client, XServer, run, until
 
@@ -40,14 +39,7 @@ def test_a_message_crosses_nodes_both_ways(cluster: Cluster) -> None:
     # nothing waits offline: each message reached its session, and the node that took it removed
     # the offline entry the sending node kept
     for name, xs in ((bob, n1), (alice, n2)):
-        count = until_sync(
-            lambda name=name, xs=xs: xs.api.get(f"/users/{name}/offline_msg_count").json()["data"][name] == 0
-        )
-        assert count
-
-
-def until_sync(check, timeout: float = 10.0) -> bool:
-    return asyncio.run(until(check, timeout))
+        wait_until(lambda name=name, xs=xs: xs.api.get(f"/users/{name}/offline_msg_count").json()["data"][name] == 0)
 
 
 def test_a_rest_message_reaches_a_session_on_the_other_node(cluster: Cluster) -> None:

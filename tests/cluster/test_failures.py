@@ -43,6 +43,27 @@ async def _drain(client: Client, seen: set[str], quiet: float = 1.0) -> None:
         seen.add(msg["body"])
 
 
+async def _load(xs: XServer, users: list[str], count: int, accepted: dict[str, str]) -> None:
+    """`count` REST messages asked of `xs`, to `users` in turn; `accepted`: text -> recipient, for
+    those the node accepted."""
+    loop = asyncio.get_running_loop()
+    for i in range(count):
+        to = users[i % len(users)]
+        text = f"m{i}-{to}"
+        if await loop.run_in_executor(None, _send, xs, to, text) is not None:
+            accepted[text] = to
+
+
+async def _log_in_again(xs: XServer, users: list[str], seen: dict[str, set[str]], resource: str = "test") -> None:
+    """The users log in on `xs`: what waits offline for them is replayed into `seen`."""
+    back = [Client(xs, u, resource=resource) for u in users]
+    for c in back:
+        await c.online()
+    for c in back:
+        await _drain(c, seen[c.name])
+        c.disconnect()
+
+
 @pytest.fixture
 def trio(tmp_path: Path) -> Iterator[Cluster]:
     c = new_cluster(tmp_path, nodes=2)
@@ -57,7 +78,7 @@ def test_a_killed_node_loses_no_accepted_message_and_its_users_go_offline(trio: 
     n1, n2 = trio.nodes["n1"], trio.nodes["n2"]
     users = [unique("r") for _ in range(4)]
     n1.api.register(*users)
-    accepted: dict[str, str] = {}  # text -> message id
+    accepted: dict[str, str] = {}  # text -> recipient
     seen: dict[str, set[str]] = {u: set() for u in users}
 
     async def scenario() -> None:
@@ -65,20 +86,7 @@ def test_a_killed_node_loses_no_accepted_message_and_its_users_go_offline(trio: 
         for c in clients:
             await c.online()
         await until(lambda: all(_status(n1, u) == "online" for u in users))
-        loop = asyncio.get_running_loop()
-        killed_at = 0.0
-
-        async def load() -> None:
-            i = 0
-            while i < 400:
-                to = users[i % len(users)]
-                text = f"m{i}-{to}"
-                ident = await loop.run_in_executor(None, _send, n1, to, text)
-                if ident is not None:
-                    accepted[text] = to
-                i += 1
-
-        task = asyncio.create_task(load())
+        task = asyncio.create_task(_load(n1, users, 400, accepted))
         while len(accepted) < 120:
             await asyncio.sleep(0.01)
         trio.kill("n2")
@@ -93,12 +101,7 @@ def test_a_killed_node_loses_no_accepted_message_and_its_users_go_offline(trio: 
         for c in clients:
             c.abort()
         # the users come back on the surviving node: the rest is replayed from offline storage
-        back = [Client(n1, u) for u in users]
-        for c in back:
-            await c.online()
-        for c in back:
-            await _drain(c, seen[c.name])
-            c.disconnect()
+        await _log_in_again(n1, users, seen)
 
     run(scenario, timeout=120)
     assert len(accepted) == 400
@@ -140,15 +143,7 @@ def test_redis_restarting_under_load_loses_nothing_and_routing_recovers(tmp_path
                 await cl.online()
             await until(lambda: all(_status(n1, u) == "online" for u in users))
             loop = asyncio.get_running_loop()
-
-            async def load(start: int, count: int) -> None:
-                for i in range(start, start + count):
-                    to = users[i % len(users)]
-                    text = f"m{i}-{to}"
-                    if await loop.run_in_executor(None, _send, n1, to, text) is not None:
-                        accepted[text] = to
-
-            task = asyncio.create_task(load(0, 300))
+            task = asyncio.create_task(_load(n1, users, 300, accepted))
             while len(accepted) < 80:
                 await asyncio.sleep(0.01)
             redis.kill()
@@ -179,12 +174,7 @@ def test_redis_restarting_under_load_loses_nothing_and_routing_recovers(tmp_path
             for cl in clients:
                 cl.disconnect()
             await until(lambda: all(_status(n1, u) == "offline" for u in users))
-            back = [Client(n1, u, resource="again") for u in users]
-            for cl in back:
-                await cl.online()
-            for cl in back:
-                await _drain(cl, seen[cl.name])
-                cl.disconnect()
+            await _log_in_again(n1, users, seen, resource="again")
 
         run(scenario, timeout=150)
         assert len(accepted) == 300

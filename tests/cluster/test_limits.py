@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cluster_helpers import Cluster, new_cluster
 
 from conftest import _drop_pg, unique
+from hxim.ratelimit import SharedRateLimiter
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +33,7 @@ def test_a_callers_budget_is_shared_by_the_nodes(limited: Cluster) -> None:
     assert sum(1 for c in codes if c == 200) <= 6, codes  # (a refill of 4/s while the calls run)
 
 
-def test_without_redis_each_node_keeps_a_budget_of_its_own(tmp_path: Path) -> None:
-    import asyncio
-
-    from hxim.ratelimit import SharedRateLimiter
-
+def test_without_redis_each_node_keeps_a_budget_of_its_own() -> None:
     async def scenario() -> list[bool]:
         limiter = SharedRateLimiter({"status": 2.0}, "redis://127.0.0.1:1/0", "nowhere")
         try:
