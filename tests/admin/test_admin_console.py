@@ -11,6 +11,7 @@ without the CSRF token, and a client outside `admin_allow_from`, are refused.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -108,7 +109,10 @@ class Page:
         self(self.page.select_option("#app-select", appkey, timeout=TIMEOUT * 1000))
 
     def accept_dialogs(self) -> None:
-        self.page.on("dialog", lambda d: self.browser.lt.loop.create_task(d.accept()))
+        async def listen() -> None:  # on the browser's own loop: Playwright is not thread-safe
+            self.page.on("dialog", lambda d: asyncio.get_running_loop().create_task(d.accept()))
+
+        self(listen())
 
     def login(self, name: str, password: str) -> None:
         self.goto()
@@ -280,8 +284,6 @@ def _closed(client: TcpUser | None) -> None:
 
 
 async def _gone(client: Any) -> None:
-    import asyncio
-
     await asyncio.wait_for(client.gone.wait(), TIMEOUT)
 
 

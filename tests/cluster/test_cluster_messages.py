@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
@@ -299,12 +298,19 @@ def test_a_global_mute_set_on_one_node_holds_on_the_other(cluster: Cluster) -> N
     node 2 refuses her REST send too; unmuted on node 1, both pass on node 2 again."""
     n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
     nodes = [n1, n2]
-    a, b = unique("ga"), unique("gb")
-    n1.api.register(a, b)
+    a, b, c = unique("ga"), unique("gb"), unique("gc")
+    n1.api.register(a, b, c)
 
     def mute(seconds: int) -> None:
         r = n1.api.post("/mutes", json={"username": a, "chat": seconds})
         assert r.status_code == 200, r.text
+
+    def node2_answers(status: int) -> Callable[[], bool]:
+        """Node 2 answers a REST send from alice to carol (never online: no stray messages) with `status`."""
+        def check() -> bool:
+            body = {"from": a, "to": [c], "type": "txt", "body": {"msg": "probe"}}
+            return n2.api.post("/messages/users", json=body).status_code == status
+        return check
 
     async def scenario() -> None:
         alice, bob = Client(n2, a), Client(n1, b)
@@ -312,7 +318,7 @@ def test_a_global_mute_set_on_one_node_holds_on_the_other(cluster: Cluster) -> N
         await bob.online()
         await until(seen_online(nodes, a, b))
         mute(-1)
-        await asyncio.sleep(0.5)  # (the other node hears of it through Redis, in milliseconds)
+        await until(node2_answers(403))  # (node 2 hears of it through Redis, in milliseconds)
         alice.send_message(mto=n2.jid(b), mbody="muted?", mtype="chat")
         err = await asyncio.wait_for(alice.errors.get(), 5)
         assert err["error"]["condition"] == "forbidden" and err["error"]["text"] == MUTED
@@ -320,6 +326,7 @@ def test_a_global_mute_set_on_one_node_holds_on_the_other(cluster: Cluster) -> N
         assert_error(r, 403, "forbidden_op", MUTED)
         await bob.quiet(0.3)
         mute(0)
+        await until(node2_answers(200))
         alice.send_message(mto=n2.jid(b), mbody="free", mtype="chat")
         assert (await bob.next_message())["body"] == "free"
         await alice.close()
@@ -334,11 +341,15 @@ def test_keyword_lists_set_on_one_node_screen_sends_on_the_other(cluster: Cluste
     deleted on node 1, node 2 lets the word through again."""
     n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
     on1, on2 = Api(n1.server, "other"), Api(n2.server, "other")
-    a, b = unique("ka"), unique("kb")
-    on1.register(a, b)
+    a, b, c = unique("ka"), unique("kb"), unique("kc")
+    on1.register(a, b, c)
 
-    def send(api: Api, text: str) -> httpx.Response:
-        return api.post("/messages/users", json={"from": a, "to": [b], "type": "txt", "body": {"msg": text}})
+    def send(api: Api, text: str, to: str = b) -> httpx.Response:
+        return api.post("/messages/users", json={"from": a, "to": [to], "type": "txt", "body": {"msg": text}})
+
+    def node2_answers(status: int) -> Callable[[], bool]:
+        """Node 2 answers a send of the refused word (to carol, whose messages nobody reads) with `status`."""
+        return lambda: send(on2, "forbidden", c).status_code == status
 
     def history_text(api: Api, msg_id: str) -> str:
         r = api.get("/chatmessages", params={"ql": "select * where timestamp>0", "limit": 100})
@@ -353,7 +364,7 @@ def test_keyword_lists_set_on_one_node_screen_sends_on_the_other(cluster: Cluste
         )
         assert r.status_code == 200, r.text
         made.append(r.json()["entity"]["id"])
-    time.sleep(0.5)  # (node 2 hears of them through Redis and reads them, in milliseconds)
+    wait_until(node2_answers(403))  # (node 2 hears of them through Redis and reads them, in milliseconds)
     assert_error(send(on1, "forbidden"), 403, "forbidden_op", "message is blocked by moderation")
     assert_error(send(on2, "forbidden"), 403, "forbidden_op", "message is blocked by moderation")
     r = send(on2, "oh darn")
@@ -361,7 +372,7 @@ def test_keyword_lists_set_on_one_node_screen_sends_on_the_other(cluster: Cluste
     assert history_text(on2, r.json()["data"][b]) == "oh ***"
     for ident in made:
         assert on1.delete(f"{KEYWORDS}/{ident}").status_code == 200
-    time.sleep(0.5)
+    wait_until(node2_answers(200))
     r = send(on2, "forbidden darn")
     assert r.status_code == 200, r.text
     assert history_text(on2, r.json()["data"][b]) == "forbidden darn"
