@@ -20,7 +20,7 @@ from conftest import BACKENDS, _drop_pg, _pg_database
 from hxim.model import App, Message, now_ms
 from hxim.services.passwords import derive
 from hxim.storage.apps import insert_app_txn
-from hxim.storage.database import Batcher, Database
+from hxim.storage.database import Batcher, Busy, Database
 from hxim.storage.messages import Stored, offline_count_txn, store_message_groups_txn
 from hxim.storage.social import add_blocks_txn, add_contact_pairs_txn, contact_names_txn
 from hxim.storage.tables import blocks, contacts, messages, offline
@@ -322,19 +322,61 @@ def test_nodes_starting_together_create_one_first_app(db: Database) -> None:
     assert outcomes.count(True) == 1
     assert len(db.run_sync(list_apps_txn)) == 1
 
+def _hold_write_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """A second process that takes SQLite's write lock on `path` for `seconds` (once it printed `held`)."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(float(sys.argv[2])); c.execute('COMMIT')",
+         str(path), str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert other.stdout is not None and other.stdout.readline() == "held\n"
+    return other
+
+
+def test_sqlite_writes_between_group_commits_still_wait_for_another_process(tmp_path: Path) -> None:
+    """A group commit that did not wait leaves the connection ready for the next one; a plain
+    write or a read after it waits for another process's lock as before, and the next group
+    commit again gives up at once."""
+    db, app, user_id = _sqlite(tmp_path)
+
+    def stored(ident: int) -> list[Stored]:
+        return [Stored(Message(ident, app.uuid, "chat", "a", "u", now_ms(), [{"type": "txt"}]), [user_id])]
+
+    try:
+        db.run_sync(store_message_groups_txn, [stored(1)], wait=False)
+        other = _hold_write_lock(tmp_path / "db.sqlite3", 0.3)
+        try:
+            with pytest.raises(Busy):
+                db.run_sync(store_message_groups_txn, [stored(2)], wait=False)
+            assert db.run_sync(offline_count_txn, user_id, write=False) == 1  # a read goes on
+            started = time.monotonic()
+            db.run_sync(store_message_groups_txn, [stored(3)])  # waits for the lock, not "database is locked"
+            assert time.monotonic() - started >= 0.1
+        finally:
+            other.wait(5)
+        other = _hold_write_lock(tmp_path / "db.sqlite3", 0.3)
+        try:
+            started = time.monotonic()
+            with pytest.raises(Busy):
+                db.run_sync(store_message_groups_txn, [stored(4)], wait=False)
+            assert time.monotonic() - started < 0.1
+        finally:
+            other.wait(5)
+        db.run_sync(store_message_groups_txn, [stored(5)], wait=False)
+        assert db.run_sync(offline_count_txn, user_id) == 3
+    finally:
+        db.dispose()
+
+
 def test_sqlite_group_commits_do_not_wait_on_the_loop_for_another_process(tmp_path: Path) -> None:
     """Another process holding SQLite's write lock (the callback delivery process, a CLI command)
     does not stop the event loop: the group commit finds the lock taken, the loop goes on, and
     the commit is written once the lock is free. A write that is not a group commit still waits."""
     db, app, user_id = _sqlite(tmp_path)
     batcher: Batcher[list[Stored]] = Batcher(db, store_message_groups_txn)
-    other = subprocess.Popen(  # a second process with the write lock for 0.3 s
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
-         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(0.3); c.execute('COMMIT')",
-         str(tmp_path / "db.sqlite3")],
-        stdout=subprocess.PIPE, text=True,
-    )
+    other = _hold_write_lock(tmp_path / "db.sqlite3", 0.3)
 
     async def run() -> tuple[int, float, float]:
         loop = asyncio.get_running_loop()
@@ -360,7 +402,6 @@ def test_sqlite_group_commits_do_not_wait_on_the_loop_for_another_process(tmp_pa
         return ticks, longest, took
 
     try:
-        assert other.stdout is not None and other.stdout.readline() == "held\n"
         ticks, longest, took = asyncio.run(run())
         assert took >= 0.2  # it waited for the lock...
         assert longest < 0.1 and ticks > 50  # ...without stopping the loop
