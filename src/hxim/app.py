@@ -168,7 +168,7 @@ class Node:
             self.cluster.delivered_hook = self.messages.delivered_here
             self.cluster.number_hooks.append(self._renumber)
             # what services keep in memory, changed on another node
-            for service in (self.blocks, self.mutes, self.moderation):
+            for service in (self.blocks, self.mutes, self.moderation, self.logins):
                 service.tell_nodes = self.cluster.tell_nodes
             self.cluster.change_hooks.update({
                 "blocks": self.blocks.changed_elsewhere,
@@ -177,6 +177,8 @@ class Node:
                 "mutes-gone": self.mutes.forget_keys,
                 "keywords": self.moderation.refresh,
                 "presence-subscriptions": self.presence_subscriptions.changed_elsewhere,
+                "login-failed": self.logins.failed_elsewhere,
+                "login-succeeded": self.logins.succeeded_elsewhere,
             })
             self.cluster.reset_hooks += [
                 self.blocks.reset, self.mutes.reload, self.moderation.reload, self.presence_subscriptions.reset,

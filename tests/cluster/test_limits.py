@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from cluster_helpers import Cluster, new_cluster
+from xmpp_helpers import XServer
 
 from conftest import _drop_pg, unique
 from hxim.ratelimit import SharedRateLimiter
@@ -42,3 +45,25 @@ def test_without_redis_each_node_keeps_a_budget_of_its_own() -> None:
             await limiter.aclose()
 
     assert asyncio.run(scenario()) == [True, True, False, False]
+
+
+def test_failed_logins_spread_over_the_nodes_meet_one_limit(limited: Cluster) -> None:
+    """Wrong passwords for one account from one address, alternately on both nodes: past the
+    per-account-and-address limit (5), both nodes make that address wait, even for the right
+    password."""
+    n1, n2 = limited.nodes["n1"], limited.nodes["n2"]
+    name = unique("lt")
+    n1.api.register(name)
+    creds = n1.api.creds
+
+    def grant(node: XServer, password: str) -> httpx.Response:
+        return httpx.post(f"{node.server.base_url}/{creds.org}/{creds.app}/token",
+                          json={"grant_type": "password", "username": name, "password": password}, timeout=10)
+
+    for i in range(5):
+        r = grant(n1 if i % 2 == 0 else n2, "wrong")
+        assert r.status_code == 400, r.text  # invalid_grant: counted
+        time.sleep(0.2)  # (the other node hears of it through Redis, in milliseconds)
+    for node in (n1, n2):
+        r = grant(node, "secret1")  # even the right password waits now
+        assert r.status_code == 429 and r.json()["error"] == "too_many_failed_logins", r.text

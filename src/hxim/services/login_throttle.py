@@ -14,16 +14,20 @@ Every surface that checks a password (SASL PLAIN and SCRAM over XMPP, the passwo
   limit is high and its lockout never grows: short and rare.
 
 The counts live in this process and are forgotten on restart; entries older than the window are
-dropped as new ones come, so memory stays bounded by the rate of failures.
+dropped as new ones come, so memory stays bounded by the rate of failures. In a cluster each
+node tells the others of every failure and success (`tell_nodes`), and each keeps the same
+counts: a guesser who spreads attempts over the nodes meets the limits of one node.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 from hxim.config import Settings
+from hxim.hub.router import nowhere
 
 __all__ = ["LoginThrottle"]
 
@@ -47,6 +51,8 @@ class LoginThrottle:
         self._addresses: dict[str, _Count] = {}
         self._accounts: dict[tuple[str, str], _Count] = {}
         self._clock = time.monotonic
+        # tells a cluster's other nodes of a failure or success (`Router.tell_nodes`; nothing on one node)
+        self.tell_nodes: Callable[..., None] = nowhere
 
     def wait(self, app_id: str, key: str, address: str) -> int:
         """Seconds before this address may try this account again (0: now)."""
@@ -60,6 +66,16 @@ class LoginThrottle:
         return math.ceil(until - now) if until > now else 0
 
     def failed(self, app_id: str, key: str, address: str) -> None:
+        self.failed_elsewhere(app_id, key, address)
+        self.tell_nodes("login-failed", app_id, key, address)
+
+    def succeeded(self, app_id: str, key: str, address: str) -> None:
+        # the others hold the same counts: they are told only when there was one to forget
+        if self._pairs.pop((app_id, key, address), None) is not None:
+            self.tell_nodes("login-succeeded", app_id, key, address)
+
+    def failed_elsewhere(self, app_id: str, key: str, address: str) -> None:
+        """Count a failure (on this node, or told by another)."""
         s = self.settings
         now = self._clock()
         base, ceiling = s.login_lockout_seconds, s.login_lockout_max_seconds
@@ -76,7 +92,8 @@ class LoginThrottle:
                 count.until = now + base
                 count.failures = 0
 
-    def succeeded(self, app_id: str, key: str, address: str) -> None:
+    def succeeded_elsewhere(self, app_id: str, key: str, address: str) -> None:
+        """A success: that address starts over on that account."""
         self._pairs.pop((app_id, key, address), None)
 
     def _count(self, table: dict[K, _Count], key: K, now: float) -> _Count:
