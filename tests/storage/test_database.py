@@ -295,19 +295,24 @@ def test_a_server_key_asked_for_at_once_is_the_first_one_written(db: Database) -
     assert db.run_sync(server_key_txn, "k1", b"second") == b"first"
     if db.is_sqlite:  # one writer at a time: the interleaving below cannot happen
         return
-    with db.engine.connect() as other, ThreadPoolExecutor(1) as pool:
-        other.execute(insert(server_keys).values(name="k2", value=b"theirs"))  # not committed yet
-        ours = pool.submit(db.run_sync, server_key_txn, "k2", b"ours")
-        deadline = time.monotonic() + 10
-        waiting = text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        with db.engine.connect() as probe:
-            while not probe.execute(waiting).scalar():
-                assert time.monotonic() < deadline, "the second insert never waited for the first"
-                time.sleep(0.05)
-        other.commit()
-        assert ours.result(timeout=10) == b"theirs"
+    pool = ThreadPoolExecutor(1)
+    with db.engine.connect() as other:
+        try:
+            other.execute(insert(server_keys).values(name="k2", value=b"theirs"))  # not committed yet
+            ours = pool.submit(db.run_sync, server_key_txn, "k2", b"ours")
+            deadline = time.monotonic() + 30
+            waiting = text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            with db.engine.connect() as probe:
+                while not probe.execute(waiting).scalar():
+                    assert time.monotonic() < deadline, "the second insert never waited for the first"
+                    time.sleep(0.05)
+            other.commit()
+            assert ours.result(timeout=10) == b"theirs"
+        finally:
+            other.rollback()  # (after a failure: lets the waiting insert end, so the pool can)
+            pool.shutdown(wait=True)
 
 
 def test_nodes_starting_together_create_one_first_app(db: Database) -> None:
