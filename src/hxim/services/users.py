@@ -27,7 +27,9 @@ from hxim.storage.users import (
     credentials_txn,
     delete_users_txn,
     existing_keys_txn,
+    get_user_by_uuid_native,
     get_user_by_uuid_txn,
+    get_user_native,
     get_user_txn,
     get_users_by_keys_txn,
     insert_users_txn,
@@ -163,8 +165,8 @@ class UserService:
     async def find(self, app: App, ident: str) -> User | None:
         """A user by username (any case) or by UUID."""
         if UUID_RE.fullmatch(ident):
-            return await self.db.read(get_user_by_uuid_txn, app.id, ident.lower())
-        return await self.db.read(get_user_txn, app.id, ident.lower())
+            return await self.db.read(get_user_by_uuid_txn, app.id, ident.lower(), native=get_user_by_uuid_native)
+        return await self.db.read(get_user_txn, app.id, ident.lower(), native=get_user_native)
 
     async def get(self, app: App, ident: str) -> User:
         user = await self.find(app, ident)
@@ -195,7 +197,7 @@ class UserService:
     async def user_for_grant(self, app: App, grant: Grant) -> User:
         """The user a user token speaks for; refused once the user is gone, deactivated or
         has a new password."""
-        user = await self.db.read(get_user_by_uuid_txn, app.id, str(grant.subject))
+        user = await self.db.read(get_user_by_uuid_txn, app.id, str(grant.subject), native=get_user_by_uuid_native)
         if (
             grant.kind != USER
             or user is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
@@ -13,11 +13,16 @@ from hxim.model import Credentials, ScramKeys, User
 from hxim.storage.database import Query
 from hxim.storage.tables import users
 
+if TYPE_CHECKING:
+    from hxim.storage.native import Native
+
 __all__ = [
     "NewUser",
     "insert_users_txn",
     "existing_keys_txn",
     "get_user_txn",
+    "get_user_native",
+    "get_user_by_uuid_native",
     "get_users_by_ids_txn",
     "get_user_by_uuid_txn",
     "get_users_by_keys_txn",
@@ -142,6 +147,12 @@ def get_user_txn(conn: Connection, app_uuid: str, key: str) -> User | None:
     return _user(row) if row else None
 
 
+async def get_user_native(native: Native, app_uuid: str, key: str) -> User | None:
+    """`get_user_txn` on the asyncpg pool."""
+    row = await native.fetchrow(_BY_KEY, app=app_uuid, key=key)
+    return _user(row) if row else None
+
+
 def get_users_by_ids_txn(conn: Connection, ids: list[int]) -> dict[int, User]:
     """The users with these row ids, by id (missing ones left out)."""
     if not ids:
@@ -152,6 +163,12 @@ def get_users_by_ids_txn(conn: Connection, ids: list[int]) -> dict[int, User]:
 
 def get_user_by_uuid_txn(conn: Connection, app_uuid: str, user_uuid: str) -> User | None:
     row = _BY_UUID.first(conn, app=app_uuid, uuid=user_uuid)
+    return _user(row) if row else None
+
+
+async def get_user_by_uuid_native(native: Native, app_uuid: str, user_uuid: str) -> User | None:
+    """`get_user_by_uuid_txn` on the asyncpg pool."""
+    row = await native.fetchrow(_BY_UUID, app=app_uuid, uuid=user_uuid)
     return _user(row) if row else None
 
 
