@@ -50,6 +50,8 @@ from hxim.storage.users import (
     get_user_by_uuid_txn,
     get_user_native,
     get_user_txn,
+    get_users_by_keys_native,
+    get_users_by_keys_txn,
     insert_users_txn,
 )
 
@@ -107,6 +109,10 @@ def test_reads_answer_as_the_sync_path(pg: str) -> None:
         await db.write(store_message_groups_txn, [[Stored(m, [alice.id]) for m in msgs]])
         for key in ("alice", "bob", "nobody"):
             assert await get_user_native(db.native, app.id, key) == await db.read(get_user_txn, app.id, key)
+        for keys in (["carol", "alice"], ["nobody", "bob", "bob"], ["nobody"]):
+            assert await get_users_by_keys_native(db.native, app.id, keys) == await db.read(
+                get_users_by_keys_txn, app.id, keys
+            )
         for user in (alice, bob):
             ident = str(user.uuid)
             assert await get_user_by_uuid_native(db.native, app.id, ident) == await db.read(

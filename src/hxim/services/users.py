@@ -31,6 +31,7 @@ from hxim.storage.users import (
     get_user_by_uuid_txn,
     get_user_native,
     get_user_txn,
+    get_users_by_keys_native,
     get_users_by_keys_txn,
     insert_users_txn,
     list_users_txn,
@@ -175,7 +176,8 @@ class UserService:
         return user
 
     async def get_many(self, app: App, names: list[str]) -> list[User]:
-        return await self.db.read(get_users_by_keys_txn, app.id, [n.lower() for n in names])
+        keys = [n.lower() for n in names]
+        return await self.db.read(get_users_by_keys_txn, app.id, keys, native=get_users_by_keys_native)
 
     async def page(self, app: App, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
         after = decode_cursor(cursor, 2) if cursor else None

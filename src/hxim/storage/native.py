@@ -3,8 +3,8 @@
 On PostgreSQL every `Database.read`/`write` hands its function to a worker thread, which runs
 it through psycopg and SQLAlchemy's execution machinery; for a request that asks one small
 question, the thread hand-offs and that machinery cost more CPU than the rest of the request.
-`Native` runs a few statements (the user read, the offline count, the group commits of messages
-and of contact pairs) straight on asyncpg connections owned by the serving loop instead: no
+`Native` runs a few statements (the user reads, the offline count, the contact counts, the group
+commits of messages and of contact pairs) straight on asyncpg connections owned by the serving loop instead: no
 thread, and asyncpg's cache keeps each statement prepared on each connection
 (`db_statement_cache_size`).
 
@@ -16,7 +16,8 @@ placeholders. The functions that use it live beside their sync twins (`get_user_
 Errors come out as the sync path's: a connection lost or refused is SQLAlchemy's
 `OperationalError`, a broken constraint its `IntegrityError`, any other error of the server a
 `DatabaseError`, and a text holding U+0000 is refused as `illegal_argument`. A read that lost its
-connection is tried once more on another, as the sync path does.
+connection is tried again on another, as the sync path does (a connection that could not be made
+is not tried again).
 
 The pool is opened by the node at start when the database is PostgreSQL and `db_native` is on
 (`Database.open_native`), and closed at stop; while it is closed every statement takes the sync
@@ -125,21 +126,25 @@ class Native:
         if not isinstance(args, list):  # (no placeholders at all)
             args = []
         started = perf_counter()
+        # A read whose connection turns out lost is tried again on another, as on the sync path;
+        # here the pool's other connections may be lost too (a restart ends them all, and the
+        # pool learns it as each is used): at most once per connection, then on a new one.
+        tries = self.pool_size + 1 if read else 1
         try:
-            for attempt in (1, 2):
+            while True:
                 pool = self.pool
                 if pool is None:
                     raise OperationalError(sql, args, ConnectionError("the database pool is closed"))
+                acquired = False
                 try:
                     async with pool.acquire() as conn:
+                        acquired = True
                         return await getattr(conn, how)(sql, *args)
-                except errors.HximError:
-                    raise
                 except Exception as exc:
-                    if read and attempt == 1 and isinstance(exc, _CONNECTION_ERRORS):
-                        continue  # as the sync path: a read is tried again once, on another connection
+                    tries -= 1
+                    if acquired and tries and isinstance(exc, _CONNECTION_ERRORS):
+                        continue
                     raise _translated(exc, sql, args) from exc
-            raise AssertionError("unreachable")
         finally:
             self.durations.observe(perf_counter() - started)
 

@@ -26,6 +26,7 @@ __all__ = [
     "get_users_by_ids_txn",
     "get_user_by_uuid_txn",
     "get_users_by_keys_txn",
+    "get_users_by_keys_native",
     "list_users_txn",
     "delete_users_txn",
     "update_user_txn",
@@ -175,6 +176,12 @@ async def get_user_by_uuid_native(native: Native, app_uuid: str, user_uuid: str)
 def get_users_by_keys_txn(conn: Connection, app_uuid: str, keys: list[str]) -> list[User]:
     """The users with these case-folded names, in the order of `keys` (missing ones left out)."""
     found = {u.key: u for u in map(_user, _BY_KEYS.all(conn, app=app_uuid, keys=keys))}
+    return [found[k] for k in keys if k in found]
+
+
+async def get_users_by_keys_native(native: Native, app_uuid: str, keys: list[str]) -> list[User]:
+    """`get_users_by_keys_txn` on the asyncpg pool."""
+    found = {u.key: u for u in map(_user, await native.fetch(_BY_KEYS, app=app_uuid, keys=keys))}
     return [found[k] for k in keys if k in found]
 
 
