@@ -231,6 +231,15 @@ class Node:
             await self.cluster.leave()
             await self.limiter.aclose()
 
+    async def open_native(self) -> None:
+        """On PostgreSQL with `db_native` on, open the asyncpg pool for the hot statements on the
+        serving loop (storage/native.py); nothing otherwise."""
+        if self.settings.db_native and not self.db.is_sqlite:
+            await self.db.open_native(self.settings.db_native_pool_size, self.settings.db_statement_cache_size)
+
+    async def close_native(self) -> None:
+        await self.db.close_native()
+
     def start_jobs(self) -> None:
         """Start the node's background work that needs the serving event loop: broadcasts, the
         delivery of callbacks."""

@@ -200,6 +200,21 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(
         10, gt=0, le=600, description="PostgreSQL: how long a node waits for a connection before it gives up"
     )
+    db_native: bool = Field(
+        True,
+        description="PostgreSQL: run the hot statements (the user read, the offline count, the group commits of "
+        "messages and of contacts) on an asyncpg pool on the event loop instead of the worker threads",
+    )
+    db_native_pool_size: int = Field(
+        8, ge=1, le=256, description="PostgreSQL: connections of that asyncpg pool per node (`db_native`)"
+    )
+    db_statement_cache_size: int = Field(
+        100,
+        ge=0,
+        le=100_000,
+        description="PostgreSQL: prepared statements each asyncpg connection keeps (`db_native`; 0: none, "
+        "for a pooler in transaction mode such as PgBouncer's)",
+    )
     log_level: str = Field(
         "INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Least important log lines written: DEBUG, "
         "INFO, WARNING or ERROR"

@@ -157,10 +157,12 @@ def build_http_app(node: Node, c2s: C2S, msync: Msync) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await node.join_cluster()  # (done already when the server joined before listening)
+        await node.open_native()  # PostgreSQL: the asyncpg pool on this loop, for the hot statements
         node.start_jobs()
         yield
         await node.stop_jobs()
         await node.leave_cluster()
+        await node.close_native()  # (what runs on it ends first; later statements take the sync path)
         await hx_api.aclose()
         await app_api_easemob.aclose()
 

@@ -40,11 +40,13 @@ from hxim.storage import Database
 from hxim.storage.database import Batcher
 from hxim.storage.social import (
     add_blocks_txn,
+    add_contact_pairs_native,
     add_contact_pairs_txn,
     add_jid_blocks_txn,
     add_request_txn,
     block_count_txn,
     block_names_txn,
+    contact_counts_native,
     contact_counts_txn,
     contact_keys_txn,
     contact_names_txn,
@@ -110,7 +112,9 @@ class ContactService:
         self.presence = presence
         self.notices = notices
         self.callbacks = callbacks  # post-send `roster` callbacks: each change below tells them once
-        self._pairs: Batcher[tuple[int, int, int]] = Batcher(db, add_contact_pairs_txn)  # group commit
+        self._pairs: Batcher[tuple[int, int, int]] = Batcher(  # group commit
+            db, add_contact_pairs_txn, native=add_contact_pairs_native
+        )
         users.delete_hooks.append(self._users_deleted)
 
     async def add(self, app: App, owner: User, friend_name: str) -> User:
@@ -121,7 +125,7 @@ class ContactService:
         return friend
 
     async def _add(self, app: App, owner: User, friend: User, told: Notice | None = None) -> None:
-        counts = await self.db.read(contact_counts_txn, [owner.id, friend.id])
+        counts = await self.db.read(contact_counts_txn, [owner.id, friend.id], native=contact_counts_native)
         for user in (owner, friend):
             if counts.get(user.id, 0) >= self.settings.contacts_max:
                 raise _limit_reached(f"user [{user.username}] already has {self.settings.contacts_max} contacts")

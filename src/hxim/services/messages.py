@@ -28,7 +28,7 @@ from hxim.services.moderation import ModerationService
 from hxim.services.mutes import GlobalMuteService, globally_muted
 from hxim.services.notices import NoticeKind, NoticeService
 from hxim.services.push import PushService
-from hxim.services.users import UserService, decode_cursor, encode_cursor
+from hxim.services.users import UUID_RE, UserService, decode_cursor, encode_cursor
 from hxim.storage import Database
 from hxim.storage.database import Batcher
 from hxim.storage.messages import (
@@ -49,7 +49,9 @@ from hxim.storage.messages import (
     offline_restore_txn,
     recall_message_txn,
     rewrite_message_txn,
+    store_message_groups_native,
     store_message_groups_txn,
+    user_offline_count_native,
 )
 from hxim.storage.roaming import ALL_CONVERSATIONS, cut_conversation_txn, hide_messages_txn
 
@@ -204,7 +206,7 @@ class MessageService:
         self.counters = counters  # messages stored, routed to sessions and kept offline (/metrics)
         # offline pushes; None when no push gateway is configured (push_url)
         self.push = push if push is not None and push.provider is not None else None
-        self._store = Batcher(db, store_message_groups_txn)
+        self._store = Batcher(db, store_message_groups_txn, native=store_message_groups_native)
         self._restoring: set[asyncio.Future[None]] = set()  # offline entries being given back
         # offline entries of messages that sessions here took for another node (cluster), to remove
         self._delivered: set[tuple[int, int]] = set()
@@ -436,6 +438,15 @@ class MessageService:
 
     # --- offline ----------------------------------------------------------------------------------
     async def offline_count(self, app: App, ident: str) -> tuple[User, int]:
+        native = self.db.native
+        if native is not None:  # the user and the count in one read
+            by_uuid = UUID_RE.fullmatch(ident) is not None
+            found = await user_offline_count_native(
+                native, app.id, None if by_uuid else ident.lower(), ident.lower() if by_uuid else None
+            )
+            if found is None:
+                raise errors.user_not_found()
+            return found
         user = await self.users.get(app, ident)
         return user, await self.db.read(offline_count_txn, user.id)
 

@@ -27,8 +27,11 @@ from hxim.storage.users import (
     credentials_txn,
     delete_users_txn,
     existing_keys_txn,
+    get_user_by_uuid_native,
     get_user_by_uuid_txn,
+    get_user_native,
     get_user_txn,
+    get_users_by_keys_native,
     get_users_by_keys_txn,
     insert_users_txn,
     list_users_txn,
@@ -163,8 +166,8 @@ class UserService:
     async def find(self, app: App, ident: str) -> User | None:
         """A user by username (any case) or by UUID."""
         if UUID_RE.fullmatch(ident):
-            return await self.db.read(get_user_by_uuid_txn, app.id, ident.lower())
-        return await self.db.read(get_user_txn, app.id, ident.lower())
+            return await self.db.read(get_user_by_uuid_txn, app.id, ident.lower(), native=get_user_by_uuid_native)
+        return await self.db.read(get_user_txn, app.id, ident.lower(), native=get_user_native)
 
     async def get(self, app: App, ident: str) -> User:
         user = await self.find(app, ident)
@@ -173,7 +176,8 @@ class UserService:
         return user
 
     async def get_many(self, app: App, names: list[str]) -> list[User]:
-        return await self.db.read(get_users_by_keys_txn, app.id, [n.lower() for n in names])
+        keys = [n.lower() for n in names]
+        return await self.db.read(get_users_by_keys_txn, app.id, keys, native=get_users_by_keys_native)
 
     async def page(self, app: App, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
         after = decode_cursor(cursor, 2) if cursor else None
@@ -195,7 +199,7 @@ class UserService:
     async def user_for_grant(self, app: App, grant: Grant) -> User:
         """The user a user token speaks for; refused once the user is gone, deactivated or
         has a new password."""
-        user = await self.db.read(get_user_by_uuid_txn, app.id, str(grant.subject))
+        user = await self.db.read(get_user_by_uuid_txn, app.id, str(grant.subject), native=get_user_by_uuid_native)
         if (
             grant.kind != USER
             or user is None

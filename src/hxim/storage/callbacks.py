@@ -20,6 +20,7 @@ from hxim.storage.database import Query
 from hxim.storage.tables import callback_outbox, callback_rules, callback_version
 
 __all__ = [
+    "OUTBOX_COLUMNS",
     "FAILED",
     "PENDING",
     "Claimed",
@@ -123,12 +124,9 @@ def rules_txn(conn: Connection, app_uuid: str | None = None) -> list[RuleRow]:
 
 
 # --- the outbox -------------------------------------------------------------------------------------
-_INSERT = Query(
-    insert(callback_outbox).values(
-        rule_id=bindparam("rule_id"), call_id=bindparam("call_id"), stamp=bindparam("stamp"),
-        body=bindparam("body"), created=bindparam("created"), due=bindparam("due"), state=bindparam("state"),
-    )
-)
+# the columns a new outbox row is given (storage/messages.py writes them too, on the asyncpg pool)
+OUTBOX_COLUMNS = ("rule_id", "call_id", "stamp", "body", "created", "due", "state")
+_INSERT = Query(insert(callback_outbox).values({name: bindparam(name) for name in OUTBOX_COLUMNS}))
 
 
 def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -25,6 +25,11 @@ On PostgreSQL, nodes that migrate at once take turns (an advisory lock, `MIGRATI
 first brings the schema up to date, the others find it so.
 A database that cannot be used at all (PostgreSQL unreachable or refusing the login, a SQLite
 file that cannot be opened) raises `DatabaseUnavailable`, worded for the operator.
+
+On PostgreSQL the node also opens an asyncpg pool on its event loop (`open_native`, storage/native.py)
+for the few statements every request runs: `read(fn, *args, native=fn_native)` runs
+`fn_native(native, *args)` there while the pool is open, else `fn` as above; a `Batcher` given a
+`native` function flushes through it the same way.
 """
 
 from __future__ import annotations
@@ -37,12 +42,12 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
 from alembic import command
@@ -55,6 +60,9 @@ from sqlalchemy.pool import StaticPool
 
 from hxim import errors
 from hxim.counters import DB_BUCKETS, Histogram
+
+if TYPE_CHECKING:
+    from hxim.storage.native import Native
 
 __all__ = ["Database", "DatabaseUnavailable", "Batcher", "Busy"]
 
@@ -193,6 +201,37 @@ class Database:
         self._local = threading.local()
         self._held: list[Connection] = []
         self.durations = Histogram(DB_BUCKETS)  # of every transaction (`run_sync`), for /metrics
+        self.native: Native | None = None  # the asyncpg pool on the event loop, while open (PostgreSQL)
+        self._connect_timeout = connect_timeout_seconds
+
+    async def open_native(self, pool_size: int, statement_cache_size: int) -> None:
+        """PostgreSQL: open the asyncpg pool on the running loop, for the hot statements
+        (storage/native.py). Nothing on SQLite. A database that cannot be reached raises
+        `DatabaseUnavailable`."""
+        if self.is_sqlite or self.native is not None:
+            return
+        from hxim.storage.native import Native
+
+        native = Native(
+            self.url,
+            pool_size=pool_size,
+            statement_cache_size=statement_cache_size,
+            connect_timeout_seconds=self._connect_timeout,
+            durations=self.durations,
+        )
+        try:
+            await native.open()
+        except Exception as exc:  # refused, unreachable, timed out
+            where = self.location
+            raise DatabaseUnavailable(f"cannot open the asyncpg pool on PostgreSQL at {where}: {exc}") from exc
+        self.native = native
+
+    async def close_native(self) -> None:
+        """Close the asyncpg pool (the statements running on it end first); from now on every
+        statement takes the sync path."""
+        native, self.native = self.native, None
+        if native is not None:
+            await native.close()
 
     def _checkpoint_loop(self, path: str, every: float) -> None:
         conn: sqlite3.Connection | None = None
@@ -418,8 +457,13 @@ class Database:
         partial.replace(target)
         return source_path, answer
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a function that only reads."""
+    async def read(
+        self, fn: Callable[..., T], *args: Any, native: Callable[..., Awaitable[T]] | None = None
+    ) -> T:
+        """Run a function that only reads; `native`, its twin on the asyncpg pool, runs instead
+        while that is open."""
+        if native is not None and self.native is not None:
+            return await native(self.native, *args)
         if self._executor is None:
             return self.run_sync(fn, *args, write=False)
         # as a read (autocommit, tried again once on a broken connection), not as a write transaction
@@ -540,11 +584,22 @@ class Batcher(Generic[Item]):
     whatever has arrived meanwhile.
     SQLite's own wait would have blocked the loop in sleeps of a millisecond and more. Past
     `_BUSY_PATIENCE_SECONDS` of that it waits as any other write does.
+
+    With `native` (`native(pool, items)`, the same writes on the asyncpg pool) and that pool open,
+    a flush runs on the event loop instead of a worker thread, one at a time as on PostgreSQL.
     """
 
-    def __init__(self, db: Database, fn: Callable[[Connection, list[Item]], None], max_items: int = 512) -> None:
+    def __init__(
+        self,
+        db: Database,
+        fn: Callable[[Connection, list[Item]], None],
+        max_items: int = 512,
+        native: Callable[[Native, list[Item]], Awaitable[None]] | None = None,
+    ) -> None:
         self.db = db
         self.fn = fn
+        self.native = native
+        self._tasks: set[asyncio.Task[None]] = set()  # native flushes in flight (kept from the collector)
         self.max_items = max_items
         self._pending: list[tuple[Item, asyncio.Future[None]]] = []
         self._scheduled = False
@@ -577,7 +632,15 @@ class Batcher(Generic[Item]):
 
     def _start(self) -> None:
         self._scheduled = False
-        if self.db._executor is None:
+        native = self.db.native if self.native is not None else None
+        if native is not None:
+            if not self._flushing and self._pending:
+                batch, self._pending = self._pending[: self.max_items], self._pending[self.max_items :]
+                self._flushing = True
+                flush = asyncio.get_running_loop().create_task(self._flush_native(native, batch))
+                self._tasks.add(flush)
+                flush.add_done_callback(self._tasks.discard)
+        elif self.db._executor is None:
             if not self._pending:
                 return
             loop = self._loop or asyncio.get_running_loop()
@@ -617,6 +680,31 @@ class Batcher(Generic[Item]):
             loop = asyncio.get_running_loop()
             task = loop.run_in_executor(self.db._executor, self._run, batch)
             task.add_done_callback(lambda done: self._after(batch, done))
+
+    async def _flush_native(self, native: Native, batch: list[tuple[Item, asyncio.Future[None]]]) -> None:
+        """One flush on the asyncpg pool; if the batch fails, its items one by one (as `_run`)."""
+        assert self.native is not None
+        items = [item for item, _ in batch]
+        outcomes: list[BaseException | None]
+        try:
+            await self.native(native, items)
+            outcomes = [None] * len(items)
+        except Exception as exc:
+            if len(items) == 1:
+                outcomes = [exc]
+            else:
+                outcomes = []
+                for item in items:
+                    try:
+                        await self.native(native, [item])
+                        outcomes.append(None)
+                    except Exception as one:
+                        outcomes.append(one)
+        finally:
+            self._flushing = False
+        self._settle(batch, outcomes)
+        if self._pending:
+            self._start()
 
     def _resume(self) -> None:
         """The checkpoint ended, or the pause is over (whichever comes first), or time to try the
@@ -691,9 +779,14 @@ class Query:
         self._compiled: dict[tuple[Any, ...], tuple[str, list[str] | None]] = {}
 
     def _prepare(self, conn: Connection, params: dict[str, Any]) -> tuple[str, Any]:
-        dialect = conn.dialect
+        return self.compiled(conn.dialect, params)
+
+    def compiled(self, dialect: Any, params: dict[str, Any]) -> tuple[str, Any]:
+        """The SQL for `dialect` and its arguments from `params`: a list in the order of the
+        positional placeholders, or `params` itself for a dialect that binds by name. The asyncpg
+        path (storage/native.py) runs the same statement compiled for asyncpg's $1, $2 …"""
         lengths = tuple(len(params[name]) for name in self._expanding)
-        key = (dialect.name, lengths)
+        key = (dialect.name, dialect.driver, lengths)
         found = self._compiled.get(key)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
@@ -756,7 +849,7 @@ class Query:
         if not rows:
             return
         sql, _ = self._prepare(conn, rows[0])
-        order = self._compiled[(conn.dialect.name, ())][1]
+        order = self._compiled[(conn.dialect.name, conn.dialect.driver, ())][1]
         args = [[row[name] for name in order] for row in rows] if order is not None else rows
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         dbapi_error = conn.dialect.loaded_dbapi.Error

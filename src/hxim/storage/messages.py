@@ -4,23 +4,43 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
-from hxim.model import Message
-from hxim.storage.callbacks import insert_outbox
+from hxim.model import Message, User
+from hxim.storage.callbacks import OUTBOX_COLUMNS, insert_outbox
 from hxim.storage.database import Query, insert_ignore
 from hxim.storage.roaming import visible_to
-from hxim.storage.tables import messages, offline
+from hxim.storage.tables import callback_outbox, messages, offline, users
+from hxim.storage.users import _ENTITY_COLUMNS, _user
+
+if TYPE_CHECKING:
+    from hxim.storage.native import Native
 
 __all__ = [
     "Stored",
     "store_messages_txn",
     "store_message_groups_txn",
+    "store_message_groups_native",
     "offline_count_txn",
+    "user_offline_count_native",
     "offline_pending_txn",
     "offline_messages_txn",
     "offline_remove_txn",
@@ -118,8 +138,69 @@ def store_message_groups_txn(conn: Connection, groups: list[list[Stored]]) -> No
     store_messages_txn(conn, [entry for group in groups for entry in group])
 
 
+def _unnest_insert(table: Table, columns: list[str], prefix: str) -> Any:
+    """INSERT INTO table (columns) SELECT * FROM unnest($…[], …): one row per index of the arrays
+    bound as `{prefix}{column}`, in their order."""
+    arrays = [bindparam(prefix + name, type_=ARRAY(table.c[name].type)) for name in columns]
+    rows = func.unnest(*arrays).table_valued(*columns).render_derived()
+    return insert(table).from_select(columns, select(rows)).cte(prefix + "rows")
+
+
+_MESSAGE_COLUMNS = [c.name for c in messages.c]
+# PostgreSQL, on the asyncpg pool: a group commit's messages, offline entries and callbacks (outbox
+# rows) in one statement, one round trip, rows in the order the sync path inserts them
+_STORE_ALL = Query(
+    select(literal_column("1")).add_cte(
+        _unnest_insert(messages, _MESSAGE_COLUMNS, "m_"),
+        _unnest_insert(offline, ["user_id", "message_id"], "o_"),
+        _unnest_insert(callback_outbox, list(OUTBOX_COLUMNS), "c_"),
+    )
+)
+
+
+async def store_message_groups_native(native: Native, groups: list[list[Stored]]) -> None:
+    """`store_message_groups_txn` on the asyncpg pool, in one statement."""
+    batch = [entry for group in groups for entry in group]
+    params: dict[str, list[Any]] = {f"m_{name}": [] for name in _MESSAGE_COLUMNS}
+    columns = [params[f"m_{name}"] for name in _MESSAGE_COLUMNS]
+    for entry in batch:
+        row = _row(entry.message)
+        for name, column in zip(_MESSAGE_COLUMNS, columns, strict=True):
+            column.append(row[name])
+    params["o_user_id"] = [uid for e in batch for uid in e.offline]
+    params["o_message_id"] = [e.message.id for e in batch for _ in e.offline]
+    outbox = [row for e in batch for row in e.callbacks]
+    for name in OUTBOX_COLUMNS:
+        params[f"c_{name}"] = [row[name] for row in outbox]
+    await native.execute(_STORE_ALL, **params)
+
+
 def offline_count_txn(conn: Connection, user_id: int) -> int:
     return int(_OFFLINE_COUNT.scalar(conn, user=user_id))
+
+
+_COUNTED = select(func.count()).select_from(offline).where(offline.c.user_id == users.c.id).scalar_subquery()
+_USER_COUNT_BY_KEY = Query(
+    select(*_ENTITY_COLUMNS, _COUNTED).where(
+        users.c.app_uuid == bindparam("app"), users.c.username_key == bindparam("key")
+    )
+)
+_USER_COUNT_BY_UUID = Query(
+    select(*_ENTITY_COLUMNS, _COUNTED).where(users.c.app_uuid == bindparam("app"), users.c.uuid == bindparam("uuid"))
+)
+
+
+async def user_offline_count_native(
+    native: Native, app_uuid: str, key: str | None, user_uuid: str | None = None
+) -> tuple[User, int] | None:
+    """A user (by case-folded name `key`, or by `user_uuid`) and how many offline messages wait for
+    them, in one read on the asyncpg pool: `get_user_txn` and `offline_count_txn` at once. None:
+    no such user."""
+    if user_uuid is not None:
+        row = await native.fetchrow(_USER_COUNT_BY_UUID, app=app_uuid, uuid=user_uuid)
+    else:
+        row = await native.fetchrow(_USER_COUNT_BY_KEY, app=app_uuid, key=key)
+    return (_user(row), int(row[10])) if row is not None else None
 
 
 def offline_pending_txn(conn: Connection, user_id: int, message_id: int) -> bool:

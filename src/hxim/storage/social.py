@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -18,20 +18,27 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from hxim.model import User
 from hxim.storage.database import Query, insert_ignore
 from hxim.storage.tables import blocks, contact_requests, contacts, jid_blocks, users
 from hxim.storage.users import get_user_txn, get_users_by_ids_txn, get_users_by_keys_txn
 
+if TYPE_CHECKING:
+    from hxim.storage.native import Native
+
 __all__ = [
     "add_contact_pairs_txn",
+    "add_contact_pairs_native",
     "remove_contact_pair_txn",
     "contact_names_txn",
     "roster_txn",
     "ties_txn",
     "block_count_txn",
     "contact_counts_txn",
+    "contact_counts_native",
     "add_blocks_txn",
     "blocking_owners_txn",
     "remove_block_txn",
@@ -120,6 +127,11 @@ def contact_counts_txn(conn: Connection, owner_ids: list[int]) -> dict[int, int]
     return {owner: count for owner, count in _CONTACT_COUNTS.all(conn, owners=owner_ids)}
 
 
+async def contact_counts_native(native: Native, owner_ids: list[int]) -> dict[int, int]:
+    """`contact_counts_txn` on the asyncpg pool."""
+    return {owner: count for owner, count in await native.fetch(_CONTACT_COUNTS, owners=owner_ids)}
+
+
 def add_contact_pairs_txn(conn: Connection, pairs: list[tuple[int, int, int]]) -> None:
     """Make each `(a, b, now)` pair contacts of each other (idempotent: a contact already there
     keeps its date). One call holds every add of a group commit."""
@@ -132,6 +144,46 @@ def add_contact_pairs_txn(conn: Connection, pairs: list[tuple[int, int, int]]) -
     # a friendship answers every request between the two, whichever way it was made
     pair = tuple_(contact_requests.c.owner_id, contact_requests.c.target_id)
     conn.execute(delete(contact_requests).where(pair.in_([(r["owner_id"], r["contact_id"]) for r in rows])))
+
+
+_PAIR_OWNERS = bindparam("owners", type_=ARRAY(contacts.c.owner_id.type))
+_PAIR_TARGETS = bindparam("targets", type_=ARRAY(contacts.c.contact_id.type))
+_PAIRS = func.unnest(_PAIR_OWNERS, _PAIR_TARGETS).table_valued("owner_id", "target_id").render_derived()
+# PostgreSQL, on the asyncpg pool: `add_contact_pairs_txn` in one statement
+_ADD_PAIRS = Query(
+    select(literal_column("1")).add_cte(
+        postgresql.insert(contacts)
+        .from_select(
+            ["owner_id", "contact_id", "created"],
+            select(
+                func.unnest(
+                    _PAIR_OWNERS, _PAIR_TARGETS, bindparam("created", type_=ARRAY(contacts.c.created.type))
+                ).table_valued("owner_id", "contact_id", "created").render_derived()
+            ),
+        )
+        .on_conflict_do_nothing()
+        .cte("added"),
+        delete(contact_requests)
+        .where(
+            tuple_(contact_requests.c.owner_id, contact_requests.c.target_id).in_(
+                select(_PAIRS.c.owner_id, _PAIRS.c.target_id)
+            )
+        )
+        .cte("answered"),
+    )
+)
+
+
+async def add_contact_pairs_native(native: Native, pairs: list[tuple[int, int, int]]) -> None:
+    """`add_contact_pairs_txn` on the asyncpg pool, in one statement (the same rows, in the same order)."""
+    owners: list[int] = []
+    targets: list[int] = []
+    created: list[int] = []
+    for a, b, now in pairs:
+        owners += (a, b)
+        targets += (b, a)
+        created += (now, now)
+    await native.execute(_ADD_PAIRS, owners=owners, targets=targets, created=created)
 
 
 def copy_list_txn(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
@@ -13,14 +13,20 @@ from hxim.model import Credentials, ScramKeys, User
 from hxim.storage.database import Query
 from hxim.storage.tables import users
 
+if TYPE_CHECKING:
+    from hxim.storage.native import Native
+
 __all__ = [
     "NewUser",
     "insert_users_txn",
     "existing_keys_txn",
     "get_user_txn",
+    "get_user_native",
+    "get_user_by_uuid_native",
     "get_users_by_ids_txn",
     "get_user_by_uuid_txn",
     "get_users_by_keys_txn",
+    "get_users_by_keys_native",
     "list_users_txn",
     "delete_users_txn",
     "update_user_txn",
@@ -142,6 +148,12 @@ def get_user_txn(conn: Connection, app_uuid: str, key: str) -> User | None:
     return _user(row) if row else None
 
 
+async def get_user_native(native: Native, app_uuid: str, key: str) -> User | None:
+    """`get_user_txn` on the asyncpg pool."""
+    row = await native.fetchrow(_BY_KEY, app=app_uuid, key=key)
+    return _user(row) if row else None
+
+
 def get_users_by_ids_txn(conn: Connection, ids: list[int]) -> dict[int, User]:
     """The users with these row ids, by id (missing ones left out)."""
     if not ids:
@@ -155,9 +167,21 @@ def get_user_by_uuid_txn(conn: Connection, app_uuid: str, user_uuid: str) -> Use
     return _user(row) if row else None
 
 
+async def get_user_by_uuid_native(native: Native, app_uuid: str, user_uuid: str) -> User | None:
+    """`get_user_by_uuid_txn` on the asyncpg pool."""
+    row = await native.fetchrow(_BY_UUID, app=app_uuid, uuid=user_uuid)
+    return _user(row) if row else None
+
+
 def get_users_by_keys_txn(conn: Connection, app_uuid: str, keys: list[str]) -> list[User]:
     """The users with these case-folded names, in the order of `keys` (missing ones left out)."""
     found = {u.key: u for u in map(_user, _BY_KEYS.all(conn, app=app_uuid, keys=keys))}
+    return [found[k] for k in keys if k in found]
+
+
+async def get_users_by_keys_native(native: Native, app_uuid: str, keys: list[str]) -> list[User]:
+    """`get_users_by_keys_txn` on the asyncpg pool."""
+    found = {u.key: u for u in map(_user, await native.fetch(_BY_KEYS, app=app_uuid, keys=keys))}
     return [found[k] for k in keys if k in found]
 
 
