@@ -89,6 +89,10 @@ def new_cluster(tmp: Path, nodes: int = 2, **extra: str) -> Cluster:
             "HXIM_CLUSTER_NODE_TIMEOUT_SECONDS": "3",
             "HXIM_XMPP_FLOOD_RATE": "1000",
             "HXIM_XMPP_FLOOD_BURST": "2000",
+            # every test's client comes from 127.0.0.1 and the nodes count one another's failed
+            # logins: the tests that refuse logins on purpose must not lock the others out
+            "HXIM_LOGIN_FAILURES_PER_ADDRESS": "100000",
+            "HXIM_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS": "1000",
             **extra,
         }
     )

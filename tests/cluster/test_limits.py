@@ -17,7 +17,9 @@ from hxim.ratelimit import SharedRateLimiter
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = new_cluster(tmp_path_factory.mktemp("limited"), HXIM_RATE_LIMITS__status="4")
+    c = new_cluster(
+        tmp_path_factory.mktemp("limited"), HXIM_RATE_LIMITS__status="4", HXIM_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS="5"
+    )
     try:
         yield c
     finally:
