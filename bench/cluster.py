@@ -17,6 +17,12 @@ the output.
 
     .venv/bin/python bench/cluster.py --rates 1000,1500,2000,2500,3000 --users 2000 --seconds 8
 
+With `--node-quota F`, each node runs in a cgroup of its own (cgroup v1's cpu controller, as
+root) held to F of one core, instead of pinned to a CPU: on a two-core machine, where one node
+pinned to a core and two nodes on both leave nothing for PostgreSQL, Redis and the load, the
+nodes are then the scarce part (say 0.35 of a core each) and the rest of the machine serves the
+others, so the figure shows what a second node adds where a node's core is what runs out.
+
 PostgreSQL (`--pg`, an admin URL: databases are created and dropped) and Redis (`--redis`) must be
 running; on a two-core machine they share the cores with the nodes and the load, as the peers'
 figures are taken.
@@ -43,9 +49,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from xmpp_load import HXIM, free_port, percentile, register, worker
 
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1's cpu controller (--node-quota)
+
+
+class Quota:
+    """A cgroup (v1, cpu controller) that holds a process and its children to `share` of one
+    core: CFS quota `share` × the period."""
+
+    def __init__(self, name: str, share: float) -> None:
+        self.path = CGROUP_CPU / f"hxim-bench-{name}-{uuid.uuid4().hex[:6]}"
+        self.path.mkdir()
+        period = int((self.path / "cpu.cfs_period_us").read_text())
+        (self.path / "cpu.cfs_quota_us").write_text(str(int(share * period)))
+
+    def add(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def remove(self) -> None:
+        for pid in (self.path / "cgroup.procs").read_text().split():  # (what outlived the node)
+            (CGROUP_CPU / "cgroup.procs").write_text(pid)
+        self.path.rmdir()
+
 
 class Node:
-    def __init__(self, name: str, env: dict[str, str], cpu: int | None, work: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], cpu: int | None, work: Path, quota: float = 0) -> None:
         self.http_port, self.xmpp_port = free_port(), free_port()
         self.env = dict(env)
         self.env.update(
@@ -59,6 +86,9 @@ class Node:
         pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
         self.log = open(work / f"{name}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([*pin, *HXIM, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.quota = Quota(name, quota) if quota else None
+        if self.quota is not None:  # (before it has started anything of its own)
+            self.quota.add(self.proc.pid)
         self.url = f"http://127.0.0.1:{self.http_port}"
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -84,6 +114,8 @@ class Node:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        if self.quota is not None:
+            self.quota.remove()
 
 
 def _psql(admin_url: str, sql: str) -> None:
@@ -125,7 +157,8 @@ def run_setup(nodes_count: int, rate: float, a: argparse.Namespace, cpus: list[i
         )
         creds = json.loads(out.stdout)
         for i in range(nodes_count):
-            nodes.append(Node(f"node{i + 1}", base, cpus[i % len(cpus)] if cpus else None, work))
+            cpu = None if a.node_quota or not cpus else cpus[i % len(cpus)]
+            nodes.append(Node(f"node{i + 1}", base, cpu, work, a.node_quota))
         prefix = f"cb{int(time.time()) % 100000}"
         names = [f"{prefix}u{i}" for i in range(a.users)]
         register(nodes[0].url, creds, names)
@@ -194,6 +227,10 @@ def main() -> None:
     p.add_argument("--drain", type=float, default=3)
     p.add_argument("--p99-ms", type=float, default=50)
     p.add_argument("--cpus", default="0,1", help="CPUs of the nodes (one node takes the first)")
+    p.add_argument("--node-quota", type=float, default=0,
+                   help="hold each node to this share of one core (a cgroup of its own, cgroup v1's cpu "
+                        "controller) instead of pinning it: nodes the scarce part, PostgreSQL, Redis and the "
+                        "load on the rest of a small machine")
     p.add_argument("--client-cpus", default="", help="CPUs of the load's workers (default: any)")
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/0")
