@@ -32,6 +32,8 @@ from hxim.storage.database import Batcher, Database, Query
 from hxim.storage.messages import (
     Stored,
     offline_count_txn,
+    offline_delivered_native,
+    offline_delivered_txn,
     store_message_groups_native,
     store_message_groups_txn,
     user_offline_count_native,
@@ -206,6 +208,27 @@ def test_group_commits_write_as_the_sync_path(pg: str) -> None:
         assert _rows(db, contact_requests, contact_requests.c.owner_id) == []
     finally:
         db.dispose()
+
+
+def test_delivered_offline_entries_go_as_on_the_sync_path(pg: str) -> None:
+    """Entries of messages another node delivered: removed on the pool as by the sync path, the
+    other entries (and an entry named twice, or one already gone) left as they were."""
+
+    async def body(db: Database) -> list[tuple[int, int]]:
+        assert db.native is not None
+        app = _app(db)
+        users = await db.write(insert_users_txn, app.id, [NewUser(n, None, now_ms(), CREDS) for n in "ab"])
+        a, b = (u.id for u in users)
+
+        def stored(ident: int) -> list[Stored]:
+            return [Stored(Message(ident, app.uuid, "chat", "x", "a", now_ms(), [{"type": "txt"}]), [a, b])]
+
+        await db.write(store_message_groups_txn, [stored(n) for n in (1, 2, 3, 4)])
+        await db.write(offline_delivered_txn, [(a, 1), (b, 2)], native=offline_delivered_native)
+        await db.write(offline_delivered_txn, [(a, 3), (a, 3), (b, 1), (b, 9)], native=offline_delivered_native)
+        return sorted((1 if u == a else 2, m) for u, m in _rows(db, offline, offline.c.message_id))
+
+    assert with_native(pg, body) == [(1, 2), (1, 4), (2, 3), (2, 4)]
 
 
 def test_a_bad_item_of_a_native_group_commit_fails_alone(pg: str) -> None:

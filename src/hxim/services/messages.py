@@ -42,6 +42,7 @@ from hxim.storage.messages import (
     message_txn,
     offline_by_conversation_txn,
     offline_count_txn,
+    offline_delivered_native,
     offline_delivered_txn,
     offline_messages_txn,
     offline_pending_txn,
@@ -488,7 +489,7 @@ class MessageService:
                 batch = [self._delivered.pop() for _ in range(min(batch_max, len(self._delivered)))]
                 self._forgetting = asyncio.get_running_loop().create_future()
                 try:
-                    await self.db.write(offline_delivered_txn, batch)
+                    await self.db.write(offline_delivered_txn, batch, native=offline_delivered_native)
                 except Exception as exc:  # the entries stay: replayed at the next login
                     log.warning("removing the offline entries of %d delivered messages failed: %s", len(batch), exc)
                 finally:

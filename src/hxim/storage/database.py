@@ -470,8 +470,13 @@ class Database:
         read = functools.partial(self.run_sync, fn, *args, write=False)
         return await asyncio.get_running_loop().run_in_executor(self._executor, read)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a function that writes, in one transaction."""
+    async def write(
+        self, fn: Callable[..., T], *args: Any, native: Callable[..., Awaitable[T]] | None = None
+    ) -> T:
+        """Run a function that writes, in one transaction; `native`, its twin on the asyncpg pool
+        (one statement: a transaction of its own), runs instead while that is open."""
+        if native is not None and self.native is not None:
+            return await native(self.native, *args)
         if self._executor is None:
             return self.run_sync(fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.run_sync, fn, *args)

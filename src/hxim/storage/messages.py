@@ -39,6 +39,7 @@ __all__ = [
     "store_messages_txn",
     "store_message_groups_txn",
     "store_message_groups_native",
+    "offline_delivered_native",
     "offline_count_txn",
     "user_offline_count_native",
     "offline_pending_txn",
@@ -226,6 +227,15 @@ _DELIVERED_PG = text(
     "DELETE FROM offline WHERE (user_id, message_id) IN "
     "(SELECT * FROM unnest(CAST(:u AS bigint[]), CAST(:m AS bigint[])))"
 )
+
+
+_DELIVERED_NATIVE = Query(_DELIVERED_PG)
+
+
+async def offline_delivered_native(native: Native, entries: list[tuple[int, int]]) -> None:
+    """`offline_delivered_txn` on the asyncpg pool (PostgreSQL's one statement)."""
+    if entries:
+        await native.execute(_DELIVERED_NATIVE, u=[u for u, _ in entries], m=[m for _, m in entries])
 
 
 def offline_delivered_txn(conn: Connection, entries: list[tuple[int, int]]) -> None:
