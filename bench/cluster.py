@@ -54,13 +54,16 @@ CGROUP_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1's cpu controller (--node-qu
 
 class Quota:
     """A cgroup (v1, cpu controller) that holds a process and its children to `share` of one
-    core: CFS quota `share` × the period."""
+    core: a CFS quota of `share` × a period of 10 ms (with the default 100 ms, a node that
+    spent its quota early would stall for up to 100 ms, which a p99 bound of 50 ms would see)."""
+
+    PERIOD_US = 10_000
 
     def __init__(self, name: str, share: float) -> None:
         self.path = CGROUP_CPU / f"hxim-bench-{name}-{uuid.uuid4().hex[:6]}"
         self.path.mkdir()
-        period = int((self.path / "cpu.cfs_period_us").read_text())
-        (self.path / "cpu.cfs_quota_us").write_text(str(int(share * period)))
+        (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+        (self.path / "cpu.cfs_quota_us").write_text(str(int(share * self.PERIOD_US)))
 
     def add(self, pid: int) -> None:
         (self.path / "cgroup.procs").write_text(str(pid))
@@ -116,6 +119,18 @@ class Node:
         self.log.close()
         if self.quota is not None:
             self.quota.remove()
+
+
+def settle(nodes: list[Node], idle_share: float = 0.05, longest: float = 30) -> None:
+    """Wait until the nodes use less than `idle_share` of a core together (over half a second)."""
+    deadline = time.monotonic() + longest
+    used = sum(n.cpu_seconds() for n in nodes)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(n.cpu_seconds() for n in nodes)
+        if now - used < idle_share * 0.5:
+            return
+        used = now
 
 
 def _psql(admin_url: str, sql: str) -> None:
@@ -184,6 +199,7 @@ def run_setup(nodes_count: int, rate: float, a: argparse.Namespace, cpus: list[i
         for proc in procs:
             proc.start()
         barrier.wait()  # logged in
+        settle(nodes)  # what the logins left the nodes to do (announcements, presence) is not the messages'
         redis_logged_in = _redis_stats(a.redis) if nodes_count > 1 else (0, 0)
         cpu_before = sum(n.cpu_seconds() for n in nodes)
         barrier.wait()  # go
