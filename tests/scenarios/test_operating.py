@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from xmpp_helpers import Client, XServer, run, start_xmpp_server, until
 
 from callback_receiver import FAST, add_rule, appkey
-from conftest import BACKENDS, HXIM, Server, _drop_pg, _pg_database, free_port, start_server, stop_server, unique
+from conftest import BACKENDS, HXIM, Relay, Server, _drop_pg, _pg_database, free_port, start_server, stop_server, unique
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -96,65 +94,6 @@ def test_ready_says_so_when_the_sqlite_file_is_gone(tmp_path: Path) -> None:
         assert "ready again: database answers" in log
     finally:
         stop_server(server, None)
-
-
-class Relay:
-    """A TCP relay in front of PostgreSQL that the test can cut: `close` stops listening and drops
-    every connection (the port is closed, as when the database is down), `open` listens again on
-    the same port."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = free_port()
-        self.sockets: list[socket.socket] = []
-        self.listener: socket.socket | None = None
-        self.open()
-
-    def open(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        if self.listener is None:
-            return
-        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        self.listener.close()
-        self.listener = None
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        self.sockets = []
 
 
 @pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among HXIM_TEST_BACKENDS")

@@ -5,8 +5,6 @@ and a node with `db_native` off still serving."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from conftest import BACKENDS, _drop_pg, _pg_database, free_port
+from conftest import BACKENDS, Relay, _drop_pg, _pg_database
 from hxim import errors
 from hxim.app import Node
 from hxim.c2s import C2S
@@ -295,62 +293,6 @@ def test_killed_connections_give_the_sync_paths_error_then_recover(pg: str) -> N
         assert await user_offline_count_native(db.native, app.id, "alice") == (alice, 1)
 
     with_native(pg, body)
-
-
-class Relay:
-    """A TCP relay in front of PostgreSQL that the test can cut (`close`: the port closed and every
-    connection dropped, as when the server goes down or restarts) and open again on the same port."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = free_port()
-        self.sockets: list[socket.socket] = []
-        self.listener: socket.socket | None = None
-        self.open()
-
-    def open(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for s in (source, sink):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-        self.listener = None
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        self.sockets = []
 
 
 def test_a_database_gone_away_gives_a_clear_error_then_recovers(pg: str) -> None:
